@@ -1,0 +1,294 @@
+"""Policies: how the keys of several rules combine into one service order.
+
+A :class:`Policy` is either **lexicographic** (the first rule decides, later
+rules only break its ties) or **weighted** (the weighted sum of the keys
+decides).  Either way, :meth:`Policy.sort_key` turns a ticket into a tuple
+of numbers in which *smaller is served sooner*; the queue adds its arrival
+sequence number last, so exact ties leave in arrival order.
+
+>>> from triage_queue import Ticket
+>>> policy = Policy.default()
+>>> [r.name for r in policy.rules]
+['emergency', 'vip', 'complexity', 'feedback_order']
+>>> outage = Ticket("T-1", 10.0, severity="critical")
+>>> gold = Ticket("T-2", 0.0, customer_tier="gold")
+>>> policy.sort_key(outage, 20.0) < policy.sort_key(gold, 20.0)
+True
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from triage_queue.errors import InvalidPolicy, RuleError
+from triage_queue.rules import (
+    BaseRule,
+    Complexity,
+    Contribution,
+    Emergency,
+    FeedbackOrder,
+    Rule,
+    Vip,
+)
+from triage_queue.ticket import Ticket
+
+__all__ = ["Composition", "Explanation", "Policy"]
+
+
+class Composition(enum.Enum):
+    """How a policy combines its rules."""
+
+    LEXICOGRAPHIC = "lexicographic"
+    WEIGHTED = "weighted"
+
+
+@attrs.frozen(slots=True)
+class Explanation:
+    """Why a ticket stands where it does: each rule's contribution, the total
+    for a weighted policy, and (from a queue) how many tickets are ahead.
+
+    ``str(explanation)`` gives readable text; :meth:`as_dict` plain data for
+    logs and audit trails.
+    """
+
+    ticket_id: str
+    now: float
+    composition: Composition
+    contributions: tuple[Contribution, ...]
+    total: float | None = None
+    position: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready).  Runtime complexity: O(number of rules)."""
+        return {
+            "ticket_id": self.ticket_id,
+            "now": self.now,
+            "composition": self.composition.value,
+            "contributions": [attrs.asdict(c) for c in self.contributions],
+            "total": self.total,
+            "position": self.position,
+        }
+
+    def __str__(self) -> str:
+        head = f"ticket {self.ticket_id!r}"
+        if self.position is not None:
+            head += f": {self.position} ticket(s) ahead"
+        lines = [head]
+        if self.composition is Composition.LEXICOGRAPHIC:
+            lines.append("  rules in order of importance (earlier rules dominate):")
+            for i, c in enumerate(self.contributions, 1):
+                lines.append(f"  {i}. {c.rule}: {c.reason}")
+        else:
+            lines.append(f"  weighted total {self.total:g}:")
+            for c in self.contributions:
+                lines.append(f"  - {c.rule}: {c.weight:g} x {c.score:g} = {c.weight * c.score:g} ({c.reason})")
+        return "\n".join(lines)
+
+
+def _to_rules(value: Any) -> tuple[Rule, ...]:
+    rules = tuple(value)
+    if not rules:
+        raise InvalidPolicy("rules", rules, "a policy needs at least one rule")
+    names: set[str] = set()
+    for r in rules:
+        if not isinstance(r, Rule):
+            raise InvalidPolicy("rules", r, "not a rule: needs name, key(), next_change() and explain()")
+        if r.name in names:
+            raise InvalidPolicy("rules", r.name, "two rules share this name; give one another name")
+        names.add(r.name)
+    return rules
+
+
+def _has_steps(r: Rule) -> bool:
+    # A BaseRule that keeps the default next_change() promises no time steps,
+    # which spares the queue one call per rule and ticket.
+    return not (isinstance(r, BaseRule) and type(r).next_change is BaseRule.next_change)
+
+
+@attrs.frozen(slots=True, init=False)
+class Policy:
+    """An ordered set of rules and how they combine.
+
+    Build one with :meth:`lexicographic`, :meth:`weighted` or :meth:`default`.
+    Policies are immutable values: share one between queues freely.
+    """
+
+    rules: tuple[Rule, ...]
+    weights: tuple[float, ...] | None
+    _keys: tuple[Any, ...] = attrs.field(eq=False, repr=False)
+    _stepped: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
+
+    def __init__(self, rules: Iterable[Rule], weights: Sequence[float] | None = None) -> None:
+        """Prefer the named constructors; ``weights=None`` means lexicographic.
+
+        Runtime complexity: O(number of rules).
+        """
+        rule_tuple = _to_rules(rules)
+        weight_tuple: tuple[float, ...] | None = None
+        if weights is not None:
+            weight_tuple = tuple(weights)
+            if len(weight_tuple) != len(rule_tuple):
+                raise InvalidPolicy("weights", weight_tuple, f"expected {len(rule_tuple)} weights, one per rule")
+            for w in weight_tuple:
+                if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w):
+                    raise InvalidPolicy("weights", w, "each weight must be a finite number")
+        self.__attrs_init__(
+            rule_tuple,
+            weight_tuple,
+            tuple(r.key for r in rule_tuple),
+            tuple(r for r in rule_tuple if _has_steps(r)),
+        )
+
+    @classmethod
+    def lexicographic(cls, *rules: Rule) -> Policy:
+        """Earlier rules dominate; later ones only break ties.
+
+        Runtime complexity: O(number of rules).
+
+        >>> from triage_queue import Emergency, FeedbackOrder
+        >>> Policy.lexicographic(Emergency(), FeedbackOrder()).composition.value
+        'lexicographic'
+        """
+        return cls(rules)
+
+    @classmethod
+    def weighted(cls, weights: Mapping[Rule, float] | Iterable[tuple[Rule, float]]) -> Policy:
+        """Order by the weighted sum of the rules' keys (every key must be
+        finite).  Negative weights invert a rule.
+
+        Runtime complexity: O(number of rules).
+
+        >>> from triage_queue import Vip, Aging
+        >>> p = Policy.weighted([(Vip(), 600.0), (Aging(), 1.0)])
+        >>> p.weights
+        (600.0, 1.0)
+        """
+        pairs = list(weights.items() if isinstance(weights, Mapping) else weights)
+        return cls([r for r, _ in pairs], [w for _, w in pairs])
+
+    @classmethod
+    def default(cls, tiers: Mapping[str, float] | None = None, *, default_rank: float | None = None) -> Policy:
+        """The four seed rules, lexicographically: Emergency > Vip >
+        Complexity (complex first) > FeedbackOrder.  ``tiers`` maps tier names
+        to ranks (:data:`DEFAULT_TIERS` if omitted).
+
+        Runtime complexity: O(1).
+        """
+        vip = Vip(tiers, default_rank) if tiers is not None else Vip(default_rank=default_rank)
+        return cls((Emergency(), vip, Complexity(), FeedbackOrder()))
+
+    @property
+    def composition(self) -> Composition:
+        """Lexicographic or weighted.  Runtime complexity: O(1)."""
+        return Composition.LEXICOGRAPHIC if self.weights is None else Composition.WEIGHTED
+
+    @property
+    def time_stepped(self) -> bool:
+        """Whether any rule announces time steps (the queue then re-keys
+        tickets at those instants).  Runtime complexity: O(1)."""
+        return bool(self._stepped)
+
+    def sort_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
+        """The ticket's place in the order: smaller tuples are served sooner.
+
+        Raises :class:`RuleError` if a rule raises or returns something that
+        is not a real number, NaN, or (in a weighted policy) an infinity.
+
+        Runtime complexity: O(number of rules).
+
+        >>> from triage_queue import Ticket
+        >>> Policy.default().sort_key(Ticket("T", 5.0, complexity=3), 9.0)
+        (0, 0, -3, 5.0)
+        """
+        values = []
+        i = 0
+        for key in self._keys:
+            try:
+                value = key(ticket, now)
+            except RuleError:
+                raise
+            except Exception as exc:
+                raise RuleError(self.rules[i].name, ticket.id, f"raised {exc!r}") from exc
+            cls = value.__class__
+            if cls is not int and cls is not float:
+                value = self._coerce(i, ticket, value)
+            if value != value:
+                raise RuleError(self.rules[i].name, ticket.id, "returned NaN, which cannot be ordered")
+            values.append(value)
+            i += 1
+        weights = self.weights
+        if weights is None:
+            return tuple([-v for v in values])
+        total = 0.0
+        for j, (w, v) in enumerate(zip(weights, values, strict=True)):
+            if v in (math.inf, -math.inf):
+                raise RuleError(
+                    self.rules[j].name, ticket.id, f"returned {v}, but a weighted policy needs finite scores"
+                )
+            total += w * v
+        if not math.isfinite(total):
+            raise RuleError("weighted total", ticket.id, f"sum overflowed to {total}")
+        return (-total,)
+
+    def _coerce(self, i: int, ticket: Ticket, value: Any) -> float:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, bool):
+            return int(value)
+        raise RuleError(self.rules[i].name, ticket.id, f"returned {value!r}, which is not a real number")
+
+    def next_change(self, ticket: Ticket, now: float) -> float | None:
+        """The earliest instant after ``now`` at which a rule's key for this
+        ticket steps, or None.  Raises :class:`RuleError` for an instant that is
+        not a number later than ``now``.
+
+        Runtime complexity: O(number of rules with time steps).
+        """
+        earliest: float | None = None
+        for r in self._stepped:
+            try:
+                when = r.next_change(ticket, now)
+            except RuleError:
+                raise
+            except Exception as exc:
+                raise RuleError(r.name, ticket.id, f"next_change raised {exc!r}") from exc
+            if when is None:
+                continue
+            if isinstance(when, bool) or not isinstance(when, numbers.Real) or not when > now:
+                raise RuleError(r.name, ticket.id, f"next_change returned {when!r}; expected a time after now={now!r} or None")
+            if earliest is None or when < earliest:
+                earliest = float(when)
+        return earliest
+
+    def explain(self, ticket: Ticket, now: float) -> Explanation:
+        """Each rule's contribution and reason for ``ticket`` at ``now``.
+
+        Runtime complexity: O(number of rules).
+
+        >>> from triage_queue import Ticket
+        >>> e = Policy.default().explain(Ticket("T", 0.0, customer_tier="gold"), 30.0)
+        >>> e.contributions[1].reason
+        "customer tier 'gold': rank 2"
+        """
+        self.sort_key(ticket, now)  # surfaces RuleError exactly as the queue would
+        contributions = []
+        weights = self.weights or (1.0,) * len(self.rules)
+        for r, w in zip(self.rules, weights, strict=True):
+            try:
+                c = r.explain(ticket, now)
+            except RuleError:
+                raise
+            except Exception as exc:
+                raise RuleError(r.name, ticket.id, f"explain raised {exc!r}") from exc
+            contributions.append(attrs.evolve(c, weight=float(w)))
+        total = None
+        if self.weights is not None:
+            total = math.fsum(c.weight * c.score for c in contributions)
+        return Explanation(ticket.id, now, self.composition, tuple(contributions), total)
+

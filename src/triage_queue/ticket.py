@@ -1,0 +1,418 @@
+"""The ticket model: :class:`Ticket`, :class:`Severity` with its fixed
+classification criteria, and :class:`SkillSet`, the immutable skill-to-level
+mapping used both for what a ticket requires and for what an agent can do.
+
+>>> t = Ticket("T-1", created_at=100.0, severity="critical", skills={"payments": 3})
+>>> t.severity, t.skills["payments"], t.contacts
+(<Severity.CRITICAL: 4>, 3, 1)
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+import attrs
+
+from triage_queue.errors import InvalidTicket
+
+__all__ = [
+    "Impact",
+    "IssueKind",
+    "Severity",
+    "SkillSet",
+    "SkillsLike",
+    "Ticket",
+    "classify_severity",
+]
+
+MIN_LEVEL = 1
+MAX_LEVEL = 5
+
+
+class Severity(enum.IntEnum):
+    """How badly a ticket hurts the customer, ordered LOW < NORMAL < HIGH < CRITICAL.
+
+    CRITICAL is the *emergency* class: the customer's business is stopped.
+    Use :func:`classify_severity` to decide it from fixed criteria.
+
+    >>> Severity.HIGH > Severity.NORMAL
+    True
+    >>> Severity.parse("critical")
+    <Severity.CRITICAL: 4>
+    """
+
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, value: Severity | str | int) -> Severity:
+        """Accept a member, its name (any case) or its number.
+
+        Runtime complexity: O(1).
+
+        >>> Severity.parse(3)
+        <Severity.HIGH: 3>
+        """
+        if isinstance(value, Severity):
+            return value
+        if isinstance(value, str):
+            member = cls.__members__.get(value.strip().upper())
+            if member is not None:
+                return member
+        elif isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        names = ", ".join(m.name.lower() for m in cls)
+        raise InvalidTicket("severity", value, f"expected one of {names} (or 1..4)")
+
+
+class Impact(enum.Enum):
+    """How many of the customer's users an issue reaches."""
+
+    SINGLE_USER = "single_user"
+    SOME_USERS = "some_users"
+    EVERYONE = "everyone"
+
+
+class IssueKind(enum.Enum):
+    """What kind of problem a ticket reports."""
+
+    QUESTION = "question"
+    DEFECT = "defect"
+    CORE_FUNCTION = "core_function"  # e.g. payment or login failing
+    OUTAGE = "outage"  # the system is down
+    SECURITY = "security"  # a security threat or a data leak
+
+
+# The fixed criteria: (kind, impact) -> severity.  A security threat or data
+# leak is an emergency whatever its reach; an outage or a failing core
+# function is one as soon as it reaches more than a single user.
+_CRITERIA: dict[IssueKind, dict[Impact, Severity]] = {
+    IssueKind.QUESTION: {
+        Impact.SINGLE_USER: Severity.LOW,
+        Impact.SOME_USERS: Severity.LOW,
+        Impact.EVERYONE: Severity.NORMAL,
+    },
+    IssueKind.DEFECT: {
+        Impact.SINGLE_USER: Severity.NORMAL,
+        Impact.SOME_USERS: Severity.NORMAL,
+        Impact.EVERYONE: Severity.HIGH,
+    },
+    IssueKind.CORE_FUNCTION: {
+        Impact.SINGLE_USER: Severity.HIGH,
+        Impact.SOME_USERS: Severity.CRITICAL,
+        Impact.EVERYONE: Severity.CRITICAL,
+    },
+    IssueKind.OUTAGE: {
+        Impact.SINGLE_USER: Severity.HIGH,
+        Impact.SOME_USERS: Severity.CRITICAL,
+        Impact.EVERYONE: Severity.CRITICAL,
+    },
+    IssueKind.SECURITY: {
+        Impact.SINGLE_USER: Severity.CRITICAL,
+        Impact.SOME_USERS: Severity.CRITICAL,
+        Impact.EVERYONE: Severity.CRITICAL,
+    },
+}
+
+
+def classify_severity(impact: Impact | str, kind: IssueKind | str) -> Severity:
+    """Decide a ticket's severity from its impact scope and kind.
+
+    ========================  ===========  ==========  ========
+    kind \\\\ impact            single user  some users  everyone
+    ========================  ===========  ==========  ========
+    question                  LOW          LOW         NORMAL
+    defect                    NORMAL       NORMAL      HIGH
+    core function failing     HIGH         CRITICAL    CRITICAL
+    outage                    HIGH         CRITICAL    CRITICAL
+    security threat or leak   CRITICAL     CRITICAL    CRITICAL
+    ========================  ===========  ==========  ========
+
+    Accepts the enum members or their values (``"everyone"``, ``"outage"``).
+    Raises :class:`InvalidTicket` naming ``impact`` or ``kind`` otherwise.
+
+    Runtime complexity: O(1).
+
+    >>> classify_severity("everyone", "outage")
+    <Severity.CRITICAL: 4>
+    >>> classify_severity(Impact.SINGLE_USER, IssueKind.QUESTION)
+    <Severity.LOW: 1>
+    """
+    try:
+        impact = Impact(impact)
+    except ValueError:
+        raise InvalidTicket("impact", impact, f"expected one of {[i.value for i in Impact]}") from None
+    try:
+        kind = IssueKind(kind)
+    except ValueError:
+        raise InvalidTicket("kind", kind, f"expected one of {[k.value for k in IssueKind]}") from None
+    return _CRITERIA[kind][impact]
+
+
+SkillsLike: TypeAlias = "SkillSet | Mapping[str, int] | Iterable[str]"
+
+
+class SkillSet(Mapping[str, int]):
+    """An immutable, hashable mapping of skill name to level 1..5.
+
+    For a ticket the levels are minimum proficiencies required; for an agent
+    they are proficiencies held.  An iterable of names means level 1 each.
+
+    Runtime complexity: construction O(k log k) for k skills; lookups O(1);
+    :meth:`satisfied_by` O(k).
+
+    >>> need = SkillSet({"billing": 2, "german": 1})
+    >>> need.satisfied_by({"billing": 3, "german": 1, "payments": 5})
+    True
+    >>> need.satisfied_by({"billing": 1, "german": 5})
+    False
+    >>> SkillSet(["billing"]) == SkillSet({"billing": 1})
+    True
+    """
+
+    __slots__ = ("_hash", "_items", "_levels")
+
+    _levels: dict[str, int]
+    _items: tuple[tuple[str, int], ...]
+    _hash: int
+
+    def __init__(self, skills: SkillsLike = (), *, field: str = "skills") -> None:
+        if isinstance(skills, SkillSet):
+            levels = dict(skills._levels)
+        elif isinstance(skills, Mapping):
+            levels = {}
+            for name, level in skills.items():
+                _check_skill(field, skills, name, level)
+                levels[name] = level
+        elif isinstance(skills, str | bytes) or not isinstance(skills, Iterable):
+            raise InvalidTicket(field, skills, "expected a mapping of skill name to level 1..5, or an iterable of names")
+        else:
+            levels = {}
+            for name in skills:
+                _check_skill(field, skills, name, MIN_LEVEL)
+                levels[name] = MIN_LEVEL
+        items = tuple(sorted(levels.items()))
+        object.__setattr__(self, "_levels", dict(items))
+        object.__setattr__(self, "_items", items)
+        object.__setattr__(self, "_hash", hash(items))
+
+    @classmethod
+    def of(cls, skills: SkillsLike, *, field: str = "skills") -> SkillSet:
+        """Return ``skills`` itself if it is a SkillSet, else convert it.
+
+        Runtime complexity: O(1) for a SkillSet, else as the constructor.
+        """
+        return skills if isinstance(skills, SkillSet) else cls(skills, field=field)
+
+    def satisfied_by(self, proficiency: Mapping[str, int]) -> bool:
+        """Whether ``proficiency`` has every skill here at least at its level.
+
+        Runtime complexity: O(k) for the k skills of this set.
+        """
+        get = proficiency.get
+        for name, level in self._items:
+            if get(name, 0) < level:
+                return False
+        return True
+
+    def missing_from(self, proficiency: Mapping[str, int]) -> list[tuple[str, int, int]]:
+        """The ``(skill, required, held)`` triples ``proficiency`` falls short on.
+
+        Runtime complexity: O(k).
+
+        >>> SkillSet({"payments": 3}).missing_from({"payments": 1})
+        [('payments', 3, 1)]
+        """
+        return [(n, lvl, proficiency.get(n, 0)) for n, lvl in self._items if proficiency.get(n, 0) < lvl]
+
+    def __getitem__(self, name: str) -> int:
+        return self._levels[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._levels)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SkillSet):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return dict(self._items) == dict(other)
+        return NotImplemented
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SkillSet is immutable")
+
+    def __repr__(self) -> str:
+        return f"SkillSet({dict(self._items)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SkillSet, (dict(self._items),))
+
+
+def _check_skill(field: str, whole: Any, name: Any, level: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise InvalidTicket(field, whole, f"skill name {name!r} must be a non-empty string")
+    if not isinstance(level, int) or isinstance(level, bool) or not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise InvalidTicket(field, whole, f"level of skill {name!r} is {level!r}; expected an int 1..5")
+
+
+# -- Ticket -------------------------------------------------------------------
+
+_EMPTY_SKILLS = SkillSet()
+_EMPTY_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+
+
+def _to_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidTicket("id", value, "expected a non-empty string")
+    return value
+
+
+def _time(field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTicket(field, value, "expected a number of clock seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise InvalidTicket(field, value, "expected a finite number of clock seconds")
+    return seconds
+
+
+def _to_created_at(value: Any) -> float:
+    return _time("created_at", value)
+
+
+def _to_sla_due(value: Any) -> float | None:
+    return None if value is None else _time("sla_due", value)
+
+
+def _int_in_range(field: str, value: Any, low: int, high: int | None) -> int:
+    expected = f"{low}..{high}" if high is not None else f">= {low}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTicket(field, value, f"expected an int {expected}")
+    if value < low or (high is not None and value > high):
+        raise InvalidTicket(field, value, f"out of range: expected {expected}")
+    return value
+
+
+def _to_complexity(value: Any) -> int:
+    return _int_in_range("complexity", value, 1, 5)
+
+
+def _to_contacts(value: Any) -> int:
+    return _int_in_range("contacts", value, 1, None)
+
+
+def _optional_str(field: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidTicket(field, value, "expected a string or None")
+    return value
+
+
+def _to_customer_tier(value: Any) -> str | None:
+    return _optional_str("customer_tier", value)
+
+
+def _to_customer_id(value: Any) -> str | None:
+    return _optional_str("customer_id", value)
+
+
+def _to_channel(value: Any) -> str | None:
+    return _optional_str("channel", value)
+
+
+def _to_severity(value: Any) -> Severity:
+    return Severity.parse(value)
+
+
+def _to_skills(value: Any) -> SkillSet:
+    if value is None:
+        return _EMPTY_SKILLS
+    return SkillSet.of(value)
+
+
+def _to_attributes(value: Any) -> Mapping[str, Any]:
+    if value is None or (isinstance(value, MappingProxyType) and not value):
+        return _EMPTY_ATTRIBUTES
+    if not isinstance(value, Mapping):
+        raise InvalidTicket("attributes", value, "expected a mapping")
+    if not all(isinstance(k, str) for k in value):
+        raise InvalidTicket("attributes", value, "keys must be strings")
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(slots=True, kw_only=False)
+class Ticket:
+    """One support request, as an immutable value.
+
+    ==============  ====================================================
+    id              non-empty string, unique within a queue
+    created_at      clock seconds of the customer's first contact
+    severity        :class:`Severity` (or its name or number)
+    customer_tier   tier name such as ``"gold"``, or None for a standard customer
+    complexity      int 1 (simple) .. 5 (complex)
+    skills          required skills: ``{name: minimum level 1..5}`` or names
+    contacts        how many times the customer wrote about it, >= 1
+    sla_due         clock seconds by which it must be answered, or None
+    customer_id     who asked (for affinity), or None
+    channel         ``"chat"``, ``"email"``, ``"phone"``... or None
+    attributes      free mapping for your own rules
+    ==============  ====================================================
+
+    Invalid values raise :class:`InvalidTicket` naming the field and value.
+    Use :meth:`evolve` to get a changed copy.
+
+    Runtime complexity: construction O(k log k) for k skills.
+
+    >>> Ticket("T-2", 0.0, complexity=9)
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidTicket: complexity=9: out of range: expected 1..5
+    """
+
+    id: str = attrs.field(converter=_to_id)
+    created_at: float = attrs.field(converter=_to_created_at)
+    severity: Severity = attrs.field(default=Severity.NORMAL, converter=_to_severity)
+    customer_tier: str | None = attrs.field(default=None, converter=_to_customer_tier)
+    complexity: int = attrs.field(default=1, converter=_to_complexity)
+    skills: SkillSet = attrs.field(default=_EMPTY_SKILLS, converter=_to_skills)
+    contacts: int = attrs.field(default=1, converter=_to_contacts)
+    sla_due: float | None = attrs.field(default=None, converter=_to_sla_due)
+    customer_id: str | None = attrs.field(default=None, converter=_to_customer_id)
+    channel: str | None = attrs.field(default=None, converter=_to_channel)
+    attributes: Mapping[str, Any] = attrs.field(
+        default=_EMPTY_ATTRIBUTES, converter=_to_attributes, hash=False, repr=False
+    )
+
+    def evolve(self, **changes: Any) -> Ticket:
+        """Return a copy with ``changes`` applied and validated.
+
+        Unknown field names raise :class:`InvalidTicket`; the id cannot change.
+
+        Runtime complexity: O(number of fields).
+
+        >>> Ticket("T-3", 0.0).evolve(contacts=2).contacts
+        2
+        """
+        for name, value in changes.items():
+            if name not in _FIELD_NAMES:
+                raise InvalidTicket(name, value, f"no such ticket field; fields are {sorted(_FIELD_NAMES)}")
+        if "id" in changes and changes["id"] != self.id:
+            raise InvalidTicket("id", changes["id"], f"a ticket's id cannot change (it is {self.id!r})")
+        return attrs.evolve(self, **changes)
+
+
+_FIELD_NAMES = frozenset(a.name for a in attrs.fields(Ticket))
