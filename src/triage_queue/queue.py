@@ -140,11 +140,9 @@ class TicketQueue:
         agent = None if skills is None else _to_skills(skills)
         if self._stepped:
             self._rekey_due(self._clock())
-        found = self._store.first(agent)
-        if found is None:
+        ticket = self._store.pop_first(agent)
+        if ticket is None:
             raise Empty(_empty_message(len(self._store), agent))
-        ticket = found[0]
-        self._store.delete(ticket.id)
         if self._stepped:
             self._changes.pop(ticket.id, None)
         return ticket
@@ -157,10 +155,10 @@ class TicketQueue:
         agent = None if skills is None else _to_skills(skills)
         if self._stepped:
             self._rekey_due(self._clock())
-        found = self._store.first(agent)
-        if found is None:
+        ticket = self._store.first(agent)
+        if ticket is None:
             raise Empty(_empty_message(len(self._store), agent))
-        return found[0]
+        return ticket
 
     # -- changing -----------------------------------------------------------
 

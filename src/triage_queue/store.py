@@ -26,7 +26,7 @@ positions in O(log n).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from heapq import heapify, heappop, heappush
 from typing import Any, Protocol, cast
 
 from sortedcontainers import SortedList
@@ -39,6 +39,12 @@ __all__ = ["MemoryStore", "Priority", "TicketStore"]
 
 Priority = tuple[float, ...]
 """A ticket's place in the order: smaller is served sooner; unique per ticket."""
+
+Entry = tuple[Any, ...]
+"""A priority with the ticket id appended: what the partitions hold."""
+
+# Below this many dead entries compaction is not worth a pass over a heap.
+_COMPACT_FLOOR = 64
 
 
 
@@ -101,9 +107,13 @@ class TicketStore(Protocol):
         """Remove a held ticket and return it."""
         ...
 
-    def first(self, skills: SkillSet | None) -> tuple[Ticket, Priority] | None:
+    def first(self, skills: SkillSet | None) -> Ticket | None:
         """The best ticket overall, or the best whose requirement ``skills``
         satisfy; None if there is none."""
+        ...
+
+    def pop_first(self, skills: SkillSet | None) -> Ticket | None:
+        """Remove and return what :meth:`first` would return."""
         ...
 
     def rank(self, ticket_id: str) -> int:
@@ -119,25 +129,92 @@ class TicketStore(Protocol):
         ...
 
 
+class _Partition:
+    """The tickets of one requirement: a heapq list of flat entries
+    ``(*priority, ticket_id)`` with lazy deletion, as in IndexedHeap.
+
+    Flat entries are compared in one pass (a nested ``(priority, seq, key)``
+    tuple would scan the priority prefix twice per comparison), which makes
+    the sift on the serving path markedly cheaper.
+    """
+
+    __slots__ = ("dead", "heap", "index")
+
+    def __init__(self) -> None:
+        self.heap: list[Entry] = []
+        self.index: dict[str, Entry] = {}
+        self.dead = 0
+
+    def add(self, entry: Entry) -> None:
+        heappush(self.heap, entry)
+        self.index[entry[-1]] = entry
+
+    def discard(self, ticket_id: str) -> Entry:
+        index = self.index
+        entry = index.pop(ticket_id)
+        if not index:
+            self.heap.clear()
+            self.dead = 0
+        else:
+            self.dead += 1
+            if self.dead > _COMPACT_FLOOR and self.dead > len(index):
+                live = [e for e in self.heap if index.get(e[-1]) is e]
+                heapify(live)
+                self.heap = live
+                self.dead = 0
+        return entry
+
+    def head(self) -> Entry | None:
+        heap = self.heap
+        index = self.index
+        while heap:
+            entry = heap[0]
+            if index.get(entry[-1]) is entry:
+                return entry
+            heappop(heap)
+            self.dead -= 1
+        return None
+
+    def pop_head(self) -> Entry:
+        heap = self.heap
+        index = self.index
+        while True:
+            entry = heappop(heap)
+            ticket_id = entry[-1]
+            if index.get(ticket_id) is entry:
+                del index[ticket_id]
+                return entry
+            self.dead -= 1
+
+    def _check(self) -> None:
+        heap = self.heap
+        for i in range(1, len(heap)):
+            assert not heap[i] < heap[(i - 1) >> 1], "partition heap order broken"
+        live = [e for e in heap if self.index.get(e[-1]) is e]
+        assert len(live) == len(self.index), "an indexed entry is missing from its partition heap"
+        assert len(heap) - len(live) == self.dead, "dead-entry count is wrong"
+
+
 class MemoryStore:
-    """The in-process store: partitions by requirement, each an IndexedHeap.
+    """The in-process store: tickets partitioned by requirement.
 
     Runtime complexity (n tickets, P partitions, Q partitions an agent's
     skills satisfy, k results): insert, replace, delete O(log n + log P)
     amortised (+ O(log n) each for the deadline and position indexes when in
-    use); first() O(log P) without skills, O(Q) with them (O(P) the first time
-    a skill set is seen); rank O(log n) (O(n log n) on the first call);
-    deadlines O(log n + k); ordered O(n log n).
+    use); first() and pop_first() O(log P + log n) without skills and
+    O(Q + log n) with them (O(P) more the first time a skill set is seen);
+    rank O(log n) (O(n log n) on the first call); deadlines O(log n + k);
+    ordered O(n log n).
     """
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
-        self._partitions: dict[SkillSet, IndexedHeap[str, Priority]] = {}
-        self._heads: IndexedHeap[SkillSet, Priority] = IndexedHeap()
-        self._head_of: dict[SkillSet, Priority] = {}
+        self._partitions: dict[SkillSet, _Partition] = {}
+        self._heads: IndexedHeap[SkillSet, Entry] = IndexedHeap()
+        self._head_of: dict[SkillSet, Entry] = {}
         self._eligible: dict[SkillSet, list[SkillSet]] = {}
-        self._deadlines: SortedList[tuple[float, Priority, str]] = SortedList()
-        self._ranks: SortedList[Priority] | None = None
+        self._deadlines: SortedList[tuple[float, Entry]] = SortedList()
+        self._ranks: SortedList[Entry] | None = None
 
     # -- reading ------------------------------------------------------------
 
@@ -151,33 +228,47 @@ class MemoryStore:
         return self._tickets.get(ticket_id)
 
     def priority(self, ticket_id: str) -> Priority:
+        return self._entry(ticket_id)[:-1]
+
+    def _entry(self, ticket_id: str) -> Entry:
         ticket = self._tickets.get(ticket_id)
         if ticket is None:
             raise UnknownTicket(ticket_id)
-        return self._partitions[ticket.skills][ticket_id]
+        return self._partitions[ticket.skills].index[ticket_id]
 
-    def first(self, skills: SkillSet | None) -> tuple[Ticket, Priority] | None:
+    def _best(self, skills: SkillSet | None) -> SkillSet | None:
+        """The requirement whose partition holds the best eligible ticket."""
         if skills is None:
-            if not self._head_of:
-                return None
-            requirement = self._heads.peek()
-        else:
-            eligible = self._eligible.get(skills)
-            if eligible is None:
-                eligible = self._remember(skills)
-            head_of = self._head_of
-            best: Priority | None = None
-            requirement = None
-            for req in eligible:
-                head = head_of.get(req)
-                if head is not None and (best is None or head < best):
-                    best = head
-                    requirement = req
-            if requirement is None:
-                return None
-        assert requirement is not None
-        ticket_id, priority = self._partitions[requirement].peekitem()
-        return self._tickets[ticket_id], priority
+            return self._heads.peek() if self._head_of else None
+        eligible = self._eligible.get(skills)
+        if eligible is None:
+            eligible = self._remember(skills)
+        head_of = self._head_of
+        best: Entry | None = None
+        requirement = None
+        for req in eligible:
+            head = head_of.get(req)
+            if head is not None and (best is None or head < best):
+                best = head
+                requirement = req
+        return requirement
+
+    def first(self, skills: SkillSet | None) -> Ticket | None:
+        requirement = self._best(skills)
+        if requirement is None:
+            return None
+        return self._tickets[self._head_of[requirement][-1]]
+
+    def pop_first(self, skills: SkillSet | None) -> Ticket | None:
+        requirement = self._best(skills)
+        if requirement is None:
+            return None
+        partition = self._partitions[requirement]
+        entry = partition.pop_head()
+        ticket = self._tickets.pop(entry[-1])
+        self._refresh_head(requirement, partition)
+        self._unindex(ticket, entry)
+        return ticket
 
     def _remember(self, skills: SkillSet) -> list[SkillSet]:
         if len(self._eligible) >= _MAX_MEMO:
@@ -187,62 +278,62 @@ class MemoryStore:
         return eligible
 
     def rank(self, ticket_id: str) -> int:
-        priority = self.priority(ticket_id)
+        entry = self._entry(ticket_id)
         ranks = self._ranks
         if ranks is None:
-            ranks = SortedList(p for part in self._partitions.values() for p in part.values())
+            ranks = SortedList(e for part in self._partitions.values() for e in part.index.values())
             self._ranks = ranks
-        return ranks.bisect_left(priority)
+        return ranks.bisect_left(entry)
 
     def deadlines(self, after: float, until: float) -> list[Ticket]:
         if until <= after:
             return []
         tickets = self._tickets
-        # _TOP sorts after every priority, so (t, _TOP) bounds all entries due at t.
-        low = cast(tuple[float, Priority, str], (after, _TOP))
-        high = cast(tuple[float, Priority, str], (until, _TOP))
-        return [tickets[entry[2]] for entry in self._deadlines.irange(low, high, inclusive=(False, True))]
+        # _TOP sorts after every entry, so (t, _TOP) bounds all entries due at t.
+        low = cast(tuple[float, Entry], (after, _TOP))
+        high = cast(tuple[float, Entry], (until, _TOP))
+        return [tickets[item[1][-1]] for item in self._deadlines.irange(low, high, inclusive=(False, True))]
 
     def ordered(self) -> list[tuple[Ticket, Priority]]:
         tickets = self._tickets
-        pairs = [(p, tid) for part in self._partitions.values() for tid, p in part.items()]
-        pairs.sort()
-        return [(tickets[tid], p) for p, tid in pairs]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._tickets)
+        entries = [e for part in self._partitions.values() for e in part.index.values()]
+        entries.sort()
+        return [(tickets[e[-1]], e[:-1]) for e in entries]
 
     # -- writing ------------------------------------------------------------
 
     def insert(self, ticket: Ticket, priority: Priority) -> None:
-        ticket_id = ticket.id
+        entry: Entry = priority + (ticket.id,)
         requirement = ticket.skills
         partition = self._partitions.get(requirement)
         if partition is None:
             partition = self._new_partition(requirement)
-        partition[ticket_id] = priority
-        self._tickets[ticket_id] = ticket
+        partition.add(entry)
+        self._tickets[ticket.id] = ticket
         head = self._head_of.get(requirement)
-        if head is None or priority < head:
-            self._heads[requirement] = priority
-            self._head_of[requirement] = priority
+        if head is None or entry < head:
+            self._heads[requirement] = entry
+            self._head_of[requirement] = entry
         if ticket.sla_due is not None:
-            self._deadlines.add((ticket.sla_due, priority, ticket_id))
+            self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
-            self._ranks.add(priority)
+            self._ranks.add(entry)
 
     def delete(self, ticket_id: str) -> Ticket:
         ticket = self._tickets.pop(ticket_id)
         requirement = ticket.skills
         partition = self._partitions[requirement]
-        priority = partition.pop(ticket_id)
-        if self._head_of[requirement] is priority:
+        entry = partition.discard(ticket_id)
+        if self._head_of[requirement] is entry:
             self._refresh_head(requirement, partition)
-        if ticket.sla_due is not None:
-            self._deadlines.remove((ticket.sla_due, priority, ticket_id))
-        if self._ranks is not None:
-            self._ranks.remove(priority)
+        self._unindex(ticket, entry)
         return ticket
+
+    def _unindex(self, ticket: Ticket, entry: Entry) -> None:
+        if ticket.sla_due is not None:
+            self._deadlines.remove((ticket.sla_due, entry))
+        if self._ranks is not None:
+            self._ranks.remove(entry)
 
     def replace(self, ticket: Ticket, priority: Priority) -> None:
         # Ticket and priority are validated by the queue, so delete + insert
@@ -250,17 +341,17 @@ class MemoryStore:
         self.delete(ticket.id)
         self.insert(ticket, priority)
 
-    def _new_partition(self, requirement: SkillSet) -> IndexedHeap[str, Priority]:
-        partition: IndexedHeap[str, Priority] = IndexedHeap()
+    def _new_partition(self, requirement: SkillSet) -> _Partition:
+        partition = _Partition()
         self._partitions[requirement] = partition
         for skills, eligible in self._eligible.items():
             if requirement.satisfied_by(skills):
                 eligible.append(requirement)
         return partition
 
-    def _refresh_head(self, requirement: SkillSet, partition: IndexedHeap[str, Priority]) -> None:
-        if partition:
-            head = partition.peekitem()[1]
+    def _refresh_head(self, requirement: SkillSet, partition: _Partition) -> None:
+        head = partition.head()
+        if head is not None:
             self._heads[requirement] = head
             self._head_of[requirement] = head
         else:
@@ -270,25 +361,28 @@ class MemoryStore:
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""
         seen = 0
-        all_priorities = []
+        entries = []
         for requirement, partition in self._partitions.items():
             partition._check()
-            for ticket_id, priority in partition.items():
+            for ticket_id, entry in partition.index.items():
+                assert entry[-1] == ticket_id
                 assert self._tickets[ticket_id].skills == requirement
-                all_priorities.append(priority)
-            seen += len(partition)
-            if partition:
-                head = partition.peekitem()[1]
-                assert self._head_of[requirement] == head == self._heads[requirement]
+                entries.append(entry)
+            seen += len(partition.index)
+            head = partition.head()
+            if head is not None:
+                assert self._head_of[requirement] is head and self._heads[requirement] is head
             else:
                 assert requirement not in self._head_of and requirement not in self._heads
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
-        assert len(set(all_priorities)) == len(all_priorities), "priorities are not unique"
+        assert len(set(e[:-1] for e in entries)) == len(entries), "priorities are not unique"
         self._heads._check()
         assert len(self._heads) == len(self._head_of)
         for skills, eligible in self._eligible.items():
             assert set(eligible) == {r for r in self._partitions if r.satisfied_by(skills)}
-        expected = sorted((t.sla_due, self.priority(t.id), t.id) for t in self._tickets.values() if t.sla_due is not None)
+        expected = sorted(
+            (t.sla_due, self._entry(t.id)) for t in self._tickets.values() if t.sla_due is not None
+        )
         assert list(self._deadlines) == expected, "deadline index out of step"
         if self._ranks is not None:
-            assert list(self._ranks) == sorted(all_priorities), "position index out of step"
+            assert list(self._ranks) == sorted(entries), "position index out of step"
