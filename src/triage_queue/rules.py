@@ -175,8 +175,8 @@ class Emergency(BaseRule):
 
     def reason(self, ticket: Ticket, now: float) -> str:
         if ticket.severity >= self.threshold:
-            return f"emergency: severity {ticket.severity.name} >= {self.threshold.name}"
-        return f"not an emergency: severity {ticket.severity.name} < {self.threshold.name}"
+            return f"severity {ticket.severity.name} >= {self.threshold.name}: an emergency"
+        return f"severity {ticket.severity.name} < {self.threshold.name}: not an emergency"
 
 
 DEFAULT_TIERS: Mapping[str, int] = {"standard": 0, "silver": 1, "gold": 2, "platinum": 3}
