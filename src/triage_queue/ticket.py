@@ -235,12 +235,15 @@ class SkillSet(Mapping[str, int]):
         return [(n, lvl, proficiency.get(n, 0)) for n, lvl in self._items if proficiency.get(n, 0) < lvl]
 
     def __getitem__(self, name: str) -> int:
+        """The level of skill ``name``.  Runtime complexity: O(1)."""
         return self._levels[name]
 
     def __iter__(self) -> Iterator[str]:
+        """Skill names in sorted order.  Runtime complexity: O(1) per name."""
         return iter(self._levels)
 
     def __len__(self) -> int:
+        """Number of skills.  Runtime complexity: O(1)."""
         return len(self._items)
 
     def __hash__(self) -> int:
