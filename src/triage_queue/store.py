@@ -138,12 +138,16 @@ class _Partition:
     the sift on the serving path markedly cheaper.
     """
 
-    __slots__ = ("dead", "heap", "index")
+    __slots__ = ("dead", "heap", "index", "requirement", "top")
 
-    def __init__(self) -> None:
+    def __init__(self, requirement: SkillSet) -> None:
+        self.requirement = requirement
         self.heap: list[Entry] = []
         self.index: dict[str, Entry] = {}
         self.dead = 0
+        # The best live entry, cached so that comparing partition heads needs
+        # no hashing: None when the partition is empty.
+        self.top: Entry | None = None
 
     def add(self, entry: Entry) -> None:
         heappush(self.heap, entry)
@@ -210,9 +214,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._partitions: dict[SkillSet, _Partition] = {}
-        self._heads: IndexedHeap[SkillSet, Entry] = IndexedHeap()
-        self._head_of: dict[SkillSet, Entry] = {}
-        self._eligible: dict[SkillSet, list[SkillSet]] = {}
+        # Partitions hash by identity (cheap); only non-empty ones are here.
+        self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
+        self._eligible: dict[SkillSet, list[_Partition]] = {}
         self._deadlines: SortedList[tuple[float, Entry]] = SortedList()
         self._ranks: SortedList[Entry] | None = None
 
@@ -236,44 +240,42 @@ class MemoryStore:
             raise UnknownTicket(ticket_id)
         return self._partitions[ticket.skills].index[ticket_id]
 
-    def _best(self, skills: SkillSet | None) -> SkillSet | None:
-        """The requirement whose partition holds the best eligible ticket."""
+    def _best(self, skills: SkillSet | None) -> _Partition | None:
+        """The partition holding the best eligible ticket."""
         if skills is None:
-            return self._heads.peek() if self._head_of else None
+            return self._heads.peek() if self._heads else None
         eligible = self._eligible.get(skills)
         if eligible is None:
             eligible = self._remember(skills)
-        head_of = self._head_of
         best: Entry | None = None
-        requirement = None
-        for req in eligible:
-            head = head_of.get(req)
-            if head is not None and (best is None or head < best):
-                best = head
-                requirement = req
-        return requirement
+        found = None
+        for partition in eligible:
+            top = partition.top
+            if top is not None and (best is None or top < best):
+                best = top
+                found = partition
+        return found
 
     def first(self, skills: SkillSet | None) -> Ticket | None:
-        requirement = self._best(skills)
-        if requirement is None:
+        partition = self._best(skills)
+        if partition is None:
             return None
-        return self._tickets[self._head_of[requirement][-1]]
+        return self._tickets[partition.top[-1]]  # type: ignore[index]
 
     def pop_first(self, skills: SkillSet | None) -> Ticket | None:
-        requirement = self._best(skills)
-        if requirement is None:
+        partition = self._best(skills)
+        if partition is None:
             return None
-        partition = self._partitions[requirement]
         entry = partition.pop_head()
         ticket = self._tickets.pop(entry[-1])
-        self._refresh_head(requirement, partition)
+        self._refresh_head(partition)
         self._unindex(ticket, entry)
         return ticket
 
-    def _remember(self, skills: SkillSet) -> list[SkillSet]:
+    def _remember(self, skills: SkillSet) -> list[_Partition]:
         if len(self._eligible) >= _MAX_MEMO:
             self._eligible.clear()
-        eligible = [req for req in self._partitions if req.satisfied_by(skills)]
+        eligible = [p for req, p in self._partitions.items() if req.satisfied_by(skills)]
         self._eligible[skills] = eligible
         return eligible
 
@@ -310,10 +312,10 @@ class MemoryStore:
             partition = self._new_partition(requirement)
         partition.add(entry)
         self._tickets[ticket.id] = ticket
-        head = self._head_of.get(requirement)
-        if head is None or entry < head:
-            self._heads[requirement] = entry
-            self._head_of[requirement] = entry
+        top = partition.top
+        if top is None or entry < top:
+            partition.top = entry
+            self._heads[partition] = entry
         if ticket.sla_due is not None:
             self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
@@ -324,8 +326,8 @@ class MemoryStore:
         requirement = ticket.skills
         partition = self._partitions[requirement]
         entry = partition.discard(ticket_id)
-        if self._head_of[requirement] is entry:
-            self._refresh_head(requirement, partition)
+        if partition.top is entry:
+            self._refresh_head(partition)
         self._unindex(ticket, entry)
         return ticket
 
@@ -342,21 +344,20 @@ class MemoryStore:
         self.insert(ticket, priority)
 
     def _new_partition(self, requirement: SkillSet) -> _Partition:
-        partition = _Partition()
+        partition = _Partition(requirement)
         self._partitions[requirement] = partition
         for skills, eligible in self._eligible.items():
             if requirement.satisfied_by(skills):
-                eligible.append(requirement)
+                eligible.append(partition)
         return partition
 
-    def _refresh_head(self, requirement: SkillSet, partition: _Partition) -> None:
+    def _refresh_head(self, partition: _Partition) -> None:
         head = partition.head()
+        partition.top = head
         if head is not None:
-            self._heads[requirement] = head
-            self._head_of[requirement] = head
+            self._heads[partition] = head
         else:
-            del self._heads[requirement]
-            del self._head_of[requirement]
+            del self._heads[partition]
 
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""
@@ -369,17 +370,21 @@ class MemoryStore:
                 assert self._tickets[ticket_id].skills == requirement
                 entries.append(entry)
             seen += len(partition.index)
+            assert partition.requirement == requirement
             head = partition.head()
+            assert partition.top is head, "cached partition head is stale"
             if head is not None:
-                assert self._head_of[requirement] is head and self._heads[requirement] is head
+                assert self._heads[partition] is head
             else:
-                assert requirement not in self._head_of and requirement not in self._heads
+                assert partition not in self._heads
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
         assert len(set(e[:-1] for e in entries)) == len(entries), "priorities are not unique"
         self._heads._check()
-        assert len(self._heads) == len(self._head_of)
         for skills, eligible in self._eligible.items():
-            assert set(eligible) == {r for r in self._partitions if r.satisfied_by(skills)}
+            assert len(eligible) == len(set(map(id, eligible)))
+            assert {id(p) for p in eligible} == {
+                id(p) for r, p in self._partitions.items() if r.satisfied_by(skills)
+            }, "eligibility memo out of step"
         expected = sorted(
             (t.sla_due, self._entry(t.id)) for t in self._tickets.values() if t.sla_due is not None
         )
