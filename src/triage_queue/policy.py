@@ -28,12 +28,14 @@ import attrs
 
 from triage_queue.errors import InvalidPolicy, RuleError
 from triage_queue.rules import (
+    Aging,
     BaseRule,
     Complexity,
     Contribution,
     Emergency,
     FeedbackOrder,
     Rule,
+    SlaDeadline,
     Vip,
 )
 from triage_queue.ticket import Ticket
@@ -105,6 +107,10 @@ def _to_rules(value: Any) -> tuple[Rule, ...]:
     return rules
 
 
+# Rule classes whose keys are real numbers (never NaN) for any valid ticket.
+_TRUSTED = frozenset({Emergency, Vip, Complexity, FeedbackOrder, Aging, SlaDeadline})
+
+
 def _has_steps(r: Rule) -> bool:
     # A BaseRule that keeps the default next_change() promises no time steps,
     # which spares the queue one call per rule and ticket.
@@ -123,6 +129,7 @@ class Policy:
     weights: tuple[float, ...] | None
     _keys: tuple[Any, ...] = attrs.field(eq=False, repr=False)
     _stepped: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
+    _trusted: bool = attrs.field(eq=False, repr=False)
 
     def __init__(self, rules: Iterable[Rule], weights: Sequence[float] | None = None) -> None:
         """Prefer the named constructors; ``weights=None`` means lexicographic.
@@ -143,6 +150,7 @@ class Policy:
             weight_tuple,
             tuple(r.key for r in rule_tuple),
             tuple(r for r in rule_tuple if _has_steps(r)),
+            weight_tuple is None and all(type(r) in _TRUSTED for r in rule_tuple),
         )
 
     @classmethod
@@ -206,6 +214,16 @@ class Policy:
         >>> Policy.default().sort_key(Ticket("T", 5.0, complexity=3), 9.0)
         (0, 0, -3, 5.0)
         """
+        if self._trusted:
+            # Built-in rules return finite or infinite real numbers, never NaN,
+            # for a validated ticket; skip the per-value checks.  Anything
+            # unexpected falls through to the checked path, which names the rule.
+            try:
+                return tuple([-key(ticket, now) for key in self._keys])
+            except RuleError:
+                raise
+            except Exception:
+                pass
         values = []
         i = 0
         for key in self._keys:
@@ -214,7 +232,7 @@ class Policy:
             except RuleError:
                 raise
             except Exception as exc:
-                raise RuleError(self.rules[i].name, ticket.id, f"raised {exc!r}") from exc
+                raise RuleError(self.rules[i].name, getattr(ticket, "id", repr(ticket)), f"raised {exc!r}") from exc
             cls = value.__class__
             if cls is not int and cls is not float:
                 value = self._coerce(i, ticket, value)
