@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_heap  # noqa: E402
-import bench_queue  # noqa: E402
+import bench_heap
+import bench_queue
 
 
 def _commit() -> str:
