@@ -60,8 +60,11 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
     ``key in h``, ``len(h)``.  Iterating: ``iter(h)`` yields keys in insertion
     order (like a dict); :meth:`ordered_items` yields them by priority.
 
-    Priorities must be mutually comparable with ``<``; keys must be hashable
+    Priorities must be mutually comparable with ``<`` (including with a key's
+    earlier priorities, which linger until compaction); keys must be hashable
     and are never compared.  Equal priorities leave in first-insertion order.
+    A float NaN priority is rejected; a NaN hidden inside a tuple cannot be
+    detected cheaply and would misorder the heap, so do not use one.
     Not thread-safe: guard it with a lock if several threads share it.
 
     Runtime complexity: construction from n items O(n); push, re-prioritise,
@@ -102,7 +105,7 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         heap = list(index.values())
         try:
             heapify(heap)
-        except TypeError as exc:
+        except Exception as exc:
             raise InvalidPriority(
                 "priority", [e[0] for e in heap][:5], f"priorities cannot be compared: {exc}"
             ) from exc
@@ -133,7 +136,7 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
             entry = (priority, self._next_seq, key)
             try:
                 heappush(self._heap, entry)
-            except TypeError as exc:
+            except Exception as exc:
                 self._undo_push(entry, exc)
             self._next_seq += 1
             index[key] = entry
@@ -141,7 +144,7 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         entry = (priority, old[1], key)
         try:
             heappush(self._heap, entry)
-        except TypeError as exc:
+        except Exception as exc:
             self._undo_push(entry, exc)
         index[key] = entry
         self._dead += 1
@@ -164,9 +167,11 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
             raise DuplicateKey(key)
         self[key] = priority
 
-    def _undo_push(self, entry: tuple[P, int, K], exc: TypeError) -> NoReturn:
+    def _undo_push(self, entry: tuple[P, int, K], exc: Exception) -> NoReturn:
         # heappush appended the entry and may have half-sifted it: take it out
-        # again and restore the heap, so a failed push changes nothing.
+        # again and restore the heap, so a failed push changes nothing.  Any
+        # exception a comparison raises counts (Decimal('NaN') raises
+        # InvalidOperation, not TypeError).
         heap = self._heap
         for i in range(len(heap) - 1, -1, -1):
             if heap[i] is entry:

@@ -67,12 +67,18 @@ class Explanation:
     position: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-ready).  Runtime complexity: O(number of rules)."""
+        """Plain data, ready for strict JSON: an infinite score (a ticket with
+        no SLA deadline, say) becomes None.
+
+        Runtime complexity: O(number of rules).
+        """
         return {
             "ticket_id": self.ticket_id,
             "now": self.now,
             "composition": self.composition.value,
-            "contributions": [attrs.asdict(c) for c in self.contributions],
+            "contributions": [
+                {**attrs.asdict(c), "score": c.score if math.isfinite(c.score) else None} for c in self.contributions
+            ],
             "total": self.total,
             "position": self.position,
         }
@@ -99,8 +105,13 @@ def _to_rules(value: Any) -> tuple[Rule, ...]:
         raise InvalidPolicy("rules", rules, "a policy needs at least one rule")
     names: set[str] = set()
     for r in rules:
+        if isinstance(r, type):
+            # A rule class passes the protocol check but is not a rule.
+            raise InvalidPolicy("rules", r, "a rule class, not a rule: instantiate it")
         if not isinstance(r, Rule):
             raise InvalidPolicy("rules", r, "not a rule: needs name, key(), next_change() and explain()")
+        if not isinstance(r.name, str) or not r.name:
+            raise InvalidPolicy("rules", r, f"a rule's name must be a non-empty string, not {r.name!r}")
         if r.name in names:
             raise InvalidPolicy("rules", r.name, "two rules share this name; give one another name")
         names.add(r.name)

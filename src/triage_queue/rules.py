@@ -40,11 +40,12 @@ import abc
 import enum
 import math
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from triage_queue.errors import InvalidPolicy, RuleError
+from triage_queue.errors import InvalidPolicy, InvalidTicket, RuleError
 from triage_queue.ticket import Severity, Ticket
 
 __all__ = [
@@ -151,7 +152,11 @@ def _non_negative(field: str) -> Callable[[Any, Any, Any], None]:
 
 
 def _to_severity(value: Any) -> Severity:
-    return Severity.parse(value)
+    try:
+        return Severity.parse(value)
+    except InvalidTicket:
+        # A bad threshold is a policy mistake, not a ticket's: name the parameter.
+        raise InvalidPolicy("threshold", value, "expected a severity: low, normal, high, critical (or 1..4)") from None
 
 
 @attrs.frozen(slots=True)
@@ -179,7 +184,7 @@ class Emergency(BaseRule):
         return f"severity {ticket.severity.name} < {self.threshold.name}: not an emergency"
 
 
-DEFAULT_TIERS: Mapping[str, int] = {"standard": 0, "silver": 1, "gold": 2, "platinum": 3}
+DEFAULT_TIERS: Mapping[str, int] = MappingProxyType({"standard": 0, "silver": 1, "gold": 2, "platinum": 3})
 """The tier ladder the default policy uses when none is given."""
 
 
@@ -191,7 +196,8 @@ def _to_ranks(value: Any) -> Mapping[str, float]:
             raise InvalidPolicy("tiers", value, f"tier name {tier!r} must be a non-empty string")
         if isinstance(rank, bool) or not isinstance(rank, int | float) or not math.isfinite(rank):
             raise InvalidPolicy("tiers", value, f"rank of tier {tier!r} is {rank!r}; expected a finite number")
-    return dict(value)
+    # Read-only, so a frozen rule stays frozen and its ranks stay validated.
+    return MappingProxyType(dict(value))
 
 
 def _check_default_rank(_: Any, __: Any, value: Any) -> None:
@@ -214,7 +220,7 @@ class Vip(BaseRule):
     2
     """
 
-    tiers: Mapping[str, float] = attrs.field(factory=lambda: dict(DEFAULT_TIERS), converter=_to_ranks)
+    tiers: Mapping[str, float] = attrs.field(default=DEFAULT_TIERS, converter=_to_ranks, hash=False)
     default_rank: float | None = attrs.field(default=None, validator=_check_default_rank)
     name: str = "vip"
 

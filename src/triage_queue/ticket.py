@@ -137,7 +137,8 @@ def classify_severity(impact: Impact | str, kind: IssueKind | str) -> Severity:
     security threat or leak   CRITICAL     CRITICAL    CRITICAL
     ========================  ===========  ==========  ========
 
-    Accepts the enum members or their values (``"everyone"``, ``"outage"``).
+    Accepts the enum members or their values in any case (``"everyone"``,
+    ``"OUTAGE"``).
     Raises :class:`InvalidTicket` naming ``impact`` or ``kind`` otherwise.
 
     Runtime complexity: O(1).
@@ -148,11 +149,11 @@ def classify_severity(impact: Impact | str, kind: IssueKind | str) -> Severity:
     <Severity.LOW: 1>
     """
     try:
-        impact = Impact(impact)
+        impact = Impact(impact.lower() if isinstance(impact, str) else impact)
     except ValueError:
         raise InvalidTicket("impact", impact, f"expected one of {[i.value for i in Impact]}") from None
     try:
-        kind = IssueKind(kind)
+        kind = IssueKind(kind.lower() if isinstance(kind, str) else kind)
     except ValueError:
         raise InvalidTicket("kind", kind, f"expected one of {[k.value for k in IssueKind]}") from None
     return _CRITERIA[kind][impact]
@@ -320,8 +321,8 @@ def _to_contacts(value: Any) -> int:
 
 
 def _optional_str(field: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidTicket(field, value, "expected a string or None")
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidTicket(field, value, "expected a non-empty string or None")
     return value
 
 
@@ -423,6 +424,26 @@ class Ticket:
             value = convert(changes[name]) if name in changes else getattr(self, name)
             object.__setattr__(new, name, value)
         return new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only attributes proxy cannot be pickled or deep-copied:
+        # rebuild from plain values (as SkillSet does).
+        return (
+            Ticket,
+            (
+                self.id,
+                self.created_at,
+                self.severity,
+                self.customer_tier,
+                self.complexity,
+                self.skills,
+                self.contacts,
+                self.sla_due,
+                self.customer_id,
+                self.channel,
+                dict(self.attributes),
+            ),
+        )
 
 
 _CONVERTERS: dict[str, Any] = {a.name: a.converter for a in attrs.fields(Ticket)}
