@@ -72,6 +72,28 @@ class SlaWarning(BaseRule):
         return step if now < step else None
 
 
+@attrs.frozen(slots=True)
+class Ladder(BaseRule):
+    """Key k after k whole periods of ``every`` seconds since first contact,
+    up to ``levels``: a rule that steps several times per ticket."""
+
+    every: float = 90.0
+    levels: int = 4
+    name: str = "ladder"
+
+    def _steps(self, ticket: Ticket) -> list[float]:
+        return [ticket.created_at + k * self.every for k in range(1, self.levels + 1)]
+
+    def key(self, ticket: Ticket, now: float) -> float:
+        return sum(1 for step in self._steps(ticket) if now >= step)
+
+    def next_change(self, ticket: Ticket, now: float) -> float | None:
+        for step in self._steps(ticket):
+            if now < step:
+                return step
+        return None
+
+
 # -- policies ----------------------------------------------------------------
 
 
@@ -99,13 +121,26 @@ def sla_first_policy() -> Policy:
 
 
 def stepped_policy() -> Policy:
-    """Lexicographic with two rules whose keys step in time."""
+    """Lexicographic with two rules whose keys step in time, below Emergency."""
     return Policy.lexicographic(
         Emergency(),
         SlaWarning(lead=120.0),
-        Escalate(after=60.0),
+        Escalate(after=300.0),
         Vip(),
         FeedbackOrder(),
+    )
+
+
+def ladder_policy() -> Policy:
+    """Weighted, with a rule that steps several times per ticket and a
+    one-step escalation: the order keeps changing as time passes."""
+    return Policy.weighted(
+        [
+            (Ladder(every=90.0, levels=4), 500.0),
+            (Vip(), 600.0),
+            (Escalate(after=300.0), 250.0),
+            (Aging(), 1.0),
+        ]
     )
 
 
@@ -222,20 +257,28 @@ agent_skills = st.one_of(
 
 requirements = st.sampled_from(REQUIREMENTS)
 
+# Emergencies are rarer than the rest, as in life: if most queues held one,
+# the rules below Emergency would seldom decide anything.
+severities = st.sampled_from([Severity.LOW, Severity.NORMAL, Severity.NORMAL, Severity.HIGH, Severity.HIGH, Severity.CRITICAL])
+
+# Deadlines many tickets share (the clocks in these tests start at 1000).
+SHARED_DUES = [1_000.0, 1_100.0, 1_200.0, 1_500.0, 2_000.0]
+
 # Times are small integers (or halves) relative to the clock, so that ties,
 # exact step instants and exact deadline boundaries come up often.
-offsets = st.one_of(st.integers(-30, 240), st.sampled_from([0, 60, 120, 59.5]))
+offsets = st.one_of(st.integers(-30, 400), st.sampled_from([0, 30, 60, 299.5, 300]))
 
 
 @st.composite
 def tickets(draw: st.DrawFn, ticket_id: str, now: float) -> Ticket:
     """A ticket with this id, created around ``now``."""
     created_at = now - draw(offsets)
-    due = draw(st.one_of(st.none(), st.integers(-60, 300).map(lambda d: now + d)))
+    shared = st.sampled_from(SHARED_DUES)
+    due = draw(st.one_of(st.none(), st.integers(-60, 600).map(lambda d: now + d), shared, shared))
     return Ticket(
         ticket_id,
         created_at,
-        severity=draw(st.sampled_from(list(Severity))),
+        severity=draw(severities),
         customer_tier=draw(st.sampled_from(TIERS)),
         complexity=draw(st.integers(1, 5)),
         skills=draw(requirements),

@@ -281,6 +281,8 @@ class TicketQueue:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
             raise InvalidArgument("seconds", seconds, "expected a finite number of seconds >= 0")
         now = self._clock()
+        if self._stepped:
+            self._rekey_due(now)  # equal deadlines come out in service order
         return self._store.deadlines(now, now + seconds)
 
     def breached(self) -> list[Ticket]:
@@ -288,7 +290,10 @@ class TicketQueue:
 
         Runtime complexity: O(log n + k) for k tickets returned.
         """
-        return self._store.deadlines(-math.inf, self._clock())
+        now = self._clock()
+        if self._stepped:
+            self._rekey_due(now)
+        return self._store.deadlines(-math.inf, now)
 
     def __iter__(self) -> Iterator[Ticket]:
         """Iterate over a snapshot of the queued tickets in service order.
