@@ -310,7 +310,7 @@ def test_serving_an_agent_who_can_take_nothing_raises_empty_and_changes_nothing(
     assert snapshot(q) == before
 
 
-BAD_SKILLS = [{"billing": 9}, {"billing": 0}, {"billing": True}, {"billing": "3"}, {"": 1}, ["billing"], "billing", 42]
+BAD_SKILLS = [{"billing": 9}, {"billing": 0}, {"billing": True}, {"billing": "3"}, {"": 1}, [""], "billing", 42]
 
 
 @pytest.mark.parametrize("serve", ["pop", "peek"])
@@ -768,3 +768,29 @@ def test_complexity_direction_is_configurable() -> None:
     q.push(Ticket("complex", 100.0, complexity=5))
     q.push(Ticket("simple", 200.0, complexity=1))
     assert ids(q) == ["simple", "complex"]
+
+
+def test_agent_skills_may_be_given_as_names() -> None:
+    """An agent's skills given as names mean proficiency 1, as for tickets."""
+    q = TicketQueue(clock=ManualClock(100.0))
+    q.push(Ticket("hard", 0.0, skills={"billing": 2}))
+    q.push(Ticket("easy", 50.0, skills=["billing"]))
+    assert q.peek(skills=["billing"]).id == "easy"
+    assert q.pop(skills=("billing",)).id == "easy"
+
+
+def test_empty_partitions_are_pruned_so_memory_tracks_live_skill_sets() -> None:
+    """A stream of one-off skill combinations does not grow the store without bound, and serving stays right."""
+    store = MemoryStore()
+    q = TicketQueue(clock=ManualClock(1_000.0), store=store)
+    agent = {f"s{i}": 5 for i in range(40)} | {"common": 5}
+    q.push(Ticket("keep", 0.0, skills={"common": 1}))
+    for i in range(1_000):
+        # Each ticket needs a pair of skills no other ticket needs.
+        q.push(Ticket(f"T{i}", 1.0 + i, complexity=5, skills={f"s{i % 40}": 1 + i % 5, f"x{i}": 1}))
+        assert q.pop(skills=agent | {f"x{i}": 1}).id == f"T{i}"
+        if i % 97 == 0:
+            store._check()
+    store._check()
+    assert len(store._partitions) <= 2 * 256 + 2
+    assert q.pop(skills=agent).id == "keep"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from triage_queue.clock import Clock
@@ -33,7 +33,7 @@ from triage_queue.errors import (
 from triage_queue.heap import IndexedHeap
 from triage_queue.policy import Explanation, Policy
 from triage_queue.store import MemoryStore, TicketStore
-from triage_queue.ticket import SkillSet, Ticket
+from triage_queue.ticket import SkillSet, SkillsLike, Ticket
 
 __all__ = ["TicketQueue"]
 
@@ -54,8 +54,14 @@ class TicketQueue:
     every clock reading.
 
     Every failed call raises a :class:`~triage_queue.TriageError` subclass and
-    leaves the queue unchanged.  Not thread-safe yet: share it between
-    threads only under a lock.
+    leaves the queue unchanged.  With a policy whose rules step in time, any
+    operation that reads the order first re-keys the tickets whose step has
+    passed; if a rule raises then, that operation raises the
+    :class:`~triage_queue.RuleError` (naming the ticket), the ticket keeps its
+    previous place, and every later operation raises it again until the
+    ticket is removed: a broken rule is never skipped silently.
+
+    Not thread-safe yet: share it between threads only under a lock.
 
     Runtime complexity: see each method; n tickets, P requirement sets,
     Q requirement sets an agent's skills satisfy.
@@ -128,9 +134,10 @@ class TicketQueue:
 
     # -- serving ------------------------------------------------------------
 
-    def pop(self, skills: SkillSet | Mapping[str, int] | None = None) -> Ticket:
+    def pop(self, skills: SkillsLike | None = None) -> Ticket:
         """Remove and return the best ticket; with ``skills`` (an agent's
-        ``{skill: proficiency}``), the best ticket those skills satisfy.
+        ``{skill: proficiency}``, or skill names meaning proficiency 1), the
+        best ticket those skills satisfy.
 
         Raises :class:`Empty` if there is none.
 
@@ -147,7 +154,7 @@ class TicketQueue:
             self._changes.pop(ticket.id, None)
         return ticket
 
-    def peek(self, skills: SkillSet | Mapping[str, int] | None = None) -> Ticket:
+    def peek(self, skills: SkillsLike | None = None) -> Ticket:
         """Return what :meth:`pop` would return, without removing it.
 
         Runtime complexity: O(1) amortised without skills, O(Q) with them.
@@ -343,11 +350,9 @@ class TicketQueue:
             assert priority[-1] < self._next_seq
 
 
-def _to_skills(skills: SkillSet | Mapping[str, int]) -> SkillSet:
+def _to_skills(skills: SkillsLike) -> SkillSet:
     if skills.__class__ is SkillSet:
         return skills
-    if not isinstance(skills, Mapping):
-        raise InvalidArgument("skills", skills, "expected a mapping of skill name to proficiency 1..5")
     try:
         return SkillSet(skills)
     except InvalidTicket as exc:

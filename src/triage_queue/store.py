@@ -69,6 +69,9 @@ class _Top:
 _TOP = _Top()
 # Beyond this many distinct agent skill sets the eligibility memo starts over.
 _MAX_MEMO = 4096
+# Empty partitions are pruned once there are more than this many, and they
+# are over half of all partitions.
+_MAX_EMPTY = 256
 
 
 class TicketStore(Protocol):
@@ -217,6 +220,7 @@ class MemoryStore:
         # Partitions hash by identity (cheap); only non-empty ones are here.
         self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
         self._eligible: dict[SkillSet, list[_Partition]] = {}
+        self._empty = 0  # partitions holding no ticket
         self._deadlines: SortedList[tuple[float, Entry]] = SortedList()
         self._ranks: SortedList[Entry] | None = None
 
@@ -310,6 +314,8 @@ class MemoryStore:
         partition = self._partitions.get(requirement)
         if partition is None:
             partition = self._new_partition(requirement)
+        elif partition.top is None:
+            self._empty -= 1
         partition.add(entry)
         self._tickets[ticket.id] = ticket
         top = partition.top
@@ -358,6 +364,17 @@ class MemoryStore:
             self._heads[partition] = head
         else:
             del self._heads[partition]
+            self._empty += 1
+            if self._empty > _MAX_EMPTY and 2 * self._empty > len(self._partitions):
+                self._prune()
+
+    def _prune(self) -> None:
+        # Empty partitions are kept so that a requirement seen again reuses
+        # its place in every eligibility memo; once they pile up (many
+        # one-off skill combinations), drop them and start the memo afresh.
+        self._partitions = {req: p for req, p in self._partitions.items() if p.top is not None}
+        self._eligible.clear()
+        self._empty = 0
 
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""
@@ -378,6 +395,7 @@ class MemoryStore:
             else:
                 assert partition not in self._heads
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
+        assert self._empty == sum(1 for p in self._partitions.values() if p.top is None), "empty count is wrong"
         assert len(set(e[:-1] for e in entries)) == len(entries), "priorities are not unique"
         self._heads._check()
         for skills, eligible in self._eligible.items():
