@@ -17,7 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="serve a small, realistic morning of tickets and explain every decision")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        run_demo()
+        try:
+            run_demo()
+        except BrokenPipeError:
+            # Output piped into `head` or a closed pager: not an error.
+            sys.stderr.close()
     return 0
 
 
