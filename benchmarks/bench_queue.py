@@ -110,26 +110,31 @@ def time_queue(fill: list[Ticket], plan: list[tuple[int, Any]], repeat: int = 3)
         q = TicketQueue(Policy.default(), clock=_clock)
         for ticket in fill:
             q.push(ticket)
-        push, update, pop = q.push, q.update, q.pop
         gc.collect()
         gc.disable()
         try:
-            start = time.perf_counter()
-            for kind, arg in plan:
-                if kind == PUSH:
-                    push(arg)
-                elif kind == UPDATE:
-                    update(arg[0], **arg[1])
-                else:
-                    try:
-                        pop(arg)
-                    except LookupError:
-                        pass
-            elapsed = time.perf_counter() - start
+            elapsed = _replay(q, plan)
         finally:
             gc.enable()
         best = min(best, elapsed)
     return best / len(plan) * 1e6
+
+
+def _replay(q: TicketQueue, plan: list[tuple[int, Any]]) -> float:
+    """Run the plan on ``q``; return the seconds it took."""
+    push, update, pop = q.push, q.update, q.pop
+    start = time.perf_counter()
+    for kind, arg in plan:
+        if kind == PUSH:
+            push(arg)
+        elif kind == UPDATE:
+            update(arg[0], **arg[1])
+        else:
+            try:
+                pop(arg)
+            except LookupError:
+                pass
+    return time.perf_counter() - start
 
 
 def time_positions(n: int, polls: int, seed: int = 9) -> dict[str, float]:
@@ -158,19 +163,11 @@ def time_positions(n: int, polls: int, seed: int = 9) -> dict[str, float]:
     for ticket in fill:
         q2.push(ticket)
     q2.position(fill[0].id)
-    push, update, pop = q2.push, q2.update, q2.pop
-    start = time.perf_counter()
-    for kind, arg in plan:
-        if kind == PUSH:
-            push(arg)
-        elif kind == UPDATE:
-            update(arg[0], **arg[1])
-        else:
-            try:
-                pop(arg)
-            except LookupError:
-                pass
-    with_index = (time.perf_counter() - start) / len(plan) * 1e6
+    gc.disable()
+    try:
+        with_index = _replay(q2, plan) / len(plan) * 1e6
+    finally:
+        gc.enable()
     return {
         "first_call_ms": first * 1e3,
         "per_poll_us": per_poll * 1e6,
