@@ -165,11 +165,15 @@ class _Partition:
         else:
             self.dead += 1
             if self.dead > _COMPACT_FLOOR and self.dead > len(index):
-                live = [e for e in self.heap if index.get(e[-1]) is e]
-                heapify(live)
-                self.heap = live
-                self.dead = 0
+                self.compact()
         return entry
+
+    def compact(self) -> None:
+        index = self.index
+        live = [e for e in self.heap if index.get(e[-1]) is e]
+        heapify(live)
+        self.heap = live
+        self.dead = 0
 
     def head(self) -> Entry | None:
         heap = self.heap
@@ -344,10 +348,37 @@ class MemoryStore:
             self._ranks.remove(entry)
 
     def replace(self, ticket: Ticket, priority: Priority) -> None:
-        # Ticket and priority are validated by the queue, so delete + insert
-        # cannot fail half-way.
-        self.delete(ticket.id)
-        self.insert(ticket, priority)
+        # Ticket and priority are validated by the queue, so nothing here can
+        # fail half-way.
+        ticket_id = ticket.id
+        old = self._tickets[ticket_id]
+        requirement = ticket.skills
+        if old.skills is not requirement and old.skills != requirement:
+            self.delete(ticket_id)
+            self.insert(ticket, priority)
+            return
+        # Same partition: re-point the entry in place (the old one goes dead).
+        partition = self._partitions[requirement]
+        old_entry = partition.index[ticket_id]
+        entry: Entry = priority + (ticket_id,)
+        partition.add(entry)
+        partition.dead += 1
+        self._tickets[ticket_id] = ticket
+        top = partition.top
+        if top is old_entry:
+            self._refresh_head(partition)
+        elif entry < top:  # type: ignore[operator]
+            partition.top = entry
+            self._heads[partition] = entry
+        if partition.dead > _COMPACT_FLOOR and partition.dead > len(partition.index):
+            partition.compact()
+        if old.sla_due is not None:
+            self._deadlines.remove((old.sla_due, old_entry))
+        if ticket.sla_due is not None:
+            self._deadlines.add((ticket.sla_due, entry))
+        if self._ranks is not None:
+            self._ranks.remove(old_entry)
+            self._ranks.add(entry)
 
     def _new_partition(self, requirement: SkillSet) -> _Partition:
         partition = _Partition(requirement)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, TypeAlias
@@ -412,17 +413,21 @@ class Ticket:
         2
         """
         converters = _CONVERTERS
-        for name, value in changes.items():
-            if name not in converters:
-                raise InvalidTicket(name, value, f"no such ticket field; fields are {sorted(converters)}")
-        if "id" in changes and changes["id"] != self.id:
-            raise InvalidTicket("id", changes["id"], f"a ticket's id cannot change (it is {self.id!r})")
+        values: list[Any] = list(_ALL_FIELDS(self))
+        if changes:
+            for name, value in changes.items():
+                position = _POSITION.get(name)
+                if position is None:
+                    raise InvalidTicket(name, value, f"no such ticket field; fields are {sorted(converters)}")
+                if position == 0 and value != self.id:
+                    raise InvalidTicket("id", value, f"a ticket's id cannot change (it is {self.id!r})")
+                values[position] = converters[name](value)
         # Only the changed fields need converting: the others were validated
-        # when this ticket was made.  Much cheaper than attrs.evolve.
+        # when this ticket was made.  Setting the slots directly is much
+        # cheaper than attrs.evolve, which would convert every field again.
         new = object.__new__(Ticket)
-        for name, convert in converters.items():
-            value = convert(changes[name]) if name in changes else getattr(self, name)
-            object.__setattr__(new, name, value)
+        for set_slot, value in zip(_SLOT_SETTERS, values, strict=True):
+            set_slot(new, value)
         return new
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -447,3 +452,7 @@ class Ticket:
 
 
 _CONVERTERS: dict[str, Any] = {a.name: a.converter for a in attrs.fields(Ticket)}
+_POSITION: dict[str, int] = {name: i for i, name in enumerate(_CONVERTERS)}
+_ALL_FIELDS = operator.attrgetter(*_CONVERTERS)
+# The slots' own descriptors: they write past the frozen __setattr__.
+_SLOT_SETTERS = tuple(getattr(Ticket, name).__set__ for name in _CONVERTERS)
