@@ -221,8 +221,12 @@ class MemoryStore:
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._partitions: dict[SkillSet, _Partition] = {}
-        # Partitions hash by identity (cheap); only non-empty ones are here.
+        # The heads of non-empty partitions, for the best ticket overall.
+        # Partitions hash by identity (cheap).  It is brought up to date only
+        # when asked: serving by skill, the hot path, never needs it, so a
+        # partition whose head changed is just noted in _stale.
         self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
+        self._stale: set[_Partition] = set()
         self._eligible: dict[SkillSet, list[_Partition]] = {}
         self._empty = 0  # partitions holding no ticket
         self._deadlines: SortedList[tuple[float, Entry]] = SortedList()
@@ -251,6 +255,8 @@ class MemoryStore:
     def _best(self, skills: SkillSet | None) -> _Partition | None:
         """The partition holding the best eligible ticket."""
         if skills is None:
+            if self._stale:
+                self._sync_heads()
             return self._heads.peek() if self._heads else None
         eligible = self._eligible.get(skills)
         if eligible is None:
@@ -325,7 +331,7 @@ class MemoryStore:
         top = partition.top
         if top is None or entry < top:
             partition.top = entry
-            self._heads[partition] = entry
+            self._stale.add(partition)
         if ticket.sla_due is not None:
             self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
@@ -369,7 +375,7 @@ class MemoryStore:
             self._refresh_head(partition)
         elif entry < top:  # type: ignore[operator]
             partition.top = entry
-            self._heads[partition] = entry
+            self._stale.add(partition)
         if partition.dead > _COMPACT_FLOOR and partition.dead > len(partition.index):
             partition.compact()
         if old.sla_due is not None:
@@ -391,18 +397,27 @@ class MemoryStore:
     def _refresh_head(self, partition: _Partition) -> None:
         head = partition.head()
         partition.top = head
-        if head is not None:
-            self._heads[partition] = head
-        else:
-            del self._heads[partition]
+        self._stale.add(partition)
+        if head is None:
             self._empty += 1
             if self._empty > _MAX_EMPTY and 2 * self._empty > len(self._partitions):
                 self._prune()
+
+    def _sync_heads(self) -> None:
+        heads = self._heads
+        for partition in self._stale:
+            top = partition.top
+            if top is None:
+                heads.pop(partition, None)
+            elif heads.get(partition) is not top:
+                heads[partition] = top
+        self._stale.clear()
 
     def _prune(self) -> None:
         # Empty partitions are kept so that a requirement seen again reuses
         # its place in every eligibility memo; once they pile up (many
         # one-off skill combinations), drop them and start the memo afresh.
+        self._sync_heads()
         self._partitions = {req: p for req, p in self._partitions.items() if p.top is not None}
         self._eligible.clear()
         self._empty = 0
@@ -421,10 +436,10 @@ class MemoryStore:
             assert partition.requirement == requirement
             head = partition.head()
             assert partition.top is head, "cached partition head is stale"
-            if head is not None:
-                assert self._heads[partition] is head
-            else:
-                assert partition not in self._heads
+            if partition not in self._stale:
+                assert self._heads.get(partition) is head, "heads heap out of step"
+        for partition in self._heads:
+            assert partition in self._stale or partition.top is not None
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
         assert self._empty == sum(1 for p in self._partitions.values() if p.top is None), "empty count is wrong"
         assert len(set(e[:-1] for e in entries)) == len(entries), "priorities are not unique"
