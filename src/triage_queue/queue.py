@@ -116,6 +116,10 @@ class TicketQueue:
         :class:`RuleError` if the policy cannot score it.
 
         Runtime complexity: O(R + log n) amortised for R rules.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("T-1", 0.0)); len(q)
+        1
         """
         if ticket.__class__ is not Ticket and not isinstance(ticket, Ticket):
             raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
@@ -143,6 +147,12 @@ class TicketQueue:
 
         Runtime complexity: O(log n) amortised without skills; with skills
         O(Q + log n) amortised (O(P) more the first time a skill set is seen).
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("vip", 5.0, customer_tier="gold", skills={"api": 3}))
+        >>> q.push(Ticket("std", 1.0, skills=["api"]))
+        >>> q.pop(skills={"api": 1}).id, q.pop().id
+        ('std', 'vip')
         """
         agent = None if skills is None else _to_skills(skills)
         if self._stepped:
@@ -158,6 +168,11 @@ class TicketQueue:
         """Return what :meth:`pop` would return, without removing it.
 
         Runtime complexity: O(1) amortised without skills, O(Q) with them.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("T-1", 0.0))
+        >>> q.peek().id, len(q)
+        ('T-1', 1)
         """
         agent = None if skills is None else _to_skills(skills)
         if self._stepped:
@@ -180,6 +195,11 @@ class TicketQueue:
         field or value; the id cannot change) or :class:`RuleError`.
 
         Runtime complexity: O(R + log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("a", 0.0)); q.push(Ticket("b", 1.0))
+        >>> q.update("b", severity="critical").severity.name, q.peek().id
+        ('CRITICAL', 'b')
         """
         store = self._store
         old = store.get(ticket_id)
@@ -206,6 +226,11 @@ class TicketQueue:
         Raises :class:`UnknownTicket`.
 
         Runtime complexity: O(log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("T-1", 0.0))
+        >>> q.remove("T-1").id, "T-1" in q
+        ('T-1', False)
         """
         if ticket_id not in self._store:
             raise UnknownTicket(ticket_id)
@@ -246,6 +271,11 @@ class TicketQueue:
         Runtime complexity: O(log n).  The position index is built on the
         first call (O(n log n)) and then maintained, adding O(log n) to every
         push, pop, update and remove; a queue that never asks pays nothing.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> for i in range(3): q.push(Ticket(f"T-{i}", float(i)))
+        >>> q.position("T-0"), q.position("T-2")
+        (0, 2)
         """
         if ticket_id not in self._store:
             raise UnknownTicket(ticket_id)
@@ -284,6 +314,11 @@ class TicketQueue:
         Raises :class:`InvalidArgument` for a negative or non-finite number.
 
         Runtime complexity: O(log n + k) for k tickets returned.
+
+        >>> q = TicketQueue(clock=lambda: 100.0)
+        >>> q.push(Ticket("soon", 0.0, sla_due=150.0)); q.push(Ticket("later", 0.0, sla_due=900.0))
+        >>> [t.id for t in q.due_within(60)]
+        ['soon']
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
             raise InvalidArgument("seconds", seconds, "expected a finite number of seconds >= 0")
@@ -296,6 +331,11 @@ class TicketQueue:
         """Tickets whose SLA has run out (``sla_due <= now``), earliest due first.
 
         Runtime complexity: O(log n + k) for k tickets returned.
+
+        >>> q = TicketQueue(clock=lambda: 100.0)
+        >>> q.push(Ticket("late", 0.0, sla_due=90.0)); q.push(Ticket("ok", 0.0, sla_due=900.0))
+        >>> [t.id for t in q.breached()]
+        ['late']
         """
         now = self._clock()
         if self._stepped:
