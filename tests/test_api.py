@@ -10,7 +10,7 @@ from pathlib import Path
 
 import triage_queue
 from triage_queue import IndexedHeap, Policy, SkillSet, Ticket, TicketQueue
-from triage_queue._demo import AGENTS, run
+from triage_queue._demo import AGENTS, _arrivals, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_demo_serves_every_ticket_once_to_a_qualified_agent() -> None:
     served = [ticket_id for ticket_id, _ in assignments]
     assert served[0] == "T-104", "the outage must be served first"
     assert len(served) == len(set(served)) == 9
-    tickets = {t.id: t for t in __import__("triage_queue._demo", fromlist=["_arrivals"])._arrivals()}
+    tickets = {t.id: t for t in _arrivals()}
     for ticket_id, agent in assignments:
         assert tickets[ticket_id].skills.satisfied_by(AGENTS[agent]), (ticket_id, agent)
     text = "\n".join(lines)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from queue_models import SlaWarning
 from strategies import TIERS, tickets, times
 from triage_queue import (
     DEFAULT_TIERS,
@@ -58,25 +59,6 @@ class Returns(BaseRule):
         if isinstance(self.value, BaseException):
             raise self.value
         return self.value
-
-
-@attrs.frozen(slots=True)
-class EscalateBeforeBreach(BaseRule):
-    """A stepped rule: key 1 from ``lead`` seconds before the SLA is due."""
-
-    lead: float
-    name: str = "escalate"
-
-    def key(self, ticket: Ticket, now: float) -> float:
-        if ticket.sla_due is None:
-            return 0
-        return 1 if now >= ticket.sla_due - self.lead else 0
-
-    def next_change(self, ticket: Ticket, now: float) -> float | None:
-        if ticket.sla_due is None:
-            return None
-        at = ticket.sla_due - self.lead
-        return at if at > now else None
 
 
 @attrs.frozen(slots=True)
@@ -377,7 +359,7 @@ def test_builtin_policies_have_no_time_steps() -> None:
 def test_next_change_is_the_earliest_step_over_all_rules() -> None:
     """next_change is the earliest upcoming step of any rule (None once all passed) and keys change then."""
     policy = Policy.lexicographic(
-        EscalateBeforeBreach(600.0, name="early"), EscalateBeforeBreach(60.0, name="late"), FeedbackOrder()
+        SlaWarning(600.0, name="early"), SlaWarning(60.0, name="late"), FeedbackOrder()
     )
     assert policy.time_stepped is True
     ticket = Ticket("T", 0.0, sla_due=1_000.0)
@@ -393,7 +375,7 @@ def test_next_change_is_the_earliest_step_over_all_rules() -> None:
 @given(st.lists(st.integers(1, 5_000).map(float), min_size=1, max_size=4), times(0, 5_000), times(0, 10_000))
 def test_next_change_equals_min_of_rule_steps(leads: list[float], now: float, due: float) -> None:
     """Policy.next_change equals the minimum of the rules' own upcoming steps."""
-    rules = [EscalateBeforeBreach(lead, name=f"esc{i}") for i, lead in enumerate(leads)]
+    rules = [SlaWarning(lead, name=f"esc{i}") for i, lead in enumerate(leads)]
     policy = Policy.lexicographic(*rules)
     ticket = Ticket("T", 0.0, sla_due=due)
     steps = [s for r in rules if (s := r.next_change(ticket, now)) is not None]

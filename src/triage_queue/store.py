@@ -163,10 +163,21 @@ class _Partition:
             self.heap.clear()
             self.dead = 0
         else:
-            self.dead += 1
-            if self.dead > _COMPACT_FLOOR and self.dead > len(index):
-                self.compact()
+            self._one_more_dead()
         return entry
+
+    def supersede(self, entry: Entry) -> Entry:
+        """Put ``entry`` in place of the live entry of the same ticket; return
+        the old one, which stays in the heap as a dead entry."""
+        old = self.index[entry[-1]]
+        self.add(entry)
+        self._one_more_dead()
+        return old
+
+    def _one_more_dead(self) -> None:
+        self.dead += 1
+        if self.dead > _COMPACT_FLOOR and self.dead > len(self.index):
+            self.compact()
 
     def compact(self) -> None:
         index = self.index
@@ -365,10 +376,8 @@ class MemoryStore:
             return
         # Same partition: re-point the entry in place (the old one goes dead).
         partition = self._partitions[requirement]
-        old_entry = partition.index[ticket_id]
         entry: Entry = priority + (ticket_id,)
-        partition.add(entry)
-        partition.dead += 1
+        old_entry = partition.supersede(entry)
         self._tickets[ticket_id] = ticket
         top = partition.top
         if top is old_entry:
@@ -376,8 +385,6 @@ class MemoryStore:
         elif entry < top:  # type: ignore[operator]
             partition.top = entry
             self._stale.add(partition)
-        if partition.dead > _COMPACT_FLOOR and partition.dead > len(partition.index):
-            partition.compact()
         if old.sla_due is not None:
             self._deadlines.remove((old.sla_due, old_entry))
         if ticket.sla_due is not None:
