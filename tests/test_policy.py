@@ -293,6 +293,7 @@ def test_lexicographic_explanation_lists_rules_in_order() -> None:
         ],
         "total": None,
         "position": None,
+        "wait_bound": None,
     }
     assert json.loads(json.dumps(data)) == data
 

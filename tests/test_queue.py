@@ -342,7 +342,8 @@ def test_due_within_rejects_a_bad_window(seconds: Any) -> None:
 def test_a_queue_will_not_start_from_a_non_empty_store() -> None:
     """Handing the queue a store that already holds tickets raises InvalidArgument and leaves the store alone."""
     store = MemoryStore()
-    store.insert(Ticket("X", 0.0), (0.0, 0))
+    ticket = Ticket("X", 0.0)
+    store.insert(ticket, (0.0, 0), (ticket.skills, ticket.channel, None))
     with pytest.raises(InvalidArgument) as err:
         TicketQueue(store=store)
     assert err.value.field == "store"

@@ -65,6 +65,7 @@ class Explanation:
     contributions: tuple[Contribution, ...]
     total: float | None = None
     position: int | None = None
+    wait_bound: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, ready for strict JSON: an infinite score (a ticket with
@@ -81,6 +82,7 @@ class Explanation:
             ],
             "total": self.total,
             "position": self.position,
+            "wait_bound": self.wait_bound,
         }
 
     def __str__(self) -> str:
@@ -88,6 +90,8 @@ class Explanation:
         if self.position is not None:
             head += f": {self.position} ticket(s) ahead"
         lines = [head]
+        if self.wait_bound is not None:
+            lines.append(f"  {self.wait_bound}")
         if self.composition is Composition.LEXICOGRAPHIC:
             lines.append("  rules in order of importance (earlier rules dominate):")
             for i, c in enumerate(self.contributions, 1):
@@ -138,15 +142,33 @@ class Policy:
 
     rules: tuple[Rule, ...]
     weights: tuple[float, ...] | None
+    max_wait: float | None
     _keys: tuple[Any, ...] = attrs.field(eq=False, repr=False)
     _stepped: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
     _trusted: bool = attrs.field(eq=False, repr=False)
 
-    def __init__(self, rules: Iterable[Rule], weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        weights: Sequence[float] | None = None,
+        *,
+        max_wait: float | None = None,
+    ) -> None:
         """Prefer the named constructors; ``weights=None`` means lexicographic.
+
+        ``max_wait`` bounds waiting: a ticket that has waited that many
+        seconds since ``created_at`` is served before every ticket that has
+        not, whatever the rules say, and such tickets go oldest first.
 
         Runtime complexity: O(number of rules).
         """
+        if max_wait is not None and (
+            isinstance(max_wait, bool)
+            or not isinstance(max_wait, int | float)
+            or not math.isfinite(max_wait)
+            or max_wait < 0
+        ):
+            raise InvalidPolicy("max_wait", max_wait, "expected a finite number of seconds >= 0, or None")
         rule_tuple = _to_rules(rules)
         weight_tuple: tuple[float, ...] | None = None
         if weights is not None:
@@ -159,14 +181,16 @@ class Policy:
         self.__attrs_init__(
             rule_tuple,
             weight_tuple,
+            None if max_wait is None else float(max_wait),
             tuple(r.key for r in rule_tuple),
             tuple(r for r in rule_tuple if _has_steps(r)),
             weight_tuple is None and all(type(r) in _TRUSTED for r in rule_tuple),
         )
 
     @classmethod
-    def lexicographic(cls, *rules: Rule) -> Policy:
-        """Earlier rules dominate; later ones only break ties.
+    def lexicographic(cls, *rules: Rule, max_wait: float | None = None) -> Policy:
+        """Earlier rules dominate; later ones only break ties.  For
+        ``max_wait`` see the constructor.
 
         Runtime complexity: O(number of rules).
 
@@ -174,12 +198,15 @@ class Policy:
         >>> Policy.lexicographic(Emergency(), FeedbackOrder()).composition.value
         'lexicographic'
         """
-        return cls(rules)
+        return cls(rules, max_wait=max_wait)
 
     @classmethod
-    def weighted(cls, weights: Mapping[Rule, float] | Iterable[tuple[Rule, float]]) -> Policy:
+    def weighted(
+        cls, weights: Mapping[Rule, float] | Iterable[tuple[Rule, float]], *, max_wait: float | None = None
+    ) -> Policy:
         """Order by the weighted sum of the rules' keys (every key must be
-        finite).  Negative weights invert a rule.
+        finite).  Negative weights invert a rule.  For ``max_wait`` see the
+        constructor.
 
         Runtime complexity: O(number of rules).
 
@@ -189,18 +216,40 @@ class Policy:
         (600.0, 1.0)
         """
         pairs = list(weights.items() if isinstance(weights, Mapping) else weights)
-        return cls([r for r, _ in pairs], [w for _, w in pairs])
+        return cls([r for r, _ in pairs], [w for _, w in pairs], max_wait=max_wait)
 
     @classmethod
-    def default(cls, tiers: Mapping[str, float] | None = None, *, default_rank: float | None = None) -> Policy:
+    def default(
+        cls,
+        tiers: Mapping[str, float] | None = None,
+        *,
+        default_rank: float | None = None,
+        max_wait: float | None = None,
+    ) -> Policy:
         """The four seed rules, lexicographically: Emergency > Vip >
         Complexity (complex first) > FeedbackOrder.  ``tiers`` maps tier names
-        to ranks (:data:`DEFAULT_TIERS` if omitted).
+        to ranks (:data:`DEFAULT_TIERS` if omitted); for ``max_wait`` see the
+        constructor.
 
         Runtime complexity: O(1).
+
+        >>> from triage_queue import Ticket
+        >>> bounded = Policy.default(max_wait=600)
+        >>> old, vip = Ticket("old", 0.0), Ticket("vip", 500.0, customer_tier="gold")
+        >>> bounded.sort_key(vip, 550.0) < bounded.sort_key(old, 550.0)   # old has waited 550 s
+        True
+        >>> bounded.sort_key(old, 600.0) < bounded.sort_key(vip, 600.0)   # now 600 s: it goes first
+        True
         """
         vip = Vip(tiers, default_rank) if tiers is not None else Vip(default_rank=default_rank)
-        return cls((Emergency(), vip, Complexity(), FeedbackOrder()))
+        return cls((Emergency(), vip, Complexity(), FeedbackOrder()), max_wait=max_wait)
+
+    def with_max_wait(self, max_wait: float | None) -> Policy:
+        """This policy with another wait bound (None removes it).
+
+        Runtime complexity: O(number of rules).
+        """
+        return Policy(self.rules, self.weights, max_wait=max_wait)
 
     @property
     def composition(self) -> Composition:
@@ -211,7 +260,7 @@ class Policy:
     def time_stepped(self) -> bool:
         """Whether any rule announces time steps (the queue then re-keys
         tickets at those instants).  Runtime complexity: O(1)."""
-        return bool(self._stepped)
+        return bool(self._stepped) or self.max_wait is not None
 
     def sort_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
         """The ticket's place in the order: smaller tuples are served sooner.
@@ -225,6 +274,16 @@ class Policy:
         >>> Policy.default().sort_key(Ticket("T", 5.0, complexity=3), 9.0)
         (0, 0, -3, 5.0)
         """
+        max_wait = self.max_wait
+        if max_wait is None:
+            return self._rule_key(ticket, now)
+        # Overdue tickets share the leading created_at (oldest first); all the
+        # others share +inf there and are ordered by the rules as usual.
+        created = ticket.created_at
+        lead = created if now - created >= max_wait else math.inf
+        return (lead,) + self._rule_key(ticket, now)
+
+    def _rule_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
         if self._trusted:
             # Built-in rules return finite or infinite real numbers, never NaN,
             # for a validated ticket; skip the per-value checks.  Anything
@@ -280,6 +339,10 @@ class Policy:
         Runtime complexity: O(number of rules with time steps).
         """
         earliest: float | None = None
+        if self.max_wait is not None:
+            due = ticket.created_at + self.max_wait
+            if due > now:
+                earliest = due
         for r in self._stepped:
             try:
                 when = r.next_change(ticket, now)
@@ -319,5 +382,12 @@ class Policy:
         total = None
         if self.weights is not None:
             total = math.fsum(c.weight * c.score for c in contributions)
-        return Explanation(ticket.id, now, self.composition, tuple(contributions), total)
+        bound = None
+        if self.max_wait is not None:
+            waited = now - ticket.created_at
+            if waited >= self.max_wait:
+                bound = f"waited {waited:g}s, past the {self.max_wait:g}s bound: served before every ticket within it"
+            else:
+                bound = f"waited {waited:g}s of the {self.max_wait:g}s bound"
+        return Explanation(ticket.id, now, self.composition, tuple(contributions), total, None, bound)
 

@@ -18,9 +18,12 @@ best-first, optionally restricted to what an agent's skills can handle.
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping
 from typing import Any
+
+import attrs
 
 from triage_queue.clock import Clock
 from triage_queue.errors import (
@@ -32,7 +35,7 @@ from triage_queue.errors import (
 )
 from triage_queue.heap import IndexedHeap
 from triage_queue.policy import Explanation, Policy
-from triage_queue.store import MemoryStore, TicketStore
+from triage_queue.store import Lane, MemoryStore, TicketStore
 from triage_queue.ticket import SkillSet, SkillsLike, Ticket
 
 __all__ = ["TicketQueue"]
@@ -42,16 +45,19 @@ class TicketQueue:
     """Tickets ordered by a :class:`~triage_queue.Policy`, with an injected clock.
 
     Adding: :meth:`push`.  Serving: :meth:`pop`, :meth:`peek` (optionally for
-    an agent's ``skills``).  Changing: :meth:`update`, :meth:`remove`.
-    Looking up: :meth:`get`, ``q[ticket_id]``, ``ticket_id in q``, ``len(q)``,
-    :meth:`position`, :meth:`explain`, :meth:`due_within`, :meth:`breached`.
+    an agent's ``skills``, ``channels`` and id).  Changing: :meth:`update`,
+    :meth:`remove`, :meth:`hold`, :meth:`release`.  Looking up: :meth:`get`,
+    ``q[ticket_id]``, ``ticket_id in q``, ``len(q)``, :meth:`position`,
+    :meth:`explain`, :meth:`holder`, :meth:`due_within`, :meth:`breached`.
     Iterating: ``iter(q)`` yields tickets in service order.
 
     The order is the policy's :meth:`~triage_queue.Policy.sort_key` followed by
     arrival sequence, so exact ties are first come, first served.  Keys are
     computed when a ticket arrives or changes; rules whose keys step in time
     are re-keyed at the instants they announce, so the order is right at
-    every clock reading.
+    every clock reading.  The same mechanism drops a ticket's
+    ``preferred_skills`` once it has waited ``relax_after`` seconds, and ends
+    a :meth:`hold` when it runs out: no call ever scans the queue for them.
 
     Every failed call raises a :class:`~triage_queue.TriageError` subclass and
     leaves the queue unchanged.  With a policy whose rules step in time, any
@@ -61,10 +67,12 @@ class TicketQueue:
     previous place, and every later operation raises it again until the
     ticket is removed: a broken rule is never skipped silently.
 
-    Not thread-safe yet: share it between threads only under a lock.
+    Thread safety: every public operation takes the queue's re-entrant
+    :attr:`lock` for its whole (short) duration, so each is atomic.  Hold
+    ``q.lock`` yourself to make several calls one atomic step.
 
-    Runtime complexity: see each method; n tickets, P requirement sets,
-    Q requirement sets an agent's skills satisfy.
+    Runtime complexity: see each method; n tickets, P lanes (distinct
+    requirement, channel and holder), Q lanes an agent's skills satisfy.
     """
 
     def __init__(
@@ -94,13 +102,22 @@ class TicketQueue:
         self._store = store
         self._sort_key = policy.sort_key
         self._stepped = policy.time_stepped
+        # Ticket id -> the next instant its key or lane changes.
         self._changes: IndexedHeap[str, float] = IndexedHeap()
+        # Ticket id -> (agent id, until): tickets kept for one agent.
+        self._holds: dict[str, tuple[str, float]] = {}
         self._next_seq = 0
+        self._lock = threading.RLock()
 
     @property
     def policy(self) -> Policy:
         """The policy ordering this queue.  Runtime complexity: O(1)."""
         return self._policy
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The re-entrant lock every operation takes.  Runtime complexity: O(1)."""
+        return self._lock
 
     def now(self) -> float:
         """The clock's current reading.  Runtime complexity: O(1)."""
@@ -123,29 +140,48 @@ class TicketQueue:
         """
         if ticket.__class__ is not Ticket and not isinstance(ticket, Ticket):
             raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
-        store = self._store
-        if ticket.id in store:
-            raise DuplicateTicket(ticket.id)
+        with self._lock:
+            if ticket.id in self._store:
+                raise DuplicateTicket(ticket.id)
+            self._insert(ticket, self._next_seq)
+            self._next_seq += 1
+
+    def _insert(self, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
         now = self._clock()
-        if self._stepped:
+        if self._changes:
             self._rekey_due(now)
-        priority = self._sort_key(ticket, now) + (self._next_seq,)
+        priority = self._sort_key(ticket, now) + (seq,)
         when = self._policy.next_change(ticket, now) if self._stepped else None
-        store.insert(ticket, priority)
-        self._next_seq += 1
+        if hold is None and not ticket.preferred_skills:
+            lane: Lane = (ticket.skills, ticket.channel, None)
+        else:
+            lane, lane_when = _lane(ticket, now, hold)
+            if lane_when is not None and (when is None or lane_when < when):
+                when = lane_when
+        self._store.insert(ticket, priority, lane)
         if when is not None:
             self._changes[ticket.id] = when
+        if lane[2] is not None:
+            self._holds[ticket.id] = hold  # type: ignore[assignment]
 
     # -- serving ------------------------------------------------------------
 
-    def pop(self, skills: SkillsLike | None = None) -> Ticket:
+    def pop(
+        self,
+        skills: SkillsLike | None = None,
+        *,
+        channels: Container[str | None] | None = None,
+        agent: str | None = None,
+    ) -> Ticket:
         """Remove and return the best ticket; with ``skills`` (an agent's
         ``{skill: proficiency}``, or skill names meaning proficiency 1), the
-        best ticket those skills satisfy.
+        best ticket those skills satisfy; with ``channels``, the best whose
+        channel is in it (None stands for tickets with no channel).  Tickets
+        :meth:`hold`-ing for an agent are served only with that ``agent``.
 
         Raises :class:`Empty` if there is none.
 
-        Runtime complexity: O(log n) amortised without skills; with skills
+        Runtime complexity: O(log n) amortised with no filter; with skills
         O(Q + log n) amortised (O(P) more the first time a skill set is seen).
 
         >>> q = TicketQueue(clock=lambda: 10.0)
@@ -154,33 +190,65 @@ class TicketQueue:
         >>> q.pop(skills={"api": 1}).id, q.pop().id
         ('std', 'vip')
         """
-        agent = None if skills is None else _to_skills(skills)
-        if self._stepped:
-            self._rekey_due(self._clock())
-        ticket = self._store.pop_first(agent)
-        if ticket is None:
-            raise Empty(_empty_message(len(self._store), agent))
-        if self._stepped:
-            self._changes.pop(ticket.id, None)
-        return ticket
+        found = self._take(None if skills is None else _to_skills(skills), channels, agent)
+        if found is None:
+            raise Empty(_empty_message(len(self._store), skills))
+        return found[0]
 
-    def peek(self, skills: SkillsLike | None = None) -> Ticket:
+    def _take(
+        self, skills: SkillSet | None, channels: Container[str | None] | None, agent: str | None
+    ) -> tuple[Ticket, int] | None:
+        # Pop the best eligible ticket with its arrival sequence, so that a
+        # dispatcher can put it back exactly where it was.
+        with self._lock:
+            if self._changes:
+                self._rekey_due(self._clock())
+            found = self._store.pop_first(skills, channels, agent)
+            if found is None:
+                return None
+            ticket, priority = found
+            ticket_id = ticket.id
+            if self._changes:
+                self._changes.pop(ticket_id, None)
+            if self._holds:
+                self._holds.pop(ticket_id, None)
+            return ticket, int(priority[-1])
+
+    def _restore(self, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
+        # Put a ticket taken by _take back at its original place (its key is
+        # recomputed at the current time, its arrival sequence kept).
+        with self._lock:
+            if ticket.id in self._store:
+                raise DuplicateTicket(ticket.id)
+            self._insert(ticket, seq, hold)
+
+    def _sequence(self, ticket_id: str) -> int:
+        return int(self._store.priority(ticket_id)[-1])
+
+    def peek(
+        self,
+        skills: SkillsLike | None = None,
+        *,
+        channels: Container[str | None] | None = None,
+        agent: str | None = None,
+    ) -> Ticket:
         """Return what :meth:`pop` would return, without removing it.
 
-        Runtime complexity: O(1) amortised without skills, O(Q) with them.
+        Runtime complexity: O(1) amortised with no filter, O(Q) with skills.
 
         >>> q = TicketQueue(clock=lambda: 10.0)
         >>> q.push(Ticket("T-1", 0.0))
         >>> q.peek().id, len(q)
         ('T-1', 1)
         """
-        agent = None if skills is None else _to_skills(skills)
-        if self._stepped:
-            self._rekey_due(self._clock())
-        ticket = self._store.first(agent)
-        if ticket is None:
-            raise Empty(_empty_message(len(self._store), agent))
-        return ticket
+        wanted = None if skills is None else _to_skills(skills)
+        with self._lock:
+            if self._changes:
+                self._rekey_due(self._clock())
+            ticket = self._store.first(wanted, channels, agent)
+            if ticket is None:
+                raise Empty(_empty_message(len(self._store), skills))
+            return ticket
 
     # -- changing -----------------------------------------------------------
 
@@ -191,8 +259,9 @@ class TicketQueue:
         Typical changes: ``severity=`` (escalation), ``customer_tier=``
         (upgrade), ``contacts=`` (a follow-up), ``skills=`` (re-routing).
         The ticket keeps its arrival sequence, so among equals it keeps its
-        place.  Raises :class:`UnknownTicket`, :class:`InvalidTicket` (bad
-        field or value; the id cannot change) or :class:`RuleError`.
+        place, and keeps any :meth:`hold`.  Raises :class:`UnknownTicket`,
+        :class:`InvalidTicket` (bad field or value; the id cannot change) or
+        :class:`RuleError`.
 
         Runtime complexity: O(R + log n) amortised.
 
@@ -201,24 +270,40 @@ class TicketQueue:
         >>> q.update("b", severity="critical").severity.name, q.peek().id
         ('CRITICAL', 'b')
         """
+        with self._lock:
+            store = self._store
+            old = store.get(ticket_id)
+            if old is None:
+                raise UnknownTicket(ticket_id)
+            ticket = old.evolve(**changes)
+            now = self._clock()
+            if self._changes:
+                self._rekey_due(now)
+            self._relocate(ticket, now)
+            return ticket
+
+    def _relocate(self, ticket: Ticket, now: float) -> None:
+        # Recompute a queued ticket's key, lane and next change at now.
         store = self._store
-        old = store.get(ticket_id)
-        if old is None:
-            raise UnknownTicket(ticket_id)
-        ticket = old.evolve(**changes)
-        now = self._clock()
-        if self._stepped:
-            self._rekey_due(now)
+        ticket_id = ticket.id
         seq = store.priority(ticket_id)[-1]
         priority = self._sort_key(ticket, now) + (seq,)
         when = self._policy.next_change(ticket, now) if self._stepped else None
-        store.replace(ticket, priority)
-        if self._stepped:
-            if when is None:
+        hold = self._holds.get(ticket_id) if self._holds else None
+        if hold is None and not ticket.preferred_skills:
+            lane: Lane = (ticket.skills, ticket.channel, None)
+        else:
+            lane, lane_when = _lane(ticket, now, hold)
+            if lane_when is not None and (when is None or lane_when < when):
+                when = lane_when
+        store.replace(ticket, priority, lane)
+        if hold is not None and lane[2] is None:
+            del self._holds[ticket_id]
+        if when is None:
+            if self._changes:
                 self._changes.pop(ticket_id, None)
-            else:
-                self._changes[ticket_id] = when
-        return ticket
+        else:
+            self._changes[ticket_id] = when
 
     def remove(self, ticket_id: str) -> Ticket:
         """Remove a ticket (cancelled, solved elsewhere) and return it.
@@ -232,11 +317,84 @@ class TicketQueue:
         >>> q.remove("T-1").id, "T-1" in q
         ('T-1', False)
         """
-        if ticket_id not in self._store:
-            raise UnknownTicket(ticket_id)
-        if self._stepped:
-            self._changes.pop(ticket_id, None)
-        return self._store.delete(ticket_id)
+        with self._lock:
+            if ticket_id not in self._store:
+                raise UnknownTicket(ticket_id)
+            if self._changes:
+                self._changes.pop(ticket_id, None)
+            if self._holds:
+                self._holds.pop(ticket_id, None)
+            return self._store.delete(ticket_id)
+
+    def hold(self, ticket_id: str, agent_id: str, until: float) -> None:
+        """Keep a queued ticket for one agent until clock time ``until``: only
+        ``pop(..., agent=agent_id)`` can serve it before then; afterwards it
+        is served to anyone as usual.  It keeps its place in the order.
+        Holding again replaces the hold.  This is how a dispatcher gives a
+        returning customer's agent, or a VIP's dedicated agent, a head start.
+
+        Raises :class:`UnknownTicket`, or :class:`InvalidArgument` for an
+        empty agent id or a ``until`` that is not a finite number.
+
+        Runtime complexity: O(R + log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("T-1", 0.0)); q.hold("T-1", "ana", until=70.0)
+        >>> len(q), q.holder("T-1"), q.peek(agent="ana").id
+        (1, 'ana', 'T-1')
+        """
+        if not isinstance(agent_id, str) or not agent_id:
+            raise InvalidArgument("agent_id", agent_id, "expected a non-empty string")
+        if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
+            raise InvalidArgument("until", until, "expected a finite clock time")
+        with self._lock:
+            ticket = self._store.get(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(ticket_id)
+            now = self._clock()
+            if self._changes:
+                self._rekey_due(now)
+            previous = self._holds.get(ticket_id)
+            self._holds[ticket_id] = (agent_id, float(until))
+            try:
+                self._relocate(ticket, now)
+            except BaseException:
+                if previous is None:
+                    self._holds.pop(ticket_id, None)
+                else:
+                    self._holds[ticket_id] = previous
+                raise
+
+    def release(self, ticket_id: str) -> None:
+        """End a :meth:`hold` early (no effect if the ticket is not held).
+
+        Raises :class:`UnknownTicket`.  Runtime complexity: O(R + log n).
+        """
+        with self._lock:
+            ticket = self._store.get(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(ticket_id)
+            previous = self._holds.pop(ticket_id, None)
+            if previous is None:
+                return
+            try:
+                self._relocate(ticket, self._clock())
+            except BaseException:
+                self._holds[ticket_id] = previous
+                raise
+
+    def holder(self, ticket_id: str) -> str | None:
+        """The agent a queued ticket is held for, or None.
+
+        Raises :class:`UnknownTicket`.  Runtime complexity: O(1) amortised.
+        """
+        with self._lock:
+            if ticket_id not in self._store:
+                raise UnknownTicket(ticket_id)
+            if self._changes:
+                self._rekey_due(self._clock())
+            hold = self._holds.get(ticket_id)
+            return None if hold is None else hold[0]
 
     # -- looking up ---------------------------------------------------------
 
@@ -259,7 +417,7 @@ class TicketQueue:
         return ticket_id in self._store
 
     def __len__(self) -> int:
-        """How many tickets are queued.  Runtime complexity: O(1)."""
+        """How many tickets are queued (held ones included).  Runtime complexity: O(1)."""
         return len(self._store)
 
     def position(self, ticket_id: str) -> int:
@@ -277,11 +435,12 @@ class TicketQueue:
         >>> q.position("T-0"), q.position("T-2")
         (0, 2)
         """
-        if ticket_id not in self._store:
-            raise UnknownTicket(ticket_id)
-        if self._stepped:
-            self._rekey_due(self._clock())
-        return self._store.rank(ticket_id)
+        with self._lock:
+            if ticket_id not in self._store:
+                raise UnknownTicket(ticket_id)
+            if self._changes:
+                self._rekey_due(self._clock())
+            return self._store.rank(ticket_id)
 
     def explain(self, ticket_id: str) -> Explanation:
         """The policy's explanation of a queued ticket at the current time,
@@ -290,22 +449,21 @@ class TicketQueue:
         Raises :class:`UnknownTicket`.
 
         Runtime complexity: O(R + log n).
+
+        >>> q = TicketQueue(clock=lambda: 10.0)
+        >>> q.push(Ticket("T-1", 0.0, severity="critical"))
+        >>> q.explain("T-1").contributions[0].reason
+        'severity CRITICAL >= CRITICAL: an emergency'
         """
-        ticket = self._store.get(ticket_id)
-        if ticket is None:
-            raise UnknownTicket(ticket_id)
-        now = self._clock()
-        if self._stepped:
-            self._rekey_due(now)
-        explanation = self._policy.explain(ticket, now)
-        return Explanation(
-            explanation.ticket_id,
-            explanation.now,
-            explanation.composition,
-            explanation.contributions,
-            explanation.total,
-            self._store.rank(ticket_id),
-        )
+        with self._lock:
+            ticket = self._store.get(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(ticket_id)
+            now = self._clock()
+            if self._changes:
+                self._rekey_due(now)
+            explanation = self._policy.explain(ticket, now)
+            return attrs.evolve(explanation, position=self._store.rank(ticket_id))
 
     def due_within(self, seconds: float) -> list[Ticket]:
         """Tickets whose SLA runs out within ``seconds`` from now and has not
@@ -322,10 +480,11 @@ class TicketQueue:
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
             raise InvalidArgument("seconds", seconds, "expected a finite number of seconds >= 0")
-        now = self._clock()
-        if self._stepped:
-            self._rekey_due(now)  # equal deadlines come out in service order
-        return self._store.deadlines(now, now + seconds)
+        with self._lock:
+            now = self._clock()
+            if self._changes:
+                self._rekey_due(now)  # equal deadlines come out in service order
+            return self._store.deadlines(now, now + seconds)
 
     def breached(self) -> list[Ticket]:
         """Tickets whose SLA has run out (``sla_due <= now``), earliest due first.
@@ -337,19 +496,22 @@ class TicketQueue:
         >>> [t.id for t in q.breached()]
         ['late']
         """
-        now = self._clock()
-        if self._stepped:
-            self._rekey_due(now)
-        return self._store.deadlines(-math.inf, now)
+        with self._lock:
+            now = self._clock()
+            if self._changes:
+                self._rekey_due(now)
+            return self._store.deadlines(-math.inf, now)
 
     def __iter__(self) -> Iterator[Ticket]:
-        """Iterate over a snapshot of the queued tickets in service order.
+        """Iterate over a snapshot of the queued tickets in service order
+        (held ones included).
 
         Runtime complexity: O(n log n) for the snapshot.
         """
-        if self._stepped:
-            self._rekey_due(self._clock())
-        return iter([ticket for ticket, _ in self._store.ordered()])
+        with self._lock:
+            if self._changes:
+                self._rekey_due(self._clock())
+            return iter([ticket for ticket, _ in self._store.ordered()])
 
     def __repr__(self) -> str:
         policy = self._policy
@@ -358,9 +520,9 @@ class TicketQueue:
     # -- time ----------------------------------------------------------------
 
     def _rekey_due(self, now: float) -> None:
-        # Re-key every ticket whose key stepped at or before now.  If a rule
-        # raises, the ticket keeps its old key and stays scheduled, and the
-        # RuleError reaches the caller.
+        # Re-key (and re-lane) every ticket whose key or lane stepped at or
+        # before now.  If a rule raises, the ticket keeps its old key and
+        # stays scheduled, and the RuleError reaches the caller.
         changes = self._changes
         store = self._store
         while changes:
@@ -369,14 +531,7 @@ class TicketQueue:
                 return
             ticket = store.get(ticket_id)
             assert ticket is not None
-            seq = store.priority(ticket_id)[-1]
-            priority = self._sort_key(ticket, now) + (seq,)
-            next_when = self._policy.next_change(ticket, now)
-            store.replace(ticket, priority)
-            if next_when is None:
-                del changes[ticket_id]
-            else:
-                changes[ticket_id] = next_when
+            self._relocate(ticket, now)  # moves or drops its scheduled step
 
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""
@@ -386,8 +541,29 @@ class TicketQueue:
         self._changes._check()
         for ticket_id in self._changes:
             assert ticket_id in self._store, "a step is scheduled for a ticket not queued"
+        for ticket_id, (agent_id, until) in self._holds.items():
+            assert ticket_id in self._store, "a hold is kept for a ticket not queued"
+            assert self._store.lane(ticket_id)[2] == agent_id, "a held ticket is not in its holder's lane"
+            assert self._changes.get(ticket_id, math.inf) <= until, "a hold's end is not scheduled"
         for _, priority in self._store.ordered():
             assert priority[-1] < self._next_seq
+
+
+def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[Lane, float | None]:
+    """A ticket's lane at now, and the next instant it changes (or None)."""
+    when = None
+    requirement = ticket.skills
+    if ticket.preferred_skills:
+        relax_at = ticket.relaxes_at()
+        if relax_at is None or now < relax_at:
+            requirement = ticket.requirement(now)
+            when = relax_at
+    holder = None
+    if hold is not None and now < hold[1]:
+        holder = hold[0]
+        if when is None or hold[1] < when:
+            when = hold[1]
+    return (requirement, ticket.channel, holder), when
 
 
 def _to_skills(skills: SkillsLike) -> SkillSet:
@@ -399,7 +575,10 @@ def _to_skills(skills: SkillsLike) -> SkillSet:
         raise InvalidArgument("skills", skills, exc.reason) from None
 
 
-def _empty_message(size: int, skills: SkillSet | None) -> str:
+def _empty_message(size: int, skills: SkillsLike | None) -> str:
     if size == 0:
         return "the queue is empty"
-    return f"none of the {size} queued ticket(s) is eligible for skills {dict(skills or {})!r}"
+    if skills is None:
+        return f"none of the {size} queued ticket(s) is eligible"
+    shown = dict(skills) if isinstance(skills, Mapping) else sorted(skills)
+    return f"none of the {size} queued ticket(s) is eligible for skills {shown!r}"

@@ -10,8 +10,9 @@ sequence number) and smaller means served sooner.
 
 How :class:`MemoryStore` is laid out
 ------------------------------------
-Tickets are partitioned by their *requirement*, the exact
-:class:`~triage_queue.SkillSet` they need.  Each partition is an
+Tickets are partitioned by their *lane*: the exact
+:class:`~triage_queue.SkillSet` they need now, their channel, and the agent
+holding them, if any (a ticket held for one agent is served to no one else).  Each partition is an
 :class:`~triage_queue.IndexedHeap` from ticket id to priority.  A second
 IndexedHeap holds the head priority of every non-empty partition, so the best
 ticket overall is found in O(log P) for P partitions.  For an agent's skills,
@@ -26,6 +27,7 @@ positions in O(log n).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from heapq import heapify, heappop, heappush
 from typing import Any, Protocol, cast
 
@@ -35,13 +37,18 @@ from triage_queue.errors import UnknownTicket
 from triage_queue.heap import IndexedHeap
 from triage_queue.ticket import SkillSet, Ticket
 
-__all__ = ["MemoryStore", "Priority", "TicketStore"]
+__all__ = ["Lane", "MemoryStore", "Priority", "TicketStore"]
 
 Priority = tuple[float, ...]
 """A ticket's place in the order: smaller is served sooner; unique per ticket."""
 
 Entry = tuple[Any, ...]
 """A priority with the ticket id appended: what the partitions hold."""
+
+Lane = tuple[SkillSet, "str | None", "str | None"]
+"""Where a ticket waits: ``(requirement, channel, holder)``.  The requirement
+is the skill set an agent needs now, the channel is the ticket's, and the
+holder is the id of the one agent it is kept for, or None."""
 
 # Below this many dead entries compaction is not worth a pass over a heap.
 _COMPACT_FLOOR = 64
@@ -98,25 +105,40 @@ class TicketStore(Protocol):
         """The priority of a held ticket."""
         ...
 
-    def insert(self, ticket: Ticket, priority: Priority) -> None:
-        """Add a ticket whose id is not held."""
+    def lane(self, ticket_id: str) -> Lane:
+        """The lane of a held ticket."""
         ...
 
-    def replace(self, ticket: Ticket, priority: Priority) -> None:
-        """Replace the held ticket of the same id and its priority."""
+    def insert(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
+        """Add a ticket whose id is not held, in ``lane``."""
+        ...
+
+    def replace(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
+        """Replace the held ticket of the same id, its priority and lane."""
         ...
 
     def delete(self, ticket_id: str) -> Ticket:
         """Remove a held ticket and return it."""
         ...
 
-    def first(self, skills: SkillSet | None) -> Ticket | None:
-        """The best ticket overall, or the best whose requirement ``skills``
-        satisfy; None if there is none."""
+    def first(
+        self,
+        skills: SkillSet | None,
+        channels: Container[str | None] | None = None,
+        holder: str | None = None,
+    ) -> Ticket | None:
+        """The best ticket not held for an agent, or held for ``holder``,
+        whose requirement ``skills`` satisfy (any, if None) and whose channel
+        is in ``channels`` (any, if None); None if there is none."""
         ...
 
-    def pop_first(self, skills: SkillSet | None) -> Ticket | None:
-        """Remove and return what :meth:`first` would return."""
+    def pop_first(
+        self,
+        skills: SkillSet | None,
+        channels: Container[str | None] | None = None,
+        holder: str | None = None,
+    ) -> tuple[Ticket, Priority] | None:
+        """Remove what :meth:`first` would return; return it with its priority."""
         ...
 
     def rank(self, ticket_id: str) -> int:
@@ -133,7 +155,7 @@ class TicketStore(Protocol):
 
 
 class _Partition:
-    """The tickets of one requirement: a heapq list of flat entries
+    """The tickets of one lane: a heapq list of flat entries
     ``(*priority, ticket_id)`` with lazy deletion, as in IndexedHeap.
 
     Flat entries are compared in one pass (a nested ``(priority, seq, key)``
@@ -141,10 +163,11 @@ class _Partition:
     the sift on the serving path markedly cheaper.
     """
 
-    __slots__ = ("dead", "heap", "index", "requirement", "top")
+    __slots__ = ("channel", "dead", "heap", "holder", "index", "lane", "requirement", "top")
 
-    def __init__(self, requirement: SkillSet) -> None:
-        self.requirement = requirement
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.requirement, self.channel, self.holder = lane
         self.heap: list[Entry] = []
         self.index: dict[str, Entry] = {}
         self.dead = 0
@@ -218,27 +241,34 @@ class _Partition:
 
 
 class MemoryStore:
-    """The in-process store: tickets partitioned by requirement.
+    """The in-process store: tickets partitioned by lane.
 
-    Runtime complexity (n tickets, P partitions, Q partitions an agent's
-    skills satisfy, k results): insert, replace, delete O(log n + log P)
-    amortised (+ O(log n) each for the deadline and position indexes when in
-    use); first() and pop_first() O(log P + log n) without skills and
-    O(Q + log n) with them (O(P) more the first time a skill set is seen);
-    rank O(log n) (O(n log n) on the first call); deadlines O(log n + k);
-    ordered O(n log n).
+    Runtime complexity (n tickets, P lanes, Q lanes an agent's skills
+    satisfy, H lanes held for that agent, k results): insert, replace,
+    delete O(log n + log P) amortised (+ O(log n) each for the deadline and
+    position indexes when in use); first() and pop_first() O(log P + log n)
+    with no filter and O(Q + H + log n) with skills (O(P) more the first time
+    a skill set is seen, and O(P) when filtering by channel alone); rank
+    O(log n) (O(n log n) on the first call); deadlines O(log n + k); ordered
+    O(n log n).
     """
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
-        self._partitions: dict[SkillSet, _Partition] = {}
-        # The heads of non-empty partitions, for the best ticket overall.
-        # Partitions hash by identity (cheap).  It is brought up to date only
-        # when asked: serving by skill, the hot path, never needs it, so a
-        # partition whose head changed is just noted in _stale.
+        # Lanes that differ from (ticket.skills, ticket.channel, None): held
+        # or not yet relaxed.  Most tickets need no entry here.
+        self._odd: dict[str, Lane] = {}
+        self._partitions: dict[Lane, _Partition] = {}
+        # The heads of non-empty partitions not held for an agent, for the
+        # best ticket overall.  Partitions hash by identity (cheap).  It is
+        # brought up to date only when asked: serving by skill, the hot path,
+        # never needs it, so a partition whose head changed is noted in _stale.
         self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
         self._stale: set[_Partition] = set()
+        # Agent skill set -> the unheld partitions those skills satisfy.
         self._eligible: dict[SkillSet, list[_Partition]] = {}
+        # Agent id -> the partitions held for that agent.
+        self._held: dict[str, list[_Partition]] = {}
         self._empty = 0  # partitions holding no ticket
         self._deadlines: SortedList[tuple[float, Entry]] = SortedList()
         self._ranks: SortedList[Entry] | None = None
@@ -257,50 +287,102 @@ class MemoryStore:
     def priority(self, ticket_id: str) -> Priority:
         return self._entry(ticket_id)[:-1]
 
+    def lane(self, ticket_id: str) -> Lane:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise UnknownTicket(ticket_id)
+        return self._lane_of(ticket)
+
+    def _lane_of(self, ticket: Ticket) -> Lane:
+        odd = self._odd.get(ticket.id)
+        return (ticket.skills, ticket.channel, None) if odd is None else odd
+
     def _entry(self, ticket_id: str) -> Entry:
         ticket = self._tickets.get(ticket_id)
         if ticket is None:
             raise UnknownTicket(ticket_id)
-        return self._partitions[ticket.skills].index[ticket_id]
+        return self._partitions[self._lane_of(ticket)].index[ticket_id]
 
-    def _best(self, skills: SkillSet | None) -> _Partition | None:
+    def _best(
+        self,
+        skills: SkillSet | None,
+        channels: Container[str | None] | None,
+        holder: str | None,
+    ) -> _Partition | None:
         """The partition holding the best eligible ticket."""
-        if skills is None:
-            if self._stale:
-                self._sync_heads()
-            return self._heads.peek() if self._heads else None
-        eligible = self._eligible.get(skills)
-        if eligible is None:
-            eligible = self._remember(skills)
+        held = self._held.get(holder) if holder is not None else None
         best: Entry | None = None
         found = None
-        for partition in eligible:
-            top = partition.top
-            if top is not None and (best is None or top < best):
-                best = top
-                found = partition
+        if skills is None and channels is None:
+            if self._stale:
+                self._sync_heads()
+            if self._heads:
+                found = self._heads.peek()
+                best = found.top
+        else:
+            if skills is None:
+                pool: list[_Partition] = [p for p in self._partitions.values() if p.holder is None]
+            else:
+                eligible = self._eligible.get(skills)
+                pool = self._remember(skills) if eligible is None else eligible
+            if channels is None:
+                for partition in pool:
+                    top = partition.top
+                    if top is not None and (best is None or top < best):
+                        best = top
+                        found = partition
+            else:
+                for partition in pool:
+                    top = partition.top
+                    if top is not None and (best is None or top < best) and partition.channel in channels:
+                        best = top
+                        found = partition
+        if held:
+            for partition in held:
+                top = partition.top
+                if (
+                    top is not None
+                    and (best is None or top < best)
+                    and (channels is None or partition.channel in channels)
+                    and (skills is None or partition.requirement.satisfied_by(skills))
+                ):
+                    best = top
+                    found = partition
         return found
 
-    def first(self, skills: SkillSet | None) -> Ticket | None:
-        partition = self._best(skills)
+    def first(
+        self,
+        skills: SkillSet | None,
+        channels: Container[str | None] | None = None,
+        holder: str | None = None,
+    ) -> Ticket | None:
+        partition = self._best(skills, channels, holder)
         if partition is None:
             return None
         return self._tickets[partition.top[-1]]  # type: ignore[index]
 
-    def pop_first(self, skills: SkillSet | None) -> Ticket | None:
-        partition = self._best(skills)
+    def pop_first(
+        self,
+        skills: SkillSet | None,
+        channels: Container[str | None] | None = None,
+        holder: str | None = None,
+    ) -> tuple[Ticket, Priority] | None:
+        partition = self._best(skills, channels, holder)
         if partition is None:
             return None
         entry = partition.pop_head()
-        ticket = self._tickets.pop(entry[-1])
+        ticket_id = entry[-1]
+        ticket = self._tickets.pop(ticket_id)
+        if self._odd:
+            self._odd.pop(ticket_id, None)
         self._refresh_head(partition)
         self._unindex(ticket, entry)
-        return ticket
+        return ticket, entry[:-1]
 
     def _remember(self, skills: SkillSet) -> list[_Partition]:
         if len(self._eligible) >= _MAX_MEMO:
             self._eligible.clear()
-        eligible = [p for req, p in self._partitions.items() if req.satisfied_by(skills)]
+        eligible = [p for p in self._partitions.values() if p.holder is None and p.requirement.satisfied_by(skills)]
         self._eligible[skills] = eligible
         return eligible
 
@@ -329,20 +411,23 @@ class MemoryStore:
 
     # -- writing ------------------------------------------------------------
 
-    def insert(self, ticket: Ticket, priority: Priority) -> None:
-        entry: Entry = priority + (ticket.id,)
-        requirement = ticket.skills
-        partition = self._partitions.get(requirement)
+    def insert(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
+        ticket_id = ticket.id
+        entry: Entry = priority + (ticket_id,)
+        partition = self._partitions.get(lane)
         if partition is None:
-            partition = self._new_partition(requirement)
+            partition = self._new_partition(lane)
         elif partition.top is None:
             self._empty -= 1
         partition.add(entry)
-        self._tickets[ticket.id] = ticket
+        self._tickets[ticket_id] = ticket
+        if lane[2] is not None or lane[1] != ticket.channel or lane[0] != ticket.skills:
+            self._odd[ticket_id] = lane
         top = partition.top
         if top is None or entry < top:
             partition.top = entry
-            self._stale.add(partition)
+            if partition.holder is None:
+                self._stale.add(partition)
         if ticket.sla_due is not None:
             self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
@@ -350,8 +435,10 @@ class MemoryStore:
 
     def delete(self, ticket_id: str) -> Ticket:
         ticket = self._tickets.pop(ticket_id)
-        requirement = ticket.skills
-        partition = self._partitions[requirement]
+        lane = self._odd.pop(ticket_id, None) if self._odd else None
+        if lane is None:
+            lane = (ticket.skills, ticket.channel, None)
+        partition = self._partitions[lane]
         entry = partition.discard(ticket_id)
         if partition.top is entry:
             self._refresh_head(partition)
@@ -364,27 +451,32 @@ class MemoryStore:
         if self._ranks is not None:
             self._ranks.remove(entry)
 
-    def replace(self, ticket: Ticket, priority: Priority) -> None:
-        # Ticket and priority are validated by the queue, so nothing here can
-        # fail half-way.
+    def replace(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
+        # Ticket, priority and lane are validated by the queue, so nothing
+        # here can fail half-way.
         ticket_id = ticket.id
         old = self._tickets[ticket_id]
-        requirement = ticket.skills
-        if old.skills is not requirement and old.skills != requirement:
+        old_lane = self._lane_of(old)
+        if old_lane != lane:
             self.delete(ticket_id)
-            self.insert(ticket, priority)
+            self.insert(ticket, priority, lane)
             return
         # Same partition: re-point the entry in place (the old one goes dead).
-        partition = self._partitions[requirement]
+        partition = self._partitions[old_lane]
         entry: Entry = priority + (ticket_id,)
         old_entry = partition.supersede(entry)
         self._tickets[ticket_id] = ticket
+        if lane[2] is not None or lane[1] != ticket.channel or lane[0] != ticket.skills:
+            self._odd[ticket_id] = lane
+        elif self._odd:
+            self._odd.pop(ticket_id, None)
         top = partition.top
         if top is old_entry:
             self._refresh_head(partition)
         elif entry < top:  # type: ignore[operator]
             partition.top = entry
-            self._stale.add(partition)
+            if partition.holder is None:
+                self._stale.add(partition)
         if old.sla_due is not None:
             self._deadlines.remove((old.sla_due, old_entry))
         if ticket.sla_due is not None:
@@ -393,18 +485,23 @@ class MemoryStore:
             self._ranks.remove(old_entry)
             self._ranks.add(entry)
 
-    def _new_partition(self, requirement: SkillSet) -> _Partition:
-        partition = _Partition(requirement)
-        self._partitions[requirement] = partition
-        for skills, eligible in self._eligible.items():
-            if requirement.satisfied_by(skills):
-                eligible.append(partition)
+    def _new_partition(self, lane: Lane) -> _Partition:
+        partition = _Partition(lane)
+        self._partitions[lane] = partition
+        if partition.holder is None:
+            requirement = partition.requirement
+            for skills, eligible in self._eligible.items():
+                if requirement.satisfied_by(skills):
+                    eligible.append(partition)
+        else:
+            self._held.setdefault(partition.holder, []).append(partition)
         return partition
 
     def _refresh_head(self, partition: _Partition) -> None:
         head = partition.head()
         partition.top = head
-        self._stale.add(partition)
+        if partition.holder is None:
+            self._stale.add(partition)
         if head is None:
             self._empty += 1
             if self._empty > _MAX_EMPTY and 2 * self._empty > len(self._partitions):
@@ -421,31 +518,40 @@ class MemoryStore:
         self._stale.clear()
 
     def _prune(self) -> None:
-        # Empty partitions are kept so that a requirement seen again reuses
-        # its place in every eligibility memo; once they pile up (many
-        # one-off skill combinations), drop them and start the memo afresh.
+        # Empty partitions are kept so that a lane seen again reuses its
+        # place in every eligibility memo; once they pile up (many one-off
+        # skill combinations, or many holds), drop them and start afresh.
         self._sync_heads()
-        self._partitions = {req: p for req, p in self._partitions.items() if p.top is not None}
+        self._partitions = {lane: p for lane, p in self._partitions.items() if p.top is not None}
         self._eligible.clear()
+        held: dict[str, list[_Partition]] = {}
+        for p in self._partitions.values():
+            if p.holder is not None:
+                held.setdefault(p.holder, []).append(p)
+        self._held = held
         self._empty = 0
 
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""
         seen = 0
         entries = []
-        for requirement, partition in self._partitions.items():
+        for lane, partition in self._partitions.items():
             partition._check()
+            assert partition.lane == lane
             for ticket_id, entry in partition.index.items():
                 assert entry[-1] == ticket_id
-                assert self._tickets[ticket_id].skills == requirement
+                assert self._lane_of(self._tickets[ticket_id]) == lane, "ticket filed under the wrong lane"
                 entries.append(entry)
             seen += len(partition.index)
-            assert partition.requirement == requirement
             head = partition.head()
             assert partition.top is head, "cached partition head is stale"
-            if partition not in self._stale:
+            if partition.holder is None and partition not in self._stale:
                 assert self._heads.get(partition) is head, "heads heap out of step"
+        for ticket_id, lane in self._odd.items():
+            ticket = self._tickets[ticket_id]
+            assert lane != (ticket.skills, ticket.channel, None), "an ordinary lane is recorded as odd"
         for partition in self._heads:
+            assert partition.holder is None, "a held partition is in the heads heap"
             assert partition in self._stale or partition.top is not None
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
         assert self._empty == sum(1 for p in self._partitions.values() if p.top is None), "empty count is wrong"
@@ -454,8 +560,12 @@ class MemoryStore:
         for skills, eligible in self._eligible.items():
             assert len(eligible) == len(set(map(id, eligible)))
             assert {id(p) for p in eligible} == {
-                id(p) for r, p in self._partitions.items() if r.satisfied_by(skills)
+                id(p) for p in self._partitions.values() if p.holder is None and p.requirement.satisfied_by(skills)
             }, "eligibility memo out of step"
+        held_now = {id(p) for lst in self._held.values() for p in lst}
+        assert held_now == {id(p) for p in self._partitions.values() if p.holder is not None}, "held lists out of step"
+        for holder, lst in self._held.items():
+            assert all(p.holder == holder for p in lst)
         expected = sorted(
             (t.sla_due, self._entry(t.id)) for t in self._tickets.values() if t.sla_due is not None
         )

@@ -349,6 +349,40 @@ def _to_skills(value: Any) -> SkillSet:
     return SkillSet.of(value)
 
 
+def _to_preferred_skills(value: Any) -> SkillSet:
+    if value is None:
+        return _EMPTY_SKILLS
+    return SkillSet.of(value, field="preferred_skills")
+
+
+def _to_relax_after(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = _time("relax_after", value)
+    if seconds < 0:
+        raise InvalidTicket("relax_after", value, "expected seconds >= 0, or None")
+    return seconds
+
+
+_MERGED: dict[tuple[SkillSet, SkillSet], SkillSet] = {}
+
+
+def _merged(base: SkillSet, extra: SkillSet) -> SkillSet:
+    # Few distinct (skills, preferred) pairs exist in practice; remembering
+    # them keeps one SkillSet object per requirement, which the store hashes.
+    found = _MERGED.get((base, extra))
+    if found is None:
+        levels = dict(base)
+        for name, level in extra.items():
+            if levels.get(name, 0) < level:
+                levels[name] = level
+        found = SkillSet(levels)
+        if len(_MERGED) >= 4096:
+            _MERGED.clear()
+        _MERGED[(base, extra)] = found
+    return found
+
+
 def _to_attributes(value: Any) -> Mapping[str, Any]:
     if value is None or (isinstance(value, MappingProxyType) and not value):
         return _EMPTY_ATTRIBUTES
@@ -375,6 +409,10 @@ class Ticket:
     customer_id     who asked (for affinity), or None
     channel         ``"chat"``, ``"email"``, ``"phone"``... or None
     attributes      free mapping for your own rules
+    preferred_skills  skills (or higher levels) also required at first, and
+                    dropped once the ticket has waited ``relax_after``
+    relax_after     seconds after ``created_at`` at which the preferred
+                    skills are dropped, or None to keep them required
     ==============  ====================================================
 
     Invalid values raise :class:`InvalidTicket` naming the field and value.
@@ -401,6 +439,33 @@ class Ticket:
     attributes: Mapping[str, Any] = attrs.field(
         default=_EMPTY_ATTRIBUTES, converter=_to_attributes, hash=False, repr=False
     )
+    preferred_skills: SkillSet = attrs.field(default=_EMPTY_SKILLS, converter=_to_preferred_skills)
+    relax_after: float | None = attrs.field(default=None, converter=_to_relax_after)
+
+    def requirement(self, now: float) -> SkillSet:
+        """The skills an agent needs to take this ticket at ``now``:
+        :attr:`skills`, raised to :attr:`preferred_skills` until the ticket
+        has waited :attr:`relax_after` seconds.
+
+        Runtime complexity: O(k) for k skills (O(1) with no preferred skills).
+
+        >>> t = Ticket("T", 0.0, skills={"billing": 1}, preferred_skills={"billing": 3, "german": 2}, relax_after=60)
+        >>> dict(t.requirement(10.0)), dict(t.requirement(60.0))
+        ({'billing': 3, 'german': 2}, {'billing': 1})
+        """
+        if not self.preferred_skills:
+            return self.skills
+        relax_after = self.relax_after
+        if relax_after is not None and now - self.created_at >= relax_after:
+            return self.skills
+        return _merged(self.skills, self.preferred_skills)
+
+    def relaxes_at(self) -> float | None:
+        """The instant the preferred skills are dropped, or None if there are
+        none or they are never dropped.  Runtime complexity: O(1)."""
+        if not self.preferred_skills or self.relax_after is None:
+            return None
+        return self.created_at + self.relax_after
 
     def evolve(self, **changes: Any) -> Ticket:
         """Return a copy with ``changes`` applied and validated.
@@ -447,6 +512,8 @@ class Ticket:
                 self.customer_id,
                 self.channel,
                 dict(self.attributes),
+                self.preferred_skills,
+                self.relax_after,
             ),
         )
 
