@@ -9,21 +9,32 @@ The public API is everything listed in ``__all__``; import it from here.
 'T-1'
 """
 
+from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, Service
+from triage_queue.aio import AsyncDispatcher
 from triage_queue.clock import Clock, ManualClock
+from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus
 from triage_queue.errors import (
+    AgentBusy,
+    DuplicateAgent,
     DuplicateKey,
     DuplicateTicket,
     Empty,
+    InvalidAgent,
     InvalidArgument,
     InvalidPolicy,
     InvalidPriority,
     InvalidTicket,
     InvalidValue,
+    NotAssigned,
+    OfferClosed,
     RuleError,
     TriageError,
+    UnknownAgent,
     UnknownKey,
+    UnknownOffer,
     UnknownTicket,
 )
+from triage_queue.events import Event, EventKind
 from triage_queue.heap import IndexedHeap
 from triage_queue.policy import Composition, Explanation, Policy
 from triage_queue.queue import TicketQueue
@@ -42,7 +53,9 @@ from triage_queue.rules import (
     Vip,
     rule,
 )
-from triage_queue.store import MemoryStore, Priority, TicketStore
+from triage_queue.selection import LeastLoaded, LongestIdle, MostProficient, RoundRobin, Selection
+from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
+from triage_queue.store import Lane, MemoryStore, Priority, TicketStore
 from triage_queue.ticket import (
     Impact,
     IssueKind,
@@ -56,46 +69,77 @@ from triage_queue.ticket import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ANY_CHANNEL",
     "DEFAULT_TIERS",
+    "Agent",
+    "AgentBusy",
+    "AgentFigures",
+    "AgentState",
+    "AgentStatus",
+    "AgentVerdict",
     "Aging",
+    "AssignmentExplanation",
+    "AsyncDispatcher",
     "BaseRule",
     "Clock",
     "Complexity",
     "Composition",
     "Contribution",
+    "Dispatcher",
+    "DuplicateAgent",
     "DuplicateKey",
     "DuplicateTicket",
     "Emergency",
     "Empty",
+    "Event",
+    "EventKind",
     "Explanation",
     "FeedbackOrder",
     "FunctionRule",
+    "GroupFigures",
     "Impact",
     "IndexedHeap",
+    "InvalidAgent",
     "InvalidArgument",
     "InvalidPolicy",
     "InvalidPriority",
     "InvalidTicket",
     "InvalidValue",
     "IssueKind",
+    "Lane",
+    "LeastLoaded",
+    "LongestIdle",
     "ManualClock",
     "MemoryStore",
+    "MostProficient",
+    "NotAssigned",
+    "Offer",
+    "OfferClosed",
+    "OfferStatus",
     "Policy",
     "Prefer",
     "Priority",
+    "Roster",
+    "RoundRobin",
     "Rule",
     "RuleError",
+    "Selection",
+    "Service",
     "Severity",
     "SkillSet",
     "SkillsLike",
     "SlaDeadline",
+    "Statistics",
     "Ticket",
     "TicketQueue",
     "TicketStore",
     "TriageError",
+    "UnknownAgent",
     "UnknownKey",
+    "UnknownOffer",
     "UnknownTicket",
     "Vip",
+    "WaitHistogram",
     "classify_severity",
     "rule",
 ]

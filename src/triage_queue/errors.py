@@ -20,17 +20,24 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AgentBusy",
+    "DuplicateAgent",
     "DuplicateKey",
     "DuplicateTicket",
     "Empty",
+    "InvalidAgent",
     "InvalidArgument",
     "InvalidPolicy",
     "InvalidPriority",
     "InvalidTicket",
     "InvalidValue",
+    "NotAssigned",
+    "OfferClosed",
     "RuleError",
     "TriageError",
+    "UnknownAgent",
     "UnknownKey",
+    "UnknownOffer",
     "UnknownTicket",
 ]
 
@@ -63,6 +70,10 @@ class InvalidTicket(InvalidValue):
 
 class InvalidPolicy(InvalidValue):
     """A rule or policy was configured with an invalid parameter."""
+
+
+class InvalidAgent(InvalidValue):
+    """An agent field (skills, capacity, status...) has an invalid value."""
 
 
 class InvalidArgument(InvalidValue):
@@ -124,3 +135,50 @@ class DuplicateTicket(DuplicateKey):
 
     def __init__(self, ticket_id: str) -> None:
         super().__init__(ticket_id, "ticket id")
+
+
+class UnknownAgent(UnknownKey):
+    """No agent with this id is on the roster."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(agent_id, "agent id")
+
+
+class DuplicateAgent(DuplicateKey):
+    """An agent with this id is already on the roster."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(agent_id, "agent id")
+
+
+class UnknownOffer(UnknownKey):
+    """No offer with this id was ever made by this dispatcher."""
+
+    def __init__(self, offer_id: str) -> None:
+        super().__init__(offer_id, "offer id")
+
+
+class OfferClosed(TriageError, ValueError):
+    """The offer can no longer be answered: it was accepted, declined,
+    expired or revoked (``status`` says which)."""
+
+    def __init__(self, offer_id: str, status: str) -> None:
+        self.offer_id = offer_id
+        self.status = status
+        super().__init__(f"offer {offer_id!r} is {status}; only a pending offer can be answered")
+
+
+class NotAssigned(TriageError, KeyError):
+    """The ticket is not assigned (accepted) to an agent, or not to this one."""
+
+    def __init__(self, ticket_id: str, detail: str) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"ticket {ticket_id!r} {detail}")
+
+
+class AgentBusy(TriageError, ValueError):
+    """The agent still has offers or tickets, so it cannot be removed."""
+
+    def __init__(self, agent_id: str, detail: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(f"agent {agent_id!r} {detail}")

@@ -108,6 +108,9 @@ class TicketQueue:
         self._holds: dict[str, tuple[str, float]] = {}
         self._next_seq = 0
         self._lock = threading.RLock()
+        # When a dispatcher watches this queue: ids of tickets whose lane
+        # changed with time (relaxed skills, a hold ended), for it to route.
+        self._relaned: list[str] | None = None
 
     @property
     def policy(self) -> Policy:
@@ -531,7 +534,14 @@ class TicketQueue:
                 return
             ticket = store.get(ticket_id)
             assert ticket is not None
-            self._relocate(ticket, now)  # moves or drops its scheduled step
+            relaned = self._relaned
+            if relaned is None:
+                self._relocate(ticket, now)  # moves or drops its scheduled step
+            else:
+                before = store.lane(ticket_id)
+                self._relocate(ticket, now)
+                if store.lane(ticket_id) != before:
+                    relaned.append(ticket_id)
 
     def _check(self) -> None:
         """Assert every invariant (used by the test suite)."""

@@ -1,0 +1,503 @@
+"""Agents and the roster: who can handle what, how much at once, and what
+each agent is doing now.
+
+An :class:`Agent` is an immutable value (id, skills with proficiency 1..5,
+capacity per channel, status, dedicated customers).  The :class:`Roster`
+holds the current value of every agent together with its live
+:class:`AgentState`: load per channel, when it last became idle, and who it
+served recently.  A :class:`~triage_queue.Dispatcher` keeps the roster's
+live state up to date; you change agents through the roster (or the
+dispatcher), and a dispatcher using the roster reacts at once.
+
+>>> roster = Roster()
+>>> roster.add(Agent("ana", skills={"billing": 4, "german": 3}, capacity={"chat": 3, "phone": 1}))
+>>> roster["ana"].capacity_for("chat"), roster["ana"].capacity_for("email")
+(3, 0)
+>>> roster.set_status("ana", "away").status
+<AgentStatus.AWAY: 'away'>
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from triage_queue.errors import (
+    AgentBusy,
+    DuplicateAgent,
+    InvalidAgent,
+    InvalidArgument,
+    InvalidTicket,
+    UnknownAgent,
+)
+from triage_queue.ticket import SkillSet, SkillsLike
+
+__all__ = ["ANY_CHANNEL", "Agent", "AgentState", "AgentStatus", "Roster", "Service"]
+
+ANY_CHANNEL = "*"
+"""The capacity key that covers every channel not named on its own (and
+tickets with no channel)."""
+
+# Far above any real helpdesk's concurrency; catches unit mistakes early.
+MAX_CAPACITY = 1000
+
+
+class AgentStatus(enum.Enum):
+    """Whether an agent may receive work.
+
+    Only AVAILABLE agents get offers.  NOT_RESPONDING is set by a dispatcher
+    when an agent lets an offer expire (if configured); the agent (or a
+    supervisor) sets AVAILABLE again.
+    """
+
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+    NOT_RESPONDING = "not_responding"
+
+    @classmethod
+    def parse(cls, value: AgentStatus | str) -> AgentStatus:
+        """Accept a member or its value/name in any case.
+
+        Runtime complexity: O(1).
+
+        >>> AgentStatus.parse("Offline")
+        <AgentStatus.OFFLINE: 'offline'>
+        """
+        if isinstance(value, AgentStatus):
+            return value
+        if isinstance(value, str):
+            key = value.strip().lower()
+            for member in cls:
+                if member.value == key:
+                    return member
+        names = ", ".join(m.value for m in cls)
+        raise InvalidAgent("status", value, f"expected one of {names}")
+
+
+def _to_agent_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidAgent("id", value, "expected a non-empty string")
+    return value
+
+
+def _to_agent_skills(value: Any) -> SkillSet:
+    try:
+        return SkillSet.of(value if value is not None else ())
+    except InvalidTicket as exc:
+        raise InvalidAgent("skills", value, exc.reason) from None
+
+
+def _to_capacity(value: Any) -> Mapping[str, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {ANY_CHANNEL: value}
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidAgent(
+            "capacity", value, "expected an int, or a non-empty mapping of channel to concurrent tickets"
+        )
+    capacity = {}
+    for channel, limit in sorted(value.items(), key=lambda item: str(item[0])):
+        if not isinstance(channel, str) or not channel:
+            raise InvalidAgent("capacity", value, f"channel {channel!r} must be a non-empty string")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CAPACITY:
+            raise InvalidAgent("capacity", value, f"limit for {channel!r} is {limit!r}; expected an int 0..{MAX_CAPACITY}")
+        capacity[channel] = limit
+    return MappingProxyType(capacity)
+
+
+def _to_status(value: Any) -> AgentStatus:
+    return AgentStatus.parse(value)
+
+
+def _to_customers(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidAgent("dedicated_customers", value, "expected an iterable of customer ids")
+    customers = frozenset(value)
+    for customer in customers:
+        if not isinstance(customer, str) or not customer:
+            raise InvalidAgent("dedicated_customers", value, f"customer id {customer!r} must be a non-empty string")
+    return customers
+
+
+def _to_agent_attributes(value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidAgent("attributes", value, "expected a mapping with string keys")
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(slots=True)
+class Agent:
+    """One agent, as an immutable value.
+
+    ===================  =================================================
+    id                   non-empty string, unique on a roster
+    skills               ``{skill: proficiency 1..5}``, or names (level 1)
+    capacity             concurrent tickets: an int for any channel, or
+                         ``{"chat": 3, "phone": 1}``; the key ``"*"``
+                         (:data:`ANY_CHANNEL`) covers channels not named
+    status               :class:`AgentStatus` (or its value)
+    dedicated_customers  customer ids this agent owns (VIP accounts)
+    attributes           free mapping for your own strategies
+    ===================  =================================================
+
+    Each channel's tickets count against that channel's limit; a channel
+    with no limit of its own counts against ``"*"``, and an agent with
+    neither cannot take it.  Invalid values raise :class:`InvalidAgent`.
+
+    Runtime complexity: construction O(k log k) for k skills and channels.
+
+    >>> Agent("bo", capacity=-1)
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidAgent: capacity={'*': -1}: limit for '*' is -1; expected an int 0..1000
+    """
+
+    id: str = attrs.field(converter=_to_agent_id)
+    skills: SkillSet = attrs.field(factory=SkillSet, converter=_to_agent_skills)
+    capacity: Mapping[str, int] = attrs.field(default=1, converter=_to_capacity, hash=False)
+    status: AgentStatus = attrs.field(default=AgentStatus.AVAILABLE, converter=_to_status)
+    dedicated_customers: frozenset[str] = attrs.field(factory=frozenset, converter=_to_customers)
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_agent_attributes, hash=False, repr=False)
+
+    def slot_for(self, channel: str | None) -> str | None:
+        """The capacity key a ticket on ``channel`` counts against, or None
+        if this agent takes no such tickets.  Runtime complexity: O(1).
+
+        >>> Agent("a", capacity={"chat": 2, "*": 1}).slot_for("email")
+        '*'
+        """
+        capacity = self.capacity
+        if channel is not None and channel in capacity:
+            return channel
+        return ANY_CHANNEL if ANY_CHANNEL in capacity else None
+
+    def capacity_for(self, channel: str | None) -> int:
+        """How many tickets on ``channel`` this agent may hold at once.
+        Runtime complexity: O(1)."""
+        slot = self.slot_for(channel)
+        return 0 if slot is None else self.capacity[slot]
+
+    def evolve(self, **changes: Any) -> Agent:
+        """A copy with ``changes`` applied and validated; the id cannot change.
+
+        Runtime complexity: O(number of fields + k log k).
+        """
+        if "id" in changes and changes["id"] != self.id:
+            raise InvalidAgent("id", changes["id"], f"an agent's id cannot change (it is {self.id!r})")
+        unknown = set(changes) - {a.name for a in attrs.fields(Agent)}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise InvalidAgent(name, changes[name], "no such agent field")
+        return attrs.evolve(self, **changes)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            Agent,
+            (self.id, self.skills, dict(self.capacity), self.status, self.dedicated_customers, dict(self.attributes)),
+        )
+
+
+@attrs.frozen(slots=True)
+class Service:
+    """One ticket an agent took: for history and affinity."""
+
+    ticket_id: str
+    customer_id: str | None
+    at: float
+
+
+class AgentState:
+    """The live state of one agent on a roster (read it; the roster and its
+    dispatcher change it).
+
+    ``agent`` is the current :class:`Agent` value; ``load`` maps capacity key
+    to tickets offered or held; ``idle_since`` is when the agent last
+    received an offer, finished or gave back a ticket, or became available;
+    ``last_offer`` counts offers across the roster (for round robin);
+    ``history`` holds the most recent :class:`Service` records.
+    """
+
+    __slots__ = (
+        "agent",
+        "declined",
+        "expired",
+        "history",
+        "idle_since",
+        "joined",
+        "last_offer",
+        "load",
+        "offered",
+        "served",
+    )
+
+    def __init__(self, agent: Agent, now: float, joined: int, history_size: int) -> None:
+        self.agent = agent
+        self.load: dict[str, int] = dict.fromkeys(agent.capacity, 0)
+        self.idle_since = now
+        self.last_offer = -1
+        self.joined = joined
+        self.offered = 0
+        self.declined = 0
+        self.expired = 0
+        self.served = 0
+        self.history: deque[Service] = deque(maxlen=history_size)
+
+    @property
+    def total_load(self) -> int:
+        """Tickets offered to or held by this agent.  Runtime complexity: O(channels)."""
+        return sum(self.load.values())
+
+    @property
+    def total_capacity(self) -> int:
+        """The sum of this agent's channel limits.  Runtime complexity: O(channels)."""
+        return sum(self.agent.capacity.values())
+
+    def has_room(self, channel: str | None) -> bool:
+        """Whether one more ticket on ``channel`` fits.  Runtime complexity: O(1)."""
+        slot = self.agent.slot_for(channel)
+        return slot is not None and self.load.get(slot, 0) < self.agent.capacity[slot]
+
+    def __repr__(self) -> str:
+        return f"<AgentState {self.agent.id!r} {self.agent.status.value} load={self.load} idle_since={self.idle_since}>"
+
+
+class Roster:
+    """Every agent with its live state, indexed for dispatch.
+
+    Changing an agent's status, skills or capacity is O(1) here plus what a
+    dispatcher using the roster does to its indexes, O(log A) per capacity
+    key for A agents; nothing is rebuilt.  Customers are indexed to their
+    dedicated agent, and to the agent who last served them (the most recent
+    ``customers`` customers are remembered).
+
+    ``clock`` stamps when agents join and become idle; a dispatcher given
+    this roster replaces it with its own clock and lock.
+
+    Runtime complexity: see each method.
+    """
+
+    def __init__(
+        self,
+        agents: Iterable[Agent] = (),
+        *,
+        clock: Callable[[], float] | None = None,
+        history: int = 20,
+        customers: int = 100_000,
+    ) -> None:
+        """Runtime complexity: O(A) for A agents."""
+        if isinstance(history, bool) or not isinstance(history, int) or history < 0:
+            raise InvalidArgument("history", history, "expected an int >= 0 (services remembered per agent)")
+        if isinstance(customers, bool) or not isinstance(customers, int) or customers < 0:
+            raise InvalidArgument("customers", customers, "expected an int >= 0 (customers remembered)")
+        self._clock: Callable[[], float] = clock if clock is not None else (lambda: 0.0)
+        self._states: dict[str, AgentState] = {}
+        self._dedicated: dict[str, str] = {}
+        self._last_agent: OrderedDict[str, str] = OrderedDict()
+        self._history_size = history
+        self._customers = customers
+        self._joined = 0
+        self._lock: threading.RLock = threading.RLock()
+        # Called with (agent_id, old Agent or None, new Agent or None) after
+        # every change, under the lock: the dispatcher's hook.
+        self._observers: list[Callable[[str, Agent | None, Agent | None], None]] = []
+        for agent in agents:
+            self.add(agent)
+
+    # -- reading ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of agents.  Runtime complexity: O(1)."""
+        return len(self._states)
+
+    def __contains__(self, agent_id: object) -> bool:
+        """Whether an agent with this id is on the roster.  Runtime complexity: O(1)."""
+        return agent_id in self._states
+
+    def __iter__(self) -> Iterator[Agent]:
+        """A snapshot of the agents, in the order they joined.  Runtime complexity: O(A)."""
+        with self._lock:
+            return iter([s.agent for s in self._states.values()])
+
+    def __getitem__(self, agent_id: str) -> Agent:
+        """The agent with this id; :class:`UnknownAgent` if absent.  Runtime complexity: O(1)."""
+        return self._state(agent_id).agent
+
+    def get(self, agent_id: str) -> Agent | None:
+        """The agent with this id, or None.  Runtime complexity: O(1)."""
+        state = self._states.get(agent_id)
+        return None if state is None else state.agent
+
+    def state(self, agent_id: str) -> AgentState:
+        """The live state of an agent (load, idle since, history).
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: O(1).
+        """
+        return self._state(agent_id)
+
+    def _state(self, agent_id: str) -> AgentState:
+        state = self._states.get(agent_id)
+        if state is None:
+            raise UnknownAgent(agent_id)
+        return state
+
+    def dedicated_agent(self, customer_id: str) -> str | None:
+        """The id of the agent who owns this customer, or None.  Runtime complexity: O(1)."""
+        return self._dedicated.get(customer_id)
+
+    def last_agent(self, customer_id: str) -> str | None:
+        """The id of the agent who last took this customer's ticket, or None
+        (also None once the agent left).  Runtime complexity: O(1)."""
+        agent_id = self._last_agent.get(customer_id)
+        return agent_id if agent_id in self._states else None
+
+    def history(self, agent_id: str) -> list[Service]:
+        """The agent's most recent services, oldest first.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: O(history size).
+        """
+        with self._lock:
+            return list(self._state(agent_id).history)
+
+    # -- changing -----------------------------------------------------------
+
+    def add(self, agent: Agent) -> None:
+        """Add an agent (idle from now).
+
+        Raises :class:`DuplicateAgent`, :class:`InvalidArgument` for a
+        non-Agent, or :class:`InvalidAgent` if one of its dedicated customers
+        already belongs to another agent.  Runtime complexity: O(D + log A)
+        for D dedicated customers.
+
+        >>> r = Roster(); r.add(Agent("ana")); len(r)
+        1
+        """
+        if not isinstance(agent, Agent):
+            raise InvalidArgument("agent", agent, "expected a triage_queue.Agent")
+        with self._lock:
+            if agent.id in self._states:
+                raise DuplicateAgent(agent.id)
+            self._claim_customers(agent, None)
+            self._states[agent.id] = AgentState(agent, self._clock(), self._joined, self._history_size)
+            self._joined += 1
+            self._notify(agent.id, None, agent)
+
+    def remove(self, agent_id: str) -> Agent:
+        """Remove an agent who holds no offer or ticket.
+
+        Raises :class:`UnknownAgent` or :class:`AgentBusy`.  Set the agent
+        OFFLINE first to take back its pending offers.  Runtime complexity:
+        O(D + log A).
+        """
+        with self._lock:
+            state = self._state(agent_id)
+            if state.total_load:
+                raise AgentBusy(agent_id, f"still has {state.total_load} ticket(s) offered or assigned")
+            for customer in state.agent.dedicated_customers:
+                self._dedicated.pop(customer, None)
+            del self._states[agent_id]
+            self._notify(agent_id, state.agent, None)
+            return state.agent
+
+    def replace(self, agent: Agent) -> Agent:
+        """Put a new value for an agent already on the roster (status,
+        skills, capacity, dedicated customers...); return the new value.
+
+        Lowering capacity below the current load is allowed: the agent simply
+        gets nothing new until its load drops.  Raises :class:`UnknownAgent`
+        or :class:`InvalidAgent`.  Runtime complexity: O(D + log A) here,
+        plus O(C log A) in a dispatcher for C capacity keys.
+        """
+        if not isinstance(agent, Agent):
+            raise InvalidArgument("agent", agent, "expected a triage_queue.Agent")
+        with self._lock:
+            state = self._state(agent.id)
+            old = state.agent
+            if old == agent and old.capacity == agent.capacity and old.attributes == agent.attributes:
+                return old
+            self._claim_customers(agent, old)
+            for customer in old.dedicated_customers - agent.dedicated_customers:
+                self._dedicated.pop(customer, None)
+            state.agent = agent
+            for slot in agent.capacity:
+                state.load.setdefault(slot, 0)
+            if old.status is not AgentStatus.AVAILABLE and agent.status is AgentStatus.AVAILABLE:
+                state.idle_since = max(state.idle_since, self._clock())
+            self._notify(agent.id, old, agent)
+            return agent
+
+    def update(self, agent_id: str, **changes: Any) -> Agent:
+        """Change fields of an agent (see :meth:`replace`).
+
+        Runtime complexity: as :meth:`replace`.
+
+        >>> r = Roster([Agent("ana", skills=["billing"])])
+        >>> dict(r.update("ana", skills={"billing": 5}).skills)
+        {'billing': 5}
+        """
+        with self._lock:
+            return self.replace(self._state(agent_id).agent.evolve(**changes))
+
+    def set_status(self, agent_id: str, status: AgentStatus | str) -> Agent:
+        """Set an agent's status.  Runtime complexity: as :meth:`replace`."""
+        return self.update(agent_id, status=status)
+
+    def set_skills(self, agent_id: str, skills: SkillsLike) -> Agent:
+        """Set an agent's skills.  Runtime complexity: as :meth:`replace`."""
+        return self.update(agent_id, skills=skills)
+
+    def set_capacity(self, agent_id: str, capacity: int | Mapping[str, int]) -> Agent:
+        """Set an agent's capacity.  Runtime complexity: as :meth:`replace`."""
+        return self.update(agent_id, capacity=capacity)
+
+    # -- internals ------------------------------------------------------------
+
+    def _claim_customers(self, agent: Agent, old: Agent | None) -> None:
+        for customer in agent.dedicated_customers:
+            owner = self._dedicated.get(customer)
+            if owner is not None and owner != agent.id:
+                raise InvalidAgent(
+                    "dedicated_customers",
+                    sorted(agent.dedicated_customers),
+                    f"customer {customer!r} already belongs to agent {owner!r}",
+                )
+        for customer in agent.dedicated_customers:
+            self._dedicated[customer] = agent.id
+
+    def _record_service(self, state: AgentState, ticket_id: str, customer_id: str | None, now: float) -> None:
+        state.history.append(Service(ticket_id, customer_id, now))
+        state.served += 1
+        if customer_id is not None and self._customers:
+            last = self._last_agent
+            last[customer_id] = state.agent.id
+            last.move_to_end(customer_id)
+            if len(last) > self._customers:
+                last.popitem(last=False)
+
+    def _notify(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
+        for observer in self._observers:
+            observer(agent_id, old, new)
+
+    def __repr__(self) -> str:
+        return f"<Roster: {len(self)} agent(s)>"
+
+    def _check(self) -> None:
+        """Assert every invariant (used by the test suite)."""
+        owners = {}
+        for agent_id, state in self._states.items():
+            assert state.agent.id == agent_id
+            for slot, used in state.load.items():
+                assert used >= 0, f"negative load for {agent_id!r} on {slot!r}"
+            assert set(state.agent.capacity) <= set(state.load)
+            for customer in state.agent.dedicated_customers:
+                owners[customer] = agent_id
+        assert owners == self._dedicated, "dedicated-customer index out of step"

@@ -1,0 +1,108 @@
+"""An asyncio facade over :class:`~triage_queue.Dispatcher`, for async web
+back ends: ``await next_ticket(agent_id)`` suspends a coroutine (not a
+thread) until the agent has an offer.
+
+>>> import asyncio
+>>> from triage_queue import Agent, Dispatcher, ManualClock, Ticket, TicketQueue
+>>> d = AsyncDispatcher(Dispatcher(TicketQueue(clock=ManualClock()), [Agent("ana")]))
+>>> async def main():
+...     waiting = asyncio.ensure_future(d.next_ticket("ana"))
+...     await asyncio.sleep(0)            # ana is now waiting
+...     d.submit(Ticket("T-1", 0.0))
+...     return (await waiting).ticket.id
+>>> asyncio.run(main())
+'T-1'
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from triage_queue.dispatch import Dispatcher, Offer
+from triage_queue.errors import InvalidArgument
+from triage_queue.ticket import Ticket
+
+__all__ = ["AsyncDispatcher"]
+
+
+class AsyncDispatcher:
+    """Wraps a :class:`Dispatcher` for coroutines.
+
+    :meth:`next_ticket` waits without blocking the event loop; a waiting
+    coroutine is woken only when an offer is made to its agent (or
+    something is due, such as an offer expiring).  The other operations are
+    quick and never block, so they are plain methods that call the
+    dispatcher directly.  Threads and coroutines may share one dispatcher.
+
+    Runtime complexity: as the dispatcher's operations.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        """Runtime complexity: O(1)."""
+        if not isinstance(dispatcher, Dispatcher):
+            raise InvalidArgument("dispatcher", dispatcher, "expected a triage_queue.Dispatcher")
+        self._dispatcher = dispatcher
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The wrapped dispatcher.  Runtime complexity: O(1)."""
+        return self._dispatcher
+
+    async def next_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
+        """Wait until the agent has an offer and return it (see
+        :meth:`Dispatcher.next_for`), or None after ``timeout`` seconds.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: as
+        :meth:`Dispatcher.next_for` per wake-up.
+        """
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0
+        ):
+            raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        dispatcher = self._dispatcher
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            offer = dispatcher._register_async(agent_id, loop, future)
+            if offer is not None:
+                return offer
+            try:
+                with dispatcher.lock:
+                    wait = dispatcher._next_due()
+                if deadline is not None:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return None
+                    wait = remaining if wait is None else min(wait, remaining)
+                await asyncio.wait((future,), timeout=wait)
+            finally:
+                dispatcher._unregister_async(agent_id, future)
+
+    def submit(self, ticket: Ticket) -> Offer | None:
+        """:meth:`Dispatcher.submit`."""
+        return self._dispatcher.submit(ticket)
+
+    def accept(self, offer: Offer | str) -> Ticket:
+        """:meth:`Dispatcher.accept`."""
+        return self._dispatcher.accept(offer)
+
+    def decline(self, offer: Offer | str, reason: str = "") -> None:
+        """:meth:`Dispatcher.decline`."""
+        self._dispatcher.decline(offer, reason)
+
+    def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
+        """:meth:`Dispatcher.complete`."""
+        return self._dispatcher.complete(ticket_id, agent_id)
+
+    def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
+        """:meth:`Dispatcher.transfer`."""
+        return self._dispatcher.transfer(ticket_id, agent_id, **changes)
+
+    def cancel(self, ticket_id: str) -> Ticket:
+        """:meth:`Dispatcher.cancel`."""
+        return self._dispatcher.cancel(ticket_id)
+
+    def __repr__(self) -> str:
+        return f"<AsyncDispatcher over {self._dispatcher!r}>"

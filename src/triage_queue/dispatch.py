@@ -1,0 +1,1549 @@
+"""The dispatcher: who handles which ticket.
+
+A :class:`Dispatcher` joins a :class:`~triage_queue.TicketQueue` (what is
+waiting, in what order) and a :class:`~triage_queue.Roster` (who can work on
+what).  Every assignment is an :class:`Offer` that the agent accepts or
+declines before it times out.  The dispatcher is *work-conserving*: after
+every call, no available agent with room has a waiting ticket it qualifies
+for, except tickets it declined or let expire, tickets held for another
+agent, and while :meth:`Dispatcher.paused`.
+
+* A ticket arriving when several free agents qualify goes to the one the
+  selection strategy prefers (:class:`~triage_queue.LongestIdle` by default).
+* An agent freeing up gets the best waiting ticket it qualifies for.
+* A returning customer's ticket is kept for the agent who served them, and a
+  VIP's for their dedicated agent, for ``affinity_wait`` seconds.
+* :meth:`Dispatcher.assign_all` assigns a whole backlog to all free capacity
+  at once, as a maximum, priority-optimal matching.
+
+>>> from triage_queue import Agent, ManualClock, Ticket, TicketQueue
+>>> clock = ManualClock(0.0)
+>>> d = Dispatcher(TicketQueue(clock=clock), [Agent("ana", skills={"billing": 3}), Agent("bo")])
+>>> offer = d.submit(Ticket("T-1", 0.0, skills={"billing": 2}))
+>>> offer.agent_id, d.accept(offer).id
+('ana', 'T-1')
+>>> d.complete("T-1").id
+'T-1'
+
+Concurrency: the dispatcher, its queue and its roster share one re-entrant
+lock (the queue's); every public operation holds it briefly and is atomic.
+Listeners run after the operation, outside the lock, on the calling thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import heapq
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Container, Iterable, Iterator
+from typing import Any
+
+import attrs
+
+from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
+from triage_queue.errors import (
+    AgentBusy,
+    DuplicateTicket,
+    InvalidArgument,
+    NotAssigned,
+    OfferClosed,
+    UnknownOffer,
+    UnknownTicket,
+)
+from triage_queue.events import Event, EventKind
+from triage_queue.heap import IndexedHeap
+from triage_queue.matching import priority_matching
+from triage_queue.queue import TicketQueue
+from triage_queue.selection import LongestIdle, Selection
+from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
+from triage_queue.ticket import SkillSet, Ticket
+
+__all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus"]
+
+# Closed offers remembered, so that answering one says "expired" rather than
+# "unknown".
+_CLOSED_MEMORY = 100_000
+
+
+class OfferStatus(enum.Enum):
+    """Where an offer stands."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@attrs.frozen(slots=True)
+class Offer:
+    """A ticket offered to one agent until ``expires_at`` (clock seconds;
+    ``inf`` with no timeout).  ``how`` says why this agent (for the audit
+    trail).  Answer it with :meth:`Dispatcher.accept` or
+    :meth:`Dispatcher.decline`.
+    """
+
+    id: str
+    ticket: Ticket
+    agent_id: str
+    created_at: float
+    expires_at: float
+    how: str
+
+
+@attrs.frozen(slots=True)
+class AgentVerdict:
+    """Why one agent did, or did not, get a ticket."""
+
+    agent_id: str
+    chosen: bool
+    qualified: bool
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class AssignmentExplanation:
+    """Why a ticket is where it is: ``state`` is ``"waiting"``,
+    ``"offered"`` or ``"assigned"``; ``agent_id`` and ``how`` name the
+    agent and the route when it has one; ``verdicts`` give every agent on
+    the roster with the reason it was chosen or not.
+
+    Reasons for agents other than the chosen one describe them as they are
+    *now* (``now``); ask right after the decision (in an ``offered``
+    listener, say) to see them as they were then.
+    """
+
+    ticket_id: str
+    now: float
+    state: str
+    agent_id: str | None
+    how: str | None
+    selection: str
+    verdicts: tuple[AgentVerdict, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for logs and audit trails.  Runtime complexity: O(agents)."""
+        return {
+            "ticket_id": self.ticket_id,
+            "now": self.now,
+            "state": self.state,
+            "agent_id": self.agent_id,
+            "how": self.how,
+            "selection": self.selection,
+            "verdicts": [attrs.asdict(v) for v in self.verdicts],
+        }
+
+    def __str__(self) -> str:
+        if self.agent_id is None:
+            head = f"ticket {self.ticket_id!r} is waiting"
+        else:
+            head = f"ticket {self.ticket_id!r} {self.state} to {self.agent_id!r} ({self.how})"
+        lines = [head + f"; selection: {self.selection}"]
+        for v in self.verdicts:
+            mark = "*" if v.chosen else "-"
+            lines.append(f"  {mark} {v.agent_id}: {v.reason}")
+        return "\n".join(lines)
+
+
+class _Track:
+    """A ticket out of the queue: offered to, or assigned to, an agent."""
+
+    __slots__ = ("agent_id", "assigned_at", "offer", "seq", "slot", "ticket")
+
+    def __init__(self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer) -> None:
+        self.ticket = ticket
+        self.seq = seq
+        self.agent_id = agent_id
+        self.slot = slot
+        self.offer: Offer | None = offer
+        self.assigned_at: float | None = None
+
+
+class _Profile:
+    """Agents alike in skills and capacity keys, with the free ones of each
+    capacity key in a heap ordered by the selection strategy."""
+
+    __slots__ = ("agents", "capacity", "free", "sample", "skills")
+
+    def __init__(self, sample: Agent) -> None:
+        self.skills = sample.skills
+        self.capacity = sample.capacity
+        self.sample = sample  # for Selection.fit, which reads skills and capacity only
+        self.agents: set[str] = set()
+        self.free: dict[str, IndexedHeap[str, tuple[Any, ...]]] = {slot: IndexedHeap() for slot in sample.capacity}
+
+    def slot_for(self, channel: str | None) -> str | None:
+        capacity = self.capacity
+        if channel is not None and channel in capacity:
+            return channel
+        return ANY_CHANNEL if ANY_CHANNEL in capacity else None
+
+
+def _profile_key(agent: Agent) -> tuple[Any, ...]:
+    return (agent.skills, tuple(sorted(agent.capacity.items())))
+
+
+class _RoomFilter:
+    """The channels an agent has room for now (a live view)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: AgentState) -> None:
+        self.state = state
+
+    def __contains__(self, channel: object) -> bool:
+        return self.state.has_room(channel)  # type: ignore[arg-type]
+
+
+class _Book:
+    """Running figures of one ticket class or skill group."""
+
+    __slots__ = ("declined", "expired", "oldest", "waiting", "waits")
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.oldest: list[tuple[float, str]] = []  # (created_at, ticket id), lazily cleaned
+        self.waits = WaitHistogram()
+        self.declined = 0
+        self.expired = 0
+
+
+Listener = Callable[[Event], None]
+
+
+def _default_classify(ticket: Ticket) -> str:
+    return ticket.severity.name.lower()
+
+
+class Dispatcher:
+    """Offers tickets from a queue to agents on a roster.
+
+    ``agents`` is a :class:`Roster` or an iterable of :class:`Agent`;
+    ``clock`` defaults to the queue's (pass it only to build a new queue).
+    ``selection`` picks among free qualified agents.  ``offer_timeout``:
+    seconds an agent has to answer (None: no limit).  ``mark_not_responding``:
+    set an agent who lets an offer expire to NOT_RESPONDING.
+    ``affinity_wait``: seconds a returning customer's ticket waits for the
+    agent who last served them, and a VIP's for their dedicated agent (0:
+    only if that agent is free at once).  ``retry_after``: seconds before a
+    ticket an agent declined or let expire may be offered to that agent
+    again (None: not while it waits).  ``sla_warning``: seconds before an
+    SLA runs out to emit an ``sla_warning`` event (None: none).
+    ``classify``: a ticket's class for statistics (default: severity name).
+    ``audit``: how many recent events :attr:`events` keeps.
+
+    Time-driven changes (offer expiry, holds ending, skills relaxing, SLA
+    events) happen at the start of every operation; call :meth:`tick` from a
+    timer to make them happen on time when nothing else is going on.
+
+    Runtime complexity: see each method; n waiting tickets, A agents, G
+    agent profiles (distinct skills and capacity keys), Q queue lanes an
+    agent qualifies for.
+    """
+
+    def __init__(
+        self,
+        queue: TicketQueue | None = None,
+        agents: Roster | Iterable[Agent] = (),
+        *,
+        clock: Callable[[], float] | None = None,
+        selection: Selection | None = None,
+        offer_timeout: float | None = 30.0,
+        mark_not_responding: bool = False,
+        affinity_wait: float = 60.0,
+        retry_after: float | None = 300.0,
+        sla_warning: float | None = None,
+        classify: Callable[[Ticket], str] | None = None,
+        audit: int = 10_000,
+    ) -> None:
+        """Runtime complexity: O(A log A + n)."""
+        if queue is None:
+            queue = TicketQueue(clock=clock if clock is not None else time.time)
+        elif not isinstance(queue, TicketQueue):
+            raise InvalidArgument("queue", queue, "expected a triage_queue.TicketQueue")
+        elif clock is not None and clock is not queue._clock:
+            raise InvalidArgument("clock", clock, "a dispatcher uses its queue's clock; pass the clock to the queue")
+        if queue._relaned is not None:
+            raise InvalidArgument("queue", queue, "this queue already has a dispatcher")
+        if selection is None:
+            selection = LongestIdle()
+        elif not isinstance(selection, Selection):
+            raise InvalidArgument("selection", selection, "expected a selection strategy (name, fit, order, describe)")
+        _check_seconds("offer_timeout", offer_timeout, allow_none=True, positive=True)
+        _check_seconds("affinity_wait", affinity_wait, allow_none=False, positive=False)
+        _check_seconds("retry_after", retry_after, allow_none=True, positive=False)
+        _check_seconds("sla_warning", sla_warning, allow_none=True, positive=False)
+        if classify is not None and not callable(classify):
+            raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
+        if isinstance(audit, bool) or not isinstance(audit, int) or audit < 0:
+            raise InvalidArgument("audit", audit, "expected an int >= 0 (events kept)")
+        if isinstance(agents, Roster):
+            roster = agents
+            if roster._observers:
+                raise InvalidArgument("agents", roster, "this roster already has a dispatcher")
+            if any(s.total_load for s in roster._states.values()):
+                raise InvalidArgument("agents", roster, "roster agents must start with no load")
+        else:
+            roster = Roster()
+            agent_list = list(agents)
+        self._queue = queue
+        self._clock = queue._clock
+        self._lock = queue.lock
+        self._roster = roster
+        roster._clock = self._clock
+        roster._lock = self._lock
+        self._selection = selection
+        self._offer_timeout = None if offer_timeout is None else float(offer_timeout)
+        self._mark_not_responding = bool(mark_not_responding)
+        self._affinity_wait = float(affinity_wait)
+        self._retry_after = None if retry_after is None else float(retry_after)
+        self._sla_warning = None if sla_warning is None else float(sla_warning)
+        self._classify = classify if classify is not None else _default_classify
+
+        self._offers: dict[str, Offer] = {}  # pending only
+        self._closed: OrderedDict[str, OfferStatus] = OrderedDict()
+        self._offer_count = 0
+        self._expiry: list[tuple[float, str]] = []  # (expires_at, offer id), lazily cleaned
+        self._tracks: dict[str, _Track] = {}  # ticket id -> offered or assigned
+        self._how: dict[str, str] = {}  # ticket id -> why its agent got it
+        self._inbox: dict[str, deque[str]] = {}  # agent id -> offers not yet delivered
+        self._passed: dict[str, set[str]] = {}  # ticket id -> agents who declined or missed it
+        self._retry: list[tuple[float, str, str]] = []  # (instant, ticket id, agent id): a pass lapses
+        self._profiles: dict[tuple[Any, ...], _Profile] = {}
+        self._profile_of: dict[str, _Profile] = {}
+        self._profiles_for: dict[SkillSet, list[_Profile]] = {}
+        self._paused = 0
+        self._sla: list[tuple[float, int, str, float]] = []  # (instant, 0 warn / 1 breach, ticket id, sla_due)
+        self._events: deque[Event] = deque(maxlen=audit)
+        self._event_seq = 0
+        self._listeners: list[Listener] = []
+        self._outbox: list[Event] = []
+        self._by_class: dict[str, _Book] = {}
+        self._by_skills: dict[str, _Book] = {}
+        self._overall = _Book()
+        self._group_names: dict[SkillSet, str] = {}
+        self._conditions: dict[str, threading.Condition] = {}
+        self._async_waiters: dict[str, list[tuple[Any, Any]]] = {}
+
+        with self._lock:
+            queue._relaned = []
+            roster._observers.append(self._on_agent_change)
+            for state in roster._states.values():
+                self._place_agent(state)
+            if not isinstance(agents, Roster):
+                for agent in agent_list:
+                    roster.add(agent)
+            now = self._clock()
+            for ticket in queue:
+                self._enter_books(ticket)
+                self._schedule_sla(ticket, now)
+            self._assign_all_locked()
+        self._flush()
+
+    # -- properties -----------------------------------------------------------
+
+    @property
+    def queue(self) -> TicketQueue:
+        """The ticket queue.  Runtime complexity: O(1)."""
+        return self._queue
+
+    @property
+    def roster(self) -> Roster:
+        """The roster of agents.  Runtime complexity: O(1)."""
+        return self._roster
+
+    @property
+    def selection(self) -> Selection:
+        """The selection strategy.  Runtime complexity: O(1)."""
+        return self._selection
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock shared with the queue and roster.  Runtime complexity: O(1)."""
+        return self._lock
+
+    @property
+    def events(self) -> list[Event]:
+        """The most recent events (the audit trail), oldest first.
+
+        Runtime complexity: O(audit size).
+        """
+        with self._lock:
+            return list(self._events)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event from now on; return a
+        function that unsubscribes it.  Listeners run after the operation
+        that caused the event, outside the lock, on that operation's thread;
+        an exception in a listener propagates to that caller.
+
+        Runtime complexity: O(1) (unsubscribing O(listeners)).
+        """
+        if not callable(listener):
+            raise InvalidArgument("listener", listener, "expected a callable taking an Event")
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # -- tickets --------------------------------------------------------------
+
+    def submit(self, ticket: Ticket) -> Offer | None:
+        """Queue a ticket and offer it at once if a free agent qualifies;
+        return that offer, or None if the ticket waits.
+
+        A returning customer's ticket (``customer_id`` served before) is
+        offered to that agent, and a dedicated customer's to their agent, if
+        free; if not, it is held for them for ``affinity_wait`` seconds.
+
+        Raises as :meth:`TicketQueue.push` does.  Runtime complexity:
+        O(R + log n + G log A).
+        """
+        with self._lock:
+            now = self._advance()
+            if isinstance(ticket, Ticket) and ticket.id in self._tracks:
+                raise DuplicateTicket(ticket.id)
+            self._queue.push(ticket)
+            self._enter_books(ticket)
+            self._emit(EventKind.SUBMITTED, now, ticket.id)
+            self._schedule_sla(ticket, now)
+            offer = self._affinity(ticket, now)
+            if offer is None and not self._paused and ticket.id in self._queue:
+                offer = self._route(ticket.id, "routed on arrival")
+        self._flush()
+        return offer
+
+    def update(self, ticket_id: str, **changes: Any) -> Ticket:
+        """Change a ticket wherever it is (waiting, offered or assigned) and
+        return the new value; a waiting ticket moves to its new place and is
+        offered if a free agent now qualifies.
+
+        Raises :class:`UnknownTicket` or as :meth:`TicketQueue.update`.
+        Runtime complexity: O(R + log n + G log A).
+        """
+        with self._lock:
+            now = self._advance()
+            track = self._tracks.get(ticket_id)
+            if track is not None:
+                new = track.ticket.evolve(**changes)
+                track.ticket = new
+            else:
+                old = self._queue.get(ticket_id)
+                if old is None:
+                    raise UnknownTicket(ticket_id)
+                new = self._queue.update(ticket_id, **changes)
+                self._leave_books(old)
+                self._enter_books(new)
+                if not self._paused:
+                    self._route(ticket_id, "routed after an update")
+            if new.sla_due is not None:
+                self._schedule_sla(new, now)
+            self._emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)))
+        self._flush()
+        return new
+
+    def cancel(self, ticket_id: str) -> Ticket:
+        """Withdraw a ticket wherever it is (waiting, offered or assigned);
+        an agent holding it gets its capacity back.  Return the ticket.
+
+        Raises :class:`UnknownTicket`.  Runtime complexity: O(log n + G log A).
+        """
+        with self._lock:
+            now = self._advance()
+            track = self._tracks.get(ticket_id)
+            if track is None:
+                if ticket_id not in self._queue:
+                    raise UnknownTicket(ticket_id)
+                ticket = self._queue.remove(ticket_id)
+                self._leave_books(ticket)
+                self._passed.pop(ticket_id, None)
+                self._emit(EventKind.CANCELLED, now, ticket_id)
+            else:
+                ticket = track.ticket
+                if track.offer is not None:
+                    self._close(track.offer, OfferStatus.REVOKED, now, "ticket cancelled")
+                self._untrack(track, now)
+                self._emit(EventKind.CANCELLED, now, ticket_id, track.agent_id)
+                self._fill(track.agent_id, "freed by a cancellation")
+        self._flush()
+        return ticket
+
+    def status(self, ticket_id: str) -> str:
+        """``"waiting"``, ``"offered"`` or ``"assigned"``.
+
+        Raises :class:`UnknownTicket`.  Runtime complexity: O(1).
+        """
+        with self._lock:
+            track = self._tracks.get(ticket_id)
+            if track is not None:
+                return "offered" if track.offer is not None else "assigned"
+            if ticket_id in self._queue:
+                return "waiting"
+            raise UnknownTicket(ticket_id)
+
+    def assigned(self, agent_id: str) -> list[Ticket]:
+        """The tickets an agent has accepted and not yet finished.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: O(T) for T
+        tickets out of the queue.
+        """
+        with self._lock:
+            self._roster._state(agent_id)
+            return [t.ticket for t in self._tracks.values() if t.agent_id == agent_id and t.offer is None]
+
+    # -- offers ---------------------------------------------------------------
+
+    def next_for(self, agent_id: str) -> Offer | None:
+        """The agent's next offer: one made to it and not yet handed out, or
+        else the best waiting ticket it qualifies for and has room for, now
+        offered to it.  None if there is nothing for it.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: O(1) for an offer
+        already made; else O(Q + log n).
+        """
+        with self._lock:
+            self._advance()
+            offer = self._deliver(agent_id)
+        self._flush()
+        return offer
+
+    def offers_for(self, agent_id: str) -> list[Offer]:
+        """Every pending offer to an agent, oldest first.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: O(pending offers).
+        """
+        with self._lock:
+            self._advance()
+            self._roster._state(agent_id)
+            offers = [o for o in self._offers.values() if o.agent_id == agent_id]
+        self._flush()
+        return offers
+
+    def accept(self, offer: Offer | str) -> Ticket:
+        """Accept a pending offer: the ticket is assigned to the agent.
+        Return the ticket (its latest value).
+
+        Raises :class:`UnknownOffer`, or :class:`OfferClosed` if it was
+        already accepted, declined, revoked or has expired (an offer past
+        its time expires before the answer is considered).  Runtime
+        complexity: O(log n) amortised.
+        """
+        with self._lock:
+            now = self._advance()
+            pending = self._pending(offer)
+            track = self._tracks[pending.ticket.id]
+            self._close(pending, OfferStatus.ACCEPTED, now, "")
+            track.offer = None
+            track.assigned_at = now
+            ticket = track.ticket
+            waited = max(0.0, now - ticket.created_at)
+            for book in self._books(ticket):
+                book.waits.add(waited)
+            state = self._roster._states[track.agent_id]
+            self._roster._record_service(state, ticket.id, ticket.customer_id, now)
+            self._passed.pop(ticket.id, None)
+            self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, f"waited {waited:g}s")
+        self._flush()
+        return ticket
+
+    def decline(self, offer: Offer | str, reason: str = "") -> None:
+        """Decline a pending offer: the ticket goes back to its original
+        place in the queue and is offered to another qualified agent (never
+        again to this one while it waits); the agent may get other work.
+
+        Raises as :meth:`accept`.  Runtime complexity: O(R + log n + G log A).
+        """
+        if not isinstance(reason, str):
+            raise InvalidArgument("reason", reason, "expected a string")
+        with self._lock:
+            now = self._advance()
+            pending = self._pending(offer)
+            self._give_back(pending, OfferStatus.DECLINED, now, reason or "declined")
+        self._flush()
+
+    def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
+        """The agent finished the ticket: free its capacity and return the
+        ticket.  With ``agent_id``, check that this agent holds it.
+
+        Raises :class:`NotAssigned` if the ticket is not assigned (or only
+        offered, or assigned to another agent), :class:`UnknownTicket` if it
+        is not known at all.  Runtime complexity: O(Q + log n + log A).
+        """
+        with self._lock:
+            now = self._advance()
+            track = self._assigned(ticket_id, agent_id)
+            self._untrack(track, now)
+            self._emit(EventKind.COMPLETED, now, ticket_id, track.agent_id)
+            self._fill(track.agent_id, "freed by a completion")
+        self._flush()
+        return track.ticket
+
+    def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
+        """Send an assigned ticket back to the queue, at its original place,
+        with ``changes`` (typically ``skills=`` for the team it needs);
+        another agent gets it.  Return the new ticket.
+
+        Raises as :meth:`complete`, or :class:`InvalidTicket` for a bad
+        change (then nothing changes).  Runtime complexity:
+        O(R + log n + G log A).
+        """
+        with self._lock:
+            now = self._advance()
+            track = self._assigned(ticket_id, agent_id)
+            new = track.ticket.evolve(**changes)
+            self._untrack(track, now)
+            self._pass(ticket_id, track.agent_id, now)
+            self._requeue(new, track.seq)
+            self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
+            if not self._paused:
+                self._route(ticket_id, "routed after a transfer")
+            self._fill(track.agent_id, "freed by a transfer")
+        self._flush()
+        return new
+
+    # -- agents ---------------------------------------------------------------
+
+    def add_agent(self, agent: Agent) -> None:
+        """Add an agent to the roster; if available, it gets work at once.
+        Raises as :meth:`Roster.add`.  Runtime complexity: O(G + C log A + Q + log n).
+        """
+        with self._lock:
+            self._advance()
+            self._roster.add(agent)
+        self._flush()
+
+    def remove_agent(self, agent_id: str) -> Agent:
+        """Take an agent off the roster; its pending offers go back to the
+        queue first.  Raises :class:`UnknownAgent`, or :class:`AgentBusy`
+        if it has assigned tickets.  Runtime complexity: O(C log A + pending).
+        """
+        with self._lock:
+            now = self._advance()
+            state = self._roster._state(agent_id)
+            if any(t.agent_id == agent_id and t.offer is None for t in self._tracks.values()):
+                raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
+            self._revoke_offers(agent_id, now, "agent removed")
+            del state  # only checked that the agent exists
+            agent = self._roster.remove(agent_id)
+        self._flush()
+        return agent
+
+    def set_status(self, agent_id: str, status: AgentStatus | str) -> Agent:
+        """Set an agent's status.  Leaving AVAILABLE takes back its pending
+        offers (assigned tickets stay); becoming AVAILABLE gets it work.
+
+        Raises :class:`UnknownAgent` or :class:`InvalidAgent`.
+        Runtime complexity: O(C log A + Q + log n) plus O(pending offers).
+        """
+        with self._lock:
+            self._advance()
+            agent = self._roster.set_status(agent_id, status)
+        self._flush()
+        return agent
+
+    def update_agent(self, agent_id: str, **changes: Any) -> Agent:
+        """Change an agent's fields (skills, capacity, status, dedicated
+        customers...); the dispatcher re-indexes it and reacts.
+
+        Raises :class:`UnknownAgent` or :class:`InvalidAgent`.
+        Runtime complexity: O(G + C log A + Q + log n).
+        """
+        with self._lock:
+            self._advance()
+            agent = self._roster.update(agent_id, **changes)
+        self._flush()
+        return agent
+
+    # -- time -----------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Apply everything due by now: expire offers, end holds, relax
+        skills, emit SLA events.  Call it from a timer.
+
+        Runtime complexity: O((k + 1) log n) for k things due.
+        """
+        with self._lock:
+            self._advance()
+        self._flush()
+
+    # -- batch ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold back every offer while the block runs (a shift starting:
+        agents logging in, a backlog imported); when it ends, :meth:`assign_all`
+        assigns the backlog to the free capacity at once.
+
+        Runtime complexity: O(1) on entry; :meth:`assign_all` on exit.
+        """
+        with self._lock:
+            self._paused += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused -= 1
+                if not self._paused:
+                    self._advance()
+                    self._assign_all_locked()
+            self._flush()
+
+    def assign_all(self) -> list[Offer]:
+        """Offer waiting tickets to all free capacity at once, and return the
+        offers.
+
+        The set of tickets offered is *maximum* (no other assignment of the
+        same backlog to the same free capacity serves more tickets) and
+        *priority-optimal* (among maximum ones, it never leaves out a ticket
+        in favour of a later one in the queue's order).  It is built by
+        taking tickets in priority order and adding each one that an
+        augmenting path can fit, as for any transversal matroid.  Within
+        what that allows, the selection strategy chooses the agents.
+        Tickets held for an agent go to that agent if it has room; tickets
+        some agent declined are offered one by one afterwards.
+
+        Runtime complexity: O(n log n) to read the backlog, plus
+        O(G) per ticket placed directly and O(L·G) per augmenting search
+        (L lanes); at most one failed search per lane, since a lane that
+        cannot fit one more ticket never can.
+        """
+        with self._lock:
+            self._advance()
+            offers = self._assign_all_locked()
+        self._flush()
+        return offers
+
+    # -- blocking and waking ---------------------------------------------------
+
+    def wait_for_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
+        """Block until the agent has an offer (see :meth:`next_for`) and
+        return it, or return None after ``timeout`` seconds.
+
+        The thread sleeps on a condition of its own and is woken only when
+        an offer is made to this agent, or when something is due (an offer
+        expiring, a hold ending), never by polling.  Raises
+        :class:`UnknownAgent`.  Runtime complexity: as :meth:`next_for` per
+        wake-up.
+        """
+        if timeout is not None:
+            _check_seconds("timeout", timeout, allow_none=False, positive=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            expired = False
+            with self._lock:
+                self._roster._state(agent_id)
+                self._advance()
+                offer = self._deliver(agent_id)
+                if offer is None:
+                    wait = self._next_due()
+                    if deadline is not None:
+                        remaining = deadline - time.monotonic()
+                        expired = remaining <= 0
+                        wait = remaining if wait is None else min(wait, remaining)
+                    if not expired and not self._outbox:
+                        condition = self._conditions.get(agent_id)
+                        if condition is None:
+                            condition = self._conditions[agent_id] = threading.Condition(self._lock)
+                        # Checked and waited under one lock: no offer can
+                        # slip in between, so no wake-up is lost.
+                        condition.wait(wait)
+            # Listeners of anything this thread caused run outside the lock.
+            self._flush()
+            if offer is not None or expired:
+                return offer
+
+    def _register_async(self, agent_id: str, loop: Any, future: Any) -> Offer | None:
+        # For AsyncDispatcher: an offer now, or a future woken on the next one.
+        with self._lock:
+            self._roster._state(agent_id)
+            self._advance()
+            offer = self._deliver(agent_id)
+            if offer is None:
+                self._async_waiters.setdefault(agent_id, []).append((loop, future))
+        self._flush()
+        return offer
+
+    def _unregister_async(self, agent_id: str, future: Any) -> None:
+        with self._lock:
+            waiters = self._async_waiters.get(agent_id)
+            if waiters:
+                waiters[:] = [(lp, f) for lp, f in waiters if f is not future]
+                if not waiters:
+                    del self._async_waiters[agent_id]
+
+    def _next_due(self) -> float | None:
+        # Seconds until the next time-driven change, by the dispatcher's clock.
+        now = self._clock()
+        instants = []
+        if self._queue._changes:
+            instants.append(self._queue._changes.peekitem()[1])
+        if self._expiry:
+            instants.append(self._expiry[0][0])
+        if self._sla:
+            instants.append(self._sla[0][0])
+        if self._retry:
+            instants.append(self._retry[0][0])
+        if not instants:
+            return None
+        return max(0.001, min(instants) - now)
+
+    def _wake(self, agent_id: str) -> None:
+        condition = self._conditions.get(agent_id)
+        if condition is not None:
+            condition.notify_all()
+        waiters = self._async_waiters.pop(agent_id, None)
+        if waiters:
+            for loop, future in waiters:
+                loop.call_soon_threadsafe(_resolve, future)
+
+    # -- statistics and explanations -------------------------------------------
+
+    def stats(self) -> Statistics:
+        """A snapshot of the live figures per ticket class and skill group,
+        and per agent.
+
+        Runtime complexity: O(A + groups · B log B) for B histogram buckets,
+        plus O(log n) amortised per ticket that left a group since the last
+        call.
+        """
+        with self._lock:
+            now = self._advance()
+            by_class = {name: self._figures(book, now) for name, book in sorted(self._by_class.items())}
+            by_skills = {name: self._figures(book, now) for name, book in sorted(self._by_skills.items())}
+            overall = self._figures(self._overall, now)
+            agents = {}
+            used = room = 0
+            for agent_id, state in self._roster._states.items():
+                load, capacity = state.total_load, state.total_capacity
+                if state.agent.status is AgentStatus.AVAILABLE:
+                    used += load
+                    room += capacity
+                agents[agent_id] = AgentFigures(
+                    state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
+                )
+            occupancy = used / room if room else None
+        self._flush()
+        return Statistics(now, overall, by_class, by_skills, occupancy, agents)
+
+    def explain_assignment(self, ticket_id: str) -> AssignmentExplanation:
+        """Why a ticket went to its agent, and for every other agent why
+        not (status, missing skill, channel, capacity, declined, held for
+        another agent, or less suited by the selection strategy); for a
+        waiting ticket, why no agent has it yet.
+
+        Raises :class:`UnknownTicket`.  Runtime complexity: O(A·k) for k
+        required skills.
+        """
+        with self._lock:
+            now = self._advance()
+            track = self._tracks.get(ticket_id)
+            holder = None
+            if track is not None:
+                ticket = track.ticket
+                state_name = "offered" if track.offer is not None else "assigned"
+                chosen = track.agent_id
+                offer_time = track.offer.created_at if track.offer is not None else track.assigned_at
+                requirement = ticket.requirement(offer_time if offer_time is not None else now)
+                how = self._how.get(ticket_id, "")
+            else:
+                ticket = self._queue[ticket_id]
+                state_name = "waiting"
+                chosen = None
+                requirement = self._queue._store.lane(ticket_id)[0]
+                holder = self._queue.holder(ticket_id)
+                how = None
+            passed = self._passed.get(ticket_id, set())
+            selection = self._selection
+            chosen_state = self._roster._states.get(chosen) if chosen is not None else None
+            verdicts = []
+            for agent_id, state in self._roster._states.items():
+                agent = state.agent
+                if agent_id == chosen:
+                    verdicts.append(
+                        AgentVerdict(agent_id, True, True, f"chosen: {how}; {selection.describe(agent, state, ticket)}")
+                    )
+                    continue
+                missing = requirement.missing_from(agent.skills)
+                slot = agent.slot_for(ticket.channel)
+                qualified = not missing and slot is not None
+                if missing:
+                    reason = "lacks " + ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
+                elif slot is None:
+                    reason = f"takes no {ticket.channel or 'channel-less'!r} tickets"
+                elif agent.status is not AgentStatus.AVAILABLE:
+                    reason = f"status {agent.status.value}"
+                elif not state.has_room(ticket.channel):
+                    reason = f"at capacity {state.load.get(slot, 0)}/{agent.capacity[slot]} for {slot!r}"
+                elif agent_id in passed:
+                    reason = "declined this ticket or let its offer expire"
+                elif holder is not None:
+                    reason = f"the ticket is held for {holder!r} (affinity)"
+                elif chosen_state is not None:
+                    reason = (
+                        f"qualified, but {selection.name} preferred {chosen!r}: "
+                        f"{selection.describe(agent, state, ticket)} vs "
+                        f"{selection.describe(chosen_state.agent, chosen_state, ticket)}"
+                    )
+                else:
+                    reason = "qualified and free: the ticket will be offered on the next operation"
+                verdicts.append(AgentVerdict(agent_id, False, qualified, reason))
+        self._flush()
+        return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, tuple(verdicts))
+
+    # == internals ==============================================================
+
+    def _advance(self) -> float:
+        """Apply everything due by now; return now.  Lock held."""
+        now = self._clock()
+        queue = self._queue
+        if queue._changes:
+            queue._rekey_due(now)
+        relaned = queue._relaned
+        if relaned:
+            queue._relaned = []
+            for ticket_id in relaned:
+                if ticket_id in queue and ticket_id not in self._tracks:
+                    if queue.holder(ticket_id) is None:
+                        self._emit(EventKind.RELEASED, now, ticket_id, detail="hold ended or skills relaxed")
+                    if not self._paused:
+                        self._route(ticket_id, "routed when its requirements widened")
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, offer_id = heapq.heappop(expiry)
+            offer = self._offers.get(offer_id)
+            if offer is not None:
+                self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
+        retry = self._retry
+        while retry and retry[0][0] <= now:
+            _, ticket_id, agent_id = heapq.heappop(retry)
+            passed = self._passed.get(ticket_id)
+            if passed is None or agent_id not in passed:
+                continue
+            passed.discard(agent_id)
+            if not passed:
+                del self._passed[ticket_id]
+            if ticket_id in queue and not self._paused:
+                self._route(ticket_id, "routed again after a pass lapsed")
+        sla = self._sla
+        while sla and sla[0][0] <= now:
+            _, kind, ticket_id, due = heapq.heappop(sla)
+            ticket = self._waiting_ticket(ticket_id)
+            if ticket is None or ticket.sla_due != due:
+                continue
+            if kind == 0:
+                self._emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
+            else:
+                self._emit(EventKind.SLA_BREACHED, now, ticket_id, detail=f"SLA ran out at {due:g}")
+        return now
+
+    def _waiting_ticket(self, ticket_id: str) -> Ticket | None:
+        # A ticket not yet answered: waiting, or offered but not accepted.
+        track = self._tracks.get(ticket_id)
+        if track is not None:
+            return track.ticket if track.offer is not None else None
+        return self._queue.get(ticket_id)
+
+    def _schedule_sla(self, ticket: Ticket, now: float) -> None:
+        due = ticket.sla_due
+        if due is None:
+            return
+        warning = self._sla_warning
+        if warning is not None:
+            heapq.heappush(self._sla, (due - warning, 0, ticket.id, due))
+        heapq.heappush(self._sla, (due, 1, ticket.id, due))
+
+    def _affinity(self, ticket: Ticket, now: float) -> Offer | None:
+        customer = ticket.customer_id
+        if customer is None:
+            return None
+        roster = self._roster
+        agent_id = roster.dedicated_agent(customer)
+        why = "dedicated agent"
+        if agent_id is None:
+            agent_id = roster.last_agent(customer)
+            why = "returning customer"
+        if agent_id is None:
+            return None
+        state = roster._states[agent_id]
+        agent = state.agent
+        requirement = ticket.requirement(now)
+        if not requirement.satisfied_by(agent.skills) or agent.slot_for(ticket.channel) is None:
+            return None
+        if agent.status is AgentStatus.AVAILABLE and state.has_room(ticket.channel) and not self._paused:
+            taken = self._take_waiting(ticket.id)
+            return self._offer(taken[0], taken[1], agent_id, f"{why} (affinity)", now)
+        if self._affinity_wait > 0 and agent.status is not AgentStatus.OFFLINE:
+            self._queue.hold(ticket.id, agent_id, now + self._affinity_wait)
+            self._emit(EventKind.HELD, now, ticket.id, agent_id, detail=f"{why}: kept {self._affinity_wait:g}s")
+        return None
+
+    def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int]:
+        queue = self._queue
+        seq = queue._sequence(ticket_id)
+        ticket = queue.remove(ticket_id)
+        self._leave_books(ticket)
+        return ticket, seq
+
+    def _requeue(self, ticket: Ticket, seq: int) -> None:
+        self._queue._restore(ticket, seq)
+        self._enter_books(ticket)
+
+    def _route(self, ticket_id: str, how: str) -> Offer | None:
+        """Offer a waiting ticket to the best free qualified agent, if any."""
+        queue = self._queue
+        requirement, channel, holder = queue._store.lane(ticket_id)
+        ticket = queue._store.get(ticket_id)
+        assert ticket is not None
+        passed = self._passed.get(ticket_id)
+        if holder is not None:
+            state = self._roster._states.get(holder)
+            if (
+                state is not None
+                and state.agent.status is AgentStatus.AVAILABLE
+                and state.has_room(channel)
+                and requirement.satisfied_by(state.agent.skills)
+                and not (passed and holder in passed)
+            ):
+                taken = self._take_waiting(ticket_id)
+                return self._offer(taken[0], taken[1], holder, "held for this agent (affinity)", self._clock())
+            return None
+        best: tuple[Any, ...] | None = None
+        best_agent = None
+        fit = self._selection.fit
+        for profile in self._eligible_profiles(requirement):
+            slot = profile.slot_for(channel)
+            if slot is None:
+                continue
+            heap = profile.free[slot]
+            if not heap:
+                continue
+            agent_id, order = heap.peekitem()
+            if passed and agent_id in passed:
+                found = _first_not_in(heap, passed)
+                if found is None:
+                    continue
+                agent_id, order = found
+            key = (fit(profile.sample, ticket), order)
+            if best is None or key < best:
+                best = key
+                best_agent = agent_id
+        if best_agent is None:
+            return None
+        taken = self._take_waiting(ticket_id)
+        return self._offer(taken[0], taken[1], best_agent, f"{how}: {self._selection.name}", self._clock())
+
+    def _fill(self, agent_id: str, how: str) -> None:
+        """Offer an agent the best waiting tickets it has room for."""
+        if self._paused:
+            return
+        state = self._roster._states.get(agent_id)
+        if state is None or state.agent.status is not AgentStatus.AVAILABLE:
+            return
+        agent = state.agent
+        simple = len(agent.capacity) == 1 and ANY_CHANNEL in agent.capacity
+        channels: Container[str | None] | None = None if simple else _RoomFilter(state)
+        skipped: list[tuple[Ticket, int]] = []
+        queue = self._queue
+        passed_by = self._passed
+        now = self._clock()
+        try:
+            while True:
+                if simple and state.load[ANY_CHANNEL] >= agent.capacity[ANY_CHANNEL]:
+                    break
+                found = queue._take(agent.skills, channels, agent_id)
+                if found is None:
+                    break
+                ticket, seq = found
+                passed = passed_by.get(ticket.id)
+                if passed and agent_id in passed:
+                    skipped.append(found)
+                    continue
+                self._leave_books(ticket)
+                self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now)
+        finally:
+            for ticket, seq in skipped:
+                queue._restore(ticket, seq)
+
+    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float) -> Offer:
+        state = self._roster._states[agent_id]
+        slot = state.agent.slot_for(ticket.channel)
+        assert slot is not None
+        self._offer_count += 1
+        timeout = self._offer_timeout
+        expires = math.inf if timeout is None else now + timeout
+        offer = Offer(f"offer-{self._offer_count}", ticket, agent_id, now, expires, how)
+        self._offers[offer.id] = offer
+        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer)
+        self._how[ticket.id] = how
+        if timeout is not None:
+            heapq.heappush(self._expiry, (expires, offer.id))
+        state.load[slot] = state.load.get(slot, 0) + 1
+        state.offered += 1
+        state.last_offer = self._offer_count
+        state.idle_since = now
+        self._refresh(state)
+        self._inbox.setdefault(agent_id, deque()).append(offer.id)
+        self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer.id, how)
+        self._wake(agent_id)
+        return offer
+
+    def _deliver(self, agent_id: str) -> Offer | None:
+        self._roster._state(agent_id)
+        inbox = self._inbox.get(agent_id)
+        if not inbox:
+            self._fill(agent_id, "pulled by the agent")
+            inbox = self._inbox.get(agent_id)
+        while inbox:
+            offer = self._offers.get(inbox.popleft())
+            if offer is not None:
+                return offer
+        return None
+
+    def _pending(self, offer: Offer | str) -> Offer:
+        offer_id = offer.id if isinstance(offer, Offer) else offer
+        if not isinstance(offer_id, str):
+            raise InvalidArgument("offer", offer, "expected an Offer or an offer id")
+        found = self._offers.get(offer_id)
+        if found is None:
+            status = self._closed.get(offer_id)
+            if status is None:
+                raise UnknownOffer(offer_id)
+            raise OfferClosed(offer_id, status.value)
+        return found
+
+    def _close(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
+        del self._offers[offer.id]
+        closed = self._closed
+        closed[offer.id] = status
+        if len(closed) > _CLOSED_MEMORY:
+            closed.popitem(last=False)
+        inbox = self._inbox.get(offer.agent_id)
+        if inbox:
+            with contextlib.suppress(ValueError):
+                inbox.remove(offer.id)
+            if not inbox:
+                del self._inbox[offer.agent_id]
+
+    def _give_back(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
+        """Decline, expiry or revocation: the ticket goes back to its place."""
+        track = self._tracks[offer.ticket.id]
+        agent_id = offer.agent_id
+        self._close(offer, status, now, detail)
+        self._untrack(track, now)
+        ticket = track.ticket
+        state = self._roster._states.get(agent_id)
+        if status is not OfferStatus.REVOKED:
+            self._pass(ticket.id, agent_id, now)
+            books = self._books(ticket)
+            if status is OfferStatus.DECLINED:
+                for book in books:
+                    book.declined += 1
+                if state is not None:
+                    state.declined += 1
+            else:
+                for book in books:
+                    book.expired += 1
+                if state is not None:
+                    state.expired += 1
+        kind = {
+            OfferStatus.DECLINED: EventKind.DECLINED,
+            OfferStatus.EXPIRED: EventKind.EXPIRED,
+            OfferStatus.REVOKED: EventKind.REVOKED,
+        }[status]
+        self._requeue(ticket, track.seq)
+        self._emit(kind, now, ticket.id, agent_id, offer.id, detail)
+        if (
+            status is OfferStatus.EXPIRED
+            and self._mark_not_responding
+            and state is not None
+            and state.agent.status is AgentStatus.AVAILABLE
+        ):
+            self._roster.replace(state.agent.evolve(status=AgentStatus.NOT_RESPONDING))
+        if not self._paused:
+            if ticket.id in self._queue:
+                self._route(ticket.id, "routed again after an offer was given back")
+            if status is not OfferStatus.REVOKED:
+                self._fill(agent_id, "freed by giving an offer back")
+
+    def _pass(self, ticket_id: str, agent_id: str, now: float) -> None:
+        # The agent passed on the ticket: not offered it again for a while.
+        self._passed.setdefault(ticket_id, set()).add(agent_id)
+        if self._retry_after is not None:
+            heapq.heappush(self._retry, (now + self._retry_after, ticket_id, agent_id))
+
+    def _untrack(self, track: _Track, now: float) -> None:
+        """Forget a ticket's offer or assignment and free the agent's room."""
+        del self._tracks[track.ticket.id]
+        self._how.pop(track.ticket.id, None)
+        state = self._roster._states.get(track.agent_id)
+        if state is not None:
+            state.load[track.slot] -= 1
+            state.idle_since = max(state.idle_since, now)
+            self._refresh(state)
+
+    def _assigned(self, ticket_id: str, agent_id: str | None) -> _Track:
+        track = self._tracks.get(ticket_id)
+        if track is None:
+            if ticket_id in self._queue:
+                raise NotAssigned(ticket_id, "is waiting in the queue, not assigned")
+            raise UnknownTicket(ticket_id)
+        if track.offer is not None:
+            raise NotAssigned(ticket_id, f"is offered to {track.agent_id!r} but not accepted yet")
+        if agent_id is not None and agent_id != track.agent_id:
+            raise NotAssigned(ticket_id, f"is assigned to {track.agent_id!r}, not to {agent_id!r}")
+        return track
+
+    def _revoke_offers(self, agent_id: str, now: float, detail: str) -> None:
+        for offer in [o for o in self._offers.values() if o.agent_id == agent_id]:
+            self._give_back(offer, OfferStatus.REVOKED, now, detail)
+
+    # -- agent index -------------------------------------------------------------
+
+    def _on_agent_change(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
+        # Called by the roster, under the lock, after every change.
+        now = self._clock()
+        if new is None:
+            profile = self._profile_of.pop(agent_id)
+            profile.agents.discard(agent_id)
+            for heap in profile.free.values():
+                heap.pop(agent_id, None)
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
+            return
+        state = self._roster._states[agent_id]
+        if old is None:
+            self._place_agent(state)
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=f"joined, {new.status.value}")
+        else:
+            if _profile_key(old) != _profile_key(new):
+                profile = self._profile_of.pop(agent_id)
+                profile.agents.discard(agent_id)
+                for heap in profile.free.values():
+                    heap.pop(agent_id, None)
+                self._place_agent(state)
+            else:
+                self._refresh(state)
+            changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+            if new.status is not AgentStatus.AVAILABLE:
+                self._revoke_offers(agent_id, now, f"agent is {new.status.value}")
+        if new.status is AgentStatus.AVAILABLE:
+            self._fill(agent_id, "agent became able to take work")
+
+    def _place_agent(self, state: AgentState) -> None:
+        agent = state.agent
+        key = _profile_key(agent)
+        profile = self._profiles.get(key)
+        if profile is None:
+            profile = _Profile(agent)
+            self._profiles[key] = profile
+            for requirement, profiles in self._profiles_for.items():
+                if requirement.satisfied_by(agent.skills):
+                    profiles.append(profile)
+        profile.agents.add(agent.id)
+        self._profile_of[agent.id] = profile
+        self._refresh(state)
+
+    def _refresh(self, state: AgentState) -> None:
+        """Put the agent in the free heap of each capacity key it has room
+        in, at its current selection order."""
+        agent = state.agent
+        profile = self._profile_of.get(agent.id)
+        if profile is None:
+            return
+        available = agent.status is AgentStatus.AVAILABLE
+        order = self._selection.order(state) if available else None
+        load = state.load
+        for slot, heap in profile.free.items():
+            if available and load.get(slot, 0) < agent.capacity[slot]:
+                heap[agent.id] = order  # type: ignore[assignment]
+            elif agent.id in heap:
+                del heap[agent.id]
+
+    def _eligible_profiles(self, requirement: SkillSet) -> list[_Profile]:
+        profiles = self._profiles_for.get(requirement)
+        if profiles is None:
+            if len(self._profiles_for) >= 4096:
+                self._profiles_for.clear()
+            profiles = [p for p in self._profiles.values() if requirement.satisfied_by(p.skills)]
+            self._profiles_for[requirement] = profiles
+        return profiles
+
+    # -- batch assignment ----------------------------------------------------------
+
+    def _assign_all_locked(self) -> list[Offer]:
+        if self._paused:
+            return []
+        queue = self._queue
+        store = queue._store
+        now = self._clock()
+        offers: list[Offer] = []
+        # 1. Held tickets go to their holder if it has room.
+        # 2. The rest: greedy in priority order with augmenting paths over
+        #    nodes (agent profile, capacity key) whose free room is counted.
+        nodes: dict[tuple[int, str], int] = {}  # (profile id, slot) -> free room
+        node_profile: dict[tuple[int, str], _Profile] = {}
+        for profile in self._profiles.values():
+            for slot in profile.capacity:
+                room = 0
+                for agent_id in profile.agents:
+                    state = self._roster._states[agent_id]
+                    if state.agent.status is AgentStatus.AVAILABLE:
+                        room += max(0, state.agent.capacity.get(slot, 0) - state.load.get(slot, 0))
+                if room:
+                    node = (id(profile), slot)
+                    nodes[node] = room
+                    node_profile[node] = profile
+        if not nodes:
+            return offers
+        backlog = [t for t, _ in store.ordered()]
+        plain: list[tuple[Ticket, Any]] = []  # (ticket, lane)
+        held: list[Ticket] = []
+        declined: list[str] = []
+        for ticket in backlog:
+            lane = store.lane(ticket.id)
+            if lane[2] is not None:
+                held.append(ticket)
+            elif self._passed.get(ticket.id):
+                declined.append(ticket.id)
+            else:
+                plain.append((ticket, lane))
+        for ticket in held:
+            if ticket.id in queue:
+                offer = self._route(ticket.id, "batch assignment (held for this agent)")
+                if offer is not None:
+                    offers.append(offer)
+                    node = (id(self._profile_of[offer.agent_id]), self._tracks[ticket.id].slot)
+                    if node in nodes:
+                        nodes[node] -= 1
+        adjacency: dict[tuple[SkillSet, str | None], list[tuple[int, str]]] = {}
+
+        def adjacent(lane_key: tuple[SkillSet, str | None]) -> list[tuple[int, str]]:
+            found = adjacency.get(lane_key)
+            if found is None:
+                requirement, channel = lane_key
+                found = []
+                for profile in self._eligible_profiles(requirement):
+                    slot = profile.slot_for(channel)
+                    if slot is not None and (id(profile), slot) in node_profile:
+                        found.append((id(profile), slot))
+                adjacency[lane_key] = found
+            return found
+
+        fit = self._selection.fit
+
+        def prefer(ticket: Ticket, node: tuple[int, str]) -> tuple[Any, ...]:
+            # The strategy's key of the best free agent in the node.
+            profile = node_profile[node]
+            heap = profile.free[node[1]]
+            return (fit(profile.sample, ticket), heap.peekitem()[1] if heap else ())
+
+        where = priority_matching([(t, (lane[0], lane[1])) for t, lane in plain], nodes, adjacent, prefer)
+        # Concrete agents, in priority order, each the strategy's best in its node.
+        for ticket, _ in plain:
+            target = where.get(ticket)
+            if target is None:
+                continue
+            agent_id = node_profile[target].free[target[1]].peekitem()[0]
+            taken = self._take_waiting(ticket.id)
+            offers.append(self._offer(taken[0], taken[1], agent_id, f"batch assignment: {self._selection.name}", now))
+        for ticket_id in declined:
+            if ticket_id in queue:
+                offer = self._route(ticket_id, "batch assignment (after a decline)")
+                if offer is not None:
+                    offers.append(offer)
+        return offers
+
+    # -- books ---------------------------------------------------------------------
+
+    def _group_name(self, skills: SkillSet) -> str:
+        name = self._group_names.get(skills)
+        if name is None:
+            name = "+".join(skills) if skills else "-"
+            if len(self._group_names) < 4096:
+                self._group_names[skills] = name
+        return name
+
+    def _books(self, ticket: Ticket) -> tuple[_Book, _Book, _Book]:
+        cls = self._classify(ticket)
+        book = self._by_class.get(cls)
+        if book is None:
+            book = self._by_class[cls] = _Book()
+        group = self._group_name(ticket.skills)
+        gbook = self._by_skills.get(group)
+        if gbook is None:
+            gbook = self._by_skills[group] = _Book()
+        return book, gbook, self._overall
+
+    def _enter_books(self, ticket: Ticket) -> None:
+        entry = (ticket.created_at, ticket.id)
+        for book in self._books(ticket):
+            book.waiting += 1
+            heapq.heappush(book.oldest, entry)
+            if len(book.oldest) > 2 * book.waiting + 64:
+                self._compact(book)
+
+    def _compact(self, book: _Book) -> None:
+        # Keep only entries of tickets still waiting in this book (amortised
+        # O(1) per entry, since it runs when over half are stale).
+        queue = self._queue
+        keep = set()
+        for created, ticket_id in book.oldest:
+            ticket = queue.get(ticket_id)
+            if ticket is not None and ticket.created_at == created and book in self._books(ticket):
+                keep.add((created, ticket_id))
+        book.oldest = sorted(keep)
+
+    def _leave_books(self, ticket: Ticket) -> None:
+        for book in self._books(ticket):
+            book.waiting -= 1
+
+    def _figures(self, book: _Book, now: float) -> GroupFigures:
+        oldest = book.oldest
+        queue = self._queue
+        # Drop entries of tickets no longer waiting in this group.
+        while oldest:
+            created, ticket_id = oldest[0]
+            ticket = queue.get(ticket_id)
+            if ticket is not None and ticket.created_at == created and book in self._books(ticket):
+                break
+            heapq.heappop(oldest)
+        oldest_wait = max(0.0, now - oldest[0][0]) if oldest and book.waiting else None
+        waits = book.waits
+        return GroupFigures(
+            book.waiting,
+            oldest_wait,
+            waits.count,
+            waits.percentile(50),
+            waits.percentile(90),
+            waits.percentile(99),
+            waits.max if waits.count else None,
+            book.declined,
+            book.expired,
+        )
+
+    # -- events ---------------------------------------------------------------------
+
+    def _emit(  # noqa: PLR0917 - internal, called with positional ids throughout
+        self,
+        kind: EventKind,
+        now: float,
+        ticket_id: str | None = None,
+        agent_id: str | None = None,
+        offer_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self._event_seq += 1
+        event = Event(kind, now, self._event_seq, ticket_id, agent_id, offer_id, detail)
+        self._events.append(event)
+        if self._listeners:
+            self._outbox.append(event)
+
+    def _flush(self) -> None:
+        # Deliver queued events to listeners, outside the lock.
+        if not self._outbox:
+            return
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            listeners = list(self._listeners)
+        for event in events:
+            for listener in listeners:
+                listener(event)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Dispatcher: {len(self._queue)} waiting, {len(self._offers)} offered, "
+            f"{len(self._tracks) - len(self._offers)} assigned, {len(self._roster)} agent(s)>"
+        )
+
+    def _check(self) -> None:
+        """Apply what is due, then assert every invariant (used by the test suite)."""
+        with self._lock:
+            self._advance()
+            self._queue._check()
+            self._roster._check()
+            load: dict[tuple[str, str], int] = {}
+            for ticket_id, track in self._tracks.items():
+                assert ticket_id not in self._queue, "a ticket is both waiting and out"
+                assert track.ticket.id == ticket_id
+                load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+                if track.offer is not None:
+                    assert self._offers.get(track.offer.id) is track.offer
+            assert len([t for t in self._tracks.values() if t.offer is not None]) == len(self._offers)
+            for agent_id, state in self._roster._states.items():
+                for slot, used in state.load.items():
+                    assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
+                profile = self._profile_of[agent_id]
+                assert agent_id in profile.agents
+                for slot, heap in profile.free.items():
+                    should = (
+                        state.agent.status is AgentStatus.AVAILABLE and state.load.get(slot, 0) < state.agent.capacity[slot]
+                    )
+                    assert (agent_id in heap) == should, f"free heap of {agent_id!r} on {slot!r} out of step"
+                    if should:
+                        assert heap[agent_id] == self._selection.order(state), "stale selection order"
+            for profile in self._profiles.values():
+                for heap in profile.free.values():
+                    heap._check()
+            waiting = len(self._queue)
+            assert self._overall.waiting == waiting, "waiting count out of step"
+            assert sum(b.waiting for b in self._by_class.values()) == waiting
+            assert sum(b.waiting for b in self._by_skills.values()) == waiting
+            for agent_id, inbox in self._inbox.items():
+                for offer_id in inbox:
+                    assert offer_id in self._offers and self._offers[offer_id].agent_id == agent_id
+            if not self._paused:
+                self._check_work_conserving()
+
+    def _check_work_conserving(self) -> None:
+        # No available agent with room has a waiting ticket it may take
+        # (except ones it passed on, or held for another agent).
+        store = self._queue._store
+        now = self._clock()
+        for ticket in self._queue:
+            requirement, channel, holder = store.lane(ticket.id)
+            passed = self._passed.get(ticket.id, set())
+            for agent_id, state in self._roster._states.items():
+                agent = state.agent
+                if (
+                    agent.status is AgentStatus.AVAILABLE
+                    and state.has_room(channel)
+                    and requirement.satisfied_by(agent.skills)
+                    and agent_id not in passed
+                    and (holder is None or holder == agent_id)
+                ):
+                    raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
+
+
+def _first_not_in(heap: IndexedHeap[str, tuple[Any, ...]], excluded: set[str]) -> tuple[str, tuple[Any, ...]] | None:
+    # The best agent in a free heap not in ``excluded``: rare (after a
+    # decline), so a linear pass is fine.
+    best = None
+    for agent_id in heap:
+        if agent_id in excluded:
+            continue
+        order = heap[agent_id]
+        if best is None or order < best[1]:
+            best = (agent_id, order)
+    return best
+
+
+def _resolve(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _check_seconds(field: str, value: Any, *, allow_none: bool, positive: bool) -> None:
+    if value is None and allow_none:
+        return
+    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    if bad or value < 0 or (positive and value == 0):
+        expected = "a finite number of seconds " + ("> 0" if positive else ">= 0") + (", or None" if allow_none else "")
+        raise InvalidArgument(field, value, f"expected {expected}")
