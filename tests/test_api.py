@@ -9,7 +9,18 @@ import sys
 from pathlib import Path
 
 import triage_queue
-from triage_queue import IndexedHeap, Policy, SkillSet, Ticket, TicketQueue
+from triage_queue import (
+    Agent,
+    AsyncDispatcher,
+    Dispatcher,
+    IndexedHeap,
+    Policy,
+    Roster,
+    SkillSet,
+    Ticket,
+    TicketQueue,
+    WaitHistogram,
+)
 from triage_queue._demo import AGENTS, _arrivals, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +60,7 @@ def _public_methods(cls: type) -> list[str]:
 
 def test_core_operations_state_their_complexity() -> None:
     """Every public operation of the core structures states its complexity."""
-    for cls in (TicketQueue, IndexedHeap, Policy, SkillSet):
+    for cls in (TicketQueue, IndexedHeap, Policy, SkillSet, Agent, Roster, Dispatcher, AsyncDispatcher, WaitHistogram):
         for name in _public_methods(cls):
             doc = inspect.getdoc(getattr(cls, name)) or ""
             assert "complexity" in doc.lower(), f"{cls.__name__}.{name} does not state its complexity"

@@ -36,6 +36,7 @@ from triage_queue.errors import (
 )
 from triage_queue.events import Event, EventKind
 from triage_queue.heap import IndexedHeap
+from triage_queue.matching import priority_matching
 from triage_queue.policy import Composition, Explanation, Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.rules import (
@@ -141,5 +142,6 @@ __all__ = [
     "Vip",
     "WaitHistogram",
     "classify_severity",
+    "priority_matching",
     "rule",
 ]

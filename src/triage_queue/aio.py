@@ -81,27 +81,27 @@ class AsyncDispatcher:
                 dispatcher._unregister_async(agent_id, future)
 
     def submit(self, ticket: Ticket) -> Offer | None:
-        """:meth:`Dispatcher.submit`."""
+        """:meth:`Dispatcher.submit`.  Runtime complexity: as that method."""
         return self._dispatcher.submit(ticket)
 
     def accept(self, offer: Offer | str) -> Ticket:
-        """:meth:`Dispatcher.accept`."""
+        """:meth:`Dispatcher.accept`.  Runtime complexity: as that method."""
         return self._dispatcher.accept(offer)
 
     def decline(self, offer: Offer | str, reason: str = "") -> None:
-        """:meth:`Dispatcher.decline`."""
+        """:meth:`Dispatcher.decline`.  Runtime complexity: as that method."""
         self._dispatcher.decline(offer, reason)
 
     def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
-        """:meth:`Dispatcher.complete`."""
+        """:meth:`Dispatcher.complete`.  Runtime complexity: as that method."""
         return self._dispatcher.complete(ticket_id, agent_id)
 
     def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
-        """:meth:`Dispatcher.transfer`."""
+        """:meth:`Dispatcher.transfer`.  Runtime complexity: as that method."""
         return self._dispatcher.transfer(ticket_id, agent_id, **changes)
 
     def cancel(self, ticket_id: str) -> Ticket:
-        """:meth:`Dispatcher.cancel`."""
+        """:meth:`Dispatcher.cancel`.  Runtime complexity: as that method."""
         return self._dispatcher.cancel(ticket_id)
 
     def __repr__(self) -> str:

@@ -152,10 +152,11 @@ class AssignmentExplanation:
 class _Track:
     """A ticket out of the queue: offered to, or assigned to, an agent."""
 
-    __slots__ = ("agent_id", "assigned_at", "offer", "seq", "slot", "ticket")
+    __slots__ = ("agent_id", "assigned_at", "note", "offer", "seq", "slot", "ticket")
 
-    def __init__(self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer) -> None:
+    def __init__(self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str) -> None:  # noqa: PLR0917
         self.ticket = ticket
+        self.note = note  # where the chosen agent stood by the strategy, when chosen
         self.seq = seq
         self.agent_id = agent_id
         self.slot = slot
@@ -846,7 +847,9 @@ class Dispatcher:
             now = self._advance()
             track = self._tracks.get(ticket_id)
             holder = None
+            note = ""
             if track is not None:
+                note = track.note
                 ticket = track.ticket
                 state_name = "offered" if track.offer is not None else "assigned"
                 chosen = track.agent_id
@@ -862,14 +865,11 @@ class Dispatcher:
                 how = None
             passed = self._passed.get(ticket_id, set())
             selection = self._selection
-            chosen_state = self._roster._states.get(chosen) if chosen is not None else None
             verdicts = []
             for agent_id, state in self._roster._states.items():
                 agent = state.agent
                 if agent_id == chosen:
-                    verdicts.append(
-                        AgentVerdict(agent_id, True, True, f"chosen: {how}; {selection.describe(agent, state, ticket)}")
-                    )
+                    verdicts.append(AgentVerdict(agent_id, True, True, f"chosen: {how}; when chosen: {note}"))
                     continue
                 missing = requirement.missing_from(agent.skills)
                 slot = agent.slot_for(ticket.channel)
@@ -886,11 +886,10 @@ class Dispatcher:
                     reason = "declined this ticket or let its offer expire"
                 elif holder is not None:
                     reason = f"the ticket is held for {holder!r} (affinity)"
-                elif chosen_state is not None:
+                elif chosen is not None:
                     reason = (
-                        f"qualified, but {selection.name} preferred {chosen!r}: "
-                        f"{selection.describe(agent, state, ticket)} vs "
-                        f"{selection.describe(chosen_state.agent, chosen_state, ticket)}"
+                        f"qualified, but {selection.name} preferred {chosen!r} ({note} when chosen); "
+                        f"this agent now: {selection.describe(agent, state, ticket)}"
                     )
                 else:
                     reason = "qualified and free: the ticket will be offered on the next operation"
@@ -1081,7 +1080,8 @@ class Dispatcher:
         expires = math.inf if timeout is None else now + timeout
         offer = Offer(f"offer-{self._offer_count}", ticket, agent_id, now, expires, how)
         self._offers[offer.id] = offer
-        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer)
+        note = self._selection.describe(state.agent, state, ticket)
+        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note)
         self._how[ticket.id] = how
         if timeout is not None:
             heapq.heappush(self._expiry, (expires, offer.id))
