@@ -372,6 +372,10 @@ class Dispatcher:
         """The most recent events (the audit trail), oldest first.
 
         Runtime complexity: O(audit size).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); d.submit(Ticket("T-1", 0.0))
+        >>> [str(e) for e in d.events]
+        ["[0] #1 submitted: ticket 'T-1'"]
         """
         with self._lock:
             return list(self._events)
@@ -383,6 +387,11 @@ class Dispatcher:
         an exception in a listener propagates to that caller.
 
         Runtime complexity: O(1) (unsubscribing O(listeners)).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); seen = []
+        >>> stop = d.subscribe(seen.append); d.submit(Ticket("T-1", 0.0)); stop()
+        >>> [e.kind.value for e in seen]
+        ['submitted']
         """
         if not callable(listener):
             raise InvalidArgument("listener", listener, "expected a callable taking an Event")
@@ -407,6 +416,10 @@ class Dispatcher:
 
         Raises as :meth:`TicketQueue.push` does.  Runtime complexity:
         O(R + log n + G log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", skills=["billing"])])
+        >>> d.submit(Ticket("T-1", 0.0, skills=["billing"])).agent_id, d.submit(Ticket("T-2", 0.0))
+        ('ana', None)
         """
         with self._lock:
             now = self._advance()
@@ -429,6 +442,10 @@ class Dispatcher:
 
         Raises :class:`UnknownTicket` or as :meth:`TicketQueue.update`.
         Runtime complexity: O(R + log n + G log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+        >>> d.submit(Ticket("T-1", 0.0)); d.update("T-1", severity="critical").severity.name
+        'CRITICAL'
         """
         with self._lock:
             now = self._advance()
@@ -456,6 +473,10 @@ class Dispatcher:
         an agent holding it gets its capacity back.  Return the ticket.
 
         Raises :class:`UnknownTicket`.  Runtime complexity: O(log n + G log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+        >>> d.submit(Ticket("T-1", 0.0)); d.cancel("T-1").id, len(d.queue)
+        ('T-1', 0)
         """
         with self._lock:
             now = self._advance()
@@ -481,6 +502,10 @@ class Dispatcher:
         """``"waiting"``, ``"offered"`` or ``"assigned"``.
 
         Raises :class:`UnknownTicket`.  Runtime complexity: O(1).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
+        ('T-1', 'assigned')
         """
         with self._lock:
             track = self._tracks.get(ticket_id)
@@ -495,6 +520,10 @@ class Dispatcher:
 
         Raises :class:`UnknownAgent`.  Runtime complexity: O(T) for T
         tickets out of the queue.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); [t.id for t in d.assigned("ana")]
+        ['T-1']
         """
         with self._lock:
             self._roster._state(agent_id)
@@ -509,6 +538,10 @@ class Dispatcher:
 
         Raises :class:`UnknownAgent`.  Runtime complexity: O(1) for an offer
         already made; else O(Q + log n).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> d.submit(Ticket("T-1", 0.0)).id == d.next_for("ana").id, d.next_for("ana")
+        (True, None)
         """
         with self._lock:
             self._advance()
@@ -520,6 +553,11 @@ class Dispatcher:
         """Every pending offer to an agent, oldest first.
 
         Raises :class:`UnknownAgent`.  Runtime complexity: O(pending offers).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", capacity=2)])
+        >>> _ = d.submit(Ticket("T-1", 0.0)), d.submit(Ticket("T-2", 1.0))
+        >>> [o.ticket.id for o in d.offers_for("ana")]
+        ['T-1', 'T-2']
         """
         with self._lock:
             self._advance()
@@ -536,6 +574,14 @@ class Dispatcher:
         already accepted, declined, revoked or has expired (an offer past
         its time expires before the answer is considered).  Runtime
         complexity: O(log n) amortised.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> offer = d.submit(Ticket("T-1", 0.0)); d.accept(offer).id
+        'T-1'
+        >>> d.accept(offer)
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.OfferClosed: offer 'offer-1' is accepted; only a pending offer can be answered
         """
         with self._lock:
             now = self._advance()
@@ -561,6 +607,12 @@ class Dispatcher:
         again to this one while it waits); the agent may get other work.
 
         Raises as :meth:`accept`.  Runtime complexity: O(R + log n + G log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana"), Agent("bo")])
+        >>> offer = d.submit(Ticket("T-1", 0.0)); offer.agent_id
+        'ana'
+        >>> d.decline(offer, "on a call"); d.offers_for("bo")[0].ticket.id
+        'T-1'
         """
         if not isinstance(reason, str):
             raise InvalidArgument("reason", reason, "expected a string")
@@ -577,6 +629,11 @@ class Dispatcher:
         Raises :class:`NotAssigned` if the ticket is not assigned (or only
         offered, or assigned to another agent), :class:`UnknownTicket` if it
         is not known at all.  Runtime complexity: O(Q + log n + log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); d.submit(Ticket("T-2", 0.0))
+        >>> d.complete("T-1").id, d.offers_for("ana")[0].ticket.id     # ana is offered T-2 at once
+        ('T-1', 'T-2')
         """
         with self._lock:
             now = self._advance()
@@ -595,6 +652,11 @@ class Dispatcher:
         Raises as :meth:`complete`, or :class:`InvalidTicket` for a bad
         change (then nothing changes).  Runtime complexity:
         O(R + log n + G log A).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana"), Agent("bo", skills=["api"])])
+        >>> _ = d.accept(d.submit(Ticket("T-1", 0.0)))
+        >>> d.transfer("T-1", skills=["api"]).skills["api"], d.offers_for("bo")[0].ticket.id
+        (1, 'T-1')
         """
         with self._lock:
             now = self._advance()
@@ -615,6 +677,10 @@ class Dispatcher:
     def add_agent(self, agent: Agent) -> None:
         """Add an agent to the roster; if available, it gets work at once.
         Raises as :meth:`Roster.add`.  Runtime complexity: O(G + C log A + Q + log n).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); d.submit(Ticket("T-1", 0.0))
+        >>> d.add_agent(Agent("ana")); d.status("T-1")
+        'offered'
         """
         with self._lock:
             self._advance()
@@ -625,17 +691,24 @@ class Dispatcher:
         """Take an agent off the roster; its pending offers go back to the
         queue first.  Raises :class:`UnknownAgent`, or :class:`AgentBusy`
         if it has assigned tickets.  Runtime complexity: O(C log A + pending).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> _ = d.submit(Ticket("T-1", 0.0)); d.remove_agent("ana").id, d.status("T-1")
+        ('ana', 'waiting')
         """
         with self._lock:
             now = self._advance()
             state = self._roster._state(agent_id)
             if any(t.agent_id == agent_id and t.offer is None for t in self._tracks.values()):
                 raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
+            original = state.agent
+            if original.status is AgentStatus.AVAILABLE:
+                # Going offline first gives its offers back to other agents.
+                self._roster.replace(original.evolve(status=AgentStatus.OFFLINE))
             self._revoke_offers(agent_id, now, "agent removed")
-            del state  # only checked that the agent exists
-            agent = self._roster.remove(agent_id)
+            self._roster.remove(agent_id)
         self._flush()
-        return agent
+        return original
 
     def set_status(self, agent_id: str, status: AgentStatus | str) -> Agent:
         """Set an agent's status.  Leaving AVAILABLE takes back its pending
@@ -643,6 +716,10 @@ class Dispatcher:
 
         Raises :class:`UnknownAgent` or :class:`InvalidAgent`.
         Runtime complexity: O(C log A + Q + log n) plus O(pending offers).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")])
+        >>> d.submit(Ticket("T-1", 0.0)); _ = d.set_status("ana", "available"); d.status("T-1")
+        'offered'
         """
         with self._lock:
             self._advance()
@@ -656,6 +733,10 @@ class Dispatcher:
 
         Raises :class:`UnknownAgent` or :class:`InvalidAgent`.
         Runtime complexity: O(G + C log A + Q + log n).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); _ = d.update_agent("ana", skills=["api"]); d.status("T-1")
+        'offered'
         """
         with self._lock:
             self._advance()
@@ -670,6 +751,12 @@ class Dispatcher:
         skills, emit SLA events.  Call it from a timer.
 
         Runtime complexity: O((k + 1) log n) for k things due.
+
+        >>> from triage_queue import ManualClock
+        >>> clock = ManualClock(); d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=30)
+        >>> _ = d.submit(Ticket("T-1", 0.0)); clock.advance(30); d.tick(); d.status("T-1")
+        30.0
+        'waiting'
         """
         with self._lock:
             self._advance()
@@ -684,6 +771,15 @@ class Dispatcher:
         assigns the backlog to the free capacity at once.
 
         Runtime complexity: O(1) on entry; :meth:`assign_all` on exit.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")])
+        >>> with d.paused():
+        ...     d.submit(Ticket("T-1", 0.0))
+        ...     _ = d.set_status("ana", "available")
+        ...     d.status("T-1")
+        'waiting'
+        >>> d.status("T-1")
+        'offered'
         """
         with self._lock:
             self._paused += 1
@@ -715,6 +811,13 @@ class Dispatcher:
         O(G) per ticket placed directly and O(L·G) per augmenting search
         (L lanes); at most one failed search per lane, since a lane that
         cannot fit one more ticket never can.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+        >>> with d.paused():
+        ...     for i in range(3): d.submit(Ticket(f"T-{i}", 0.0))
+        ...     d.add_agent(Agent("ana", capacity=2))
+        >>> sorted(o.ticket.id for o in d.offers_for("ana"))
+        ['T-0', 'T-1']
         """
         with self._lock:
             self._advance()
@@ -733,6 +836,10 @@ class Dispatcher:
         expiring, a hold ending), never by polling.  Raises
         :class:`UnknownAgent`.  Runtime complexity: as :meth:`next_for` per
         wake-up.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> d.wait_for_ticket("ana", timeout=0.01) is None
+        True
         """
         if timeout is not None:
             _check_seconds("timeout", timeout, allow_none=False, positive=False)
@@ -814,6 +921,10 @@ class Dispatcher:
         Runtime complexity: O(A + groups · B log B) for B histogram buckets,
         plus O(log n) amortised per ticket that left a group since the last
         call.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); d.submit(Ticket("T-1", 0.0, skills=["api"]))
+        >>> s = d.stats(); s.overall.waiting, s.by_class["normal"].waiting, list(s.by_skills)
+        (1, 1, ['api'])
         """
         with self._lock:
             now = self._advance()
@@ -842,6 +953,10 @@ class Dispatcher:
 
         Raises :class:`UnknownTicket`.  Runtime complexity: O(A·k) for k
         required skills.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away"), Agent("bo")])
+        >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); [v.reason for v in d.explain_assignment("T-1").verdicts]
+        ["lacks skill 'api' >= 1 (has 0)", "lacks skill 'api' >= 1 (has 0)"]
         """
         with self._lock:
             now = self._advance()
