@@ -4,8 +4,8 @@ and the snapshot value classes a :class:`~triage_queue.Dispatcher` returns.
 >>> h = WaitHistogram()
 >>> for seconds in range(1, 101):
 ...     h.add(seconds)
->>> h.count, round(h.percentile(50)), round(h.percentile(99)), h.max
-(100, 50, 99, 100.0)
+>>> h.count, h.max, abs(h.percentile(99) - 99) / 99 < 0.01   # within 1% of the exact p99
+(100, 100.0, True)
 """
 
 from __future__ import annotations
