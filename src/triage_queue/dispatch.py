@@ -992,7 +992,9 @@ class Dispatcher:
                 if missing:
                     reason = "lacks " + ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
                 elif slot is None:
-                    reason = f"takes no {ticket.channel or 'channel-less'!r} tickets"
+                    reason = (
+                        "takes no tickets without a channel" if ticket.channel is None else f"takes no {ticket.channel!r} tickets"
+                    )
                 elif agent.status is not AgentStatus.AVAILABLE:
                     reason = f"status {agent.status.value}"
                 elif not state.has_room(ticket.channel):
