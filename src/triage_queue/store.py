@@ -74,8 +74,10 @@ class _Top:
 
 
 _TOP = _Top()
-# Beyond this many distinct agent skill sets the eligibility memo starts over.
-_MAX_MEMO = 4096
+# Beyond this many distinct agent skill sets the eligibility memo starts
+# over.  Well above the number of agents of a large contact centre (each
+# agent has at most one skill set), so a roster never thrashes it.
+_MAX_MEMO = 65_536
 # Empty partitions are pruned once there are more than this many, and they
 # are over half of all partitions.
 _MAX_EMPTY = 256

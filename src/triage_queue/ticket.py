@@ -220,7 +220,8 @@ class SkillSet(Mapping[str, int]):
 
         Runtime complexity: O(k) for the k skills of this set.
         """
-        get = proficiency.get
+        # A SkillSet's own dict answers get() without Mapping's try/except.
+        get = proficiency._levels.get if proficiency.__class__ is SkillSet else proficiency.get
         for name, level in self._items:
             if get(name, 0) < level:
                 return False
@@ -239,6 +240,14 @@ class SkillSet(Mapping[str, int]):
     def __getitem__(self, name: str) -> int:
         """The level of skill ``name``.  Runtime complexity: O(1)."""
         return self._levels[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The level of skill ``name``, or ``default``.  Runtime complexity: O(1)."""
+        return self._levels.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether skill ``name`` is in the set.  Runtime complexity: O(1)."""
+        return name in self._levels
 
     def __iter__(self) -> Iterator[str]:
         """Skill names in sorted order.  Runtime complexity: O(1) per name."""
