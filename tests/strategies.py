@@ -31,7 +31,9 @@ __all__ = [
     "customer_ids",
     "customer_tiers",
     "heap_keys",
+    "preferred_skill_sets",
     "priorities",
+    "relax_afters",
     "severities",
     "skill_levels",
     "skill_names",
@@ -137,6 +139,17 @@ def skill_sets(max_size: int = 3) -> st.SearchStrategy[SkillSet]:
     return st.dictionaries(skill_names(), skill_levels(), max_size=max_size).map(SkillSet)
 
 
+def preferred_skill_sets() -> st.SearchStrategy[SkillSet]:
+    """A ticket's preferred skills: most often none, else one or two."""
+    return st.one_of(st.just(SkillSet()), skill_sets(max_size=2))
+
+
+def relax_afters() -> st.SearchStrategy[float | None]:
+    """None (preferred skills stay required) or seconds >= 0 after which
+    they are dropped; round figures are favoured."""
+    return st.one_of(st.none(), st.sampled_from([0.0, 30.0, 60.0, 300.0]), st.floats(0, 86_400))
+
+
 # -- tickets ---------------------------------------------------------------
 
 
@@ -153,6 +166,8 @@ def tickets(
     customer_id: st.SearchStrategy[str | None] | None = None,
     channel: st.SearchStrategy[str | None] | None = None,
     attributes: st.SearchStrategy[dict[str, Any]] | None = None,
+    preferred_skills: st.SearchStrategy[SkillSet] | None = None,
+    relax_after: st.SearchStrategy[float | None] | None = None,
 ) -> st.SearchStrategy[Ticket]:
     """Valid tickets over every field; pass a strategy for a field to pin or
     narrow it (``tickets(ids=st.just("T-1"), severity=st.just(Severity.LOW))``).
@@ -170,6 +185,8 @@ def tickets(
         customer_id=customer_id if customer_id is not None else customer_ids(),
         channel=channel if channel is not None else channels(),
         attributes=attributes if attributes is not None else attribute_maps(),
+        preferred_skills=preferred_skills if preferred_skills is not None else preferred_skill_sets(),
+        relax_after=relax_after if relax_after is not None else relax_afters(),
     )
 
 

@@ -5,11 +5,19 @@ The queue caches keys (computed on push and update, re-keyed at the instants
 stepped rules announce); the model caches nothing.  Any stale key, lost
 ticket, wrong skill filter or half-applied failure shows up as a
 disagreement.
+
+The same goes for lanes: the model decides from scratch whether a ticket is
+eligible for an agent (its requirement at this instant, preferred skills
+included until they relax; its channel against the agent's channel filter;
+whether it is held for another agent), whereas the queue files tickets in
+partitions that it moves at the instants preferred skills relax and holds
+end.  Taking a ticket out (``_take``) and putting it back (``_restore``), as
+the dispatcher does, must leave it at exactly its old place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -26,14 +34,22 @@ from hypothesis.stateful import (
 )
 
 from queue_models import (
+    AGENTS,
     IDS,
     QueueModel,
     agent_skills,
+    agents,
+    channel_filters,
     ladder_policy,
+    max_wait_policy,
+    preferred,
+    relax_afters,
     requirements,
     sla_first_policy,
     stepped_policy,
+    ticket_channels,
     tickets,
+    weighted_max_wait_policy,
     weighted_policy,
 )
 from triage_queue import (
@@ -42,6 +58,8 @@ from triage_queue import (
     ManualClock,
     Policy,
     Severity,
+    SkillSet,
+    Ticket,
     TicketQueue,
     UnknownTicket,
 )
@@ -60,6 +78,15 @@ waits = st.one_of(
 )
 windows = st.one_of(st.just(0), st.integers(0, 300), st.floats(0, 400))
 maybe_skills = st.one_of(st.none(), agent_skills)
+# When a hold ends, relative to now: sometimes already over (no hold at all).
+hold_ends = st.one_of(st.sampled_from([-5, 0, 1, 30, 60, 120, 240]), st.floats(-10, 300))
+
+
+# (agent, skills, channels) asked for after every step.
+INVARIANT_VIEWS: list[tuple[str | None, SkillSet | None, frozenset[str | None] | None]] = [
+    *((agent, skills, None) for agent in (None, *AGENTS) for skills in (None, SkillSet(), SkillSet({"billing": 2, "payments": 2}))),
+    ("ana", None, frozenset({None, "chat"})),
+]
 
 
 class QueueMachine(RuleBasedStateMachine):
@@ -70,6 +97,12 @@ class QueueMachine(RuleBasedStateMachine):
     # had to re-key before answering).
     crossings: ClassVar[int] = 0
     stale_operations: ClassVar[int] = 0
+    # How often the clock passed an instant at which preferred skills relax
+    # or a hold ends; how often a held ticket was served to its agent; how
+    # often a taken ticket was put back.
+    lane_crossings: ClassVar[int] = 0
+    held_serves: ClassVar[int] = 0
+    restores: ClassVar[int] = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,6 +110,9 @@ class QueueMachine(RuleBasedStateMachine):
         self.policy = self.make_policy()
         self.queue = TicketQueue(self.policy, clock=self.clock)
         self.model = QueueModel(self.policy)
+        # Tickets taken out with _take, with their arrival sequence, that may
+        # be put back with _restore.
+        self.taken: list[tuple[Ticket, int]] = []
 
     def make_policy(self) -> Policy:
         """The policy under test (subclasses choose)."""
@@ -97,11 +133,25 @@ class QueueMachine(RuleBasedStateMachine):
         if not seconds:
             return
         before = self.now
+        lane_steps = self._lane_steps()
         self.clock.advance(seconds)
         crossed = sum(1 for when in pending if when <= self.now)
         type(self).crossings += crossed
+        type(self).lane_crossings += sum(1 for when in lane_steps if when <= self.now)
         if before_operation and crossed and self.model.ids(before) != self.model.ids(self.now):
             type(self).stale_operations += 1
+
+    def _lane_steps(self) -> list[float]:
+        """Instants ahead at which a ticket's preferred skills relax or its hold ends."""
+        now = self.now
+        steps = []
+        for ticket, _ in self.model.entries:
+            relax_at = ticket.relaxes_at()
+            if relax_at is not None and relax_at > now:
+                steps.append(relax_at)
+            if self.model.holder(ticket.id, now) is not None:
+                steps.append(self.model.holds[ticket.id][1])
+        return sorted(steps)
 
     def _pick_id(self, data: st.DataObject) -> str:
         """Mostly the id of a queued ticket, sometimes any id (maybe unknown)."""
@@ -148,40 +198,237 @@ class QueueMachine(RuleBasedStateMachine):
 
     # -- serving --------------------------------------------------------------
 
-    @rule(skills=maybe_skills, wait=waits)
-    def pop(self, skills: Mapping[str, int] | None, wait: float | str) -> None:
+    def _note_served(self, ticket: Ticket, agent: str | None) -> None:
+        if agent is not None and self.model.holder(ticket.id, self.now) == agent:
+            type(self).held_serves += 1
+
+    @rule(skills=maybe_skills, wait=waits, channels=channel_filters, agent=agents)
+    def pop(
+        self,
+        skills: Mapping[str, int] | None,
+        wait: float | str,
+        channels: Container[str | None] | None = None,
+        agent: str | None = None,
+    ) -> None:
         self._advance(wait, before_operation=True)
-        expected = self.model.best(self.now, skills)
+        expected = self.model.best(self.now, skills, channels, agent)
         if expected is None:
             with pytest.raises(Empty):
-                self.queue.pop(skills)
+                self.queue.pop(skills, channels=channels, agent=agent)
         else:
-            assert self.queue.pop(skills) == expected
+            assert self.queue.pop(skills, channels=channels, agent=agent) == expected
+            self._note_served(expected, agent)
             self.model.remove(expected.id)
 
     @precondition(lambda self: len(self.model) > 4)
-    @rule(skills=maybe_skills, count=st.integers(2, 4), wait=waits)
-    def serve_several(self, skills: Mapping[str, int] | None, count: int, wait: float | str) -> None:
+    @rule(skills=maybe_skills, count=st.integers(2, 4), wait=waits, channels=channel_filters, agent=agents)
+    def serve_several(
+        self,
+        skills: Mapping[str, int] | None,
+        count: int,
+        wait: float | str,
+        channels: Container[str | None] | None,
+        agent: str | None,
+    ) -> None:
         """An agent takes several tickets in a row."""
         self._advance(wait, before_operation=True)
         for _ in range(count):
-            expected = self.model.best(self.now, skills)
+            expected = self.model.best(self.now, skills, channels, agent)
             if expected is None:
                 with pytest.raises(Empty):
-                    self.queue.pop(skills)
+                    self.queue.pop(skills, channels=channels, agent=agent)
                 return
-            assert self.queue.pop(skills) == expected
+            assert self.queue.pop(skills, channels=channels, agent=agent) == expected
+            self._note_served(expected, agent)
             self.model.remove(expected.id)
 
-    @rule(skills=maybe_skills, wait=waits)
-    def peek(self, skills: Mapping[str, int] | None, wait: float | str) -> None:
+    @rule(skills=maybe_skills, wait=waits, channels=channel_filters, agent=agents)
+    def peek(
+        self,
+        skills: Mapping[str, int] | None,
+        wait: float | str,
+        channels: Container[str | None] | None = None,
+        agent: str | None = None,
+    ) -> None:
         self._advance(wait, before_operation=True)
-        expected = self.model.best(self.now, skills)
+        expected = self.model.best(self.now, skills, channels, agent)
         if expected is None:
             with pytest.raises(Empty):
-                self.queue.peek(skills)
+                self.queue.peek(skills, channels=channels, agent=agent)
         else:
-            assert self.queue.peek(skills) == expected
+            assert self.queue.peek(skills, channels=channels, agent=agent) == expected
+
+    # -- taking out and putting back (what a dispatcher does) -----------------
+
+    @rule(skills=maybe_skills, channels=channel_filters, agent=agents, keep_hold=st.booleans(), wait=waits)
+    def take_and_put_back(
+        self,
+        skills: Mapping[str, int] | None,
+        channels: Container[str | None] | None,
+        agent: str | None,
+        keep_hold: bool,
+        wait: float | str,
+    ) -> None:
+        """An offer declined at once: the ticket goes back exactly where it
+        was (with its hold, or without it)."""
+        self._advance(wait, before_operation=True)
+        before = [t.id for t in self.queue]
+        expected = self.model.best(self.now, skills, channels, agent)
+        found = self.queue._take(None if skills is None else SkillSet.of(skills), channels, agent)
+        if expected is None:
+            assert found is None
+            assert [t.id for t in self.queue] == before
+            return
+        assert found is not None
+        ticket, seq = found
+        assert ticket == expected
+        assert seq == self.model.seq(ticket.id)
+        assert ticket.id not in self.queue
+        assert [t.id for t in self.queue] == [i for i in before if i != ticket.id]
+        holder = self.model.holder(ticket.id, self.now)
+        hold = self.model.holds[ticket.id] if keep_hold and holder is not None else None
+        self.queue._restore(ticket, seq, hold)
+        if hold is None:
+            self.model.release(ticket.id)
+        type(self).restores += 1
+        assert [t.id for t in self.queue] == before
+        assert self.queue.holder(ticket.id) == (None if hold is None else hold[0])
+
+    @rule(skills=maybe_skills, channels=channel_filters, agent=agents, wait=waits)
+    def take(
+        self,
+        skills: Mapping[str, int] | None,
+        channels: Container[str | None] | None,
+        agent: str | None,
+        wait: float | str,
+    ) -> None:
+        """Take the ticket pop() would give, with its arrival sequence."""
+        self._advance(wait, before_operation=True)
+        expected = self.model.best(self.now, skills, channels, agent)
+        found = self.queue._take(None if skills is None else SkillSet.of(skills), channels, agent)
+        if expected is None:
+            assert found is None
+            return
+        assert found == (expected, self.model.seq(expected.id))
+        self._note_served(expected, agent)
+        self.model.remove(expected.id)
+        self.taken.append(found)
+
+    @precondition(lambda self: bool(self.taken))
+    @rule(data=st.data(), wait=waits)
+    def restore(self, data: st.DataObject, wait: float | str) -> None:
+        """Put back a ticket taken a while ago, maybe held for an agent; it
+        takes its old arrival sequence, so among equals it is ahead of the
+        tickets that came after it.  If its id was queued again meanwhile,
+        DuplicateTicket and nothing changes."""
+        i = data.draw(st.integers(0, len(self.taken) - 1))
+        ticket, seq = self.taken.pop(i)
+        self._advance(wait, before_operation=True)
+        hold = data.draw(st.one_of(st.none(), st.tuples(st.sampled_from(AGENTS), hold_ends.map(lambda d: self.now + d))))
+        if ticket.id in self.model:
+            with pytest.raises(DuplicateTicket):
+                self.queue._restore(ticket, seq, hold)
+            return
+        self.queue._restore(ticket, seq, hold)
+        self.model.restore(ticket, seq, hold)
+        type(self).restores += 1
+
+    # -- holds ------------------------------------------------------------------
+
+    @rule(data=st.data(), agent=st.sampled_from(AGENTS), until=hold_ends, wait=waits)
+    def hold(self, data: st.DataObject, agent: str, until: float, wait: float | str) -> None:
+        ticket_id = self._pick_id(data)
+        self._advance(wait, before_operation=True)
+        self._hold(ticket_id, agent, self.now + until)
+
+    def _hold(self, ticket_id: str, agent: str, until_at: float) -> None:
+        if ticket_id not in self.model:
+            with pytest.raises(UnknownTicket):
+                self.queue.hold(ticket_id, agent, until_at)
+            return
+        self.queue.hold(ticket_id, agent, until_at)
+        self.model.hold(ticket_id, agent, until_at)
+
+    @precondition(lambda self: len(self.model) > 0)
+    @rule(
+        data=st.data(),
+        agent=st.sampled_from(AGENTS),
+        until=hold_ends,
+        skills=maybe_skills,
+        channels=channel_filters,
+        wait=waits,
+    )
+    def hold_then_serve(
+        self,
+        data: st.DataObject,
+        agent: str,
+        until: float,
+        skills: Mapping[str, int] | None,
+        channels: Container[str | None] | None,
+        wait: float | str,
+    ) -> None:
+        """A ticket is held for one agent; after a while (maybe past the end
+        of the hold) someone else asks, then the agent it is held for."""
+        # Often one of the best two, which the agent would be served anyway.
+        order = self.model.ids(self.now)
+        ticket_id = data.draw(st.sampled_from(order[:2] if data.draw(st.booleans()) else order))
+        self._hold(ticket_id, agent, self.now + until)
+        self._advance(wait, before_operation=True)
+        other = next(a for a in AGENTS if a != agent)
+        self.peek(skills, 0, channels, data.draw(st.sampled_from([None, other])))
+        self.pop(skills, 0, channels, agent)
+
+    @rule(data=st.data(), wait=waits)
+    def release(self, data: st.DataObject, wait: float | str) -> None:
+        ticket_id = self._pick_id(data)
+        self._advance(wait, before_operation=True)
+        if ticket_id not in self.model:
+            with pytest.raises(UnknownTicket):
+                self.queue.release(ticket_id)
+            return
+        self.queue.release(ticket_id)
+        self.model.release(ticket_id)
+
+    @rule(data=st.data(), wait=waits)
+    def holder(self, data: st.DataObject, wait: float | str) -> None:
+        ticket_id = self._pick_id(data)
+        self._advance(wait, before_operation=True)
+        if ticket_id not in self.model:
+            with pytest.raises(UnknownTicket):
+                self.queue.holder(ticket_id)
+            return
+        assert self.queue.holder(ticket_id) == self.model.holder(ticket_id, self.now)
+
+    @precondition(lambda self: len(self.model) > 0)
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["pop", "peek", "take", "holder", "update", "position"]),
+        skills=maybe_skills,
+        channels=channel_filters,
+        agent=agents,
+    )
+    def act_right_when_a_lane_changes(
+        self,
+        data: st.DataObject,
+        action: str,
+        skills: Mapping[str, int] | None,
+        channels: Container[str | None] | None,
+        agent: str | None,
+    ) -> None:
+        """Move the clock onto (or just before or after) an instant at which
+        preferred skills relax or a hold ends, then operate at once."""
+        steps = self._lane_steps()
+        if not steps:
+            return
+        when = data.draw(st.sampled_from(steps)) + data.draw(st.sampled_from([0.0, 0.0, -1e-6, 1e-6]))
+        self._advance(max(0.0, when - self.now), before_operation=True)
+        if action in ("pop", "peek", "take"):
+            if action == "take":
+                self.take(skills, channels, agent, 0)
+            else:
+                getattr(self, action)(skills, 0, channels, agent)
+        else:
+            getattr(self, action)(data, 0)
 
     # -- changing -------------------------------------------------------------
 
@@ -191,7 +438,11 @@ class QueueMachine(RuleBasedStateMachine):
         self._advance(wait, before_operation=True)
         old = self.model.get(ticket_id)
         contacts = 1 if old is None else old.contacts
-        kind = data.draw(st.sampled_from(["escalate", "severity", "tier", "follow_up", "skills", "sla_due", "several"]))
+        kind = data.draw(
+            st.sampled_from(
+                ["escalate", "severity", "tier", "follow_up", "skills", "sla_due", "channel", "preferred", "relax", "several"]
+            )
+        )
         changes: dict[str, Any] = {}
         if kind == "escalate":
             changes["severity"] = Severity.CRITICAL
@@ -203,6 +454,12 @@ class QueueMachine(RuleBasedStateMachine):
             changes["contacts"] = contacts + 1
         if kind in ("skills", "several"):
             changes["skills"] = data.draw(requirements)
+        if kind in ("channel", "several"):
+            changes["channel"] = data.draw(ticket_channels)
+        if kind in ("preferred", "several"):
+            changes["preferred_skills"] = data.draw(preferred)
+        if kind in ("preferred", "relax", "several"):
+            changes["relax_after"] = data.draw(relax_afters)
         if kind in ("sla_due", "several"):
             # Sometimes another ticket's deadline: equal deadlines must come
             # out of due_within() and breached() in service order.
@@ -253,6 +510,12 @@ class QueueMachine(RuleBasedStateMachine):
         assert explanation.ticket_id == ticket_id
         assert explanation.now == self.now
         assert explanation.contributions == self.policy.explain(ticket, self.now).contributions
+        if self.policy.max_wait is None:
+            assert explanation.wait_bound is None
+        else:
+            assert explanation.wait_bound is not None
+            overdue = self.now - ticket.created_at >= self.policy.max_wait
+            assert ("past the" in explanation.wait_bound) == overdue
 
     @rule(data=st.data())
     def look_up(self, data: st.DataObject) -> None:
@@ -285,10 +548,21 @@ class QueueMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.policy.time_stepped and len(self.model) > 1)
     @rule(
         data=st.data(),
-        action=st.sampled_from(["pop", "peek", "position", "explain", "update", "remove", "push", "due_within", "breached"]),
+        action=st.sampled_from(
+            ["pop", "peek", "position", "explain", "update", "remove", "push", "due_within", "breached", "hold", "release"]
+        ),
         skills=maybe_skills,
+        channels=channel_filters,
+        agent=agents,
     )
-    def act_right_after_the_order_changed(self, data: st.DataObject, action: str, skills: Mapping[str, int] | None) -> None:
+    def act_right_after_the_order_changed(
+        self,
+        data: st.DataObject,
+        action: str,
+        skills: Mapping[str, int] | None,
+        channels: Container[str | None] | None,
+        agent: str | None,
+    ) -> None:
         """Move the clock onto a step that reorders the queue, then operate
         at once, before anything else has had a chance to re-key."""
         flips = self._reorder_steps()
@@ -296,7 +570,9 @@ class QueueMachine(RuleBasedStateMachine):
             return
         self._advance(data.draw(st.sampled_from(flips)) - self.now, before_operation=True)
         if action in ("pop", "peek"):
-            getattr(self, action)(skills, 0)
+            getattr(self, action)(skills, 0, channels, agent)
+        elif action == "hold":
+            self.hold(data, data.draw(st.sampled_from(AGENTS)), data.draw(hold_ends), 0)
         elif action == "due_within":
             self.due_within(data.draw(windows), 0)
         elif action == "breached":
@@ -362,8 +638,24 @@ class QueueMachine(RuleBasedStateMachine):
         assert [t.id for t in self.queue] == [t.id for t in expected]
         assert list(self.queue) == expected
         assert len(self.queue) == len(self.model)
-        if self.policy.time_stepped:
-            assert dict(self.queue._changes.items()) == self.model.schedule(self.now)
+        assert dict(self.queue._changes.items()) == self.model.schedule(self.now)
+        for ticket in expected:
+            assert self.queue.holder(ticket.id) == self.model.holder(ticket.id, self.now)
+
+    @invariant()
+    def each_agent_sees_what_the_model_allows(self) -> None:
+        """Who may take what right now: anyone, each agent (and so their
+        held tickets), an agent with no skills at all and one short of
+        every preferred level; and one channel filter."""
+        now = self.now
+        order = self.model.order(now)
+        for agent, skills, channels in INVARIANT_VIEWS:
+            expected = next((t for t in order if self.model.eligible(t, now, skills, channels, agent)), None)
+            try:
+                found = self.queue.peek(skills, channels=channels, agent=agent)
+            except Empty:
+                found = None
+            assert found == expected, (agent, skills, channels)
 
 
 class DefaultPolicyMachine(QueueMachine):
@@ -391,6 +683,16 @@ class LadderPolicyMachine(QueueMachine):
         return ladder_policy()
 
 
+class MaxWaitPolicyMachine(QueueMachine):
+    def make_policy(self) -> Policy:
+        return max_wait_policy()
+
+
+class WeightedMaxWaitPolicyMachine(QueueMachine):
+    def make_policy(self) -> Policy:
+        return weighted_max_wait_policy()
+
+
 def _machine_settings(share: float) -> settings:
     """A share of the profile's examples, each a fairly long run of steps."""
     return settings(max_examples=max(10, int(settings().max_examples * share)), stateful_step_count=50)
@@ -403,20 +705,39 @@ def _machine_settings(share: float) -> settings:
 )
 def test_queue_agrees_with_fresh_model(machine: type[QueueMachine]) -> None:
     """Under time-invariant policies, every queue operation matches a model that re-sorts from scratch."""
+    _reset_counters(machine)
     run_state_machine_as_test(machine, settings=_machine_settings(0.5))
+    _assert_lanes_were_exercised(machine)
+
+
+def _reset_counters(machine: type[QueueMachine]) -> None:
+    machine.crossings = 0
+    machine.stale_operations = 0
+    machine.lane_crossings = 0
+    machine.held_serves = 0
+    machine.restores = 0
+
+
+def _assert_lanes_were_exercised(machine: type[QueueMachine]) -> None:
+    # The runs must really have let preferred skills relax and holds end
+    # between operations, served held tickets to their agents and put
+    # taken tickets back.
+    assert machine.lane_crossings > 0
+    assert machine.held_serves > 0
+    assert machine.restores > 0
 
 
 @pytest.mark.parametrize(
     "machine",
-    [SteppedPolicyMachine, LadderPolicyMachine],
-    ids=["escalate-and-sla-warning", "weighted-ladder"],
+    [SteppedPolicyMachine, LadderPolicyMachine, MaxWaitPolicyMachine, WeightedMaxWaitPolicyMachine],
+    ids=["escalate-and-sla-warning", "weighted-ladder", "max-wait", "weighted-max-wait"],
 )
 def test_stepped_queue_agrees_with_fresh_model_as_clock_passes_steps(machine: type[QueueMachine]) -> None:
-    """With stepped rules, the queue re-keys as the clock passes each step and still matches the fresh model."""
-    machine.crossings = 0
-    machine.stale_operations = 0
+    """With stepped rules or a wait bound, the queue re-keys as the clock passes each step and still matches the fresh model."""
+    _reset_counters(machine)
     run_state_machine_as_test(machine, settings=_machine_settings(1.0))
     # The runs must really have moved the clock past queued tickets' steps,
     # including right before an operation whose answer the step changed.
     assert machine.crossings > 0
     assert machine.stale_operations > 0
+    _assert_lanes_were_exercised(machine)

@@ -279,8 +279,10 @@ class Policy:
             return self._rule_key(ticket, now)
         # Overdue tickets share the leading created_at (oldest first); all the
         # others share +inf there and are ordered by the rules as usual.
+        # The same sum as next_change(), so the step fires exactly when the
+        # ticket becomes overdue, whatever the float rounding.
         created = ticket.created_at
-        lead = created if now - created >= max_wait else math.inf
+        lead = created if now >= created + max_wait else math.inf
         return (lead,) + self._rule_key(ticket, now)
 
     def _rule_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
@@ -385,7 +387,7 @@ class Policy:
         bound = None
         if self.max_wait is not None:
             waited = now - ticket.created_at
-            if waited >= self.max_wait:
+            if now >= ticket.created_at + self.max_wait:
                 bound = f"waited {waited:g}s, past the {self.max_wait:g}s bound: served before every ticket within it"
             else:
                 bound = f"waited {waited:g}s of the {self.max_wait:g}s bound"

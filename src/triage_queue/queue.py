@@ -193,6 +193,7 @@ class TicketQueue:
         >>> q.pop(skills={"api": 1}).id, q.pop().id
         ('std', 'vip')
         """
+        _check_filters(channels, agent)
         found = self._take(None if skills is None else _to_skills(skills), channels, agent)
         if found is None:
             raise Empty(_empty_message(len(self._store), skills))
@@ -245,6 +246,7 @@ class TicketQueue:
         ('T-1', 1)
         """
         wanted = None if skills is None else _to_skills(skills)
+        _check_filters(channels, agent)
         with self._lock:
             if self._changes:
                 self._rekey_due(self._clock())
@@ -574,6 +576,13 @@ def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[L
         if when is None or hold[1] < when:
             when = hold[1]
     return (requirement, ticket.channel, holder), when
+
+
+def _check_filters(channels: object, agent: object) -> None:
+    if channels is not None and (isinstance(channels, str | bytes) or not isinstance(channels, Container)):
+        raise InvalidArgument("channels", channels, "expected a collection of channel names (None for no channel), or None")
+    if agent is not None and (not isinstance(agent, str) or not agent):
+        raise InvalidArgument("agent", agent, "expected an agent id (a non-empty string) or None")
 
 
 def _to_skills(skills: SkillsLike) -> SkillSet:

@@ -465,7 +465,8 @@ class Ticket:
         if not self.preferred_skills:
             return self.skills
         relax_after = self.relax_after
-        if relax_after is not None and now - self.created_at >= relax_after:
+        # The same sum as relaxes_at(), which the queue schedules.
+        if relax_after is not None and now >= self.created_at + relax_after:
             return self.skills
         return _merged(self.skills, self.preferred_skills)
 
