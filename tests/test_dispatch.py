@@ -918,11 +918,6 @@ def test_sla_events_only_for_unanswered_tickets_and_only_with_sla_warning_for_th
     assert sla == [("sla_breached", "waits")]  # no warning configured; the served one is fine
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: updating a ticket that has an SLA schedules its SLA events again: warnings and breaches fire twice",
-)
 def test_an_update_does_not_repeat_sla_events() -> None:
     d, clock = make_dispatcher([], sla_warning=50)
     d.submit(Ticket("T-1", 0.0, sla_due=100.0))
@@ -983,9 +978,6 @@ def test_a_failing_listener_propagates_but_the_operation_already_happened() -> N
     assert calls == [EventKind.SUBMITTED, EventKind.OFFERED, EventKind.ACCEPTED]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="BUG: one failing listener drops the rest of the batch for every listener"
-)
 def test_a_failing_listener_does_not_cost_other_listeners_their_events() -> None:
     d, _ = make_dispatcher([Agent("ana")])
 
@@ -1002,11 +994,6 @@ def test_a_failing_listener_does_not_cost_other_listeners_their_events() -> None
     assert audit.kinds() == ["submitted", "offered"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: events applied by a call that then raises reach listeners only on a later call",
-)
 def test_listeners_hear_an_expiry_even_when_the_call_that_applied_it_raises() -> None:
     d, clock = make_dispatcher([Agent("ana"), Agent("bo")], offer_timeout=30)
     heard = Recorder()
@@ -1313,9 +1300,6 @@ def test_a_queue_or_roster_serves_one_dispatcher_and_a_roster_starts_idle() -> N
     d._check()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=InvalidArgument, reason="BUG: a Dispatcher constructor that fails on its agents leaves the queue claimed"
-)
 def test_a_failed_constructor_leaves_the_queue_free() -> None:
     queue = TicketQueue(clock=ManualClock(0.0))
     with pytest.raises(DuplicateAgent):
@@ -1393,9 +1377,6 @@ def test_roster_validation() -> None:
 # == reported bugs and surprises ===================================================
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="BUG: a pass forgotten on acceptance still lapses later, cutting a new pass short"
-)
 def test_a_new_pass_is_not_cut_short_by_an_old_one() -> None:
     d, clock = make_dispatcher([Agent("ana"), Agent("bo")], offer_timeout=None, retry_after=100)
     d.decline(d.submit(Ticket("T", 0.0)))  # type: ignore[arg-type]  # ana passes until 100
@@ -1408,11 +1389,6 @@ def test_a_new_pass_is_not_cut_short_by_an_old_one() -> None:
     assert d.status("T") == "waiting"  # actual: offered to ana at 100, 50 s early
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: cancelling an offered ticket keeps its passes; a reopened ticket of that id skips those agents",
-)
 def test_a_reopened_ticket_is_not_skipped_by_agents_who_passed_on_the_cancelled_one() -> None:
     d, _ = make_dispatcher([Agent("ana"), Agent("bo")], offer_timeout=None, retry_after=None)
     d.decline(d.submit(Ticket("R", 0.0)))  # type: ignore[arg-type]  # ana passes; bo is offered R
@@ -1422,9 +1398,6 @@ def test_a_reopened_ticket_is_not_skipped_by_agents_who_passed_on_the_cancelled_
     assert reopened is not None and reopened.agent_id == "ana"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="BUG?: a ticket stays held for an agent who went offline, while others are free"
-)
 def test_a_hold_ends_when_its_agent_goes_offline() -> None:
     d, _ = _served_customer()
     d.accept(d.submit(Ticket("keeps-bo-busy", 10.0, customer_id="acme")))
@@ -1434,11 +1407,6 @@ def test_a_hold_ends_when_its_agent_goes_offline() -> None:
     assert d.status("again") == "offered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG?: status() does not apply what is due (an expired offer still reads 'offered')",
-)
 def test_status_reflects_an_offer_that_has_expired() -> None:
     d, clock = make_dispatcher([Agent("ana")], offer_timeout=30)
     d.submit(Ticket("T-1", 0.0))

@@ -289,8 +289,9 @@ class Dispatcher:
             if any(s.total_load for s in roster._states.values()):
                 raise InvalidArgument("agents", roster, "roster agents must start with no load")
         else:
-            roster = Roster()
-            agent_list = list(agents)
+            # Built (and validated) before anything is attached, so a bad agent
+            # leaves the queue free for another attempt.
+            roster = Roster(agents, clock=queue._clock)
         self._queue = queue
         self._clock = queue._clock
         self._lock = queue.lock
@@ -312,7 +313,9 @@ class Dispatcher:
         self._tracks: dict[str, _Track] = {}  # ticket id -> offered or assigned
         self._how: dict[str, str] = {}  # ticket id -> why its agent got it
         self._inbox: dict[str, deque[str]] = {}  # agent id -> offers not yet delivered
-        self._passed: dict[str, set[str]] = {}  # ticket id -> agents who declined or missed it
+        # Ticket id -> {agent id: until}: agents who declined or missed it, and
+        # until when they are not offered it again.
+        self._passed: dict[str, dict[str, float]] = {}
         self._retry: list[tuple[float, str, str]] = []  # (instant, ticket id, agent id): a pass lapses
         self._profiles: dict[tuple[Any, ...], _Profile] = {}
         self._profile_of: dict[str, _Profile] = {}
@@ -333,16 +336,20 @@ class Dispatcher:
         with self._lock:
             queue._relaned = []
             roster._observers.append(self._on_agent_change)
-            for state in roster._states.values():
-                self._place_agent(state)
-            if not isinstance(agents, Roster):
-                for agent in agent_list:
-                    roster.add(agent)
-            now = self._clock()
-            for ticket in queue:
-                self._enter_books(ticket)
-                self._schedule_sla(ticket, now)
-            self._assign_all_locked()
+            try:
+                now = self._clock()
+                for agent_id, state in roster._states.items():
+                    self._place_agent(state)
+                    self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=f"joined, {state.agent.status.value}")
+                for ticket in queue:
+                    self._enter_books(ticket)
+                    self._schedule_sla(ticket, now)
+                self._assign_all_locked()
+            except BaseException:
+                # A rule failing on a queued ticket: leave queue and roster as they were.
+                queue._relaned = None
+                roster._observers.remove(self._on_agent_change)
+                raise
         self._flush()
 
     # -- properties -----------------------------------------------------------
@@ -421,18 +428,20 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["billing"])).agent_id, d.submit(Ticket("T-2", 0.0))
         ('ana', None)
         """
-        with self._lock:
-            now = self._advance()
-            if isinstance(ticket, Ticket) and ticket.id in self._tracks:
-                raise DuplicateTicket(ticket.id)
-            self._queue.push(ticket)
-            self._enter_books(ticket)
-            self._emit(EventKind.SUBMITTED, now, ticket.id)
-            self._schedule_sla(ticket, now)
-            offer = self._affinity(ticket, now)
-            if offer is None and not self._paused and ticket.id in self._queue:
-                offer = self._route(ticket.id, "routed on arrival")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                if isinstance(ticket, Ticket) and ticket.id in self._tracks:
+                    raise DuplicateTicket(ticket.id)
+                self._queue.push(ticket)
+                self._enter_books(ticket)
+                self._emit(EventKind.SUBMITTED, now, ticket.id)
+                self._schedule_sla(ticket, now)
+                offer = self._affinity(ticket, now)
+                if offer is None and not self._paused and ticket.id in self._queue:
+                    offer = self._route(ticket.id, "routed on arrival")
+        finally:
+            self._flush()
         return offer
 
     def update(self, ticket_id: str, **changes: Any) -> Ticket:
@@ -447,25 +456,29 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.update("T-1", severity="critical").severity.name
         'CRITICAL'
         """
-        with self._lock:
-            now = self._advance()
-            track = self._tracks.get(ticket_id)
-            if track is not None:
-                new = track.ticket.evolve(**changes)
-                track.ticket = new
-            else:
-                old = self._queue.get(ticket_id)
-                if old is None:
-                    raise UnknownTicket(ticket_id)
-                new = self._queue.update(ticket_id, **changes)
-                self._leave_books(old)
-                self._enter_books(new)
-                if not self._paused:
-                    self._route(ticket_id, "routed after an update")
-            if new.sla_due is not None:
-                self._schedule_sla(new, now)
-            self._emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)))
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                track = self._tracks.get(ticket_id)
+                if track is not None:
+                    old = track.ticket
+                    new = old.evolve(**changes)
+                    track.ticket = new
+                else:
+                    found = self._queue.get(ticket_id)
+                    if found is None:
+                        raise UnknownTicket(ticket_id)
+                    old = found
+                    new = self._queue.update(ticket_id, **changes)
+                    self._leave_books(old)
+                    self._enter_books(new)
+                    if not self._paused:
+                        self._route(ticket_id, "routed after an update")
+                if new.sla_due != old.sla_due:
+                    self._schedule_sla(new, now)
+                self._emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)))
+        finally:
+            self._flush()
         return new
 
     def cancel(self, ticket_id: str) -> Ticket:
@@ -478,24 +491,27 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.cancel("T-1").id, len(d.queue)
         ('T-1', 0)
         """
-        with self._lock:
-            now = self._advance()
-            track = self._tracks.get(ticket_id)
-            if track is None:
-                if ticket_id not in self._queue:
-                    raise UnknownTicket(ticket_id)
-                ticket = self._queue.remove(ticket_id)
-                self._leave_books(ticket)
-                self._passed.pop(ticket_id, None)
-                self._emit(EventKind.CANCELLED, now, ticket_id)
-            else:
-                ticket = track.ticket
-                if track.offer is not None:
-                    self._close(track.offer, OfferStatus.REVOKED, now, "ticket cancelled")
-                self._untrack(track, now)
-                self._emit(EventKind.CANCELLED, now, ticket_id, track.agent_id)
-                self._fill(track.agent_id, "freed by a cancellation")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                track = self._tracks.get(ticket_id)
+                if track is None:
+                    if ticket_id not in self._queue:
+                        raise UnknownTicket(ticket_id)
+                    ticket = self._queue.remove(ticket_id)
+                    self._leave_books(ticket)
+                    self._passed.pop(ticket_id, None)
+                    self._emit(EventKind.CANCELLED, now, ticket_id)
+                else:
+                    ticket = track.ticket
+                    if track.offer is not None:
+                        self._close(track.offer, OfferStatus.REVOKED, now, "ticket cancelled")
+                    self._untrack(track, now)
+                    self._passed.pop(ticket_id, None)
+                    self._emit(EventKind.CANCELLED, now, ticket_id, track.agent_id)
+                    self._fill(track.agent_id, "freed by a cancellation")
+        finally:
+            self._flush()
         return ticket
 
     def status(self, ticket_id: str) -> str:
@@ -508,6 +524,7 @@ class Dispatcher:
         ('T-1', 'assigned')
         """
         with self._lock:
+            self._advance()
             track = self._tracks.get(ticket_id)
             if track is not None:
                 return "offered" if track.offer is not None else "assigned"
@@ -543,10 +560,12 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)).id == d.next_for("ana").id, d.next_for("ana")
         (True, None)
         """
-        with self._lock:
-            self._advance()
-            offer = self._deliver(agent_id)
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                offer = self._deliver(agent_id)
+        finally:
+            self._flush()
         return offer
 
     def offers_for(self, agent_id: str) -> list[Offer]:
@@ -559,11 +578,13 @@ class Dispatcher:
         >>> [o.ticket.id for o in d.offers_for("ana")]
         ['T-1', 'T-2']
         """
-        with self._lock:
-            self._advance()
-            self._roster._state(agent_id)
-            offers = [o for o in self._offers.values() if o.agent_id == agent_id]
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                self._roster._state(agent_id)
+                offers = [o for o in self._offers.values() if o.agent_id == agent_id]
+        finally:
+            self._flush()
         return offers
 
     def accept(self, offer: Offer | str) -> Ticket:
@@ -583,22 +604,24 @@ class Dispatcher:
         ...
         triage_queue.errors.OfferClosed: offer 'offer-1' is accepted; only a pending offer can be answered
         """
-        with self._lock:
-            now = self._advance()
-            pending = self._pending(offer)
-            track = self._tracks[pending.ticket.id]
-            self._close(pending, OfferStatus.ACCEPTED, now, "")
-            track.offer = None
-            track.assigned_at = now
-            ticket = track.ticket
-            waited = max(0.0, now - ticket.created_at)
-            for book in self._books(ticket):
-                book.waits.add(waited)
-            state = self._roster._states[track.agent_id]
-            self._roster._record_service(state, ticket.id, ticket.customer_id, now)
-            self._passed.pop(ticket.id, None)
-            self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, f"waited {waited:g}s")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                pending = self._pending(offer)
+                track = self._tracks[pending.ticket.id]
+                self._close(pending, OfferStatus.ACCEPTED, now, "")
+                track.offer = None
+                track.assigned_at = now
+                ticket = track.ticket
+                waited = max(0.0, now - ticket.created_at)
+                for book in self._books(ticket):
+                    book.waits.add(waited)
+                state = self._roster._states[track.agent_id]
+                self._roster._record_service(state, ticket.id, ticket.customer_id, now)
+                self._passed.pop(ticket.id, None)
+                self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, f"waited {waited:g}s")
+        finally:
+            self._flush()
         return ticket
 
     def decline(self, offer: Offer | str, reason: str = "") -> None:
@@ -616,11 +639,13 @@ class Dispatcher:
         """
         if not isinstance(reason, str):
             raise InvalidArgument("reason", reason, "expected a string")
-        with self._lock:
-            now = self._advance()
-            pending = self._pending(offer)
-            self._give_back(pending, OfferStatus.DECLINED, now, reason or "declined")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                pending = self._pending(offer)
+                self._give_back(pending, OfferStatus.DECLINED, now, reason or "declined")
+        finally:
+            self._flush()
 
     def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
         """The agent finished the ticket: free its capacity and return the
@@ -635,13 +660,16 @@ class Dispatcher:
         >>> d.complete("T-1").id, d.offers_for("ana")[0].ticket.id     # ana is offered T-2 at once
         ('T-1', 'T-2')
         """
-        with self._lock:
-            now = self._advance()
-            track = self._assigned(ticket_id, agent_id)
-            self._untrack(track, now)
-            self._emit(EventKind.COMPLETED, now, ticket_id, track.agent_id)
-            self._fill(track.agent_id, "freed by a completion")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                track = self._assigned(ticket_id, agent_id)
+                self._untrack(track, now)
+                self._passed.pop(ticket_id, None)
+                self._emit(EventKind.COMPLETED, now, ticket_id, track.agent_id)
+                self._fill(track.agent_id, "freed by a completion")
+        finally:
+            self._flush()
         return track.ticket
 
     def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
@@ -658,18 +686,20 @@ class Dispatcher:
         >>> d.transfer("T-1", skills=["api"]).skills["api"], d.offers_for("bo")[0].ticket.id
         (1, 'T-1')
         """
-        with self._lock:
-            now = self._advance()
-            track = self._assigned(ticket_id, agent_id)
-            new = track.ticket.evolve(**changes)
-            self._untrack(track, now)
-            self._pass(ticket_id, track.agent_id, now)
-            self._requeue(new, track.seq)
-            self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
-            if not self._paused:
-                self._route(ticket_id, "routed after a transfer")
-            self._fill(track.agent_id, "freed by a transfer")
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                track = self._assigned(ticket_id, agent_id)
+                new = track.ticket.evolve(**changes)
+                self._untrack(track, now)
+                self._pass(ticket_id, track.agent_id, now)
+                self._requeue(new, track.seq)
+                self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
+                if not self._paused:
+                    self._route(ticket_id, "routed after a transfer")
+                self._fill(track.agent_id, "freed by a transfer")
+        finally:
+            self._flush()
         return new
 
     # -- agents ---------------------------------------------------------------
@@ -682,10 +712,12 @@ class Dispatcher:
         >>> d.add_agent(Agent("ana")); d.status("T-1")
         'offered'
         """
-        with self._lock:
-            self._advance()
-            self._roster.add(agent)
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                self._roster.add(agent)
+        finally:
+            self._flush()
 
     def remove_agent(self, agent_id: str) -> Agent:
         """Take an agent off the roster; its pending offers go back to the
@@ -696,18 +728,20 @@ class Dispatcher:
         >>> _ = d.submit(Ticket("T-1", 0.0)); d.remove_agent("ana").id, d.status("T-1")
         ('ana', 'waiting')
         """
-        with self._lock:
-            now = self._advance()
-            state = self._roster._state(agent_id)
-            if any(t.agent_id == agent_id and t.offer is None for t in self._tracks.values()):
-                raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
-            original = state.agent
-            if original.status is AgentStatus.AVAILABLE:
-                # Going offline first gives its offers back to other agents.
-                self._roster.replace(original.evolve(status=AgentStatus.OFFLINE))
-            self._revoke_offers(agent_id, now, "agent removed")
-            self._roster.remove(agent_id)
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                state = self._roster._state(agent_id)
+                if any(t.agent_id == agent_id and t.offer is None for t in self._tracks.values()):
+                    raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
+                original = state.agent
+                if original.status is AgentStatus.AVAILABLE:
+                    # Going offline first gives its offers back to other agents.
+                    self._roster.replace(original.evolve(status=AgentStatus.OFFLINE))
+                self._revoke_offers(agent_id, now, "agent removed")
+                self._roster.remove(agent_id)
+        finally:
+            self._flush()
         return original
 
     def set_status(self, agent_id: str, status: AgentStatus | str) -> Agent:
@@ -721,10 +755,12 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); _ = d.set_status("ana", "available"); d.status("T-1")
         'offered'
         """
-        with self._lock:
-            self._advance()
-            agent = self._roster.set_status(agent_id, status)
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                agent = self._roster.set_status(agent_id, status)
+        finally:
+            self._flush()
         return agent
 
     def update_agent(self, agent_id: str, **changes: Any) -> Agent:
@@ -738,10 +774,12 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); _ = d.update_agent("ana", skills=["api"]); d.status("T-1")
         'offered'
         """
-        with self._lock:
-            self._advance()
-            agent = self._roster.update(agent_id, **changes)
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                agent = self._roster.update(agent_id, **changes)
+        finally:
+            self._flush()
         return agent
 
     # -- time -----------------------------------------------------------------
@@ -758,9 +796,11 @@ class Dispatcher:
         30.0
         'waiting'
         """
-        with self._lock:
-            self._advance()
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+        finally:
+            self._flush()
 
     # -- batch ----------------------------------------------------------------
 
@@ -819,10 +859,12 @@ class Dispatcher:
         >>> sorted(o.ticket.id for o in d.offers_for("ana"))
         ['T-0', 'T-1']
         """
-        with self._lock:
-            self._advance()
-            offers = self._assign_all_locked()
-        self._flush()
+        try:
+            with self._lock:
+                self._advance()
+                offers = self._assign_all_locked()
+        finally:
+            self._flush()
         return offers
 
     # -- blocking and waking ---------------------------------------------------
@@ -870,13 +912,15 @@ class Dispatcher:
 
     def _register_async(self, agent_id: str, loop: Any, future: Any) -> Offer | None:
         # For AsyncDispatcher: an offer now, or a future woken on the next one.
-        with self._lock:
-            self._roster._state(agent_id)
-            self._advance()
-            offer = self._deliver(agent_id)
-            if offer is None:
-                self._async_waiters.setdefault(agent_id, []).append((loop, future))
-        self._flush()
+        try:
+            with self._lock:
+                self._roster._state(agent_id)
+                self._advance()
+                offer = self._deliver(agent_id)
+                if offer is None:
+                    self._async_waiters.setdefault(agent_id, []).append((loop, future))
+        finally:
+            self._flush()
         return offer
 
     def _unregister_async(self, agent_id: str, future: Any) -> None:
@@ -926,23 +970,25 @@ class Dispatcher:
         >>> s = d.stats(); s.overall.waiting, s.by_class["normal"].waiting, list(s.by_skills)
         (1, 1, ['api'])
         """
-        with self._lock:
-            now = self._advance()
-            by_class = {name: self._figures(book, now) for name, book in sorted(self._by_class.items())}
-            by_skills = {name: self._figures(book, now) for name, book in sorted(self._by_skills.items())}
-            overall = self._figures(self._overall, now)
-            agents = {}
-            used = room = 0
-            for agent_id, state in self._roster._states.items():
-                load, capacity = state.total_load, state.total_capacity
-                if state.agent.status is AgentStatus.AVAILABLE:
-                    used += load
-                    room += capacity
-                agents[agent_id] = AgentFigures(
-                    state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
-                )
-            occupancy = used / room if room else None
-        self._flush()
+        try:
+            with self._lock:
+                now = self._advance()
+                by_class = {name: self._figures(book, now) for name, book in sorted(self._by_class.items())}
+                by_skills = {name: self._figures(book, now) for name, book in sorted(self._by_skills.items())}
+                overall = self._figures(self._overall, now)
+                agents = {}
+                used = room = 0
+                for agent_id, state in self._roster._states.items():
+                    load, capacity = state.total_load, state.total_capacity
+                    if state.agent.status is AgentStatus.AVAILABLE:
+                        used += load
+                        room += capacity
+                    agents[agent_id] = AgentFigures(
+                        state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
+                    )
+                occupancy = used / room if room else None
+        finally:
+            self._flush()
         return Statistics(now, overall, by_class, by_skills, occupancy, agents)
 
     def explain_assignment(self, ticket_id: str) -> AssignmentExplanation:
@@ -958,60 +1004,64 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); [v.reason for v in d.explain_assignment("T-1").verdicts]
         ["lacks skill 'api' >= 1 (has 0)", "lacks skill 'api' >= 1 (has 0)"]
         """
-        with self._lock:
-            now = self._advance()
-            track = self._tracks.get(ticket_id)
-            holder = None
-            note = ""
-            if track is not None:
-                note = track.note
-                ticket = track.ticket
-                state_name = "offered" if track.offer is not None else "assigned"
-                chosen = track.agent_id
-                offer_time = track.offer.created_at if track.offer is not None else track.assigned_at
-                requirement = ticket.requirement(offer_time if offer_time is not None else now)
-                how = self._how.get(ticket_id, "")
-            else:
-                ticket = self._queue[ticket_id]
-                state_name = "waiting"
-                chosen = None
-                requirement = self._queue._store.lane(ticket_id)[0]
-                holder = self._queue.holder(ticket_id)
-                how = None
-            passed = self._passed.get(ticket_id, set())
-            selection = self._selection
-            verdicts = []
-            for agent_id, state in self._roster._states.items():
-                agent = state.agent
-                if agent_id == chosen:
-                    verdicts.append(AgentVerdict(agent_id, True, True, f"chosen: {how}; when chosen: {note}"))
-                    continue
-                missing = requirement.missing_from(agent.skills)
-                slot = agent.slot_for(ticket.channel)
-                qualified = not missing and slot is not None
-                if missing:
-                    reason = "lacks " + ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
-                elif slot is None:
-                    reason = (
-                        "takes no tickets without a channel" if ticket.channel is None else f"takes no {ticket.channel!r} tickets"
-                    )
-                elif agent.status is not AgentStatus.AVAILABLE:
-                    reason = f"status {agent.status.value}"
-                elif not state.has_room(ticket.channel):
-                    reason = f"at capacity {state.load.get(slot, 0)}/{agent.capacity[slot]} for {slot!r}"
-                elif agent_id in passed:
-                    reason = "declined this ticket or let its offer expire"
-                elif holder is not None:
-                    reason = f"the ticket is held for {holder!r} (affinity)"
-                elif chosen is not None:
-                    reason = (
-                        f"qualified, but {selection.name} preferred {chosen!r} ({note} when chosen); "
-                        f"this agent now: {selection.describe(agent, state, ticket)}"
-                    )
+        try:
+            with self._lock:
+                now = self._advance()
+                track = self._tracks.get(ticket_id)
+                holder = None
+                note = ""
+                if track is not None:
+                    note = track.note
+                    ticket = track.ticket
+                    state_name = "offered" if track.offer is not None else "assigned"
+                    chosen = track.agent_id
+                    offer_time = track.offer.created_at if track.offer is not None else track.assigned_at
+                    requirement = ticket.requirement(offer_time if offer_time is not None else now)
+                    how = self._how.get(ticket_id, "")
                 else:
-                    reason = "qualified and free: the ticket will be offered on the next operation"
-                verdicts.append(AgentVerdict(agent_id, False, qualified, reason))
-        self._flush()
+                    ticket = self._queue[ticket_id]
+                    state_name = "waiting"
+                    chosen = None
+                    requirement = self._queue._store.lane(ticket_id)[0]
+                    holder = self._queue.holder(ticket_id)
+                    how = None
+                passed = self._passed.get(ticket_id, {})
+                selection = self._selection
+                verdicts = []
+                for agent_id, state in self._roster._states.items():
+                    agent = state.agent
+                    if agent_id == chosen:
+                        verdicts.append(AgentVerdict(agent_id, True, True, f"chosen: {how}; when chosen: {note}"))
+                        continue
+                    missing = requirement.missing_from(agent.skills)
+                    slot = agent.slot_for(ticket.channel)
+                    qualified = not missing and slot is not None
+                    if missing:
+                        reason = "lacks " + ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
+                    elif slot is None:
+                        reason = (
+                            "takes no tickets without a channel"
+                            if ticket.channel is None
+                            else f"takes no {ticket.channel!r} tickets"
+                        )
+                    elif agent.status is not AgentStatus.AVAILABLE:
+                        reason = f"status {agent.status.value}"
+                    elif not state.has_room(ticket.channel):
+                        reason = f"at capacity {state.load.get(slot, 0)}/{agent.capacity[slot]} for {slot!r}"
+                    elif agent_id in passed:
+                        reason = "declined this ticket or let its offer expire"
+                    elif holder is not None:
+                        reason = f"the ticket is held for {holder!r} (affinity)"
+                    elif chosen is not None:
+                        reason = (
+                            f"qualified, but {selection.name} preferred {chosen!r} ({note} when chosen); "
+                            f"this agent now: {selection.describe(agent, state, ticket)}"
+                        )
+                    else:
+                        reason = "qualified and free: the ticket will be offered on the next operation"
+                    verdicts.append(AgentVerdict(agent_id, False, qualified, reason))
+        finally:
+            self._flush()
         return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, tuple(verdicts))
 
     # == internals ==============================================================
@@ -1039,11 +1089,11 @@ class Dispatcher:
                 self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
         retry = self._retry
         while retry and retry[0][0] <= now:
-            _, ticket_id, agent_id = heapq.heappop(retry)
+            until, ticket_id, agent_id = heapq.heappop(retry)
             passed = self._passed.get(ticket_id)
-            if passed is None or agent_id not in passed:
-                continue
-            passed.discard(agent_id)
+            if passed is None or passed.get(agent_id) != until:
+                continue  # forgotten, or passed on again later
+            del passed[agent_id]
             if not passed:
                 del self._passed[ticket_id]
             if ticket_id in queue and not self._paused:
@@ -1292,9 +1342,10 @@ class Dispatcher:
 
     def _pass(self, ticket_id: str, agent_id: str, now: float) -> None:
         # The agent passed on the ticket: not offered it again for a while.
-        self._passed.setdefault(ticket_id, set()).add(agent_id)
+        until = math.inf if self._retry_after is None else now + self._retry_after
+        self._passed.setdefault(ticket_id, {})[agent_id] = until
         if self._retry_after is not None:
-            heapq.heappush(self._retry, (now + self._retry_after, ticket_id, agent_id))
+            heapq.heappush(self._retry, (until, ticket_id, agent_id))
 
     def _untrack(self, track: _Track, now: float) -> None:
         """Forget a ticket's offer or assignment and free the agent's room."""
@@ -1333,6 +1384,7 @@ class Dispatcher:
             for heap in profile.free.values():
                 heap.pop(agent_id, None)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
+            self._release_holds(agent_id, now)
             return
         state = self._roster._states[agent_id]
         if old is None:
@@ -1351,8 +1403,20 @@ class Dispatcher:
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
             if new.status is not AgentStatus.AVAILABLE:
                 self._revoke_offers(agent_id, now, f"agent is {new.status.value}")
+            if new.status is AgentStatus.OFFLINE:
+                self._release_holds(agent_id, now)
         if new.status is AgentStatus.AVAILABLE:
             self._fill(agent_id, "agent became able to take work")
+
+    def _release_holds(self, agent_id: str, now: float) -> None:
+        # Tickets kept for an agent who went offline or left go to anyone.
+        queue = self._queue
+        held = [ticket_id for ticket_id, (holder, _) in queue._holds.items() if holder == agent_id]
+        for ticket_id in held:
+            queue.release(ticket_id)
+            self._emit(EventKind.RELEASED, now, ticket_id, agent_id, detail="its agent is no longer available")
+            if not self._paused:
+                self._route(ticket_id, "routed when its hold was released")
 
     def _place_agent(self, state: AgentState) -> None:
         agent = state.agent
@@ -1570,9 +1634,18 @@ class Dispatcher:
         with self._lock:
             events, self._outbox = self._outbox, []
             listeners = list(self._listeners)
+        # Every listener hears every event even if one of them raises; the
+        # first exception reaches the caller afterwards.
+        error: BaseException | None = None
         for event in events:
             for listener in listeners:
-                listener(event)
+                try:
+                    listener(event)
+                except Exception as exc:
+                    if error is None:
+                        error = exc
+        if error is not None:
+            raise error
 
     def __repr__(self) -> str:
         return (
@@ -1626,7 +1699,7 @@ class Dispatcher:
         now = self._clock()
         for ticket in self._queue:
             requirement, channel, holder = store.lane(ticket.id)
-            passed = self._passed.get(ticket.id, set())
+            passed = self._passed.get(ticket.id, {})
             for agent_id, state in self._roster._states.items():
                 agent = state.agent
                 if (
@@ -1639,7 +1712,9 @@ class Dispatcher:
                     raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
 
 
-def _first_not_in(heap: IndexedHeap[str, tuple[Any, ...]], excluded: set[str]) -> tuple[str, tuple[Any, ...]] | None:
+def _first_not_in(
+    heap: IndexedHeap[str, tuple[Any, ...]], excluded: Container[str]
+) -> tuple[str, tuple[Any, ...]] | None:
     # The best agent in a free heap not in ``excluded``: rare (after a
     # decline), so a linear pass is fine.
     best = None
