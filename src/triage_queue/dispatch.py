@@ -60,7 +60,7 @@ from triage_queue.matching import priority_matching
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
 from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
-from triage_queue.ticket import SkillSet, Ticket
+from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus"]
 
@@ -203,9 +203,11 @@ class _RoomFilter:
 class _Book:
     """Running figures of one ticket class or skill group."""
 
-    __slots__ = ("declined", "expired", "oldest", "waiting", "waits")
+    __slots__ = ("declined", "expired", "kind", "label", "oldest", "waiting", "waits")
 
-    def __init__(self) -> None:
+    def __init__(self, kind: int, label: str) -> None:
+        self.kind = kind  # 0 overall, 1 a ticket class, 2 a skill group
+        self.label = label
         self.waiting = 0
         self.oldest: list[tuple[float, str]] = []  # (created_at, ticket id), lazily cleaned
         self.waits = WaitHistogram()
@@ -216,8 +218,11 @@ class _Book:
 Listener = Callable[[Event], None]
 
 
+_SEVERITY_NAMES = {severity: severity.name.lower() for severity in Severity}
+
+
 def _default_classify(ticket: Ticket) -> str:
-    return ticket.severity.name.lower()
+    return _SEVERITY_NAMES[ticket.severity]
 
 
 class Dispatcher:
@@ -320,6 +325,9 @@ class Dispatcher:
         self._profiles: dict[tuple[Any, ...], _Profile] = {}
         self._profile_of: dict[str, _Profile] = {}
         self._profiles_for: dict[SkillSet, list[_Profile]] = {}
+        # Profiles with at least one agent free in some capacity key: routing
+        # a ticket looks at these when they are fewer than the eligible ones.
+        self._free_profiles: set[_Profile] = set()
         self._paused = 0
         self._sla: list[tuple[float, int, str, float]] = []  # (instant, 0 warn / 1 breach, ticket id, sla_due)
         self._events: deque[Event] = deque(maxlen=audit)
@@ -328,7 +336,7 @@ class Dispatcher:
         self._outbox: list[Event] = []
         self._by_class: dict[str, _Book] = {}
         self._by_skills: dict[str, _Book] = {}
-        self._overall = _Book()
+        self._overall = _Book(0, "")
         self._group_names: dict[SkillSet, str] = {}
         self._conditions: dict[str, threading.Condition] = {}
         self._async_waiters: dict[str, list[tuple[Any, Any]]] = {}
@@ -1181,10 +1189,17 @@ class Dispatcher:
                 taken = self._take_waiting(ticket_id)
                 return self._offer(taken[0], taken[1], holder, "held for this agent (affinity)", self._clock())
             return None
+        free = self._free_profiles
+        if not free:
+            return None  # every agent busy: the usual state under load, O(1)
+        eligible = self._eligible_profiles(requirement)
+        if len(free) < len(eligible):
+            satisfied = requirement.satisfied_by
+            eligible = [p for p in free if satisfied(p.skills)]
         best: tuple[Any, ...] | None = None
         best_agent = None
         fit = self._selection.fit
-        for profile in self._eligible_profiles(requirement):
+        for profile in eligible:
             slot = profile.slot_for(channel)
             if slot is None:
                 continue
@@ -1383,6 +1398,8 @@ class Dispatcher:
             profile.agents.discard(agent_id)
             for heap in profile.free.values():
                 heap.pop(agent_id, None)
+            if not any(profile.free.values()):
+                self._free_profiles.discard(profile)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._release_holds(agent_id, now)
             return
@@ -1396,6 +1413,8 @@ class Dispatcher:
                 profile.agents.discard(agent_id)
                 for heap in profile.free.values():
                     heap.pop(agent_id, None)
+                if not any(profile.free.values()):
+                    self._free_profiles.discard(profile)
                 self._place_agent(state)
             else:
                 self._refresh(state)
@@ -1442,16 +1461,23 @@ class Dispatcher:
         available = agent.status is AgentStatus.AVAILABLE
         order = self._selection.order(state) if available else None
         load = state.load
+        any_free = False
         for slot, heap in profile.free.items():
             if available and load.get(slot, 0) < agent.capacity[slot]:
                 heap[agent.id] = order  # type: ignore[assignment]
             elif agent.id in heap:
                 del heap[agent.id]
+            if heap:
+                any_free = True
+        if any_free:
+            self._free_profiles.add(profile)
+        else:
+            self._free_profiles.discard(profile)
 
     def _eligible_profiles(self, requirement: SkillSet) -> list[_Profile]:
         profiles = self._profiles_for.get(requirement)
         if profiles is None:
-            if len(self._profiles_for) >= 4096:
+            if len(self._profiles_for) >= 65_536:
                 self._profiles_for.clear()
             profiles = [p for p in self._profiles.values() if requirement.satisfied_by(p.skills)]
             self._profiles_for[requirement] = profiles
@@ -1520,16 +1546,19 @@ class Dispatcher:
 
         fit = self._selection.fit
 
-        def prefer(ticket: Ticket, node: tuple[int, str]) -> tuple[Any, ...]:
+        by_id = {t.id: t for t, _ in plain}
+
+        def prefer(ticket_id: str, node: tuple[int, str]) -> tuple[Any, ...]:
             # The strategy's key of the best free agent in the node.
             profile = node_profile[node]
             heap = profile.free[node[1]]
-            return (fit(profile.sample, ticket), heap.peekitem()[1] if heap else ())
+            return (fit(profile.sample, by_id[ticket_id]), heap.peekitem()[1] if heap else ())
 
-        where = priority_matching([(t, (lane[0], lane[1])) for t, lane in plain], nodes, adjacent, prefer)
+        # Ticket ids, not tickets, as keys: ids hash in O(1).
+        where = priority_matching([(t.id, (lane[0], lane[1])) for t, lane in plain], nodes, adjacent, prefer)
         # Concrete agents, in priority order, each the strategy's best in its node.
         for ticket, _ in plain:
-            target = where.get(ticket)
+            target = where.get(ticket.id)
             if target is None:
                 continue
             agent_id = node_profile[target].free[target[1]].peekitem()[0]
@@ -1556,12 +1585,24 @@ class Dispatcher:
         cls = self._classify(ticket)
         book = self._by_class.get(cls)
         if book is None:
-            book = self._by_class[cls] = _Book()
+            book = self._by_class[cls] = _Book(1, cls)
         group = self._group_name(ticket.skills)
         gbook = self._by_skills.get(group)
         if gbook is None:
-            gbook = self._by_skills[group] = _Book()
+            gbook = self._by_skills[group] = _Book(2, group)
         return book, gbook, self._overall
+
+    def _still_in(self, book: _Book, created: float, ticket_id: str) -> bool:
+        # Whether a (created_at, id) entry of a book's oldest-heap is live.
+        ticket = self._queue._store.get(ticket_id)
+        if ticket is None or ticket.created_at != created:
+            return False
+        kind = book.kind
+        if kind == 0:
+            return True
+        if kind == 1:
+            return self._classify(ticket) == book.label
+        return self._group_name(ticket.skills) == book.label
 
     def _enter_books(self, ticket: Ticket) -> None:
         entry = (ticket.created_at, ticket.id)
@@ -1574,12 +1615,8 @@ class Dispatcher:
     def _compact(self, book: _Book) -> None:
         # Keep only entries of tickets still waiting in this book (amortised
         # O(1) per entry, since it runs when over half are stale).
-        queue = self._queue
-        keep = set()
-        for created, ticket_id in book.oldest:
-            ticket = queue.get(ticket_id)
-            if ticket is not None and ticket.created_at == created and book in self._books(ticket):
-                keep.add((created, ticket_id))
+        still_in = self._still_in
+        keep = {entry for entry in book.oldest if still_in(book, *entry)}
         book.oldest = sorted(keep)
 
     def _leave_books(self, ticket: Ticket) -> None:
@@ -1588,13 +1625,8 @@ class Dispatcher:
 
     def _figures(self, book: _Book, now: float) -> GroupFigures:
         oldest = book.oldest
-        queue = self._queue
         # Drop entries of tickets no longer waiting in this group.
-        while oldest:
-            created, ticket_id = oldest[0]
-            ticket = queue.get(ticket_id)
-            if ticket is not None and ticket.created_at == created and book in self._books(ticket):
-                break
+        while oldest and not self._still_in(book, *oldest[0]):
             heapq.heappop(oldest)
         oldest_wait = max(0.0, now - oldest[0][0]) if oldest and book.waiting else None
         waits = book.waits
@@ -1682,6 +1714,8 @@ class Dispatcher:
             for profile in self._profiles.values():
                 for heap in profile.free.values():
                     heap._check()
+                has_free = any(profile.free.values())
+                assert has_free == (profile in self._free_profiles), "free-profile index out of step"
             waiting = len(self._queue)
             assert self._overall.waiting == waiting, "waiting count out of step"
             assert sum(b.waiting for b in self._by_class.values()) == waiting
