@@ -64,6 +64,9 @@ from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus"]
 
+# Stale statistics entries checked per new ticket while a sweep is going on.
+_SWEEP_STEP = 8
+
 # Closed offers remembered, so that answering one says "expired" rather than
 # "unknown".
 _CLOSED_MEMORY = 100_000
@@ -203,13 +206,17 @@ class _RoomFilter:
 class _Book:
     """Running figures of one ticket class or skill group."""
 
-    __slots__ = ("declined", "expired", "kind", "label", "oldest", "waiting", "waits")
+    __slots__ = ("declined", "expired", "kind", "label", "oldest", "sweep", "sweep_at", "waiting", "waits")
 
     def __init__(self, kind: int, label: str) -> None:
         self.kind = kind  # 0 overall, 1 a ticket class, 2 a skill group
         self.label = label
         self.waiting = 0
         self.oldest: list[tuple[float, str]] = []  # (created_at, ticket id), lazily cleaned
+        # A former `oldest` whose live entries are being moved into the new
+        # one a few at a time, so that cleaning never stalls one call.
+        self.sweep: list[tuple[float, str]] | None = None
+        self.sweep_at = 0
         self.waits = WaitHistogram()
         self.declined = 0
         self.expired = 0
@@ -1609,21 +1616,38 @@ class Dispatcher:
         for book in self._books(ticket):
             book.waiting += 1
             heapq.heappush(book.oldest, entry)
-            if len(book.oldest) > 2 * book.waiting + 64:
-                self._compact(book)
+            if book.sweep is not None:
+                self._sweep(book, _SWEEP_STEP)
+            elif len(book.oldest) > 2 * book.waiting + 64:
+                # Over half the entries are stale: start moving the live ones
+                # to a fresh heap, _SWEEP_STEP per call (amortised O(1)).
+                book.sweep, book.sweep_at, book.oldest = book.oldest, 0, []
+                self._sweep(book, _SWEEP_STEP)
 
-    def _compact(self, book: _Book) -> None:
-        # Keep only entries of tickets still waiting in this book (amortised
-        # O(1) per entry, since it runs when over half are stale).
+    def _sweep(self, book: _Book, budget: int | None) -> None:
+        old = book.sweep
+        assert old is not None
+        i = book.sweep_at
+        end = len(old) if budget is None else min(len(old), i + budget)
+        oldest = book.oldest
         still_in = self._still_in
-        keep = {entry for entry in book.oldest if still_in(book, *entry)}
-        book.oldest = sorted(keep)
+        while i < end:
+            entry = old[i]
+            i += 1
+            if still_in(book, *entry):
+                heapq.heappush(oldest, entry)
+        if i >= len(old):
+            book.sweep = None
+        else:
+            book.sweep_at = i
 
     def _leave_books(self, ticket: Ticket) -> None:
         for book in self._books(ticket):
             book.waiting -= 1
 
     def _figures(self, book: _Book, now: float) -> GroupFigures:
+        if book.sweep is not None:
+            self._sweep(book, None)
         oldest = book.oldest
         # Drop entries of tickets no longer waiting in this group.
         while oldest and not self._still_in(book, *oldest[0]):
