@@ -898,6 +898,8 @@ class Dispatcher:
         >>> d.wait_for_ticket("ana", timeout=0.01) is None
         True
         """
+        if timeout == math.inf:
+            timeout = None
         if timeout is not None:
             _check_seconds("timeout", timeout, allow_none=False, positive=False)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -1409,6 +1411,7 @@ class Dispatcher:
                 self._free_profiles.discard(profile)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._release_holds(agent_id, now)
+            self._wake(agent_id)  # its waiting threads and coroutines learn it is gone
             return
         state = self._roster._states[agent_id]
         if old is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -33,7 +34,7 @@ class WaitHistogram:
     Runtime complexity: add O(1); percentile O(B log B) for B buckets in use.
     """
 
-    __slots__ = ("_buckets", "_floor", "_log_base", "count", "max", "min", "total")
+    __slots__ = ("_buckets", "_floor", "_log_base", "_log_floor", "count", "max", "min", "total")
 
     def __init__(self, precision: float = 0.01, floor: float = 0.001) -> None:
         """Runtime complexity: O(1)."""
@@ -42,6 +43,7 @@ class WaitHistogram:
         if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor < math.inf:
             raise InvalidArgument("floor", floor, "expected a finite number > 0")
         self._floor = float(floor)
+        self._log_floor = math.log(self._floor)
         self._log_base = math.log1p(2 * precision)
         self._buckets: dict[int, int] = {}
         self.count = 0
@@ -57,7 +59,9 @@ class WaitHistogram:
         """
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
             raise InvalidArgument("value", value, "expected a finite number >= 0")
-        bucket = 0 if value < self._floor else 1 + int(math.log(value / self._floor) / self._log_base)
+        # log(value) - log(floor), not log(value / floor), which overflows
+        # for values near the largest float.
+        bucket = 0 if value < self._floor else 1 + int((math.log(value) - self._log_floor) / self._log_base)
         self._buckets[bucket] = self._buckets.get(bucket, 0) + 1
         self.count += 1
         self.total += value
@@ -80,7 +84,9 @@ class WaitHistogram:
             raise InvalidArgument("p", p, "expected a percentile 0..100")
         if not self.count:
             return None
-        rank = max(1, math.ceil(p / 100 * self.count))
+        # Exact arithmetic: in floats 7 / 100 * 100 is 7.000000000000001,
+        # which would push the rank up by one.
+        rank = max(1, math.ceil(Fraction(p) * self.count / 100))
         seen = 0
         for bucket in sorted(self._buckets):
             seen += self._buckets[bucket]
@@ -99,6 +105,8 @@ class WaitHistogram:
 
         Runtime complexity: O(B).
         """
+        if not isinstance(other, WaitHistogram):
+            raise InvalidArgument("other", other, "expected a WaitHistogram")
         if other._floor != self._floor or other._log_base != self._log_base:
             raise InvalidArgument("other", other, "histograms must share precision and floor to merge")
         for bucket, n in other._buckets.items():
