@@ -521,10 +521,7 @@ class Dispatcher:
                     ticket = track.ticket
                     if track.offer is not None:
                         self._close(track.offer, OfferStatus.REVOKED, now, "ticket cancelled")
-                    self._untrack(track, now)
-                    self._passed.pop(ticket_id, None)
-                    self._emit(EventKind.CANCELLED, now, ticket_id, track.agent_id)
-                    self._fill(track.agent_id, "freed by a cancellation")
+                    self._finish(track, now, EventKind.CANCELLED, "freed by a cancellation")
         finally:
             self._flush()
         return ticket
@@ -679,10 +676,7 @@ class Dispatcher:
             with self._lock:
                 now = self._advance()
                 track = self._assigned(ticket_id, agent_id)
-                self._untrack(track, now)
-                self._passed.pop(ticket_id, None)
-                self._emit(EventKind.COMPLETED, now, ticket_id, track.agent_id)
-                self._fill(track.agent_id, "freed by a completion")
+                self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         finally:
             self._flush()
         return track.ticket
@@ -1370,6 +1364,14 @@ class Dispatcher:
         self._passed.setdefault(ticket_id, {})[agent_id] = until
         if self._retry_after is not None:
             heapq.heappush(self._retry, (until, ticket_id, agent_id))
+
+    def _finish(self, track: _Track, now: float, kind: EventKind, how: str) -> None:
+        # A ticket leaves for good (completed or cancelled): free its agent,
+        # who may get the next waiting ticket at once.
+        self._untrack(track, now)
+        self._passed.pop(track.ticket.id, None)
+        self._emit(kind, now, track.ticket.id, track.agent_id)
+        self._fill(track.agent_id, how)
 
     def _untrack(self, track: _Track, now: float) -> None:
         """Forget a ticket's offer or assignment and free the agent's room."""
