@@ -21,7 +21,7 @@ from triage_queue import (
     TicketQueue,
     WaitHistogram,
 )
-from triage_queue._demo import AGENTS, _arrivals, run
+from triage_queue._demo import AGENTS, _arrivals, _returning, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +77,14 @@ def test_demo_serves_every_ticket_once_to_a_qualified_agent() -> None:
     assignments = run(lines.append)
     served = [ticket_id for ticket_id, _ in assignments]
     assert served[0] == "T-104", "the outage must be served first"
-    assert len(served) == len(set(served)) == 9
-    tickets = {t.id: t for t in _arrivals()}
+    tickets = {t.id: t for t in [*_arrivals(), _returning()]}
+    assert len(served) == len(set(served)) == len(tickets)
     for ticket_id, agent in assignments:
         assert tickets[ticket_id].skills.satisfied_by(AGENTS[agent]), (ticket_id, agent)
     text = "\n".join(lines)
     assert "emergency" in text and "customer tier 'gold'" in text and "follow-up" in text
+    assert "declines" in text and "held for" in text, "the demo shows a decline and an affinity hold"
+    assert dict(assignments)["T-110"] == dict(assignments)["T-101"], "the returning customer gets their agent back"
 
 
 def test_demo_command_runs() -> None:

@@ -1,23 +1,30 @@
 """``python -m triage_queue demo``: a morning at a small helpdesk.
 
-Nine tickets arrive over twenty minutes (an outage, a VIP, a complex
-integration problem, ordinary questions and two follow-ups); three agents
-with different skills take the best ticket each of them can handle whenever
-they free up.  Every assignment is printed with the policy's explanation.
-The clock is a ManualClock, so the run is the same every time.
+Nine tickets arrive before the shift starts (an outage, a VIP, a complex
+integration problem, ordinary questions and two follow-ups).  At 09:10 three
+agents with different skills log in and the dispatcher assigns the backlog
+at once; from then on every agent who finishes is offered the best ticket it
+can handle.  One agent declines an offer, and a returning customer's new
+ticket goes back to the agent who served them.  Every decision is printed
+with its reason.  The clock is a ManualClock, so the run is the same every
+time.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 
+from triage_queue.agents import Agent
 from triage_queue.clock import ManualClock
-from triage_queue.errors import Empty
+from triage_queue.dispatch import Dispatcher, Offer
+from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.ticket import Impact, IssueKind, Ticket, classify_severity
 
 START = 9 * 3600.0  # 09:00 on the demo's clock
+HANDLING = 300.0  # seconds of work per point of complexity
 
 
 def _hhmm(seconds: float) -> str:
@@ -56,55 +63,100 @@ def _arrivals() -> list[Ticket]:
     ]
 
 
+def _returning() -> Ticket:
+    """A new ticket from a customer served earlier in the morning."""
+    return Ticket("T-110", START + 1500, complexity=1, skills=["general"], customer_id="acme")
+
+
 AGENTS: dict[str, dict[str, int]] = {
     "Ana (payments, billing)": {"payments": 4, "billing": 3, "general": 2},
     "Ben (api expert)": {"api": 5, "payments": 2, "general": 1},
     "Cai (first line)": {"general": 3, "billing": 1},
 }
+DECLINER = "Cai (first line)"  # declines its first offer: finishing a call
 
 
 def run(out: Callable[[str], object] = print) -> list[tuple[str, str]]:
     """Run the scenario, print it through ``out``, and return the
-    ``(ticket id, agent)`` assignments in order."""
+    ``(ticket id, agent)`` assignments in the order they were accepted."""
     clock = ManualClock(START)
     queue = TicketQueue(Policy.default(), clock=clock)
+    desk = Dispatcher(
+        queue,
+        [Agent(name, skills=skills, status="away") for name, skills in AGENTS.items()],
+        offer_timeout=120,
+        affinity_wait=600,
+    )
+    offers: list[Offer] = []
+
+    def heard(event: Event) -> None:
+        if event.kind is EventKind.OFFERED:
+            offers.extend(o for o in desk.offers_for(event.agent_id or "") if o.id == event.offer_id)
+
+    desk.subscribe(heard)
     out("triage-queue demo: default policy = Emergency > Vip > Complexity (complex first) > FeedbackOrder\n")
     for ticket in _arrivals():
         clock.set(ticket.created_at)
-        queue.push(ticket)
+        desk.submit(ticket)
         extra = f", tier {ticket.customer_tier}" if ticket.customer_tier else ""
         out(f"{_hhmm(clock())}  arrives  {ticket.id}  {ticket.severity.name.lower()}{extra}, needs {dict(ticket.skills)}")
     clock.set(START + 600)
     for ticket_id in ("T-101", "T-102"):
-        updated = queue.update(ticket_id, contacts=queue[ticket_id].contacts + 1)
+        updated = desk.update(ticket_id, contacts=queue[ticket_id].contacts + 1)
         out(f"{_hhmm(clock())}  follow-up on {ticket_id} (contact #{updated.contacts}): it keeps its place")
-    out(f"\n{_hhmm(clock())}  the queue, best first: {', '.join(t.id for t in queue)}\n")
+    out(f"\n{_hhmm(clock())}  the queue, best first: {', '.join(t.id for t in queue)}")
+    out(f"{_hhmm(clock())}  the shift starts: three agents log in and the backlog is assigned at once\n")
+    with desk.paused():
+        for name in AGENTS:
+            desk.set_status(name, "available")
 
-    # Agents free up in turns; each takes the best ticket its skills allow.
-    free_at = {name: START + 600 + 120 * i for i, name in enumerate(AGENTS)}
-    handling = 300.0
     assignments: list[tuple[str, str]] = []
-    while queue:
-        name = min(free_at, key=lambda n: (free_at[n], n))
-        clock.set(max(clock(), free_at[name]))
-        try:
-            ticket = queue.peek(skills=AGENTS[name])
-        except Empty:
-            # Nothing this agent can take: it waits for the next one to free up.
-            later = [t for n, t in free_at.items() if n != name and t > free_at[name]]
-            if not later:
-                break
-            free_at[name] = min(later) + 1
+    finishing: list[tuple[float, str, str]] = []  # (when, ticket id, agent)
+    declined = False
+    returning: Ticket | None = _returning()
+    while True:
+        # Answer the offers made so far, oldest first.
+        while offers:
+            offer = offers.pop(0)
+            if desk.status(offer.ticket.id) != "offered":
+                continue
+            if offer.agent_id == DECLINER and not declined:
+                declined = True
+                out(f"{_hhmm(clock())}  {offer.agent_id} declines {offer.ticket.id}: finishing a call")
+                desk.decline(offer, "finishing a call")
+                continue
+            if offer.ticket.id == "T-110":
+                out(f"{_hhmm(clock())}  why {offer.ticket.id} is offered to {offer.agent_id}:")
+                for line in str(desk.explain_assignment(offer.ticket.id)).splitlines()[1:]:
+                    out(f"       {line}")
+            ticket = desk.accept(offer)
+            assignments.append((ticket.id, offer.agent_id))
+            waited = clock() - ticket.created_at
+            out(f"{_hhmm(clock())}  {offer.agent_id} takes {ticket.id} (waited {waited / 60:.0f} min; {offer.how})")
+            for line in str(queue.policy.explain(ticket, clock())).splitlines()[2:]:
+                out(f"         {line.strip()}")
+            heapq.heappush(finishing, (clock() + HANDLING * ticket.complexity, ticket.id, offer.agent_id))
+        if returning is not None and (not finishing or finishing[0][0] > returning.created_at):
+            clock.set(max(clock(), returning.created_at))
+            out(f"{_hhmm(clock())}  arrives  {returning.id}  from a returning customer ({returning.customer_id})")
+            offer_now = desk.submit(returning)
+            if offer_now is None:
+                out(f"         held for {queue.holder(returning.id)}, who served {returning.customer_id} before")
+            returning = None
             continue
-        explanation = queue.explain(ticket.id)
-        queue.pop(skills=AGENTS[name])
-        assignments.append((ticket.id, name))
-        waited = clock() - ticket.created_at
-        ahead = explanation.position
-        out(f"{_hhmm(clock())}  {name} takes {ticket.id} (waited {waited / 60:.0f} min, {ahead} ahead of it in the whole queue)")
-        for line in str(explanation).splitlines()[1:]:
-            out(f"         {line.strip()}")
-        free_at[name] = clock() + handling * ticket.complexity
+        if not finishing:
+            break
+        when, ticket_id, agent = heapq.heappop(finishing)
+        clock.set(max(clock(), when))
+        desk.complete(ticket_id, agent)
+        out(f"{_hhmm(clock())}  {agent} finishes {ticket_id}")
+
+    figures = desk.stats()
+    overall = figures.overall
+    out(
+        f"\n{overall.served} tickets served; wait p50 {(overall.wait_p50 or 0) / 60:.0f} min, "
+        f"max {(overall.wait_max or 0) / 60:.0f} min; {overall.declined} offer declined"
+    )
     for ticket in queue:
         out(f"left waiting: {ticket.id} (no agent has the skills {dict(ticket.skills)})")
     return assignments
