@@ -242,8 +242,26 @@ class DispatchMachine(RuleBasedStateMachine):
             else:
                 changes = self.pending_change.pop(agent_id)
                 self.agents[agent_id] = self.agents[agent_id].evolve(**changes)
+                self.reslot(agent_id)
         else:
             assert kind is EventKind.UPDATED, event
+
+    def reslot(self, agent_id: str) -> None:
+        """After an agent's capacity changed, its tickets count against the
+        capacity key their channel now maps to (if it still has one)."""
+        agent = self.agents[agent_id]
+        for t, (offer_id, holder, slot, expires) in list(self.offer.items()):
+            new = agent.slot_for(self.tickets[t].channel)
+            if holder == agent_id and new is not None and new != slot:
+                self.load[agent_id][slot] -= 1
+                self.load[agent_id][new] = self.load[agent_id].get(new, 0) + 1
+                self.offer[t] = (offer_id, holder, new, expires)
+        for t, (holder, slot) in list(self.holder.items()):
+            new = agent.slot_for(self.tickets[t].channel)
+            if holder == agent_id and new is not None and new != slot:
+                self.load[agent_id][slot] -= 1
+                self.load[agent_id][new] = self.load[agent_id].get(new, 0) + 1
+                self.holder[t] = (holder, new)
 
     def record_pass(self, ticket_id: str, agent_id: str, now: float) -> None:
         lapses = float("inf") if self.retry_after is None else now + self.retry_after

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from triage_queue.dispatch import Dispatcher, Offer
+from triage_queue.dispatch import Dispatcher, Offer, _AsyncKeeper
 from triage_queue.errors import InvalidArgument
 from triage_queue.ticket import Ticket
 
@@ -63,22 +63,23 @@ class AsyncDispatcher:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         dispatcher = self._dispatcher
-        while True:
-            future: asyncio.Future[None] = loop.create_future()
-            offer = dispatcher._register_async(agent_id, loop, future)
-            if offer is not None:
-                return offer
-            try:
-                with dispatcher.lock:
-                    wait = dispatcher._next_due()
-                if deadline is not None:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        return None
-                    wait = remaining if wait is None else min(wait, remaining)
-                await asyncio.wait((future,), timeout=wait)
-            finally:
-                dispatcher._unregister_async(agent_id, future)
+        keeper = _AsyncKeeper(loop)
+        try:
+            while True:
+                future: asyncio.Future[None] = loop.create_future()
+                remaining = None if deadline is None else max(0.0, deadline - loop.time())
+                offer, wait = dispatcher._register_async(agent_id, keeper, future, remaining)
+                if offer is not None:
+                    return offer
+                if remaining is not None and remaining <= 0:
+                    dispatcher._unregister_async(agent_id, future)
+                    return None
+                try:
+                    await asyncio.wait((future,), timeout=wait)
+                finally:
+                    dispatcher._unregister_async(agent_id, future)
+        finally:
+            dispatcher._stop_waiting(keeper)
 
     def submit(self, ticket: Ticket) -> Offer | None:
         """:meth:`Dispatcher.submit`.  Runtime complexity: as that method."""

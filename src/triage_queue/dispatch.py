@@ -51,6 +51,7 @@ from triage_queue.errors import (
     InvalidArgument,
     NotAssigned,
     OfferClosed,
+    RuleError,
     UnknownOffer,
     UnknownTicket,
 )
@@ -336,7 +337,11 @@ class Dispatcher:
         # a ticket looks at these when they are fewer than the eligible ones.
         self._free_profiles: set[_Profile] = set()
         self._paused = 0
-        self._sla: list[tuple[float, int, str, float]] = []  # (instant, 0 warn / 1 breach, ticket id, sla_due)
+        # (instant, 0 warn / 1 breach, ticket id, schedule number); a ticket's
+        # latest schedule number is in _sla_latest, so older entries are skipped.
+        self._sla: list[tuple[float, int, str, int]] = []
+        self._sla_latest: dict[str, int] = {}
+        self._sla_count = 0
         self._events: deque[Event] = deque(maxlen=audit)
         self._event_seq = 0
         self._listeners: list[Listener] = []
@@ -346,6 +351,13 @@ class Dispatcher:
         self._overall = _Book(0, "")
         self._group_names: dict[SkillSet, str] = {}
         self._conditions: dict[str, threading.Condition] = {}
+        # Waiting threads and coroutines sleep until an offer is made to their
+        # agent.  One of them, the *timekeeper*, also wakes when the next
+        # time-driven change falls due, and applies it (which wakes exactly
+        # the agents who get offers): no one else is woken by time.
+        self._sleeping: dict[str, int] = {}  # agent id -> waiting threads
+        self._keeper: Any = None  # the timekeeper's Condition, or (loop, future)
+        self._keeper_until = math.inf  # clock time at which it wakes anyway
         self._async_waiters: dict[str, list[tuple[Any, Any]]] = {}
 
         with self._lock:
@@ -446,8 +458,11 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                if isinstance(ticket, Ticket) and ticket.id in self._tracks:
+                if not isinstance(ticket, Ticket):
+                    raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
+                if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
+                self._books(ticket)  # a failing classify raises before anything changes
                 self._queue.push(ticket)
                 self._enter_books(ticket)
                 self._emit(EventKind.SUBMITTED, now, ticket.id)
@@ -473,17 +488,23 @@ class Dispatcher:
         """
         try:
             with self._lock:
-                now = self._advance()
+                now = self._advance_for(ticket_id)
                 track = self._tracks.get(ticket_id)
                 if track is not None:
                     old = track.ticket
                     new = old.evolve(**changes)
+                    # Checked now, so that a ticket handed back later can
+                    # always be put back in its place.
+                    self._queue._score_check(new, now)
+                    self._books(new)
                     track.ticket = new
+                    self._recheck_track(track, now)
                 else:
                     found = self._queue.get(ticket_id)
                     if found is None:
                         raise UnknownTicket(ticket_id)
                     old = found
+                    self._books(old.evolve(**changes))
                     new = self._queue.update(ticket_id, **changes)
                     self._leave_books(old)
                     self._enter_books(new)
@@ -508,7 +529,7 @@ class Dispatcher:
         """
         try:
             with self._lock:
-                now = self._advance()
+                now = self._advance_for(ticket_id)
                 track = self._tracks.get(ticket_id)
                 if track is None:
                     if ticket_id not in self._queue:
@@ -535,14 +556,17 @@ class Dispatcher:
         >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
         ('T-1', 'assigned')
         """
-        with self._lock:
-            self._advance()
-            track = self._tracks.get(ticket_id)
-            if track is not None:
-                return "offered" if track.offer is not None else "assigned"
-            if ticket_id in self._queue:
-                return "waiting"
-            raise UnknownTicket(ticket_id)
+        try:
+            with self._lock:
+                self._advance()
+                track = self._tracks.get(ticket_id)
+                if track is not None:
+                    return "offered" if track.offer is not None else "assigned"
+                if ticket_id in self._queue:
+                    return "waiting"
+                raise UnknownTicket(ticket_id)
+        finally:
+            self._flush()
 
     def assigned(self, agent_id: str) -> list[Ticket]:
         """The tickets an agent has accepted and not yet finished.
@@ -573,11 +597,12 @@ class Dispatcher:
         (True, None)
         """
         try:
+            offer = None
             with self._lock:
                 self._advance()
                 offer = self._deliver(agent_id)
         finally:
-            self._flush()
+            self._flush_keeping(agent_id, offer)
         return offer
 
     def offers_for(self, agent_id: str) -> list[Offer]:
@@ -700,6 +725,8 @@ class Dispatcher:
                 now = self._advance()
                 track = self._assigned(ticket_id, agent_id)
                 new = track.ticket.evolve(**changes)
+                self._queue._score_check(new, now)  # raises before anything changes
+                self._books(new)
                 self._untrack(track, now)
                 self._pass(ticket_id, track.agent_id, now)
                 self._requeue(new, track.seq)
@@ -897,42 +924,60 @@ class Dispatcher:
         if timeout is not None:
             _check_seconds("timeout", timeout, allow_none=False, positive=False)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            expired = False
-            with self._lock:
-                self._roster._state(agent_id)
-                self._advance()
-                offer = self._deliver(agent_id)
-                if offer is None:
-                    wait = self._next_due()
-                    if deadline is not None:
-                        remaining = deadline - time.monotonic()
-                        expired = remaining <= 0
-                        wait = remaining if wait is None else min(wait, remaining)
-                    if not expired and not self._outbox:
-                        condition = self._conditions.get(agent_id)
-                        if condition is None:
-                            condition = self._conditions[agent_id] = threading.Condition(self._lock)
-                        # Checked and waited under one lock: no offer can
-                        # slip in between, so no wake-up is lost.
-                        condition.wait(wait)
-            # Listeners of anything this thread caused run outside the lock.
-            self._flush()
-            if offer is not None or expired:
-                return offer
+        condition: threading.Condition | None = None
+        try:
+            while True:
+                expired = False
+                with self._lock:
+                    self._roster._state(agent_id)
+                    self._advance()
+                    offer = self._deliver(agent_id)
+                    if offer is None:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        expired = remaining is not None and remaining <= 0
+                        if not expired and not self._outbox:
+                            if condition is None:
+                                condition = self._conditions.get(agent_id)
+                                if condition is None:
+                                    condition = self._conditions[agent_id] = threading.Condition(self._lock)
+                            wait = self._keep_time(condition, remaining)
+                            self._sleeping[agent_id] = self._sleeping.get(agent_id, 0) + 1
+                            try:
+                                # Checked and waited under one lock: no offer
+                                # can slip in between, so no wake-up is lost.
+                                condition.wait(wait)
+                            finally:
+                                self._sleeping[agent_id] -= 1
+                                if not self._sleeping[agent_id]:
+                                    del self._sleeping[agent_id]
+                # Listeners of anything this thread caused run outside the lock.
+                self._flush_keeping(agent_id, offer)
+                if offer is not None or expired:
+                    return offer
+        finally:
+            if condition is not None:
+                with self._lock:
+                    self._leave_keeping(condition)
 
-    def _register_async(self, agent_id: str, loop: Any, future: Any) -> Offer | None:
-        # For AsyncDispatcher: an offer now, or a future woken on the next one.
+    def _register_async(
+        self, agent_id: str, keeper: _AsyncKeeper, future: Any, remaining: float | None
+    ) -> tuple[Offer | None, float | None]:
+        # For AsyncDispatcher: an offer now; or else the future is woken on
+        # the next offer, and the seconds to wait at most are returned.
+        offer = None
+        wait = remaining
         try:
             with self._lock:
                 self._roster._state(agent_id)
                 self._advance()
                 offer = self._deliver(agent_id)
                 if offer is None:
-                    self._async_waiters.setdefault(agent_id, []).append((loop, future))
+                    self._async_waiters.setdefault(agent_id, []).append((keeper.loop, future))
+                    keeper.future = future
+                    wait = self._keep_time(keeper, remaining)
         finally:
-            self._flush()
-        return offer
+            self._flush_keeping(agent_id, offer)
+        return offer, wait
 
     def _unregister_async(self, agent_id: str, future: Any) -> None:
         with self._lock:
@@ -941,6 +986,83 @@ class Dispatcher:
                 waiters[:] = [(lp, f) for lp, f in waiters if f is not future]
                 if not waiters:
                     del self._async_waiters[agent_id]
+
+    def _stop_waiting(self, keeper: _AsyncKeeper) -> None:
+        with self._lock:
+            self._leave_keeping(keeper)
+
+    def _flush_keeping(self, agent_id: str, offer: Offer | None) -> None:
+        # _flush for calls that hand out an offer: if a listener raises, the
+        # offer goes back to the front of the agent's inbox rather than being
+        # lost between the dispatcher and the caller.
+        try:
+            self._flush()
+        except BaseException:
+            if offer is not None:
+                with self._lock:
+                    if offer.id in self._offers:
+                        self._inbox.setdefault(agent_id, deque()).appendleft(offer.id)
+            raise
+
+    def _keep_time(self, waiter: Any, remaining: float | None) -> float | None:
+        """Seconds ``waiter`` may sleep: until ``remaining`` runs out, and, if
+        it is (or becomes) the timekeeper, until the next change falls due.
+        Lock held."""
+        if self._keeper is not None and self._keeper is not waiter:
+            return remaining
+        self._keeper = waiter
+        limits = [w for w in (self._next_due(), remaining) if w is not None]
+        wait = min(limits) if limits else None
+        self._keeper_until = math.inf if wait is None else self._clock() + wait
+        return wait
+
+    def _leave_keeping(self, waiter: Any) -> None:
+        # A waiter stops waiting; if it kept time and something is still
+        # scheduled, wake one other waiter to take the duty over.  Lock held.
+        if self._keeper is not waiter:
+            return
+        self._keeper = None
+        self._keeper_until = math.inf
+        if self._next_instant() is None:
+            return
+        for agent_id in self._sleeping:
+            condition = self._conditions.get(agent_id)
+            if condition is not None and condition is not waiter:
+                condition.notify()
+                return
+        for agent_id in self._async_waiters:
+            self._wake(agent_id)
+            return
+
+    def _wake_keeper_if_due_earlier(self) -> None:
+        # Something was scheduled before the timekeeper means to wake: wake
+        # it, so it sleeps again for the right time.  Lock held.
+        keeper = self._keeper
+        if keeper is None:
+            return
+        instant = self._next_instant()
+        if instant is None or instant >= self._keeper_until:
+            return
+        self._keeper_until = math.inf
+        if isinstance(keeper, _AsyncKeeper):
+            if keeper.future is not None:
+                with contextlib.suppress(RuntimeError):
+                    keeper.loop.call_soon_threadsafe(_resolve, keeper.future)
+        else:
+            keeper.notify_all()
+
+    def _next_instant(self) -> float | None:
+        # The clock time of the next time-driven change, or None.
+        instants = []
+        if self._queue._changes:
+            instants.append(self._queue._changes.peekitem()[1])
+        if self._expiry:
+            instants.append(self._expiry[0][0])
+        if self._sla:
+            instants.append(self._sla[0][0])
+        if self._retry:
+            instants.append(self._retry[0][0])
+        return min(instants) if instants else None
 
     def _next_due(self) -> float | None:
         # Seconds until the next time-driven change, by the dispatcher's clock.
@@ -965,7 +1087,9 @@ class Dispatcher:
         waiters = self._async_waiters.pop(agent_id, None)
         if waiters:
             for loop, future in waiters:
-                loop.call_soon_threadsafe(_resolve, future)
+                # A waiter whose event loop has closed is simply dropped.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, future)
 
     # -- statistics and explanations -------------------------------------------
 
@@ -1094,10 +1218,14 @@ class Dispatcher:
                         self._route(ticket_id, "routed when its requirements widened")
         expiry = self._expiry
         while expiry and expiry[0][0] <= now:
-            _, offer_id = heapq.heappop(expiry)
+            expires, offer_id = heapq.heappop(expiry)
             offer = self._offers.get(offer_id)
             if offer is not None:
-                self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
+                try:
+                    self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
+                except BaseException:
+                    heapq.heappush(expiry, (expires, offer_id))  # tried again on the next call
+                    raise
         retry = self._retry
         while retry and retry[0][0] <= now:
             until, ticket_id, agent_id = heapq.heappop(retry)
@@ -1111,15 +1239,30 @@ class Dispatcher:
                 self._route(ticket_id, "routed again after a pass lapsed")
         sla = self._sla
         while sla and sla[0][0] <= now:
-            _, kind, ticket_id, due = heapq.heappop(sla)
+            _, kind, ticket_id, number = heapq.heappop(sla)
+            if self._sla_latest.get(ticket_id) != number:
+                continue  # rescheduled since
+            if kind == 1:
+                del self._sla_latest[ticket_id]
             ticket = self._waiting_ticket(ticket_id)
-            if ticket is None or ticket.sla_due != due:
-                continue
+            if ticket is None or ticket.sla_due is None:
+                continue  # answered in time, or cancelled
+            due = ticket.sla_due
             if kind == 0:
                 self._emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
             else:
                 self._emit(EventKind.SLA_BREACHED, now, ticket_id, detail=f"SLA ran out at {due:g}")
         return now
+
+    def _advance_for(self, ticket_id: str) -> float:
+        # _advance for an operation on one ticket: a broken rule on that very
+        # ticket must not stop the call that cancels or repairs it.
+        try:
+            return self._advance()
+        except RuleError as exc:
+            if exc.ticket_id != ticket_id:
+                raise
+            return self._clock()
 
     def _waiting_ticket(self, ticket_id: str) -> Ticket | None:
         # A ticket not yet answered: waiting, or offered but not accepted.
@@ -1131,11 +1274,14 @@ class Dispatcher:
     def _schedule_sla(self, ticket: Ticket, now: float) -> None:
         due = ticket.sla_due
         if due is None:
+            self._sla_latest.pop(ticket.id, None)
             return
+        self._sla_count += 1
+        number = self._sla_latest[ticket.id] = self._sla_count
         warning = self._sla_warning
         if warning is not None:
-            heapq.heappush(self._sla, (due - warning, 0, ticket.id, due))
-        heapq.heappush(self._sla, (due, 1, ticket.id, due))
+            heapq.heappush(self._sla, (due - warning, 0, ticket.id, number))
+        heapq.heappush(self._sla, (due, 1, ticket.id, number))
 
     def _affinity(self, ticket: Ticket, now: float) -> Offer | None:
         customer = ticket.customer_id
@@ -1155,8 +1301,7 @@ class Dispatcher:
         if not requirement.satisfied_by(agent.skills) or agent.slot_for(ticket.channel) is None:
             return None
         if agent.status is AgentStatus.AVAILABLE and state.has_room(ticket.channel) and not self._paused:
-            taken = self._take_waiting(ticket.id)
-            return self._offer(taken[0], taken[1], agent_id, f"{why} (affinity)", now)
+            return self._offer_waiting(ticket.id, agent_id, f"{why} (affinity)", now)
         if self._affinity_wait > 0 and agent.status is not AgentStatus.OFFLINE:
             self._queue.hold(ticket.id, agent_id, now + self._affinity_wait)
             self._emit(EventKind.HELD, now, ticket.id, agent_id, detail=f"{why}: kept {self._affinity_wait:g}s")
@@ -1189,8 +1334,7 @@ class Dispatcher:
                 and requirement.satisfied_by(state.agent.skills)
                 and not (passed and holder in passed)
             ):
-                taken = self._take_waiting(ticket_id)
-                return self._offer(taken[0], taken[1], holder, "held for this agent (affinity)", self._clock())
+                return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self._clock())
             return None
         free = self._free_profiles
         if not free:
@@ -1221,8 +1365,17 @@ class Dispatcher:
                 best_agent = agent_id
         if best_agent is None:
             return None
-        taken = self._take_waiting(ticket_id)
-        return self._offer(taken[0], taken[1], best_agent, f"{how}: {self._selection.name}", self._clock())
+        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._clock())
+
+    def _offer_waiting(self, ticket_id: str, agent_id: str, how: str, now: float) -> Offer:
+        # Take a waiting ticket out of the queue and offer it; if a user
+        # callback (the strategy's describe, say) raises, it goes back.
+        ticket, seq = self._take_waiting(ticket_id)
+        try:
+            return self._offer(ticket, seq, agent_id, how, now)
+        except BaseException:
+            self._requeue(ticket, seq)
+            raise
 
     def _fill(self, agent_id: str, how: str) -> None:
         """Offer an agent the best waiting tickets it has room for."""
@@ -1250,8 +1403,22 @@ class Dispatcher:
                 if passed and agent_id in passed:
                     skipped.append(found)
                     continue
-                self._leave_books(ticket)
-                self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now)
+                # A user callback (classify, the strategy) that raises must not
+                # lose the ticket: the finally below puts it back.
+                try:
+                    books = self._books(ticket)
+                except BaseException:
+                    skipped.append(found)
+                    raise
+                for book in books:
+                    book.waiting -= 1
+                try:
+                    self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now)
+                except BaseException:
+                    for book in books:
+                        book.waiting += 1
+                    skipped.append(found)
+                    raise
         finally:
             for ticket, seq in skipped:
                 queue._restore(ticket, seq)
@@ -1260,12 +1427,12 @@ class Dispatcher:
         state = self._roster._states[agent_id]
         slot = state.agent.slot_for(ticket.channel)
         assert slot is not None
+        note = self._selection.describe(state.agent, state, ticket)
         self._offer_count += 1
         timeout = self._offer_timeout
         expires = math.inf if timeout is None else now + timeout
         offer = Offer(f"offer-{self._offer_count}", ticket, agent_id, now, expires, how)
         self._offers[offer.id] = offer
-        note = self._selection.describe(state.agent, state, ticket)
         self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note)
         self._how[ticket.id] = how
         if timeout is not None:
@@ -1320,6 +1487,10 @@ class Dispatcher:
     def _give_back(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
         """Decline, expiry or revocation: the ticket goes back to its place."""
         track = self._tracks[offer.ticket.id]
+        # If the policy cannot place the ticket (a rule raising), say so
+        # before anything changes: the offer stays pending.
+        self._queue._score_check(track.ticket, now)
+        self._books(track.ticket)
         agent_id = offer.agent_id
         self._close(offer, status, now, detail)
         self._untrack(track, now)
@@ -1357,6 +1528,29 @@ class Dispatcher:
                 self._route(ticket.id, "routed again after an offer was given back")
             if status is not OfferStatus.REVOKED:
                 self._fill(agent_id, "freed by giving an offer back")
+
+    def _recheck_track(self, track: _Track, now: float) -> None:
+        """After a ticket or its agent changed: move the load to the right
+        capacity key, and take back an offer the agent no longer qualifies for."""
+        state = self._roster._states.get(track.agent_id)
+        if state is None:
+            return
+        agent = state.agent
+        ticket = track.ticket
+        slot = agent.slot_for(ticket.channel)
+        if slot is not None and slot != track.slot:
+            state.load[track.slot] -= 1
+            state.load[slot] = state.load.get(slot, 0) + 1
+            track.slot = slot
+            self._refresh(state)
+        offer = track.offer
+        if offer is not None and (slot is None or not ticket.skills.satisfied_by(agent.skills)):
+            self._give_back(offer, OfferStatus.REVOKED, now, "the agent no longer qualifies")
+
+    def _recheck_agent(self, agent_id: str, now: float) -> None:
+        for track in [t for t in self._tracks.values() if t.agent_id == agent_id]:
+            if track.ticket.id in self._tracks:  # a revocation may have routed others
+                self._recheck_track(track, now)
 
     def _pass(self, ticket_id: str, agent_id: str, now: float) -> None:
         # The agent passed on the ticket: not offered it again for a while.
@@ -1428,10 +1622,13 @@ class Dispatcher:
                 if not any(profile.free.values()):
                     self._free_profiles.discard(profile)
                 self._place_agent(state)
+                changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
+                self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+                self._recheck_agent(agent_id, now)
             else:
                 self._refresh(state)
-            changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
-            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+                changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
+                self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
             if new.status is not AgentStatus.AVAILABLE:
                 self._revoke_offers(agent_id, now, f"agent is {new.status.value}")
             if new.status is AgentStatus.OFFLINE:
@@ -1574,8 +1771,7 @@ class Dispatcher:
             if target is None:
                 continue
             agent_id = node_profile[target].free[target[1]].peekitem()[0]
-            taken = self._take_waiting(ticket.id)
-            offers.append(self._offer(taken[0], taken[1], agent_id, f"batch assignment: {self._selection.name}", now))
+            offers.append(self._offer_waiting(ticket.id, agent_id, f"batch assignment: {self._selection.name}", now))
         for ticket_id in declined:
             if ticket_id in queue:
                 offer = self._route(ticket_id, "batch assignment (after a decline)")
@@ -1689,7 +1885,11 @@ class Dispatcher:
             self._outbox.append(event)
 
     def _flush(self) -> None:
-        # Deliver queued events to listeners, outside the lock.
+        # Wake waiters if something now falls due before they would wake, then
+        # deliver queued events to listeners, outside the lock.
+        if self._keeper is not None:
+            with self._lock:
+                self._wake_keeper_if_due_earlier()
         if not self._outbox:
             return
         with self._lock:
@@ -1788,6 +1988,17 @@ def _first_not_in(
         if best is None or order < best[1]:
             best = (agent_id, order)
     return best
+
+
+class _AsyncKeeper:
+    """Stands for one waiting coroutine (its loop and current future) when it
+    keeps time for the dispatcher."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.future: Any = None
 
 
 def _resolve(future: Any) -> None:

@@ -31,6 +31,7 @@ from triage_queue.errors import (
     Empty,
     InvalidArgument,
     InvalidTicket,
+    RuleError,
     UnknownTicket,
 )
 from triage_queue.heap import IndexedHeap
@@ -226,6 +227,13 @@ class TicketQueue:
                 raise DuplicateTicket(ticket.id)
             self._insert(ticket, seq, hold)
 
+    def _score_check(self, ticket: Ticket, now: float) -> None:
+        # Raise RuleError now if the policy cannot place this ticket, so that
+        # a caller can check before it changes anything.
+        self._sort_key(ticket, now)
+        if self._stepped:
+            self._policy.next_change(ticket, now)
+
     def _sequence(self, ticket_id: str) -> int:
         return int(self._store.priority(ticket_id)[-1])
 
@@ -283,7 +291,13 @@ class TicketQueue:
             ticket = old.evolve(**changes)
             now = self._clock()
             if self._changes:
-                self._rekey_due(now)
+                try:
+                    self._rekey_due(now)
+                except RuleError as exc:
+                    # A broken rule on this very ticket must not stop its
+                    # repair: the update re-keys it anyway.
+                    if exc.ticket_id != ticket_id:
+                        raise
             self._relocate(ticket, now)
             return ticket
 
