@@ -341,6 +341,7 @@ class Dispatcher:
         # latest schedule number is in _sla_latest, so older entries are skipped.
         self._sla: list[tuple[float, int, str, int]] = []
         self._sla_latest: dict[str, int] = {}
+        self._sla_sent: dict[str, set[tuple[int, float]]] = {}  # events already sent per ticket
         self._sla_count = 0
         self._events: deque[Event] = deque(maxlen=audit)
         self._event_seq = 0
@@ -464,6 +465,7 @@ class Dispatcher:
                     raise DuplicateTicket(ticket.id)
                 self._books(ticket)  # a failing classify raises before anything changes
                 self._queue.push(ticket)
+                self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
                 self._enter_books(ticket)
                 self._emit(EventKind.SUBMITTED, now, ticket.id)
                 self._schedule_sla(ticket, now)
@@ -499,6 +501,9 @@ class Dispatcher:
                     self._books(new)
                     track.ticket = new
                     self._recheck_track(track, now)
+                    # A load moved to another capacity key, or an offer taken
+                    # back, may leave the agent room for a waiting ticket.
+                    self._fill(track.agent_id, "freed by an update")
                 else:
                     found = self._queue.get(ticket_id)
                     if found is None:
@@ -1008,7 +1013,8 @@ class Dispatcher:
         """Seconds ``waiter`` may sleep: until ``remaining`` runs out, and, if
         it is (or becomes) the timekeeper, until the next change falls due.
         Lock held."""
-        if self._keeper is not None and self._keeper is not waiter:
+        keeper = self._keeper
+        if keeper is not None and keeper is not waiter and not _gone(keeper):
             return remaining
         self._keeper = waiter
         limits = [w for w in (self._next_due(), remaining) if w is not None]
@@ -1045,9 +1051,12 @@ class Dispatcher:
             return
         self._keeper_until = math.inf
         if isinstance(keeper, _AsyncKeeper):
-            if keeper.future is not None:
-                with contextlib.suppress(RuntimeError):
+            try:
+                if keeper.future is not None:
                     keeper.loop.call_soon_threadsafe(_resolve, keeper.future)
+            except RuntimeError:
+                # Its event loop has closed: pass the duty to another waiter.
+                self._leave_keeping(keeper)
         else:
             keeper.notify_all()
 
@@ -1242,12 +1251,17 @@ class Dispatcher:
             _, kind, ticket_id, number = heapq.heappop(sla)
             if self._sla_latest.get(ticket_id) != number:
                 continue  # rescheduled since
+            sent = self._sla_sent.setdefault(ticket_id, set())
             if kind == 1:
                 del self._sla_latest[ticket_id]
+                del self._sla_sent[ticket_id]
             ticket = self._waiting_ticket(ticket_id)
             if ticket is None or ticket.sla_due is None:
                 continue  # answered in time, or cancelled
             due = ticket.sla_due
+            if (kind, due) in sent:
+                continue  # the deadline moved and came back: said already
+            sent.add((kind, due))
             if kind == 0:
                 self._emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
             else:
@@ -1999,6 +2013,11 @@ class _AsyncKeeper:
     def __init__(self, loop: Any) -> None:
         self.loop = loop
         self.future: Any = None
+
+
+def _gone(keeper: Any) -> bool:
+    # A coroutine timekeeper whose event loop has closed will never wake.
+    return isinstance(keeper, _AsyncKeeper) and keeper.loop.is_closed()
 
 
 def _resolve(future: Any) -> None:
