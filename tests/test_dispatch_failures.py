@@ -896,3 +896,32 @@ def test_a_single_waiting_thread_is_not_woken_by_an_unrelated_offer_with_an_expi
     assert api.error is None and api.result is None
     assert looks["api"] == 2  # the first look, and the one after its timeout: never woken in between
     assert places(d, "B-0") == ["offered to bil"]
+
+
+def _affinity_after_an_expiry(tick_at: list[float]) -> str | None:
+    """ana served acme; ana's offer of T-1 expires at 30 while acme's new T-2
+    is held for her until 60; bo is free.  Returns who has T-2 after the ticks."""
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana"), Agent("bo", status="away")], offer_timeout=30, affinity_wait=60)
+    offer = d.submit(Ticket("old", 0.0, customer_id="acme"))
+    assert offer is not None
+    d.accept(offer)
+    d.complete("old")
+    d.submit(Ticket("T-1", 0.0))
+    d.submit(Ticket("T-2", 0.0, customer_id="acme"))
+    d.set_status("bo", "available")
+    assert d.queue.holder("T-2") == "ana"
+    for instant in tick_at:
+        clock.set(instant)
+        d.tick()
+    d._check()
+    return next((o.agent_id for a in ("ana", "bo") for o in d.offers_for(a) if o.ticket.id == "T-2"), None)
+
+
+def test_changes_that_fell_due_since_the_last_call_are_applied_in_time_order() -> None:
+    """A long gap between calls gives the same result as a timer ticking every second: ana, free again
+    at 30 when her offer expired, gets her returning customer's ticket before its hold ends at 60."""
+    assert _affinity_after_an_expiry([31.0]) == "ana"
+    assert _affinity_after_an_expiry([59.0]) == "ana"
+    assert _affinity_after_an_expiry([61.0]) == "ana"  # the hold had ended by 61, but ana was free at 30
+    assert _affinity_after_an_expiry([float(t) for t in range(1, 60)]) == "ana"

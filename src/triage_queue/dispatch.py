@@ -1211,62 +1211,94 @@ class Dispatcher:
     # == internals ==============================================================
 
     def _advance(self) -> float:
-        """Apply everything due by now; return now.  Lock held."""
+        """Apply everything due by now, in the order it fell due (so a long
+        gap between calls gives the same result as frequent ticks); return
+        now.  Lock held."""
         now = self._clock()
         queue = self._queue
-        if queue._changes:
-            queue._rekey_due(now)
-        relaned = queue._relaned
-        if relaned:
-            queue._relaned = []
-            for ticket_id in relaned:
-                if ticket_id in queue and ticket_id not in self._tracks:
-                    if queue.holder(ticket_id) is None:
-                        self._emit(EventKind.RELEASED, now, ticket_id, detail="hold ended or skills relaxed")
-                    if not self._paused:
-                        self._route(ticket_id, "routed when its requirements widened")
-        expiry = self._expiry
-        while expiry and expiry[0][0] <= now:
-            expires, offer_id = heapq.heappop(expiry)
-            offer = self._offers.get(offer_id)
-            if offer is not None:
-                try:
-                    self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
-                except BaseException:
-                    heapq.heappush(expiry, (expires, offer_id))  # tried again on the next call
-                    raise
-        retry = self._retry
-        while retry and retry[0][0] <= now:
-            until, ticket_id, agent_id = heapq.heappop(retry)
-            passed = self._passed.get(ticket_id)
-            if passed is None or passed.get(agent_id) != until:
-                continue  # forgotten, or passed on again later
-            del passed[agent_id]
-            if not passed:
-                del self._passed[ticket_id]
-            if ticket_id in queue and not self._paused:
-                self._route(ticket_id, "routed again after a pass lapsed")
-        sla = self._sla
-        while sla and sla[0][0] <= now:
-            _, kind, ticket_id, number = heapq.heappop(sla)
-            if self._sla_latest.get(ticket_id) != number:
-                continue  # rescheduled since
-            sent = self._sla_sent.setdefault(ticket_id, set())
-            if kind == 1:
-                del self._sla_latest[ticket_id]
-                del self._sla_sent[ticket_id]
-            ticket = self._waiting_ticket(ticket_id)
-            if ticket is None or ticket.sla_due is None:
-                continue  # answered in time, or cancelled
-            due = ticket.sla_due
-            if (kind, due) in sent:
-                continue  # the deadline moved and came back: said already
-            sent.add((kind, due))
-            if kind == 0:
-                self._emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
+        changes, expiry, retry, sla = queue._changes, self._expiry, self._retry, self._sla
+        while True:
+            # The earliest due item of the four schedules (ties: in this order).
+            when = now
+            source = -1
+            if changes:
+                at = changes.peekitem()[1]
+                if at <= when:
+                    when, source = at, 0
+            if expiry and (expiry[0][0] < when or (source < 0 and expiry[0][0] <= when)):
+                when, source = expiry[0][0], 1
+            if retry and (retry[0][0] < when or (source < 0 and retry[0][0] <= when)):
+                when, source = retry[0][0], 2
+            if sla and (sla[0][0] < when or (source < 0 and sla[0][0] <= when)):
+                when, source = sla[0][0], 3
+            if source < 0:
+                break
+            if source == 0:
+                queue._rekey_due(when)
+                self._route_relaned(now)
+            elif source == 1:
+                self._expire_one(now)
+            elif source == 2:
+                self._lapse_one()
             else:
-                self._emit(EventKind.SLA_BREACHED, now, ticket_id, detail=f"SLA ran out at {due:g}")
+                self._sla_one(now)
+        self._route_relaned(now)  # lanes changed by queue calls since the last time
         return now
+
+    def _route_relaned(self, now: float) -> None:
+        queue = self._queue
+        relaned = queue._relaned
+        if not relaned:
+            return
+        queue._relaned = []
+        for ticket_id in relaned:
+            if ticket_id in queue and ticket_id not in self._tracks:
+                if queue.holder(ticket_id) is None:
+                    self._emit(EventKind.RELEASED, now, ticket_id, detail="hold ended or skills relaxed")
+                if not self._paused:
+                    self._route(ticket_id, "routed when its requirements widened")
+
+    def _expire_one(self, now: float) -> None:
+        expires, offer_id = heapq.heappop(self._expiry)
+        offer = self._offers.get(offer_id)
+        if offer is None:
+            return
+        try:
+            self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
+        except BaseException:
+            heapq.heappush(self._expiry, (expires, offer_id))  # tried again on the next call
+            raise
+
+    def _lapse_one(self) -> None:
+        until, ticket_id, agent_id = heapq.heappop(self._retry)
+        passed = self._passed.get(ticket_id)
+        if passed is None or passed.get(agent_id) != until:
+            return  # forgotten, or passed on again later
+        del passed[agent_id]
+        if not passed:
+            del self._passed[ticket_id]
+        if ticket_id in self._queue and not self._paused:
+            self._route(ticket_id, "routed again after a pass lapsed")
+
+    def _sla_one(self, now: float) -> None:
+        _, kind, ticket_id, number = heapq.heappop(self._sla)
+        if self._sla_latest.get(ticket_id) != number:
+            return  # rescheduled since
+        sent = self._sla_sent.setdefault(ticket_id, set())
+        if kind == 1:
+            del self._sla_latest[ticket_id]
+            del self._sla_sent[ticket_id]
+        ticket = self._waiting_ticket(ticket_id)
+        if ticket is None or ticket.sla_due is None:
+            return  # answered in time, or cancelled
+        due = ticket.sla_due
+        if (kind, due) in sent:
+            return  # the deadline moved and came back: said already
+        sent.add((kind, due))
+        if kind == 0:
+            self._emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
+        else:
+            self._emit(EventKind.SLA_BREACHED, now, ticket_id, detail=f"SLA ran out at {due:g}")
 
     def _advance_for(self, ticket_id: str) -> float:
         # _advance for an operation on one ticket: a broken rule on that very
