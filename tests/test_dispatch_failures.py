@@ -925,3 +925,18 @@ def test_changes_that_fell_due_since_the_last_call_are_applied_in_time_order() -
     assert _affinity_after_an_expiry([59.0]) == "ana"
     assert _affinity_after_an_expiry([61.0]) == "ana"  # the hold had ended by 61, but ana was free at 30
     assert _affinity_after_an_expiry([float(t) for t in range(1, 60)]) == "ana"
+
+
+def test_a_returning_customer_is_not_held_for_an_agent_with_no_room_on_its_channel() -> None:
+    """ana served acme, but takes no phone calls now: acme's phone ticket goes straight to bo, not held for ana."""
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana", capacity={"phone": 1, "chat": 1}), Agent("bo", capacity={"phone": 1})])
+    offer = d.submit(Ticket("old", 0.0, customer_id="acme", channel="chat"))
+    assert offer is not None and offer.agent_id == "ana"
+    d.accept(offer)
+    d.complete("old")
+    d.update_agent("ana", capacity={"phone": 0, "chat": 1})
+    offer = d.submit(Ticket("call", 1.0, customer_id="acme", channel="phone"))
+    assert offer is not None and offer.agent_id == "bo"
+    assert not [e for e in d.events if e.kind is EventKind.HELD]
+    d._check()

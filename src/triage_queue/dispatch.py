@@ -1344,7 +1344,9 @@ class Dispatcher:
         state = roster._states[agent_id]
         agent = state.agent
         requirement = ticket.requirement(now)
-        if not requirement.satisfied_by(agent.skills) or agent.slot_for(ticket.channel) is None:
+        # An agent who cannot take the ticket at all (skills, or no capacity
+        # on its channel) gets no head start: holding would only delay it.
+        if not requirement.satisfied_by(agent.skills) or agent.capacity_for(ticket.channel) == 0:
             return None
         if agent.status is AgentStatus.AVAILABLE and state.has_room(ticket.channel) and not self._paused:
             return self._offer_waiting(ticket.id, agent_id, f"{why} (affinity)", now)
@@ -1654,6 +1656,8 @@ class Dispatcher:
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._release_holds(agent_id, now)
             self._wake(agent_id)  # its waiting threads and coroutines learn it is gone
+            if agent_id not in self._sleeping:
+                self._conditions.pop(agent_id, None)
             return
         state = self._roster._states[agent_id]
         if old is None:
