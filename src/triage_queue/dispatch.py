@@ -182,10 +182,7 @@ class _Profile:
         self.free: dict[str, IndexedHeap[str, tuple[Any, ...]]] = {slot: IndexedHeap() for slot in sample.capacity}
 
     def slot_for(self, channel: str | None) -> str | None:
-        capacity = self.capacity
-        if channel is not None and channel in capacity:
-            return channel
-        return ANY_CHANNEL if ANY_CHANNEL in capacity else None
+        return self.sample.slot_for(channel)  # every agent of the profile has the same keys
 
 
 def _profile_key(agent: Agent) -> tuple[Any, ...]:
@@ -463,10 +460,10 @@ class Dispatcher:
                     raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
                 if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
-                self._books(ticket)  # a failing classify raises before anything changes
+                books = self._books(ticket)  # a failing classify raises before anything changes
                 self._queue.push(ticket)
                 self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
-                self._enter_books(ticket)
+                self._enter_books(ticket, books)
                 self._emit(EventKind.SUBMITTED, now, ticket.id)
                 self._schedule_sla(ticket, now)
                 offer = self._affinity(ticket, now)
@@ -509,10 +506,11 @@ class Dispatcher:
                     if found is None:
                         raise UnknownTicket(ticket_id)
                     old = found
-                    self._books(old.evolve(**changes))
-                    new = self._queue.update(ticket_id, **changes)
+                    new = old.evolve(**changes)
+                    books = self._books(new)
+                    self._queue._update_to(new)
                     self._leave_books(old)
-                    self._enter_books(new)
+                    self._enter_books(new, books)
                     if not self._paused:
                         self._route(ticket_id, "routed after an update")
                 if new.sla_due != old.sla_due:
@@ -731,10 +729,10 @@ class Dispatcher:
                 track = self._assigned(ticket_id, agent_id)
                 new = track.ticket.evolve(**changes)
                 self._queue._score_check(new, now)  # raises before anything changes
-                self._books(new)
+                books = self._books(new)
                 self._untrack(track, now)
                 self._pass(ticket_id, track.agent_id, now)
-                self._requeue(new, track.seq)
+                self._requeue(new, track.seq, books)
                 self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
                 if not self._paused:
                     self._route(ticket_id, "routed after a transfer")
@@ -1075,19 +1073,8 @@ class Dispatcher:
 
     def _next_due(self) -> float | None:
         # Seconds until the next time-driven change, by the dispatcher's clock.
-        now = self._clock()
-        instants = []
-        if self._queue._changes:
-            instants.append(self._queue._changes.peekitem()[1])
-        if self._expiry:
-            instants.append(self._expiry[0][0])
-        if self._sla:
-            instants.append(self._sla[0][0])
-        if self._retry:
-            instants.append(self._retry[0][0])
-        if not instants:
-            return None
-        return max(0.001, min(instants) - now)
+        instant = self._next_instant()
+        return None if instant is None else max(0.001, instant - self._clock())
 
     def _wake(self, agent_id: str) -> None:
         condition = self._conditions.get(agent_id)
@@ -1362,9 +1349,9 @@ class Dispatcher:
         self._leave_books(ticket)
         return ticket, seq
 
-    def _requeue(self, ticket: Ticket, seq: int) -> None:
+    def _requeue(self, ticket: Ticket, seq: int, books: tuple[_Book, _Book, _Book] | None = None) -> None:
         self._queue._restore(ticket, seq)
-        self._enter_books(ticket)
+        self._enter_books(ticket, books)
 
     def _route(self, ticket_id: str, how: str) -> Offer | None:
         """Offer a waiting ticket to the best free qualified agent, if any."""
@@ -1454,12 +1441,10 @@ class Dispatcher:
                 # A user callback (classify, the strategy) that raises must not
                 # lose the ticket: the finally below puts it back.
                 try:
-                    books = self._books(ticket)
+                    books = self._leave_books(ticket)
                 except BaseException:
                     skipped.append(found)
                     raise
-                for book in books:
-                    book.waiting -= 1
                 try:
                     self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now)
                 except BaseException:
@@ -1535,10 +1520,10 @@ class Dispatcher:
     def _give_back(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
         """Decline, expiry or revocation: the ticket goes back to its place."""
         track = self._tracks[offer.ticket.id]
-        # If the policy cannot place the ticket (a rule raising), say so
-        # before anything changes: the offer stays pending.
+        # If the policy cannot place the ticket (a rule raising), or classify
+        # fails, say so before anything changes: the offer stays pending.
         self._queue._score_check(track.ticket, now)
-        self._books(track.ticket)
+        books = self._books(track.ticket)
         agent_id = offer.agent_id
         self._close(offer, status, now, detail)
         self._untrack(track, now)
@@ -1546,7 +1531,6 @@ class Dispatcher:
         state = self._roster._states.get(agent_id)
         if status is not OfferStatus.REVOKED:
             self._pass(ticket.id, agent_id, now)
-            books = self._books(ticket)
             if status is OfferStatus.DECLINED:
                 for book in books:
                     book.declined += 1
@@ -1562,7 +1546,7 @@ class Dispatcher:
             OfferStatus.EXPIRED: EventKind.EXPIRED,
             OfferStatus.REVOKED: EventKind.REVOKED,
         }[status]
-        self._requeue(ticket, track.seq)
+        self._requeue(ticket, track.seq, books)
         self._emit(kind, now, ticket.id, agent_id, offer.id, detail)
         if (
             status is OfferStatus.EXPIRED
@@ -1647,12 +1631,7 @@ class Dispatcher:
         # Called by the roster, under the lock, after every change.
         now = self._clock()
         if new is None:
-            profile = self._profile_of.pop(agent_id)
-            profile.agents.discard(agent_id)
-            for heap in profile.free.values():
-                heap.pop(agent_id, None)
-            if not any(profile.free.values()):
-                self._free_profiles.discard(profile)
+            self._unplace_agent(agent_id)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._release_holds(agent_id, now)
             self._wake(agent_id)  # its waiting threads and coroutines learn it is gone
@@ -1664,21 +1643,16 @@ class Dispatcher:
             self._place_agent(state)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=f"joined, {new.status.value}")
         else:
-            if _profile_key(old) != _profile_key(new):
-                profile = self._profile_of.pop(agent_id)
-                profile.agents.discard(agent_id)
-                for heap in profile.free.values():
-                    heap.pop(agent_id, None)
-                if not any(profile.free.values()):
-                    self._free_profiles.discard(profile)
+            moved = _profile_key(old) != _profile_key(new)
+            if moved:
+                self._unplace_agent(agent_id)
                 self._place_agent(state)
-                changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
-                self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
-                self._recheck_agent(agent_id, now)
             else:
                 self._refresh(state)
-                changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
-                self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+            changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+            if moved:
+                self._recheck_agent(agent_id, now)
             if new.status is not AgentStatus.AVAILABLE:
                 self._revoke_offers(agent_id, now, f"agent is {new.status.value}")
             if new.status is AgentStatus.OFFLINE:
@@ -1695,6 +1669,14 @@ class Dispatcher:
             self._emit(EventKind.RELEASED, now, ticket_id, agent_id, detail="its agent is no longer available")
             if not self._paused:
                 self._route(ticket_id, "routed when its hold was released")
+
+    def _unplace_agent(self, agent_id: str) -> None:
+        profile = self._profile_of.pop(agent_id)
+        profile.agents.discard(agent_id)
+        for heap in profile.free.values():
+            heap.pop(agent_id, None)
+        if not any(profile.free.values()):
+            self._free_profiles.discard(profile)
 
     def _place_agent(self, state: AgentState) -> None:
         agent = state.agent
@@ -1862,9 +1844,9 @@ class Dispatcher:
             return self._classify(ticket) == book.label
         return self._group_name(ticket.skills) == book.label
 
-    def _enter_books(self, ticket: Ticket) -> None:
+    def _enter_books(self, ticket: Ticket, books: tuple[_Book, _Book, _Book] | None = None) -> None:
         entry = (ticket.created_at, ticket.id)
-        for book in self._books(ticket):
+        for book in books or self._books(ticket):
             book.waiting += 1
             heapq.heappush(book.oldest, entry)
             if book.sweep is not None:
@@ -1892,9 +1874,11 @@ class Dispatcher:
         else:
             book.sweep_at = i
 
-    def _leave_books(self, ticket: Ticket) -> None:
-        for book in self._books(ticket):
+    def _leave_books(self, ticket: Ticket) -> tuple[_Book, _Book, _Book]:
+        books = self._books(ticket)
+        for book in books:
             book.waiting -= 1
+        return books
 
     def _figures(self, book: _Book, now: float) -> GroupFigures:
         if book.sweep is not None:

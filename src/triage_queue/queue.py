@@ -284,11 +284,16 @@ class TicketQueue:
         ('CRITICAL', 'b')
         """
         with self._lock:
-            store = self._store
-            old = store.get(ticket_id)
+            old = self._store.get(ticket_id)
             if old is None:
                 raise UnknownTicket(ticket_id)
-            ticket = old.evolve(**changes)
+            return self._update_to(old.evolve(**changes))
+
+    def _update_to(self, ticket: Ticket) -> Ticket:
+        # update() with the new value already built (and validated) by the
+        # caller: a dispatcher evolves it once to check its own bookkeeping.
+        with self._lock:
+            ticket_id = ticket.id
             now = self._clock()
             if self._changes:
                 try:
