@@ -1,11 +1,18 @@
-"""Command line: ``python -m triage_queue demo``."""
+"""Command line: ``python -m triage_queue demo | bench | simulate``.
+
+Each subcommand lives in its own module; they are imported only when the
+command line is parsed, and they import their optional extras (plots,
+progress bars, benchmark anchors) only when they run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from triage_queue._demo import run as run_demo
+from triage_queue import _demo
+from triage_queue.bench import cli as bench_cli
+from triage_queue.sim import cli as sim_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,14 +22,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="serve a small, realistic morning of tickets and explain every decision")
+    bench_cli.add_arguments(
+        commands.add_parser(
+            "bench",
+            help="run the benchmark suite against heapq, pqdict, heapdict, sortedcontainers and queue.PriorityQueue",
+            description=bench_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    sim_cli.add_arguments(
+        commands.add_parser(
+            "simulate",
+            help="replay a day (a trace or a synthetic scenario) through one or more policies and report waits and SLAs",
+            description=sim_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        try:
-            run_demo()
-        except BrokenPipeError:
-            # Output piped into `head` or a closed pager: not an error.
-            sys.stderr.close()
-    return 0
+    try:
+        if args.command == "demo":
+            _demo.run()
+            return 0
+        if args.command == "bench":
+            return bench_cli.run(args)
+        return sim_cli.run(args)
+    except BrokenPipeError:
+        # Output piped into `head` or a closed pager: not an error.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Contact-centre simulator (``python -m triage_queue simulate``); never imported by the core."""

@@ -1,0 +1,1 @@
+"""Testing kit for your own routing policies (being built)."""

@@ -1,0 +1,1 @@
+"""pytest plugin for triage-queue users (being built)."""
