@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from triage_queue.bench.progress import Progress
+from triage_queue._progress import Progress
 
 __all__ = ["Scenario"]
 

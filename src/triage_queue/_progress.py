@@ -1,4 +1,4 @@
-"""Progress reporting for long runs (benchmarks and simulations).
+"""Progress reporting for long runs (the benchmark suite and the simulator).
 
 A :class:`Progress` shows a bar from ``tqdm`` when that optional extra is
 installed and the output is a terminal, one line per task otherwise, and
