@@ -98,3 +98,21 @@ def test_ticket_is_a_frozen_value() -> None:
     """Tickets are immutable values: equal by content, hashable."""
     a, b = Ticket("T", 1.0, skills=["x"]), Ticket("T", 1.0, skills={"x": 1})
     assert a == b and hash(a) == hash(b)
+
+
+OPTIONAL_EXTRAS = ("matplotlib", "tqdm", "simpy", "pqdict", "heapdict", "hypothesis", "pytest", "numpy")
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    # -I: no user site, no PYTHONPATH, so only what the import itself pulls in counts.
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    return {line.split(".")[0] for line in result.stdout.splitlines()}
+
+
+def test_core_imports_no_optional_extra() -> None:
+    """`import triage_queue` and its command line pull in attrs and sortedcontainers only: never a plotting,
+    progress-bar, benchmark or testing package, so the core works without any extra installed."""
+    for statement in ("import triage_queue", "import triage_queue.__main__", "import triage_queue.sim", "import triage_queue.testing"):
+        loaded = _modules_after(statement)
+        assert not loaded & set(OPTIONAL_EXTRAS), (statement, sorted(loaded & set(OPTIONAL_EXTRAS)))
