@@ -288,6 +288,8 @@ def _check_skill(field: str, whole: Any, name: Any, level: Any) -> None:
 
 _EMPTY_SKILLS = SkillSet()
 _EMPTY_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+# Writes a slot past a frozen class's __setattr__, as attrs' own __init__ does.
+_object_setattr = object.__setattr__
 
 
 def _to_id(value: Any) -> str:
@@ -355,7 +357,27 @@ def _to_severity(value: Any) -> Severity:
 def _to_skills(value: Any) -> SkillSet:
     if value is None:
         return _EMPTY_SKILLS
-    return SkillSet.of(value)
+    if isinstance(value, SkillSet):
+        return value  # kept as is
+    return _shared(SkillSet(value))
+
+
+# Requirements built from a mapping or names, one object per distinct value:
+# a queue holds few distinct requirements but many tickets, so sharing them
+# saves about 380 bytes per such ticket, and lets the dictionaries the queue
+# and dispatcher key by requirement find them by identity.  (A SkillSet the
+# caller passes is kept as is.)
+_SHARED: dict[SkillSet, SkillSet] = {_EMPTY_SKILLS: _EMPTY_SKILLS}
+
+
+def _shared(skills: SkillSet) -> SkillSet:
+    found = _SHARED.get(skills)
+    if found is None:
+        if len(_SHARED) >= 4096:  # many one-off requirements: start afresh
+            _SHARED.clear()
+            _SHARED[_EMPTY_SKILLS] = _EMPTY_SKILLS
+        _SHARED[skills] = found = skills
+    return found
 
 
 def _to_preferred_skills(value: Any) -> SkillSet:
@@ -402,7 +424,7 @@ def _to_attributes(value: Any) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
-@attrs.frozen(slots=True, kw_only=False)
+@attrs.frozen(slots=True, kw_only=False, init=False)
 class Ticket:
     """One support request, as an immutable value.
 
@@ -450,6 +472,69 @@ class Ticket:
     )
     preferred_skills: SkillSet = attrs.field(default=_EMPTY_SKILLS, converter=_to_preferred_skills)
     relax_after: float | None = attrs.field(default=None, converter=_to_relax_after)
+
+    def __init__(  # noqa: PLR0917 - the fields, in order, as attrs would take them
+        self,
+        # Typed Any, as the converters take them (as attrs' __init__ was).
+        id: Any,
+        created_at: Any,
+        severity: Any = Severity.NORMAL,
+        customer_tier: Any = None,
+        complexity: Any = 1,
+        skills: Any = _EMPTY_SKILLS,
+        contacts: Any = 1,
+        sla_due: Any = None,
+        customer_id: Any = None,
+        channel: Any = None,
+        attributes: Any = _EMPTY_ATTRIBUTES,
+        preferred_skills: Any = _EMPTY_SKILLS,
+        relax_after: Any = None,
+    ) -> None:
+        # What the attrs-generated __init__ does (each field's converter, in
+        # field order, so the first bad field is the one named), with the
+        # common already-valid values recognised without calling the
+        # converter: tickets are made once per arrival, and this halves it.
+        if id.__class__ is not str or not id:
+            id = _to_id(id)
+        # x - x is 0.0 exactly for finite floats (NaN and infinities give NaN).
+        if created_at.__class__ is not float or created_at - created_at != 0.0:
+            created_at = _to_created_at(created_at)
+        if severity.__class__ is not Severity:
+            severity = _to_severity(severity)
+        if customer_tier is not None:
+            customer_tier = _to_customer_tier(customer_tier)
+        if complexity.__class__ is not int or not 1 <= complexity <= 5:
+            complexity = _to_complexity(complexity)
+        if skills.__class__ is not SkillSet:
+            skills = _to_skills(skills)
+        if contacts.__class__ is not int or contacts < 1:
+            contacts = _to_contacts(contacts)
+        if sla_due is not None:
+            sla_due = _to_sla_due(sla_due)
+        if customer_id is not None:
+            customer_id = _to_customer_id(customer_id)
+        if channel is not None:
+            channel = _to_channel(channel)
+        if attributes is not _EMPTY_ATTRIBUTES:
+            attributes = _to_attributes(attributes)
+        if preferred_skills is not _EMPTY_SKILLS:
+            preferred_skills = _to_preferred_skills(preferred_skills)
+        if relax_after is not None:
+            relax_after = _to_relax_after(relax_after)
+        set_slot = _object_setattr
+        set_slot(self, "id", id)
+        set_slot(self, "created_at", created_at)
+        set_slot(self, "severity", severity)
+        set_slot(self, "customer_tier", customer_tier)
+        set_slot(self, "complexity", complexity)
+        set_slot(self, "skills", skills)
+        set_slot(self, "contacts", contacts)
+        set_slot(self, "sla_due", sla_due)
+        set_slot(self, "customer_id", customer_id)
+        set_slot(self, "channel", channel)
+        set_slot(self, "attributes", attributes)
+        set_slot(self, "preferred_skills", preferred_skills)
+        set_slot(self, "relax_after", relax_after)
 
     def requirement(self, now: float) -> SkillSet:
         """The skills an agent needs to take this ticket at ``now``:
