@@ -360,6 +360,16 @@ class Roster:
         agent_id = self._last_agent.get(customer_id)
         return agent_id if agent_id in self._states else None
 
+    def _affinity_agent(self, customer_id: str) -> str | None:
+        # The agent a customer's ticket is kept for: dedicated, else the one
+        # who last served them (if still here); None if neither.
+        agent_id = self._dedicated.get(customer_id)
+        if agent_id is None:
+            agent_id = self._last_agent.get(customer_id)
+            if agent_id not in self._states:
+                return None
+        return agent_id
+
     def history(self, agent_id: str) -> list[Service]:
         """The agent's most recent services, oldest first.
 

@@ -59,8 +59,8 @@ from triage_queue.events import Event, EventKind
 from triage_queue.heap import IndexedHeap
 from triage_queue.matching import priority_matching
 from triage_queue.queue import TicketQueue
-from triage_queue.selection import LongestIdle, Selection
-from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
+from triage_queue.selection import LongestIdle, Selection, _idle_note
+from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram, _add_to_all
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus"]
@@ -156,11 +156,19 @@ class AssignmentExplanation:
 class _Track:
     """A ticket out of the queue: offered to, or assigned to, an agent."""
 
-    __slots__ = ("agent_id", "assigned_at", "note", "offer", "seq", "slot", "ticket")
+    __slots__ = ("agent_id", "assigned_at", "books", "how", "note", "offer", "seq", "slot", "ticket")
 
-    def __init__(self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str) -> None:  # noqa: PLR0917
+    def __init__(  # noqa: PLR0917
+        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str | float, how: str, books: _Books
+    ) -> None:
         self.ticket = ticket
-        self.note = note  # where the chosen agent stood by the strategy, when chosen
+        # Where the chosen agent stood by the strategy, when chosen (for
+        # LongestIdle only its idle_since, worded when explained).
+        self.note = note
+        self.how = how  # why this agent got it
+        # The ticket's statistics books, looked up once: acceptance records
+        # the wait in them without asking classify again.
+        self.books = books
         self.seq = seq
         self.agent_id = agent_id
         self.slot = slot
@@ -172,11 +180,13 @@ class _Profile:
     """Agents alike in skills and capacity keys, with the free ones of each
     capacity key in a heap ordered by the selection strategy."""
 
-    __slots__ = ("agents", "capacity", "free", "sample", "skills")
+    __slots__ = ("agents", "capacity", "default_slot", "free", "sample", "skills")
 
     def __init__(self, sample: Agent) -> None:
         self.skills = sample.skills
         self.capacity = sample.capacity
+        # The capacity key of a ticket on a channel not named (or none).
+        self.default_slot = ANY_CHANNEL if ANY_CHANNEL in sample.capacity else None
         self.sample = sample  # for Selection.fit, which reads skills and capacity only
         self.agents: set[str] = set()
         self.free: dict[str, IndexedHeap[str, tuple[Any, ...]]] = {slot: IndexedHeap() for slot in sample.capacity}
@@ -219,6 +229,8 @@ class _Book:
         self.declined = 0
         self.expired = 0
 
+
+_Books = tuple[_Book, _Book, _Book]  # (ticket class, skill group, overall)
 
 Listener = Callable[[Event], None]
 
@@ -321,7 +333,6 @@ class Dispatcher:
         self._offer_count = 0
         self._expiry: list[tuple[float, str]] = []  # (expires_at, offer id), lazily cleaned
         self._tracks: dict[str, _Track] = {}  # ticket id -> offered or assigned
-        self._how: dict[str, str] = {}  # ticket id -> why its agent got it
         self._inbox: dict[str, deque[str]] = {}  # agent id -> offers not yet delivered
         # Ticket id -> {agent id: until}: agents who declined or missed it, and
         # until when they are not offered it again.
@@ -340,7 +351,11 @@ class Dispatcher:
         self._sla_latest: dict[str, int] = {}
         self._sla_sent: dict[str, set[tuple[int, float]]] = {}  # events already sent per ticket
         self._sla_count = 0
-        self._events: deque[Event] = deque(maxlen=audit)
+        # The audit trail keeps events as plain tuples, made into Event
+        # values only when read (most are never read): far cheaper per call.
+        self._events: deque[Event | tuple[Any, ...]] = deque(maxlen=audit)
+        self._audit = audit
+        self._raw_events = False  # whether _events may hold tuples
         self._event_seq = 0
         self._listeners: list[Listener] = []
         self._outbox: list[Event] = []
@@ -348,6 +363,7 @@ class Dispatcher:
         self._by_skills: dict[str, _Book] = {}
         self._overall = _Book(0, "")
         self._group_names: dict[SkillSet, str] = {}
+        self._books_memo: dict[tuple[Severity, SkillSet], _Books] | None = {} if classify is None else None
         self._conditions: dict[str, threading.Condition] = {}
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
@@ -410,7 +426,13 @@ class Dispatcher:
         ["[0] #1 submitted: ticket 'T-1'"]
         """
         with self._lock:
-            return list(self._events)
+            if self._raw_events:
+                # Made into values once, so every read returns the same objects.
+                self._events = deque(
+                    [e if isinstance(e, Event) else Event(*e) for e in self._events], maxlen=self._audit
+                )
+                self._raw_events = False
+            return list(self._events)  # type: ignore[arg-type]
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; return a
@@ -461,17 +483,63 @@ class Dispatcher:
                 if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
                 books = self._books(ticket)  # a failing classify raises before anything changes
+                customer = ticket.customer_id
+                if (
+                    self._free_profiles
+                    and not self._paused
+                    # No agent to keep it for (see _affinity): routed as any other.
+                    and (customer is None or self._roster._affinity_agent(customer) is None)
+                ):
+                    offer = self._submit_to_free_agent(ticket, books, now)
+                    if offer is not None:
+                        return offer
                 self._queue.push(ticket)
-                self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
-                self._enter_books(ticket, books)
-                self._emit(EventKind.SUBMITTED, now, ticket.id)
-                self._schedule_sla(ticket, now)
+                self._admit(ticket, books, now)
                 offer = self._affinity(ticket, now)
-                if offer is None and not self._paused and ticket.id in self._queue:
+                # No free agent at all (the usual state under load): nothing
+                # to route to, not even a holder (it would be free).
+                if offer is None and not self._paused and self._free_profiles and ticket.id in self._queue:
                     offer = self._route(ticket.id, "routed on arrival")
         finally:
-            self._flush()
+            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+                self._flush()
         return offer
+
+    def _submit_to_free_agent(self, ticket: Ticket, books: _Books, now: float) -> Offer | None:
+        """submit() of a ticket with no affinity while some agent is free:
+        if a free agent qualifies, offer the ticket to it straight away,
+        without the round trip through the queue (push, then take out again)
+        that the same outcome would otherwise cost.  None if no free agent
+        qualifies, and nothing has changed then."""
+        queue = self._queue
+        if ticket.id in queue._store:
+            raise DuplicateTicket(ticket.id)
+        queue._score_check(ticket, now)  # what push would raise, before anything changes
+        try:
+            agent_id = self._pick(ticket, ticket.requirement(now), ticket.channel, self._passed.get(ticket.id))
+        except BaseException:
+            # The strategy raised: as on the usual path, the ticket waits.
+            self._queue.push(ticket)
+            self._admit(ticket, books, now)
+            raise
+        if agent_id is None:
+            return None
+        seq = queue._new_sequence()
+        self._admit(ticket, books, now, waiting=False)
+        try:
+            return self._offer(ticket, seq, agent_id, f"routed on arrival: {self._selection.name}", self._clock(), books)
+        except BaseException:
+            self._requeue(ticket, seq, books)
+            raise
+
+    def _admit(self, ticket: Ticket, books: _Books, now: float, waiting: bool = True) -> None:
+        # A new ticket is in: counted (if it waits), announced, its SLA scheduled.
+        self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
+        if waiting:
+            self._enter_books(ticket, books)
+        self._emit(EventKind.SUBMITTED, now, ticket.id)
+        if ticket.sla_due is not None or self._sla_latest:
+            self._schedule_sla(ticket, now)
 
     def update(self, ticket_id: str, **changes: Any) -> Ticket:
         """Change a ticket wherever it is (waiting, offered or assigned) and
@@ -495,8 +563,9 @@ class Dispatcher:
                     # Checked now, so that a ticket handed back later can
                     # always be put back in its place.
                     self._queue._score_check(new, now)
-                    self._books(new)
+                    books = self._books(new)
                     track.ticket = new
+                    track.books = books
                     self._recheck_track(track, now)
                     # A load moved to another capacity key, or an offer taken
                     # back, may leave the agent room for a waiting ticket.
@@ -621,10 +690,12 @@ class Dispatcher:
         try:
             with self._lock:
                 self._advance()
-                self._roster._state(agent_id)
+                if agent_id not in self._roster._states:
+                    self._roster._state(agent_id)  # raises UnknownAgent
                 offers = [o for o in self._offers.values() if o.agent_id == agent_id]
         finally:
-            self._flush()
+            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+                self._flush()
         return offers
 
     def accept(self, offer: Offer | str) -> Ticket:
@@ -654,14 +725,18 @@ class Dispatcher:
                 track.assigned_at = now
                 ticket = track.ticket
                 waited = max(0.0, now - ticket.created_at)
-                for book in self._books(ticket):
-                    book.waits.add(waited)
+                books = track.books
+                _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
                 state = self._roster._states[track.agent_id]
                 self._roster._record_service(state, ticket.id, ticket.customer_id, now)
-                self._passed.pop(ticket.id, None)
-                self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, f"waited {waited:g}s")
+                if self._passed:
+                    self._passed.pop(ticket.id, None)
+                # The detail is worded only if someone can read it.
+                detail = f"waited {waited:g}s" if self._audit or self._listeners else ""
+                self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
         finally:
-            self._flush()
+            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+                self._flush()
         return ticket
 
     def decline(self, offer: Offer | str, reason: str = "") -> None:
@@ -703,10 +778,13 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                track = self._assigned(ticket_id, agent_id)
+                track = self._tracks.get(ticket_id)
+                if track is None or track.offer is not None or (agent_id is not None and agent_id != track.agent_id):
+                    track = self._assigned(ticket_id, agent_id)  # raises the right error
                 self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         finally:
-            self._flush()
+            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+                self._flush()
         return track.ticket
 
     def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
@@ -998,6 +1076,8 @@ class Dispatcher:
         # _flush for calls that hand out an offer: if a listener raises, the
         # offer goes back to the front of the agent's inbox rather than being
         # lost between the dispatcher and the caller.
+        if not self._outbox and self._keeper is None:
+            return  # _flush has nothing to do
         try:
             self._flush()
         except BaseException:
@@ -1059,17 +1139,16 @@ class Dispatcher:
             keeper.notify_all()
 
     def _next_instant(self) -> float | None:
-        # The clock time of the next time-driven change, or None.
-        instants = []
-        if self._queue._changes:
-            instants.append(self._queue._changes.peekitem()[1])
-        if self._expiry:
-            instants.append(self._expiry[0][0])
-        if self._sla:
-            instants.append(self._sla[0][0])
-        if self._retry:
-            instants.append(self._retry[0][0])
-        return min(instants) if instants else None
+        # The clock time of the next time-driven change, or None.  (A
+        # simulator asks before every event: no list, no min().)
+        changes = self._queue._changes
+        instant = changes.peekitem()[1] if changes._index else None
+        for schedule in (self._expiry, self._sla, self._retry):
+            if schedule:
+                at = schedule[0][0]
+                if instant is None or at < instant:
+                    instant = at
+        return instant
 
     def _next_due(self) -> float | None:
         # Seconds until the next time-driven change, by the dispatcher's clock.
@@ -1142,13 +1221,13 @@ class Dispatcher:
                 holder = None
                 note = ""
                 if track is not None:
-                    note = track.note
+                    note = track.note if isinstance(track.note, str) else _idle_note(track.note)
                     ticket = track.ticket
                     state_name = "offered" if track.offer is not None else "assigned"
                     chosen = track.agent_id
                     offer_time = track.offer.created_at if track.offer is not None else track.assigned_at
                     requirement = ticket.requirement(offer_time if offer_time is not None else now)
-                    how = self._how.get(ticket_id, "")
+                    how = track.how
                 else:
                     ticket = self._queue[ticket_id]
                     state_name = "waiting"
@@ -1204,11 +1283,13 @@ class Dispatcher:
         now = self._clock()
         queue = self._queue
         changes, expiry, retry, sla = queue._changes, self._expiry, self._retry, self._sla
-        while True:
+        # The heap's own dict: its truth test costs no Python call.
+        pending = changes._index
+        while pending or expiry or retry or sla:
             # The earliest due item of the four schedules (ties: in this order).
             when = now
             source = -1
-            if changes:
+            if pending:
                 at = changes.peekitem()[1]
                 if at <= when:
                     when, source = at, 0
@@ -1229,7 +1310,8 @@ class Dispatcher:
                 self._lapse_one()
             else:
                 self._sla_one(now)
-        self._route_relaned(now)  # lanes changed by queue calls since the last time
+        if queue._relaned:
+            self._route_relaned(now)  # lanes changed by queue calls since the last time
         return now
 
     def _route_relaned(self, now: float) -> None:
@@ -1327,7 +1409,7 @@ class Dispatcher:
             agent_id = roster.last_agent(customer)
             why = "returning customer"
         if agent_id is None:
-            return None
+            return None  # as Roster._affinity_agent says
         state = roster._states[agent_id]
         agent = state.agent
         requirement = ticket.requirement(now)
@@ -1342,14 +1424,13 @@ class Dispatcher:
             self._emit(EventKind.HELD, now, ticket.id, agent_id, detail=f"{why}: kept {self._affinity_wait:g}s")
         return None
 
-    def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int]:
+    def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int, _Books]:
         queue = self._queue
         seq = queue._sequence(ticket_id)
         ticket = queue.remove(ticket_id)
-        self._leave_books(ticket)
-        return ticket, seq
+        return ticket, seq, self._leave_books(ticket)
 
-    def _requeue(self, ticket: Ticket, seq: int, books: tuple[_Book, _Book, _Book] | None = None) -> None:
+    def _requeue(self, ticket: Ticket, seq: int, books: _Books | None = None) -> None:
         self._queue._restore(ticket, seq)
         self._enter_books(ticket, books)
 
@@ -1371,6 +1452,16 @@ class Dispatcher:
             ):
                 return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self._clock())
             return None
+        best_agent = self._pick(ticket, requirement, channel, passed)
+        if best_agent is None:
+            return None
+        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._clock())
+
+    def _pick(
+        self, ticket: Ticket, requirement: SkillSet, channel: str | None, passed: dict[str, float] | None
+    ) -> str | None:
+        """The free agent the strategy prefers for a ticket of this lane
+        (not one in ``passed``), or None."""
         free = self._free_profiles
         if not free:
             return None  # every agent busy: the usual state under load, O(1)
@@ -1382,11 +1473,14 @@ class Dispatcher:
         best_agent = None
         fit = self._selection.fit
         for profile in eligible:
-            slot = profile.slot_for(channel)
-            if slot is None:
+            if channel is not None and channel in profile.capacity:
+                slot = channel
+            elif profile.default_slot is not None:
+                slot = profile.default_slot
+            else:
                 continue
             heap = profile.free[slot]
-            if not heap:
+            if not heap._index:
                 continue
             agent_id, order = heap.peekitem()
             if passed and agent_id in passed:
@@ -1398,27 +1492,26 @@ class Dispatcher:
             if best is None or key < best:
                 best = key
                 best_agent = agent_id
-        if best_agent is None:
-            return None
-        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._clock())
+        return best_agent
 
     def _offer_waiting(self, ticket_id: str, agent_id: str, how: str, now: float) -> Offer:
         # Take a waiting ticket out of the queue and offer it; if a user
         # callback (the strategy's describe, say) raises, it goes back.
-        ticket, seq = self._take_waiting(ticket_id)
+        ticket, seq, books = self._take_waiting(ticket_id)
         try:
-            return self._offer(ticket, seq, agent_id, how, now)
+            return self._offer(ticket, seq, agent_id, how, now, books)
         except BaseException:
-            self._requeue(ticket, seq)
+            self._requeue(ticket, seq, books)
             raise
 
-    def _fill(self, agent_id: str, how: str) -> None:
-        """Offer an agent the best waiting tickets it has room for."""
+    def _fill(self, agent_id: str, how: str) -> int:
+        """Offer an agent the best waiting tickets it has room for; return
+        how many offers were made."""
         if self._paused:
-            return
+            return 0
         state = self._roster._states.get(agent_id)
         if state is None or state.agent.status is not AgentStatus.AVAILABLE:
-            return
+            return 0
         agent = state.agent
         simple = len(agent.capacity) == 1 and ANY_CHANNEL in agent.capacity
         channels: Container[str | None] | None = None if simple else _RoomFilter(state)
@@ -1426,11 +1519,14 @@ class Dispatcher:
         queue = self._queue
         passed_by = self._passed
         now = self._clock()
+        offered = 0
         try:
             while True:
                 if simple and state.load[ANY_CHANNEL] >= agent.capacity[ANY_CHANNEL]:
                     break
-                found = queue._take(agent.skills, channels, agent_id)
+                if not len(queue._store):
+                    break  # nothing waits: the usual state of a calm desk, O(1)
+                found = queue._take_locked(agent.skills, channels, agent_id)  # the lock is held
                 if found is None:
                     break
                 ticket, seq = found
@@ -1446,38 +1542,50 @@ class Dispatcher:
                     skipped.append(found)
                     raise
                 try:
-                    self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now)
+                    self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now, books)
                 except BaseException:
                     for book in books:
                         book.waiting += 1
                     skipped.append(found)
                     raise
+                offered += 1
         finally:
             for ticket, seq in skipped:
                 queue._restore(ticket, seq)
+        return offered
 
-    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float) -> Offer:
+    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: _Books) -> Offer:  # noqa: PLR0917
         state = self._roster._states[agent_id]
-        slot = state.agent.slot_for(ticket.channel)
-        assert slot is not None
-        note = self._selection.describe(state.agent, state, ticket)
-        self._offer_count += 1
+        agent = state.agent
+        channel = ticket.channel
+        capacity = agent.capacity
+        # Agent.slot_for, inline: this runs once per offer.
+        slot = channel if channel is not None and channel in capacity else ANY_CHANNEL
+        assert slot in capacity
+        selection = self._selection
+        # For LongestIdle only idle_since is kept, worded by _idle_note if explained.
+        note = state.idle_since if selection.__class__ is LongestIdle else selection.describe(agent, state, ticket)
+        count = self._offer_count = self._offer_count + 1
         timeout = self._offer_timeout
         expires = math.inf if timeout is None else now + timeout
-        offer = Offer(f"offer-{self._offer_count}", ticket, agent_id, now, expires, how)
-        self._offers[offer.id] = offer
-        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note)
-        self._how[ticket.id] = how
+        offer_id = f"offer-{count}"
+        offer = Offer(offer_id, ticket, agent_id, now, expires, how)
+        self._offers[offer_id] = offer
+        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
-            heapq.heappush(self._expiry, (expires, offer.id))
-        state.load[slot] = state.load.get(slot, 0) + 1
+            heapq.heappush(self._expiry, (expires, offer_id))
+        state.load[slot] += 1  # the roster keeps a load entry for every capacity key
         state.offered += 1
-        state.last_offer = self._offer_count
+        state.last_offer = count
         state.idle_since = now
         self._refresh(state)
-        self._inbox.setdefault(agent_id, deque()).append(offer.id)
-        self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer.id, how)
-        self._wake(agent_id)
+        inbox = self._inbox.get(agent_id)
+        if inbox is None:
+            inbox = self._inbox[agent_id] = deque()
+        inbox.append(offer_id)
+        self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer_id, how)
+        if self._conditions or self._async_waiters:
+            self._wake(agent_id)
         return offer
 
     def _deliver(self, agent_id: str) -> Offer | None:
@@ -1493,6 +1601,15 @@ class Dispatcher:
         return None
 
     def _pending(self, offer: Offer | str) -> Offer:
+        # The usual cases first: a pending Offer, or its id.
+        if offer.__class__ is Offer:
+            found = self._offers.get(offer.id)
+            if found is not None:
+                return found
+        elif offer.__class__ is str:
+            found = self._offers.get(offer)
+            if found is not None:
+                return found
         offer_id = offer.id if isinstance(offer, Offer) else offer
         if not isinstance(offer_id, str):
             raise InvalidArgument("offer", offer, "expected an Offer or an offer id")
@@ -1512,7 +1629,7 @@ class Dispatcher:
             closed.popitem(last=False)
         inbox = self._inbox.get(offer.agent_id)
         if inbox:
-            with contextlib.suppress(ValueError):
+            if offer.id in inbox:  # not handed out yet (inboxes hold a few ids)
                 inbox.remove(offer.id)
             if not inbox:
                 del self._inbox[offer.agent_id]
@@ -1594,20 +1711,31 @@ class Dispatcher:
     def _finish(self, track: _Track, now: float, kind: EventKind, how: str) -> None:
         # A ticket leaves for good (completed or cancelled): free its agent,
         # who may get the next waiting ticket at once.
-        self._untrack(track, now)
-        self._passed.pop(track.ticket.id, None)
-        self._emit(kind, now, track.ticket.id, track.agent_id)
-        self._fill(track.agent_id, how)
+        state = self._untrack(track, now, refresh=False)
+        offered = 0
+        try:
+            if self._passed:
+                self._passed.pop(track.ticket.id, None)
+            self._emit(kind, now, track.ticket.id, track.agent_id)
+            offered = self._fill(track.agent_id, how)
+        finally:
+            # An offer refreshed the agent's place in the free heaps already;
+            # otherwise it is done once here, not before and after the fill.
+            if state is not None and not offered:
+                self._refresh(state)
 
-    def _untrack(self, track: _Track, now: float) -> None:
-        """Forget a ticket's offer or assignment and free the agent's room."""
+    def _untrack(self, track: _Track, now: float, refresh: bool = True) -> AgentState | None:
+        """Forget a ticket's offer or assignment and free the agent's room
+        (its place in the free heaps refreshed unless ``refresh`` is false:
+        then the caller must call _refresh).  Return the agent's state."""
         del self._tracks[track.ticket.id]
-        self._how.pop(track.ticket.id, None)
         state = self._roster._states.get(track.agent_id)
         if state is not None:
             state.load[track.slot] -= 1
             state.idle_since = max(state.idle_since, now)
-            self._refresh(state)
+            if refresh:
+                self._refresh(state)
+        return state
 
     def _assigned(self, ticket_id: str, agent_id: str | None) -> _Track:
         track = self._tracks.get(ticket_id)
@@ -1696,20 +1824,28 @@ class Dispatcher:
         """Put the agent in the free heap of each capacity key it has room
         in, at its current selection order."""
         agent = state.agent
-        profile = self._profile_of.get(agent.id)
+        agent_id = agent.id
+        profile = self._profile_of.get(agent_id)
         if profile is None:
             return
         available = agent.status is AgentStatus.AVAILABLE
-        order = self._selection.order(state) if available else None
+        order = None  # the strategy's key, computed only if the agent has room
         load = state.load
+        capacity = agent.capacity
         any_free = False
         for slot, heap in profile.free.items():
-            if available and load.get(slot, 0) < agent.capacity[slot]:
-                heap[agent.id] = order  # type: ignore[assignment]
-            elif agent.id in heap:
-                del heap[agent.id]
-            if heap:
+            # The heaps' own dicts answer membership and emptiness without a
+            # Python-level call: this runs twice per ticket.
+            if available and load.get(slot, 0) < capacity[slot]:
+                if order is None:
+                    order = self._selection.order(state)
+                heap[agent_id] = order
                 any_free = True
+            else:
+                if agent_id in heap._index:
+                    del heap[agent_id]
+                if heap._index:
+                    any_free = True
         if any_free:
             self._free_profiles.add(profile)
         else:
@@ -1821,7 +1957,21 @@ class Dispatcher:
                 self._group_names[skills] = name
         return name
 
-    def _books(self, ticket: Ticket) -> tuple[_Book, _Book, _Book]:
+    def _books(self, ticket: Ticket) -> _Books:
+        memo = self._books_memo
+        if memo is not None:
+            # The default classify reads the severity only: the books are a
+            # pure function of (severity, skills), looked up in one step.
+            key = (ticket.severity, ticket.skills)
+            books = memo.get(key)
+            if books is None:
+                books = memo[key] = self._lookup_books(ticket)
+                if len(memo) > 4096:
+                    memo.clear()
+            return books
+        return self._lookup_books(ticket)
+
+    def _lookup_books(self, ticket: Ticket) -> _Books:
         cls = self._classify(ticket)
         book = self._by_class.get(cls)
         if book is None:
@@ -1840,11 +1990,15 @@ class Dispatcher:
         kind = book.kind
         if kind == 0:
             return True
+        if self._books_memo is not None:
+            # Default classify: the memo gives the ticket's books in one lookup
+            # (one book per label, so identity is label equality).
+            return self._books(ticket)[kind - 1] is book
         if kind == 1:
             return self._classify(ticket) == book.label
         return self._group_name(ticket.skills) == book.label
 
-    def _enter_books(self, ticket: Ticket, books: tuple[_Book, _Book, _Book] | None = None) -> None:
+    def _enter_books(self, ticket: Ticket, books: _Books | None = None) -> None:
         entry = (ticket.created_at, ticket.id)
         for book in books or self._books(ticket):
             book.waiting += 1
@@ -1874,7 +2028,7 @@ class Dispatcher:
         else:
             book.sweep_at = i
 
-    def _leave_books(self, ticket: Ticket) -> tuple[_Book, _Book, _Book]:
+    def _leave_books(self, ticket: Ticket) -> _Books:
         books = self._books(ticket)
         for book in books:
             book.waiting -= 1
@@ -1912,11 +2066,14 @@ class Dispatcher:
         offer_id: str | None = None,
         detail: str = "",
     ) -> None:
-        self._event_seq += 1
-        event = Event(kind, now, self._event_seq, ticket_id, agent_id, offer_id, detail)
-        self._events.append(event)
+        seq = self._event_seq = self._event_seq + 1
         if self._listeners:
+            event = Event(kind, now, seq, ticket_id, agent_id, offer_id, detail)
+            self._events.append(event)
             self._outbox.append(event)
+        elif self._audit:
+            self._events.append((kind, now, seq, ticket_id, agent_id, offer_id, detail))
+            self._raw_events = True
 
     def _flush(self) -> None:
         # Wake waiters if something now falls due before they would wake, then

@@ -150,9 +150,16 @@ class TicketQueue:
             self._insert(ticket, self._next_seq)
             self._next_seq += 1
 
+    def _new_sequence(self) -> int:
+        # An arrival number for a ticket a dispatcher hands to an agent
+        # without queueing it: it keeps its place should it come back.
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return seq
+
     def _insert(self, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
         now = self._clock()
-        if self._changes:
+        if self._changes._index:  # the heap's dict: no Python-level __len__ call
             self._rekey_due(now)
         priority = self._sort_key(ticket, now) + (seq,)
         when = self._policy.next_change(ticket, now) if self._stepped else None
@@ -206,18 +213,25 @@ class TicketQueue:
         # Pop the best eligible ticket with its arrival sequence, so that a
         # dispatcher can put it back exactly where it was.
         with self._lock:
-            if self._changes:
-                self._rekey_due(self._clock())
-            found = self._store.pop_first(skills, channels, agent)
-            if found is None:
-                return None
-            ticket, priority = found
-            ticket_id = ticket.id
-            if self._changes:
-                self._changes.pop(ticket_id, None)
-            if self._holds:
-                self._holds.pop(ticket_id, None)
-            return ticket, int(priority[-1])
+            return self._take_locked(skills, channels, agent)
+
+    def _take_locked(
+        self, skills: SkillSet | None, channels: Container[str | None] | None, agent: str | None
+    ) -> tuple[Ticket, int] | None:
+        # _take for a caller already holding the lock (the dispatcher).
+        changes = self._changes
+        if changes._index:  # the heap's dict: no Python-level __len__ call
+            self._rekey_due(self._clock())
+        found = self._store.pop_first(skills, channels, agent)
+        if found is None:
+            return None
+        ticket, priority = found
+        ticket_id = ticket.id
+        if changes._index:
+            changes.pop(ticket_id, None)
+        if self._holds:
+            self._holds.pop(ticket_id, None)
+        return ticket, int(priority[-1])
 
     def _restore(self, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
         # Put a ticket taken by _take back at its original place (its key is

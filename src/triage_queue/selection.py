@@ -70,10 +70,16 @@ class LongestIdle:
 
     def describe(self, agent: Agent, state: AgentState, ticket: Ticket) -> str:
         """Runtime complexity: O(1)."""
-        return f"idle since {state.idle_since:g}"
+        return _idle_note(state.idle_since)
 
     def __repr__(self) -> str:
         return "LongestIdle()"
+
+
+def _idle_note(idle_since: float) -> str:
+    # LongestIdle.describe; a dispatcher keeps only ``idle_since`` per offer
+    # and words it with this when an explanation is asked for.
+    return f"idle since {idle_since:g}"
 
 
 class LeastLoaded:

@@ -124,6 +124,29 @@ class WaitHistogram:
         return f"<WaitHistogram: {self.count} value(s) in {len(self)} bucket(s)>"
 
 
+def _add_to_all(histograms: tuple[WaitHistogram, ...], value: float) -> None:
+    # WaitHistogram.add on several histograms at once: the value is checked,
+    # and its bucket found, once for all that share precision and floor (a
+    # dispatcher records every wait in three).
+    first = histograms[0]
+    if not 0 <= value < math.inf:  # NaN fails too
+        first.add(value)  # raises the documented error
+    floor, log_base = first._floor, first._log_base
+    bucket = 0 if value < floor else 1 + int((math.log(value) - first._log_floor) / log_base)
+    for histogram in histograms:
+        if histogram._floor != floor or histogram._log_base != log_base:
+            histogram.add(value)
+            continue
+        buckets = histogram._buckets
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+        histogram.count += 1
+        histogram.total += value
+        if value < histogram.min:
+            histogram.min = float(value)
+        if value > histogram.max:
+            histogram.max = float(value)
+
+
 def _figure(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 

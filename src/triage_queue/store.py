@@ -378,7 +378,8 @@ class MemoryStore:
         if self._odd:
             self._odd.pop(ticket_id, None)
         self._refresh_head(partition)
-        self._unindex(ticket, entry)
+        if ticket.sla_due is not None or self._ranks is not None:
+            self._unindex(ticket, entry)
         return ticket, entry[:-1]
 
     def _remember(self, skills: SkillSet) -> list[_Partition]:
@@ -423,7 +424,8 @@ class MemoryStore:
             self._empty -= 1
         partition.add(entry)
         self._tickets[ticket_id] = ticket
-        if lane[2] is not None or lane[1] != ticket.channel or lane[0] != ticket.skills:
+        # ``is`` first: SkillSet equality is a Python-level call.
+        if lane[2] is not None or lane[1] != ticket.channel or (lane[0] is not ticket.skills and lane[0] != ticket.skills):
             self._odd[ticket_id] = lane
         top = partition.top
         if top is None or entry < top:
@@ -468,7 +470,7 @@ class MemoryStore:
         entry: Entry = priority + (ticket_id,)
         old_entry = partition.supersede(entry)
         self._tickets[ticket_id] = ticket
-        if lane[2] is not None or lane[1] != ticket.channel or lane[0] != ticket.skills:
+        if lane[2] is not None or lane[1] != ticket.channel or (lane[0] is not ticket.skills and lane[0] != ticket.skills):
             self._odd[ticket_id] = lane
         elif self._odd:
             self._odd.pop(ticket_id, None)
