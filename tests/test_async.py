@@ -327,3 +327,49 @@ def test_threads_and_coroutines_share_a_dispatcher() -> None:
     assert d._async_waiters == {}
     assert len(d.queue) == 0 and not d._tracks
     d._check()
+
+
+def test_the_timekeeping_coroutine_is_woken_once_per_earlier_change_not_once_per_call() -> None:
+    """Once the timekeeper has been woken for an earlier deadline, later
+    calls do not wake it again before it has slept.  Every wake is a write to
+    the event loop's self-pipe: one per offer is needed, and the redundant
+    keeper wakes once added five more per ticket."""
+    agents = 100
+    tickets = 1_000
+    d = Dispatcher(TicketQueue(clock=time.time), [Agent(f"a{i}") for i in range(agents)], offer_timeout=30.0)
+    ad = AsyncDispatcher(d)
+    served: list[str] = []
+    wakes = 0
+
+    async def agent(agent_id: str) -> None:
+        while True:
+            offer = await ad.next_ticket(agent_id)  # no timeout: the timekeeper sleeps until the next offer expiry
+            assert offer is not None
+            ticket = ad.accept(offer)
+            ad.complete(ticket.id, agent_id)
+            served.append(ticket.id)
+
+    async def main() -> None:
+        nonlocal wakes
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wakes
+            wakes += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        workers = [asyncio.create_task(agent(f"a{i}")) for i in range(agents)]
+        await until(lambda: waiting_coroutines(d) == agents)
+        for i in range(tickets):
+            ad.submit(Ticket(f"T{i}", 0.0))
+            await asyncio.sleep(0)
+        await until(lambda: len(served) >= tickets)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    asyncio.run(main())
+    assert sorted(served) == sorted(f"T{i}" for i in range(tickets))
+    assert wakes <= 2 * tickets, f"{wakes} loop wake-ups for {tickets} tickets"

@@ -1127,7 +1127,9 @@ class Dispatcher:
         instant = self._next_instant()
         if instant is None or instant >= self._keeper_until:
             return
-        self._keeper_until = math.inf
+        # Woken: until it sleeps again (and _keep_time sets its new instant),
+        # waking it once more would only flood its loop or condition.
+        self._keeper_until = -math.inf
         if isinstance(keeper, _AsyncKeeper):
             try:
                 if keeper.future is not None:
