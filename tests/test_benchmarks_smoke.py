@@ -1,145 +1,302 @@
-"""The benchmark suite runs end to end (tiny sizes) and reports every figure.
+"""The benchmark suite runs end to end (``bench --quick``) and reports every figure.
 
-No time is asserted: speed is measured in benchmarks/, not in tests.
+No time is asserted: speed is measured by ``python -m triage_queue bench``,
+not in tests.  The quick run happens once per test session (module fixture)
+and the tests read its output.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
+import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+from triage_queue.__main__ import main
+from triage_queue.bench import cli, dispatch_suite, heap_suite
+from triage_queue.bench.anchors import HeapqRecipe, SortedListDict, structures
 
 
-@pytest.fixture()
-def bench_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
+def _present() -> set[str]:
+    """NAME of every scenario module in this build of the package (the runner
+    must report each one: a module there but not run is a failure)."""
+    names = set()
+    for stem in cli.MODULES:
+        if importlib.util.find_spec(f"triage_queue.bench.{stem}") is not None:
+            names.add(importlib.import_module(f"triage_queue.bench.{stem}").NAME)
+    return names
 
 
-def test_heap_plan_is_exact(bench_modules: None) -> None:
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("bench")
+    status = main(["bench", "--quick", "--quiet", "--out", str(out)])
+    report = json.loads((out / "results.json").read_text())
+    assert status == 0, report["errors"]
+    yield out, report
+
+
+def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, float(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+
+
+def test_every_scenario_in_the_package_is_reported(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """results.json has a section for every scenario module present, with its
+    parameters and wall time; the machine and commit are recorded."""
+    _, report = quick_run
+    assert {"heap", "queue", "scale", "dispatch"} <= _present()
+    assert set(report["scenarios"]) == _present()
+    assert report["errors"] == {} and report["non_finite"] == []
+    for name, entry in report["scenarios"].items():
+        assert entry["params"] and entry["result"], name
+        assert entry["wall_seconds"] > 0, name
+    assert report["machine"]["python"] == sys.version.split()[0]
+    assert report["machine"]["cpu_count"] >= 1
+    assert report["commit"] and report["quick"] is True
+
+
+def test_every_figure_is_finite_and_not_negative(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """No NaN, infinity or negative number anywhere in the report."""
+    _, report = quick_run
+    figures = list(_numbers(report["scenarios"]))
+    assert len(figures) > 100
+    bad = [(path, value) for path, value in figures if not math.isfinite(value) or value < 0]
+    assert bad == []
+
+
+def test_data_structure_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """Every installed structure and the heapq floor at every size, positive,
+    with each anchor's ratio to IndexedHeap; memory for each structure."""
+    _, report = quick_run
+    heap = report["scenarios"]["heap"]["result"]
+    installed = {name for name, factory in structures().items() if factory is not None}
+    assert set(heap["not_installed"]) == set(structures()) - installed
+    assert [int(n) for n in heap["sizes"]] == heap["params"]["sizes"]
+    for n, row in heap["sizes"].items():
+        assert set(row["us_per_op"]) == installed | {"heapq tuple push/pop"}, n
+        assert all(value > 0 for value in row["us_per_op"].values()), n
+        for name, ratio in row["ratio_to_IndexedHeap"].items():
+            assert ratio == pytest.approx(row["us_per_op"][name] / row["us_per_op"]["IndexedHeap"]), (n, name)
+    assert set(heap["memory_bytes_per_entry"]) == installed
+    assert all(value > 0 for value in heap["memory_bytes_per_entry"].values())
+    queue = report["scenarios"]["queue"]["result"]
+    for n, row in queue["sizes"].items():
+        assert row["TicketQueue"] > 0 and row["heapq tuple push/pop"] > 0, n
+    assert all(value > 0 for value in queue["positions"].values())
+
+
+def test_scale_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """Per size: memory adds up, every kind of call was timed in both GC
+    modes, and percentiles are ordered."""
+    _, report = quick_run
+    scale = report["scenarios"]["scale"]["result"]
+    assert [int(n) for n in scale["sizes"]] == scale["params"]["sizes"]
+    for n, row in scale["sizes"].items():
+        memory = row["memory_bytes_per_ticket"]
+        assert memory["queue_overhead"] > 0 and memory["ticket_object"] > 0, n
+        assert memory["total"] == pytest.approx(memory["queue_overhead"] + memory["ticket_object"])
+        for structure in ("TicketQueue", "IndexedHeap"):
+            for mode in ("gc_on", "gc_frozen"):
+                figures = row[structure][mode]
+                assert set(figures) == {"push", "update", "pop"}, (n, structure, mode)
+                assert sum(f["calls"] for f in figures.values()) == scale["params"]["ops"]
+                for kind, f in figures.items():
+                    assert 0 < f["p50"] <= f["p99"] <= f["p99.9"] <= f["max"], (n, structure, mode, kind)
+
+
+def test_dispatch_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """Every point measured at a constant backlog, no agent left without work,
+    a maximal shift-start assignment."""
+    _, report = quick_run
+    dispatch = report["scenarios"]["dispatch"]["result"]
+    assert len(dispatch["points"]) == len(dispatch["params"]["points"])
+    for key, row in dispatch["points"].items():
+        assert row["waiting"] == dispatch["waiting"], key
+        assert row["misses"] == 0, key
+        assert row["dispatcher_us_per_cycle"] > 0 and row["queue_us_per_cycle"] > 0, key
+        assert row["dispatcher_us_per_call"] == pytest.approx(row["dispatcher_us_per_cycle"] / 4)
+        if dispatch["pqdict_installed"]:
+            assert row["pqdict_us_per_cycle"] > 0 and row["speedup_vs_pqdict"] > 0, key
+    shift = dispatch["assign_all"]
+    assert shift["maximal"] is True and shift["violations"] == 0
+    assert 0 < shift["offered"] <= shift["capacity"]
+
+
+def test_load_accounting_found_nothing_lost(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """In every threaded run of the load scenario each ticket was served exactly once."""
+    _, report = quick_run
+    if "load" not in _present():
+        pytest.skip("the load scenario is not in this build")
+    accounting = report["scenarios"]["load"]["result"]["accounting"]
+    assert accounting["by_run"], "no run was accounted for"
+    for run_name, entry in accounting["by_run"].items():
+        assert entry["lost"] == 0 and entry["duplicated"] == 0 and entry["unknown"] == 0, run_name
+        assert entry["served_once"] == entry["submitted"] > 0, run_name
+        assert all(entry["checks"].values()), run_name
+    assert accounting["ok"] is True
+
+
+def test_summary_and_plots_are_written(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """summary.md has a section per scenario and links every plot, which exists."""
+    out, report = quick_run
+    text = (out / "summary.md").read_text()
+    for entry in report["scenarios"].values():
+        assert f"## {entry['title']}" in text
+    pytest.importorskip("matplotlib")
+    assert report["plots"], "no plot was drawn"
+    for name in report["plots"]:
+        assert (out / name).stat().st_size > 0, name
+        assert f"]({name})" in text, name
+    assert {"heap_scaling.png", "scale_mean.png", "scale_memory.png", "dispatch_cycle.png"} <= set(report["plots"])
+
+
+TINY_DISPATCH = {"waiting": 100, "points": [[2, 3]], "cycles": 20, "repeat": 1, "anchor_budget": 0.02, "shift": [5, 2, 50]}
+
+
+def test_only_selects_scenarios_and_no_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--only runs just the scenarios named; --no-plots draws none."""
+    monkeypatch.setattr(dispatch_suite, "params", lambda quick: TINY_DISPATCH)
+    status = main(["bench", "--quick", "--quiet", "--only", "dispatch", "--no-plots", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert status == 0
+    assert list(report["scenarios"]) == ["dispatch"] and report["plots"] == []
+    assert report["scenarios"]["dispatch"]["params"] == TINY_DISPATCH
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_scenarios_can_be_named_by_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--only`` also takes the module's short name (``sim`` for ``sim_suite``);
+    without --quiet, progress goes to stderr and the summary to stdout."""
+    monkeypatch.setattr(dispatch_suite, "params", lambda quick: TINY_DISPATCH)
+    monkeypatch.setattr(dispatch_suite, "NAME", "cycle")
+    assert main(["bench", "--quick", "--only", "dispatch", "--no-plots", "--out", str(tmp_path)]) == 0
+    assert list(json.loads((tmp_path / "results.json").read_text())["scenarios"]) == ["cycle"]
+    out, err = capsys.readouterr()
+    assert "[1/1] cycle" in err and "dispatch cycle at 100 waiting" in err
+    assert out.startswith("# triage-queue benchmarks (quick run)") and "### assign_all at a shift start" in out
+
+
+def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    """A misspelt --only stops before anything runs, naming the scenarios there are."""
+    with pytest.raises(SystemExit, match="unknown scenario 'haep'"):
+        main(["bench", "--quick", "--quiet", "--only", "haep", "--out", str(tmp_path)])
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_a_failing_scenario_is_reported_and_the_others_still_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One scenario raising does not lose the others' figures; the exit status says so."""
+
+    def broken(params: dict[str, Any], progress: Any) -> dict[str, Any]:
+        raise RuntimeError("deliberately broken")
+
+    monkeypatch.setattr(heap_suite, "run", broken)
+    monkeypatch.setattr(dispatch_suite, "params", lambda quick: TINY_DISPATCH)
+    status = main(["bench", "--quick", "--quiet", "--only", "heap", "--only", "dispatch", "--no-plots", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert status == 1
+    assert "deliberately broken" in report["errors"]["heap"]
+    assert list(report["scenarios"]) == ["dispatch"]
+    assert "| heap | FAILED |" in (tmp_path / "summary.md").read_text()
+
+
+def test_heap_plan_is_exact() -> None:
     """The recorded heap workload only re-prioritises live keys and keeps its 40/30/30 mix."""
-    import bench_heap
-
-    fill, plan = bench_heap.make_plan(200, 3000)
+    fill, plan = heap_suite.make_plan(200, 3000)
     live = {k for k, _ in fill}
     kinds = [kind for kind, _, _ in plan]
     for kind, key, _ in plan:
-        if kind == bench_heap.UPDATE:
+        if kind == heap_suite.UPDATE:
             assert key in live
-        elif kind == bench_heap.PUSH:
+        elif kind == heap_suite.PUSH:
             assert key not in live
             live.add(key)
-    assert 0.35 < kinds.count(bench_heap.UPDATE) / len(plan) < 0.45
-    assert 0.25 < kinds.count(bench_heap.POP) / len(plan) < 0.35
+    assert 0.35 < kinds.count(heap_suite.UPDATE) / len(plan) < 0.45
+    assert 0.25 < kinds.count(heap_suite.POP) / len(plan) < 0.35
 
 
-def test_quick_run_reports_every_figure(bench_modules: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`benchmarks/run.py --quick --json` writes every structure, size, ratio input and memory figure."""
-    import run
+@pytest.mark.parametrize("factory", [HeapqRecipe, SortedListDict], ids=["heapq recipe", "SortedList+dict"])
+def test_anchor_adapters_pop_in_priority_order(factory: Any) -> None:
+    """The anchors' adapters are correct priority queues (re-prioritising included),
+    so the comparison is between equals."""
+    import random
 
-    out = tmp_path / "bench.json"
-    assert run.main(["--quick", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
-    assert report["machine"]["python"] == sys.version.split()[0]
-    for size, row in report["heap"]["sizes"].items():
-        assert {"IndexedHeap", "heapq recipe", "SortedList+dict", "heapq tuple push/pop"} <= set(row), size
-        assert all(value > 0 for value in row.values())
-    for size, row in report["queue"]["sizes"].items():
-        assert row["TicketQueue"] > 0 and row["heapq tuple push/pop"] > 0, size
-    assert report["heap"]["memory_bytes_per_entry"]["IndexedHeap"] > 0
-    memory = report["queue"]["memory_bytes_per_ticket"]
-    assert memory["queue_overhead"] > 0 and memory["ticket_object"] > 0
-    assert report["queue"]["positions"]["per_poll_us"] > 0
-    dispatch = report["dispatch"]
-    assert dispatch["points"], "no dispatch point was measured"
-    for point, row in dispatch["points"].items():
-        assert row["waiting"] == dispatch["waiting"], point
-        assert row["dispatcher_us_per_cycle"] > 0 and row["queue_us_per_cycle"] > 0, point
-        assert "pqdict_us_per_cycle" in row and "speedup_vs_pqdict" in row, point
-    assert dispatch["assign_all"]["maximal"] is True
-    out_text = capsys.readouterr().out
-    assert "IndexedHeap speed-up" in out_text
-    assert "Dispatcher cycle at" in out_text and "assign_all at a shift start" in out_text
+    rnd = random.Random(4)
+    q = factory()
+    model: dict[int, float] = {}
+    for _ in range(2000):
+        if model and rnd.random() < 0.3:
+            key, priority = q.popitem()
+            assert priority == min(model.values()) and model.pop(key) == priority
+        else:
+            key, priority = rnd.randrange(300), rnd.random()
+            q[key] = priority
+            model[key] = priority
+        assert len(q) == len(model)
 
 
-def test_dispatch_benchmark_without_pqdict(bench_modules: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the bench extra (as in CI) the pqdict anchor is left out, not failed."""
-    import bench_dispatch
+def test_dispatch_scenario_without_pqdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the bench extra the pqdict anchor is left out and reported
+    "not installed", not failed."""
+    from triage_queue._progress import Progress
 
-    monkeypatch.setattr(bench_dispatch, "_have_pqdict", lambda: False)
-    results = bench_dispatch.run(200, [(2, 3)], cycles=40, repeat=1, anchor_budget=0.05, shift=(10, 2, 100), log=lambda line: None)
-    row = results["points"]["2x3"]
+    monkeypatch.setattr(dispatch_suite, "_have_pqdict", lambda: False)
+    tiny = {"waiting": 200, "points": [[2, 3]], "cycles": 40, "repeat": 1, "anchor_budget": 0.05, "shift": [10, 2, 100]}
+    result = dispatch_suite.run(tiny, Progress(enabled=False))
+    row = result["points"]["2x3"]
     assert row["pqdict_us_per_cycle"] is None and row["speedup_vs_pqdict"] is None
     assert row["dispatcher_us_per_cycle"] > 0 and row["queue_us_per_cycle"] > 0
-    assert "n/a (pqdict not installed)" in "\n".join(bench_dispatch.markdown(results))
+    assert "not installed" in "\n".join(dispatch_suite.markdown(result))
 
 
-def test_dispatch_benchmark_tiny_run(bench_modules: None) -> None:
-    """bench_dispatch.run at tiny sizes: every key of every point, a constant
-    backlog, every agent served, and a maximal shift-start assignment."""
-    import bench_dispatch
+def test_heap_scenario_without_optional_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pqdict and heapdict missing: the run names them "not installed" and measures the rest."""
+    from triage_queue._progress import Progress
+    from triage_queue.bench import anchors
 
-    lines: list[str] = []
-    results = bench_dispatch.run(300, [(1, 3), (4, 5)], cycles=80, repeat=2, anchor_budget=0.05, shift=(20, 4, 300), log=lines.append)
-    assert set(results["points"]) == {"1x3", "4x5"}
-    assert len(lines) == 3
-    for key, row in results["points"].items():
-        assert {
-            "groups",
-            "agents",
-            "waiting",
-            "agent_profiles",
-            "agent_skill_sets",
-            "first_route_of_a_requirement_us",
-            "cycles",
-            "dispatcher_us_per_cycle",
-            "dispatcher_us_per_call",
-            "dispatcher_breakdown_us",
-            "misses",
-            "queue_us_per_cycle",
-            "ratio_vs_queue",
-            "pqdict_us_per_cycle",
-            "pqdict_cycles",
-            "pqdict_scanned_per_cycle",
-            "speedup_vs_pqdict",
-        } <= set(row), key
-        assert row["waiting"] == 300, "the backlog was not topped up to exactly n"
-        assert row["misses"] == 0, "an agent found nothing to take"
-        assert row["dispatcher_us_per_call"] == pytest.approx(row["dispatcher_us_per_cycle"] / 4)
-        assert set(row["dispatcher_breakdown_us"]) == {"complete (offers the next ticket)", "next_for", "accept", "submit"}
-        if row["pqdict_cycles"] is not None:  # the bench extra is installed
-            assert 1 <= row["pqdict_cycles"] <= 80
-            assert row["pqdict_scanned_per_cycle"] >= 1
-    shift = results["assign_all"]
-    assert {"assign_all_seconds", "set_status_seconds", "offered", "capacity", "room_left", "maximal", "violations", "check_seconds"} <= set(shift)
-    assert shift["maximal"] and shift["violations"] == 0
-    assert 0 < shift["offered"] <= shift["capacity"]
-    text = "\n".join(bench_dispatch.markdown(results))
-    assert "| 4 | 5 |" in text and "assign_all" in text
+    real = anchors.structures
+
+    def without_extras() -> dict[str, Any]:
+        return {name: (None if name in {"pqdict", "heapdict"} else factory) for name, factory in real().items()}
+
+    monkeypatch.setattr(heap_suite, "structures", without_extras)
+    result = heap_suite.run({"sizes": [100, 200], "ops": 200, "repeat": 1, "memory_n": 100}, Progress(enabled=False))
+    assert result["not_installed"] == ["heapdict", "pqdict"]
+    assert set(result["sizes"]["100"]["us_per_op"]) == {"IndexedHeap", "heapq recipe", "SortedList+dict", "heapq tuple push/pop"}
+    text = "\n".join(heap_suite.markdown(result))
+    assert "| pqdict | not installed |" in text and "| heapdict | not installed |" in text
 
 
-def test_dispatch_plan_is_stationary(bench_modules: None) -> None:
+def test_dispatch_plan_is_stationary() -> None:
     """Each planned ticket needs a group its agent holds, at a level it has;
     the same seed gives the same plan under another prefix."""
-    import bench_dispatch
-
-    agents = bench_dispatch.make_agents(30, 8)
+    agents = dispatch_suite.make_agents(30, 8)
     by_id = {a.id: a for a in agents}
-    plan = bench_dispatch.make_cycles(agents, 200, "N")
+    plan = dispatch_suite.make_cycles(agents, 200, "N")
     for agent_id, ticket in plan:
         assert ticket.skills.satisfied_by(by_id[agent_id].skills)
-    again = bench_dispatch.make_cycles(agents, 200, "P")
+    again = dispatch_suite.make_cycles(agents, 200, "P")
     assert [(a, t.skills, t.severity) for a, t in plan] == [(a, t.skills, t.severity) for a, t in again]
     assert {t.id for _, t in plan}.isdisjoint(t.id for _, t in again)
 
 
-def test_maximality_check_agrees_with_the_full_check(bench_modules: None) -> None:
+def test_maximality_check_agrees_with_the_full_check() -> None:
     """The per-lane check finds a free qualified agent exactly when the
     dispatcher's own O(n*A) check does."""
-    import bench_dispatch
     from triage_queue import Agent, Dispatcher, ManualClock, SkillSet, Ticket, TicketQueue
 
     d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), offer_timeout=None, affinity_wait=0)
@@ -149,9 +306,33 @@ def test_maximality_check_agrees_with_the_full_check(bench_modules: None) -> Non
         d.submit(Ticket("T-1", 0.0, skills={"group0": 2}, channel="chat"))
         d.submit(Ticket("T-2", 0.0, skills={"group0": 2}, channel="email"))  # ana takes no email
         d.submit(Ticket("T-3", 0.0, skills={"group1": 3}))  # bo's level is too low
-        assert sorted(bench_dispatch.free_lane_violations(d)) == [("ana", SkillSet({"group0": 2}), "chat")]
+        assert sorted(dispatch_suite.free_lane_violations(d)) == [("ana", SkillSet({"group0": 2}), "chat")]
         with pytest.raises(AssertionError):
             d._check_work_conserving()
-    assert bench_dispatch.free_lane_violations(d) == []
+    assert dispatch_suite.free_lane_violations(d) == []
     d._check_work_conserving()
     assert d.status("T-1") == "offered" and d.status("T-2") == d.status("T-3") == "waiting"
+
+
+def test_old_entry_point_still_works(tmp_path: Path) -> None:
+    """``python benchmarks/run.py`` (old instructions) forwards to the new command."""
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    namespace = runpy.run_path(str(script))
+    argv, copy_to = namespace["translate"](["--quick", "--only", "heap", "--json", str(tmp_path / "x.json")])
+    assert argv[:4] == ["bench", "--quick", "--only", "heap"] and argv[4] == "--out"
+    assert copy_to == tmp_path / "x.json"
+    assert namespace["translate"]([]) == (["bench"], None)
+
+
+def test_docs_embed_every_plot_and_every_embedded_plot_exists(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """docs/benchmarks.md shows every plot the suite draws, from docs/bench/, and none is missing there."""
+    import re
+
+    pytest.importorskip("matplotlib")
+    _, report = quick_run
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    linked = set(re.findall(r"\]\(bench/([\w.-]+\.png)\)", (docs / "benchmarks.md").read_text()))
+    assert set(report["plots"]) <= linked
+    assert [name for name in sorted(linked) if not (docs / "bench" / name).is_file()] == []

@@ -1,14 +1,302 @@
-"""Placeholder: `python -m triage_queue bench` is being built."""
+"""Run the benchmark suite: ``python -m triage_queue bench [--quick] [--only NAME] [--out DIR]``.
+
+Scenarios, each compared with its anchors in the same run:
+
+  heap      IndexedHeap vs pqdict, heapdict, SortedList+dict, the heapq recipe
+  queue     TicketQueue end to end (push, update, skill-aware pop), position()
+  scale     per-call cost, its tail with GC on and frozen, memory per ticket
+  dispatch  the Dispatcher's cycle over skill groups and agents; assign_all
+  load      a contact centre under load on threads, vs queue.PriorityQueue
+  asyncio   wake-up latency of thousands of agent coroutines awaiting work
+  simulator the contact-centre simulator vs SimPy
+
+Writes DIR/results.json (machine, Python, commit, parameters, every figure,
+wall time per scenario), DIR/summary.md (tables with ratios to the anchors)
+and PNG plots (with matplotlib).  Install the anchors and plotting with
+``pip install 'triage-queue[bench]'``.  ``--quick`` runs everything at small
+sizes in under a minute; the full run takes a while (see docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from triage_queue._progress import Progress
+from triage_queue.bench.suite import Scenario, pyplot
+
+__all__ = ["MODULES", "add_arguments", "commit", "discover", "machine", "run", "run_suite", "summary"]
+
+# In the order they run: the data structures first, threads and the simulator last.
+MODULES = ("heap_suite", "queue_suite", "scale_suite", "dispatch_suite", "load_suite", "aio_suite", "sim_suite")
+_SHAPE = ("NAME", "TITLE", "params", "run", "markdown", "plots")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare this subcommand's options on parser."""
+    """Declare this subcommand's options on parser.  O(1).
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--quick", "--only", "heap", "--only", "scale"])
+    >>> args.quick, args.only, args.plots
+    (True, ['heap', 'scale'], True)
+    """
+    parser.add_argument("--quick", action="store_true", help="small sizes: the whole suite in under a minute (a smoke run)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this scenario (repeatable): heap, queue, scale, dispatch, load, asyncio, simulator",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for results.json, summary.md and the plots (default: bench-results/<UTC timestamp>)",
+    )
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="do not draw PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress and no tables on the terminal")
+
+
+def discover(progress: Progress | None = None) -> dict[str, ModuleType]:
+    """Scenario NAME -> module, for every scenario module of the package
+    present; one that does not exist, or does not have the scenario shape
+    (see :mod:`triage_queue.bench.suite`), is left out with a note.  O(modules).
+
+    >>> {"heap", "queue", "scale", "dispatch"} <= set(discover())
+    True
+    """
+    found: dict[str, ModuleType] = {}
+    for stem in MODULES:
+        qualified = f"triage_queue.bench.{stem}"
+        try:
+            module = importlib.import_module(qualified)
+        except ModuleNotFoundError as error:
+            if error.name != qualified:
+                raise
+            if progress is not None:
+                progress.note(f"  {stem}: not in this build, skipped")
+            continue
+        if not all(hasattr(module, attribute) for attribute in _SHAPE):
+            if progress is not None:
+                progress.note(f"  {stem}: not a complete scenario yet, skipped")
+            continue
+        found[module.NAME] = module
+    return found
+
+
+def _select(available: dict[str, ModuleType], wanted: list[str] | None) -> dict[str, ModuleType]:
+    """The scenarios asked for, by NAME or module stem (``sim`` for ``sim_suite``)."""
+    if not wanted:
+        return dict(available)
+    stems = {module.__name__.rsplit(".", 1)[-1].removesuffix("_suite"): name for name, module in available.items()}
+    chosen: dict[str, ModuleType] = {}
+    for word in wanted:
+        name = word if word in available else stems.get(word)
+        if name is None:
+            known = ", ".join(available)
+            raise SystemExit(f"bench: unknown scenario {word!r}; available: {known}")
+        chosen[name] = available[name]
+    return {name: module for name, module in available.items() if name in chosen}
+
+
+def commit() -> dict[str, Any]:
+    """The git commit of the source measured (``"unknown"`` outside a clone)
+    and whether the working tree had local changes.  O(1) processes.
+
+    >>> sorted(commit())
+    ['commit', 'dirty']
+    """
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, cwd=here, timeout=10
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=here,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": head or "unknown", "dirty": bool(changed.stdout.strip())}
+
+
+def machine() -> dict[str, Any]:
+    """Python version and implementation, platform, processor and CPU count.  O(1).
+
+    >>> machine()["python"] == platform.python_version()
+    True
+    """
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def _finite(value: Any, path: str, bad: list[str]) -> Any:
+    """``value`` with every NaN or infinity replaced by None (JSON has
+    neither); the paths of those replaced are appended to ``bad``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        bad.append(path)
+        return None
+    if isinstance(value, dict):
+        return {str(key): _finite(item, f"{path}.{key}", bad) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item, f"{path}[{i}]", bad) for i, item in enumerate(value)]
+    return value
+
+
+def run_suite(scenarios: dict[str, ModuleType], *, quick: bool, out_dir: Path, plots: bool, progress: Progress) -> dict[str, Any]:
+    """Run ``scenarios`` in order, write results.json, summary.md and the
+    plots into ``out_dir``; return the report.  A scenario that raises is
+    recorded under ``errors`` and the others still run.  O(sum of the
+    scenarios' own costs).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     report = run_suite({}, quick=True, out_dir=Path(tmp), plots=False, progress=Progress(enabled=False))
+    ...     sorted(p.name for p in Path(tmp).iterdir())
+    ['results.json', 'summary.md']
+    >>> report["scenarios"], report["errors"]
+    ({}, {})
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "suite": "triage-queue benchmarks",
+        "version": _version(),
+        "quick": quick,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **commit(),
+        "scenarios": {},
+        "errors": {},
+        "plots": [],
+    }
+    for index, (name, module) in enumerate(scenarios.items(), start=1):
+        scenario: Scenario = module
+        params = scenario.params(quick)
+        progress.note(f"[{index}/{len(scenarios)}] {name}: {scenario.TITLE}")
+        begun = time.perf_counter()
+        try:
+            result = scenario.run(params, progress)
+        except Exception:  # one broken scenario must not lose the others' figures
+            report["errors"][name] = traceback.format_exc()
+            progress.note(f"  {name} FAILED:\n{report['errors'][name]}")
+            continue
+        report["scenarios"][name] = {
+            "title": scenario.TITLE,
+            "params": params,
+            "wall_seconds": time.perf_counter() - begun,
+            "result": result,
+            "plots": [],
+        }
+    if plots and report["scenarios"]:
+        if pyplot() is None:
+            report["plots_skipped"] = "matplotlib is not installed (pip install 'triage-queue[bench]')"
+            progress.note(f"  no plots: {report['plots_skipped']}")
+        else:
+            for name in report["scenarios"]:
+                scenario = scenarios[name]
+                try:
+                    written = scenario.plots(report["scenarios"][name]["result"], out_dir)
+                except Exception:
+                    report["errors"][f"{name} plots"] = traceback.format_exc()
+                    continue
+                report["scenarios"][name]["plots"] = [path.name for path in written]
+                report["plots"] += [path.name for path in written]
+    report["wall_seconds"] = time.perf_counter() - started
+    non_finite: list[str] = []
+    report = _finite(report, "report", non_finite)
+    report["non_finite"] = non_finite
+    (out_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "summary.md").write_text("\n".join(summary(report, scenarios)) + "\n")
+    return report
+
+
+def _version() -> str:
+    from triage_queue import __version__
+
+    return __version__
+
+
+def summary(report: dict[str, Any], scenarios: dict[str, ModuleType]) -> list[str]:
+    """The markdown summary of a report: the run's context, then each
+    scenario's tables and plots.  O(size of the report).
+
+    >>> report = {"quick": True, "machine": machine(), "commit": "abc1234", "dirty": False, "started_utc": "now",
+    ...           "scenarios": {}, "errors": {"x": "boom"}, "plots": [], "wall_seconds": 1.0, "non_finite": []}
+    >>> summary(report, {})[0]
+    '# triage-queue benchmarks (quick run)'
+    """
+    info = report["machine"]
+    dirty = " (with local changes)" if report.get("dirty") else ""
+    lines = [
+        f"# triage-queue benchmarks ({'quick' if report['quick'] else 'full'} run)",
+        "",
+        f"{info['implementation']} {info['python']} on {info['platform']} ({info['processor']}, {info['cpu_count']} CPUs),"
+        f" commit `{report['commit']}`{dirty}, started {report['started_utc']}, {report['wall_seconds']:.0f} s in all.",
+        "Every figure is compared with anchors measured in the same run;"
+        " ratios hold across machines better than absolute figures.",
+        "",
+        "| scenario | wall time |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {entry['wall_seconds']:.1f} s |" for name, entry in report["scenarios"].items()]
+    lines += [f"| {name} | FAILED |" for name in report["errors"]]
+    for name, entry in report["scenarios"].items():
+        lines += ["", f"## {entry['title']}", ""]
+        module: Scenario = scenarios[name]
+        lines += module.markdown(entry["result"])
+        if entry.get("plots"):
+            lines += ["", *(f"![{plot}]({plot})" for plot in entry["plots"])]
+    if report["errors"]:
+        lines += ["", "## Errors", ""]
+        for name, text in report["errors"].items():
+            lines += [f"### {name}", "", "```", text.rstrip(), "```", ""]
+    if report.get("plots_skipped"):
+        lines += ["", f"No plots: {report['plots_skipped']}."]
+    if report["non_finite"]:
+        lines += ["", "Figures that were not finite (written as null): " + ", ".join(report["non_finite"])]
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the subcommand; return the process exit status."""
-    raise SystemExit("not built yet")
+    """Run the subcommand; return the process exit status (1 if a scenario
+    failed).  O(the scenarios run).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:  # doctest: +ELLIPSIS
+    ...     run(argparse.Namespace(quick=True, only=["nothing"], out=Path(tmp), plots=False, quiet=True))
+    Traceback (most recent call last):
+    ...
+    SystemExit: bench: unknown scenario 'nothing'; available: heap, queue, scale, ...
+    """
+    progress = Progress(enabled=not args.quiet)
+    available = discover(progress)
+    scenarios = _select(available, args.only)
+    out_dir = args.out if args.out is not None else Path("bench-results") / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    progress.note(f"Benchmarks ({'quick' if args.quick else 'full'} run): {', '.join(scenarios)} -> {out_dir}")
+    report = run_suite(scenarios, quick=args.quick, out_dir=out_dir, plots=args.plots, progress=progress)
+    if not args.quiet:
+        print((out_dir / "summary.md").read_text())
+    print(f"wrote {out_dir / 'results.json'}, {out_dir / 'summary.md'} and {len(report['plots'])} plot(s)", file=sys.stderr)
+    return 1 if report["errors"] else 0

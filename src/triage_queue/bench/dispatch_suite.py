@@ -1,4 +1,4 @@
-"""Dispatcher: the steady-state dispatch cycle, and assign_all at a shift start.
+"""Scenario "dispatch": the steady-state dispatch cycle, and assign_all at a shift start.
 
 1. Dispatch cycle (per point: G skill groups, A agents, n waiting tickets).
    Tickets need one group at level 1..3 (a realistic severity, tier and
@@ -29,7 +29,15 @@
    agent left with a waiting ticket it qualifies for and has room for)
    without the O(n*A) full check.
 
-Profile one point: ``python benchmarks/bench_dispatch.py --groups 256 --agents 5000``.
+Profile one point: ``python -m triage_queue.bench.dispatch_suite --groups 256 --agents 5000``.
+
+>>> from triage_queue._progress import Progress
+>>> tiny = {"waiting": 200, "points": [[2, 3]], "cycles": 40, "repeat": 1, "anchor_budget": 0.05, "shift": [10, 2, 100]}
+>>> result = run(tiny, Progress(enabled=False))
+>>> result["points"]["2x3"]["misses"], result["assign_all"]["maximal"]
+(0, True)
+>>> markdown(result)[0]
+'### Dispatcher cycle at 200 waiting tickets, us (lower is better)'
 """
 
 from __future__ import annotations
@@ -40,9 +48,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from triage_queue import Agent, AgentStatus, Dispatcher, ManualClock, Policy, Severity, SkillSet, Ticket, TicketQueue
+from triage_queue._progress import Progress
+from triage_queue.bench.suite import pyplot
+
+__all__ = [
+    "NAME",
+    "TITLE",
+    "free_lane_violations",
+    "make_agents",
+    "make_backlog",
+    "make_cycles",
+    "markdown",
+    "params",
+    "plots",
+    "run",
+]
+
+NAME = "dispatch"
+TITLE = "Dispatcher: the steady-state cycle over 1..256 skill groups and 10..5,000 agents; assign_all at a shift start"
 
 NOW = 1_000_000.0
 # Channels of the shift backlog and their shares: phone tickets are scarce,
@@ -69,8 +96,38 @@ def _ticket(rnd: random.Random, ticket_id: str, requirement: SkillSet, channel: 
     )
 
 
-def make_backlog(count: int, groups: int, seed: int = 11, prefix: str = "T", channels: bool = False) -> list[Ticket]:
-    """``count`` tickets, each needing one of ``groups`` groups at level 1..3."""
+def params(quick: bool) -> dict[str, Any]:
+    """The points this scenario runs at: (groups, agents) for the cycle,
+    (agents, groups, backlog) for the shift start.  O(1).
+
+    >>> len(params(quick=False)["points"])
+    20
+    """
+    if quick:
+        return {
+            "waiting": 3_000,
+            "points": [[4, 10], [16, 100]],
+            "cycles": 1_200,
+            "repeat": 3,
+            "anchor_budget": 0.1,
+            "shift": [100, 16, 3_000],
+        }
+    return {
+        "waiting": 100_000,
+        "points": [[groups, agents] for groups in (1, 4, 16, 64, 256) for agents in (10, 100, 1_000, 5_000)],
+        "cycles": 12_000,
+        "repeat": 3,
+        "anchor_budget": 1.5,
+        "shift": [1_000, 16, 50_000],
+    }
+
+
+def make_backlog(count: int, groups: int, *, seed: int = 11, prefix: str = "T", channels: bool = False) -> list[Ticket]:
+    """``count`` tickets, each needing one of ``groups`` groups at level 1..3.  O(count).
+
+    >>> [(t.id, dict(t.skills)) for t in make_backlog(1, 1)]
+    [('T0', {'group0': 2})]
+    """
     rnd = random.Random(seed)
     requirements = [SkillSet({_group(g): level}) for g in range(groups) for level in (1, 2, 3)]
     return [
@@ -80,18 +137,30 @@ def make_backlog(count: int, groups: int, seed: int = 11, prefix: str = "T", cha
 
 
 def make_agents(
-    count: int, groups: int, seed: int = 5, channels: bool = False, status: AgentStatus = AgentStatus.AVAILABLE, idle_groups: int = 0
+    count: int,
+    groups: int,
+    *,
+    seed: int = 5,
+    channels: bool = False,
+    status: AgentStatus = AgentStatus.AVAILABLE,
+    idle_groups: int = 0,
 ) -> list[Agent]:
     """Agents holding 1..3 of the groups at level 2..5, capacity 1..3; with
     ``channels``, about a third have per-channel capacity.  ``idle_groups``
-    more groups, which no ticket needs, are dealt out too."""
+    more groups, which no ticket needs, are dealt out too.  O(count).
+
+    >>> [a.id for a in make_agents(3, 4)]
+    ['A0', 'A1', 'A2']
+    """
     rnd = random.Random(seed)
     agents = []
     for i in range(count):
         held = rnd.sample(range(groups + idle_groups), min(groups + idle_groups, rnd.randint(1, 3)))
         capacity: int | dict[str, int] = rnd.randint(1, 3)
         if channels and rnd.random() < 1 / 3:
-            capacity = rnd.choice(({"chat": rnd.randint(1, 3), "email": 1}, {"phone": 1, "*": rnd.randint(1, 2)}, {"email": rnd.randint(1, 3)}))
+            capacity = rnd.choice(
+                ({"chat": rnd.randint(1, 3), "email": 1}, {"phone": 1, "*": rnd.randint(1, 2)}, {"email": rnd.randint(1, 3)})
+            )
         agents.append(Agent(f"A{i}", skills={_group(g): rnd.randint(2, 5) for g in held}, capacity=capacity, status=status))
     return agents
 
@@ -99,7 +168,12 @@ def make_agents(
 def make_cycles(agents: list[Agent], cycles: int, prefix: str, seed: int = 3) -> list[tuple[str, Ticket]]:
     """The cycle plan: (agent id, new ticket).  The new ticket needs one of
     that agent's groups at a level it has, so the backlog it can serve does
-    not drain.  The same seed gives the same plan under another id prefix."""
+    not drain.  The same seed gives the same plan under another id prefix.
+    O(cycles).
+
+    >>> [(agent_id, t.id) for agent_id, t in make_cycles(make_agents(2, 2), 2, "N")]
+    [('A0', 'N0'), ('A1', 'N1')]
+    """
     rnd = random.Random(seed)
     plan = []
     for i in range(cycles):
@@ -113,7 +187,7 @@ def make_cycles(agents: list[Agent], cycles: int, prefix: str, seed: int = 3) ->
 # -- the cycle on the Dispatcher -------------------------------------------------
 
 
-def build_dispatcher(waiting: int, groups: int, agents: list[Agent]) -> tuple[Dispatcher, dict[str, deque[str]], float]:
+def _build_dispatcher(waiting: int, groups: int, agents: list[Agent]) -> tuple[Dispatcher, dict[str, deque[str]], float]:
     """A dispatcher with ``waiting`` tickets waiting and every agent busy to
     capacity (offers accepted); return it, the tickets each agent holds, and
     the mean seconds of routing a ticket of a requirement never seen before
@@ -187,7 +261,7 @@ def _dispatch_breakdown(d: Dispatcher, plan: list[tuple[str, Ticket]], held: dic
         spent[2] += t3 - t2
         spent[3] += t4 - t3
     names = ("complete (offers the next ticket)", "next_for", "accept", "submit")
-    return {name: s / len(plan) * 1e6 for name, s in zip(names, spent)}
+    return {name: s / len(plan) * 1e6 for name, s in zip(names, spent, strict=True)}
 
 
 # -- the anchors -------------------------------------------------------------------
@@ -198,7 +272,7 @@ def _queue_cycles(queue: TicketQueue, plan: list[tuple[str, Ticket]], skills: di
     pop, push = queue.pop, queue.push
     start = time.perf_counter()
     for agent_id, ticket in plan:
-        try:
+        try:  # noqa: SIM105 - no context manager in the timed loop
             pop(skills[agent_id])
         except LookupError:
             pass
@@ -206,13 +280,15 @@ def _queue_cycles(queue: TicketQueue, plan: list[tuple[str, Ticket]], skills: di
     return time.perf_counter() - start
 
 
-class LockedPqdict:
+class _LockedPqdict:
     """The hand-written team solution: one ``pqdict`` of ticket id -> policy
     sort key (plus arrival number), one lock, and to serve an agent a scan in
     priority order (pop until a ticket the agent qualifies for comes up, then
     push the skipped ones back)."""
 
-    def __init__(self, policy: Policy, clock: Callable[[], float], waiting: list[Ticket], agents: list[Agent], held: dict[str, deque[str]]) -> None:
+    def __init__(
+        self, policy: Policy, clock: Callable[[], float], waiting: list[Ticket], agents: list[Agent], held: dict[str, deque[str]]
+    ) -> None:
         from pqdict import pqdict
 
         now = clock()
@@ -269,7 +345,7 @@ class LockedPqdict:
             self._seq += 1
 
 
-def _pqdict_cycles(team: LockedPqdict, plan: list[tuple[str, Ticket]], budget: float) -> tuple[float, int]:
+def _pqdict_cycles(team: _LockedPqdict, plan: list[tuple[str, Ticket]], budget: float) -> tuple[float, int]:
     """Run the plan on the team solution until it ends or ``budget`` seconds
     pass; return the seconds and the cycles done."""
     complete, accept, submit = team.complete, team.accept, team.submit
@@ -303,11 +379,13 @@ def _chunks(plan: list[Any], parts: int) -> list[list[Any]]:
     return [plan[i * size : (i + 1) * size] for i in range(parts)]
 
 
-def measure_point(waiting: int, groups: int, agent_count: int, cycles: int, repeat: int = 3, anchor_budget: float = 1.0) -> dict[str, Any]:
+def _measure_point(
+    waiting: int, groups: int, agent_count: int, *, cycles: int, repeat: int, anchor_budget: float
+) -> dict[str, Any]:
     """Every figure of one (groups, agents) point; see the module docstring."""
     agents = make_agents(agent_count, groups)
     skills = {a.id: a.skills for a in agents}
-    d, held, warm = build_dispatcher(waiting, groups, agents)
+    d, held, warm = _build_dispatcher(waiting, groups, agents)
     queue = d.queue
     # Best of ``repeat`` chunks, then one chunk with every call timed.
     plan = make_cycles(agents, cycles, "N")
@@ -357,7 +435,7 @@ def measure_point(waiting: int, groups: int, agent_count: int, cycles: int, repe
     row.update(dict.fromkeys(("pqdict_us_per_cycle", "pqdict_cycles", "pqdict_scanned_per_cycle", "speedup_vs_pqdict")))
     if not _have_pqdict():  # pragma: no cover - optional anchor (the bench extra)
         return row
-    team = LockedPqdict(Policy.default(), ManualClock(NOW), snapshot, agents, held_now)
+    team = _LockedPqdict(Policy.default(), ManualClock(NOW), snapshot, agents, held_now)
     del snapshot
     team_plan = make_cycles(agents, cycles, "P")
     best = float("inf")
@@ -386,7 +464,18 @@ def free_lane_violations(d: Dispatcher) -> list[tuple[str, SkillSet, str | None]
     for a waiting ticket it qualifies for, one entry per lane.  Assumes no
     holds and no declines (true in this benchmark).  O(n + A*L) for L lanes
     (requirement and channel) among the waiting tickets, instead of the
-    O(n*A) of Dispatcher._check_work_conserving."""
+    O(n*A) of Dispatcher._check_work_conserving.
+
+    >>> from triage_queue import Agent, Dispatcher, ManualClock, Ticket, TicketQueue
+    >>> d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), offer_timeout=None, affinity_wait=0)
+    >>> with d.paused():
+    ...     d.add_agent(Agent("ana", skills={"g": 3}))
+    ...     d.submit(Ticket("T-1", 0.0, skills={"g": 2}))
+    ...     free_lane_violations(d)
+    [('ana', SkillSet({'g': 2}), None)]
+    >>> free_lane_violations(d)
+    []
+    """
     lanes = {(t.skills, t.channel) for t in d.queue}
     roster = d.roster
     found = []
@@ -400,7 +489,7 @@ def free_lane_violations(d: Dispatcher) -> list[tuple[str, SkillSet, str | None]
     return found
 
 
-def measure_assign_all(agent_count: int, groups: int, backlog: int) -> dict[str, Any]:
+def _measure_assign_all(agent_count: int, groups: int, backlog: int) -> dict[str, Any]:
     """Time the batch assignment of a backlog when a whole shift logs in."""
     agents = make_agents(agent_count, groups, channels=True, status=AgentStatus.AWAY, idle_groups=2)
     queue = TicketQueue(Policy.default(), clock=ManualClock(NOW))
@@ -442,17 +531,14 @@ def measure_assign_all(agent_count: int, groups: int, backlog: int) -> dict[str,
 # -- the suite ----------------------------------------------------------------------------
 
 
-def run(
-    waiting: int,
-    points: list[tuple[int, int]],
-    cycles: int,
-    repeat: int,
-    anchor_budget: float,
-    shift: tuple[int, int, int],
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """``points`` are (groups, agents); ``shift`` is (agents, groups, backlog) for assign_all."""
-    results: dict[str, Any] = {
+def run(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Every (groups, agents) point of ``params["points"]``, then assign_all
+    at the shift start ``params["shift"]`` = (agents, groups, backlog).
+    O(points * (waiting log waiting + cycles * repeat)).  (Example: the module docstring.)
+    """
+    waiting, cycles, repeat, budget = params["waiting"], params["cycles"], params["repeat"], params["anchor_budget"]
+    result: dict[str, Any] = {
+        "params": params,
         "workload": (
             "steady state at a constant backlog: an agent completes a ticket and is offered the best one it qualifies for,"
             " accepts it (next_for + accept), a new ticket is submitted; default policy, LongestIdle, no offer timeout,"
@@ -460,62 +546,118 @@ def run(
         ),
         "waiting": waiting,
         "cycles": cycles,
-        "anchor_budget_seconds": anchor_budget,
+        "anchor_budget_seconds": budget,
+        "pqdict_installed": _have_pqdict(),
         "points": {},
     }
-    for groups, agent_count in points:
-        row = measure_point(waiting, groups, agent_count, cycles, repeat, anchor_budget)
-        results["points"][f"{groups}x{agent_count}"] = row
-        anchor = "pqdict not installed"
-        if row["pqdict_cycles"]:
-            anchor = f"{row['pqdict_us_per_cycle']:10.1f} us/cycle ({row['pqdict_cycles']} cycles, {row['pqdict_scanned_per_cycle']:.0f} scanned)"
-        log(
-            f"  groups={groups:>4} agents={agent_count:>5}  dispatcher {row['dispatcher_us_per_cycle']:7.1f} us/cycle"
-            f" ({row['dispatcher_us_per_call']:5.1f} us/call)   queue pop+push {row['queue_us_per_cycle']:5.1f} us   pqdict+lock {anchor}"
-        )
-    agent_count, groups, backlog = shift
-    shift_row = measure_assign_all(agent_count, groups, backlog)
-    results["assign_all"] = shift_row
-    log(
-        f"  assign_all: {agent_count:,} agents, {groups} groups, {backlog:,} waiting: {shift_row['assign_all_seconds']:.3f} s,"
-        f" {shift_row['offered']:,} offered of {shift_row['capacity']:,} capacity; maximal: {shift_row['maximal']}"
-    )
-    return results
+    if not result["pqdict_installed"]:
+        progress.note("  pqdict: not installed (pip install '.[bench]'), the pqdict+lock anchor is left out")
+    with progress.task(f"dispatch cycle at {waiting:,} waiting", total=len(params["points"])) as task:
+        for groups, agent_count in params["points"]:
+            row = _measure_point(waiting, groups, agent_count, cycles=cycles, repeat=repeat, anchor_budget=budget)
+            result["points"][f"{groups}x{agent_count}"] = row
+            task.advance()
+    agent_count, groups, backlog = params["shift"]
+    with progress.task(f"assign_all: {agent_count:,} agents, {backlog:,} waiting", total=None):
+        result["assign_all"] = _measure_assign_all(agent_count, groups, backlog)
+    return result
 
 
-def markdown(results: dict[str, Any]) -> list[str]:
-    """The report's tables, as markdown lines."""
+def markdown(result: dict[str, Any]) -> list[str]:
+    """The report's tables, as markdown lines.  O(points).  (Example: the module docstring.)"""
     lines = [
-        f"### Dispatcher cycle at {results['waiting']:,} waiting tickets, us (lower is better)",
+        f"### Dispatcher cycle at {result['waiting']:,} waiting tickets, us (lower is better)",
         "",
-        "Cycle = complete + next_for + accept + submit.  pqdict+lock: hand-written scan in priority order (see benchmarks/bench_dispatch.py).",
+        "Cycle = complete + next_for + accept + submit.  pqdict+lock: hand-written scan in priority order"
+        " (see `triage_queue/bench/dispatch_suite.py`).",
         "",
-        "| groups | agents | profiles | dispatcher us/cycle | us/call | queue pop+push | vs queue | pqdict+lock us/cycle (cycles, scanned/cycle) | speed-up vs pqdict |",
+        "| groups | agents | profiles | dispatcher us/cycle | us/call | queue pop+push | vs queue"
+        " | pqdict+lock us/cycle (cycles, scanned/cycle) | speed-up vs pqdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in results["points"].values():
-        anchor, speedup = "n/a (pqdict not installed)", "n/a"
+    for row in result["points"].values():
+        anchor, speedup = "not installed", "n/a"
         if row["pqdict_cycles"]:
             anchor = f"{row['pqdict_us_per_cycle']:,.1f} ({row['pqdict_cycles']:,}, {row['pqdict_scanned_per_cycle']:,.0f})"
             speedup = f"{row['speedup_vs_pqdict']:,.2f}x"
         lines.append(
-            f"| {row['groups']} | {row['agents']:,} | {row['agent_profiles']:,} | {row['dispatcher_us_per_cycle']:.1f} | {row['dispatcher_us_per_call']:.1f}"
-            f" | {row['queue_us_per_cycle']:.1f} | {row['ratio_vs_queue']:.1f}x | {anchor} | {speedup} |"
+            f"| {row['groups']} | {row['agents']:,} | {row['agent_profiles']:,} | {row['dispatcher_us_per_cycle']:.1f}"
+            f" | {row['dispatcher_us_per_call']:.1f} | {row['queue_us_per_cycle']:.1f} | {row['ratio_vs_queue']:.1f}x"
+            f" | {anchor} | {speedup} |"
         )
-    names = list(next(iter(results["points"].values()))["dispatcher_breakdown_us"])
-    lines += ["", "Per call, us: " + ", ".join(names), "", "| groups | agents | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    for row in results["points"].values():
-        lines.append(f"| {row['groups']} | {row['agents']:,} | " + " | ".join(f"{v:.1f}" for v in row["dispatcher_breakdown_us"].values()) + " |")
-    shift = results["assign_all"]
+    names = list(next(iter(result["points"].values()))["dispatcher_breakdown_us"])
+    lines += [
+        "",
+        "Per call, us:",
+        "",
+        "| groups | agents | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for row in result["points"].values():
+        cells = " | ".join(f"{v:.1f}" for v in row["dispatcher_breakdown_us"].values())
+        lines.append(f"| {row['groups']} | {row['agents']:,} | {cells} |")
+    shift = result["assign_all"]
     lines += [
         "",
         f"### assign_all at a shift start: {shift['agents']:,} agents, {shift['groups']} groups, {shift['backlog']:,} waiting",
         "",
-        f"- assign_all (leaving `paused()`): {shift['assign_all_seconds']:.3f} s; setting every agent available inside: {shift['set_status_seconds']:.3f} s",
+        f"- assign_all (leaving `paused()`): {shift['assign_all_seconds']:.3f} s;"
+        f" setting every agent available inside: {shift['set_status_seconds']:.3f} s",
         f"- offered {shift['offered']:,} tickets to {shift['capacity']:,} capacity ({shift['room_left']:,} room left)",
-        f"- maximal (no free agent with a waiting ticket it qualifies for): {shift['maximal']} ({shift['violations']} violations; check {shift['check_seconds']:.3f} s)",
+        f"- maximal (no free agent with a waiting ticket it qualifies for): {shift['maximal']}"
+        f" ({shift['violations']} violations; check {shift['check_seconds']:.3f} s)",
     ]
     return lines
+
+
+def plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``dispatch_cycle.png``: us per cycle against the number of agents, one
+    colour per number of skill groups; solid the Dispatcher, dashed the
+    pqdict+lock anchor.  O(points).
+
+    >>> plots({"points": {}}, Path("unused"))
+    []
+    """
+    plt = pyplot() if result["points"] else None
+    if plt is None:
+        return []
+    by_groups: dict[int, list[dict[str, Any]]] = {}
+    for row in result["points"].values():
+        by_groups.setdefault(row["groups"], []).append(row)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for index, (groups, rows) in enumerate(sorted(by_groups.items())):
+        rows.sort(key=lambda row: row["agents"])
+        colour = f"C{index}"
+        agents = [row["agents"] for row in rows]
+        axes.plot(
+            agents,
+            [row["dispatcher_us_per_cycle"] for row in rows],
+            marker="o",
+            color=colour,
+            label=f"Dispatcher, {groups} groups",
+        )
+        anchored = [row for row in rows if row["pqdict_us_per_cycle"] is not None]
+        if anchored:
+            axes.plot(
+                [row["agents"] for row in anchored],
+                [row["pqdict_us_per_cycle"] for row in anchored],
+                marker="x",
+                linestyle="--",
+                color=colour,
+                label=f"pqdict+lock, {groups} groups",
+            )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("agents")
+    axes.set_ylabel("microseconds per cycle (4 calls)")
+    axes.set_title(f"Dispatch cycle at {result['waiting']:,} waiting tickets")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="x-small", ncol=2)
+    figure.tight_layout()
+    path = out_dir / "dispatch_cycle.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return [path]
 
 
 def _main() -> None:
@@ -531,7 +673,7 @@ def _main() -> None:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     agents = make_agents(args.agents, args.groups)
-    d, held, _ = build_dispatcher(args.waiting, args.groups, agents)
+    d, held, _ = _build_dispatcher(args.waiting, args.groups, agents)
     plan = make_cycles(agents, args.cycles, "N")
     profiler = cProfile.Profile()
     profiler.enable()
