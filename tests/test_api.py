@@ -15,8 +15,10 @@ from triage_queue import (
     Dispatcher,
     IndexedHeap,
     Policy,
+    PolicyFile,
     Roster,
     SkillSet,
+    SlaTargets,
     Ticket,
     TicketQueue,
     WaitHistogram,
@@ -60,7 +62,7 @@ def _public_methods(cls: type) -> list[str]:
 
 def test_core_operations_state_their_complexity() -> None:
     """Every public operation of the core structures states its complexity."""
-    for cls in (TicketQueue, IndexedHeap, Policy, SkillSet, Agent, Roster, Dispatcher, AsyncDispatcher, WaitHistogram):
+    for cls in (TicketQueue, IndexedHeap, Policy, SkillSet, Agent, Roster, Dispatcher, AsyncDispatcher, WaitHistogram, PolicyFile, SlaTargets):
         for name in _public_methods(cls):
             doc = inspect.getdoc(getattr(cls, name)) or ""
             assert "complexity" in doc.lower(), f"{cls.__name__}.{name} does not state its complexity"

@@ -12,6 +12,7 @@ The public API is everything listed in ``__all__``; import it from here.
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, Service
 from triage_queue.aio import AsyncDispatcher
 from triage_queue.clock import Clock, ManualClock
+from triage_queue.config import PolicyFile, SlaTargets, load_policy, parse_policy
 from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus
 from triage_queue.errors import (
     AgentBusy,
@@ -118,6 +119,7 @@ __all__ = [
     "OfferClosed",
     "OfferStatus",
     "Policy",
+    "PolicyFile",
     "Prefer",
     "Priority",
     "Roster",
@@ -130,6 +132,7 @@ __all__ = [
     "SkillSet",
     "SkillsLike",
     "SlaDeadline",
+    "SlaTargets",
     "Statistics",
     "Ticket",
     "TicketQueue",
@@ -142,6 +145,8 @@ __all__ = [
     "Vip",
     "WaitHistogram",
     "classify_severity",
+    "load_policy",
+    "parse_policy",
     "priority_matching",
     "rule",
 ]

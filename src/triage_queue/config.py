@@ -1,0 +1,924 @@
+"""Declarative policies: a routing policy, its SLA targets and the
+dispatcher's options, read from a TOML file.
+
+The file format is described in ``docs/policies.md``.  Every mistake in a
+file raises :class:`~triage_queue.InvalidPolicy` whose ``field`` is the full
+key path (``rules[2].weight``, ``sla.tier.gold``, ``dispatcher.selection``);
+TOML syntax errors name the source, line and column.
+
+>>> policy_file = parse_policy('''
+... name = "emergencies then arrival order"
+... max_wait = "1h"
+... [[rules]]
+... kind = "emergency"
+... [[rules]]
+... kind = "feedback_order"
+... [sla]
+... default = "4h"
+... ''')
+>>> [r.name for r in policy_file.policy.rules], policy_file.policy.max_wait
+(['emergency', 'feedback_order'], 3600.0)
+>>> parse_policy('composition = "weighted"\\n[[rules]]\\nkind = "vip"')
+Traceback (most recent call last):
+...
+triage_queue.errors.InvalidPolicy: rules[0].weight=None: a weighted policy needs a weight for every rule
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from datetime import time as time_of_day
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import attrs
+
+from triage_queue.agents import Agent
+from triage_queue.clock import Clock
+from triage_queue.dispatch import Dispatcher
+from triage_queue.errors import InvalidPolicy, InvalidValue
+from triage_queue.policy import Composition, Policy
+from triage_queue.queue import TicketQueue
+from triage_queue.rules import (
+    Aging,
+    Complexity,
+    Emergency,
+    FeedbackOrder,
+    Rule,
+    SlaDeadline,
+    Vip,
+)
+from triage_queue.selection import LeastLoaded, LongestIdle, MostProficient, RoundRobin, Selection
+from triage_queue.ticket import Severity, Ticket
+
+__all__ = ["SELECTIONS", "PolicyFile", "SlaTargets", "format_duration", "load_policy", "parse_duration", "parse_policy"]
+
+SELECTIONS: Final[Mapping[str, Callable[[], Selection]]] = MappingProxyType(
+    {
+        "longest_idle": LongestIdle,
+        "least_loaded": LeastLoaded,
+        "most_proficient": MostProficient,
+        "round_robin": RoundRobin,
+    }
+)
+"""The agent selection strategies a policy file may name, by name."""
+
+_UNITS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])\s*")
+_NONE: Final = "none"
+_DURATION_REASON: Final = 'expected seconds (a number >= 0) or a duration such as "90s", "2m", "1h30m" (units d, h, m, s)'
+
+
+# -- durations ------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    """The TOML name of a parsed value's type, for error messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, datetime | date | time_of_day):
+        return "a date or time"
+    return type(value).__name__
+
+
+def _finite(value: float) -> bool:
+    # TOML integers are unbounded; one too large for a float is not finite
+    # for our purposes (math.isfinite would raise OverflowError).
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def parse_duration(value: Any, field: str = "duration") -> float:
+    """Seconds from a number of seconds (int or float, >= 0) or a string of
+    parts with units ``d``, ``h``, ``m``, ``s``: ``"90s"``, ``"2m"``,
+    ``"1h30m"``, ``"1.5h"``.  Anything else raises :class:`InvalidPolicy`
+    naming ``field``.
+
+    Runtime complexity: O(length of the string).
+
+    >>> parse_duration("1h30m"), parse_duration(45), parse_duration("0.5s")
+    (5400.0, 45.0, 0.5)
+    >>> parse_duration("10 minutes", "max_wait")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: max_wait='10 minutes': expected seconds (a number >= 0) or a duration such as "90s", ...
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not _finite(value) or value < 0:
+            raise InvalidPolicy(field, value, "expected a finite number of seconds >= 0")
+        return float(value)
+    reason = _DURATION_REASON
+    if not isinstance(value, str):
+        raise InvalidPolicy(field, value, f"{reason}, not {_type_name(value)}")
+    total = 0.0
+    position = 0
+    text = value.strip()
+    if not text:
+        raise InvalidPolicy(field, value, reason)
+    while position < len(text):
+        match = _PART.match(text, position)
+        if match is None:
+            raise InvalidPolicy(field, value, reason)
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if not math.isfinite(total):
+        raise InvalidPolicy(field, value, "duration too large")
+    return total
+
+
+def format_duration(seconds: float) -> str | float:
+    """The inverse of :func:`parse_duration`: a whole number of seconds as a
+    string such as ``"1h30m"``; a fractional one as a plain float (which
+    reads back exactly).
+
+    Runtime complexity: O(1).
+
+    >>> format_duration(5400.0), format_duration(86400 + 5), format_duration(0), format_duration(0.25)
+    ('1h30m', '1d5s', '0s', 0.25)
+    """
+    if seconds != int(seconds) or seconds >= 2**53:
+        return float(seconds)
+    rest = int(seconds)
+    if rest == 0:
+        return "0s"
+    parts = []
+    for unit, size in _UNITS.items():
+        count, rest = divmod(rest, int(size))
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+# -- SLA targets ----------------------------------------------------------
+
+
+def _optional_target(value: Any) -> float | None:
+    return None if value is None else parse_duration(value, "default")
+
+
+def _tier_targets(value: Any) -> Mapping[str, float]:
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy("by_tier", value, "expected a mapping of tier name to seconds")
+    out: dict[str, float] = {}
+    for tier, seconds in value.items():
+        if not isinstance(tier, str) or not tier:
+            raise InvalidPolicy("by_tier", tier, "a tier name must be a non-empty string")
+        out[tier] = parse_duration(seconds, f"by_tier.{tier}")
+    return MappingProxyType(out)
+
+
+def _severity_targets(value: Any) -> Mapping[Severity, float]:
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy("by_severity", value, "expected a mapping of severity to seconds")
+    out: dict[Severity, float] = {}
+    for key, seconds in value.items():
+        severity = _parse_severity(key, f"by_severity.{key}")
+        out[severity] = parse_duration(seconds, f"by_severity.{severity.name.lower()}")
+    return MappingProxyType(dict(sorted(out.items())))
+
+
+def _parse_severity(value: Any, field: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except InvalidValue:
+        raise InvalidPolicy(field, value, "expected a severity: low, normal, high or critical") from None
+
+
+@attrs.frozen(slots=True)
+class SlaTargets:
+    """First-response targets in seconds: a ``default``, and targets ``by_tier``
+    (customer tier name) and ``by_severity``.
+
+    A ticket's target is the **strictest** (smallest) of its tier's and its
+    severity's targets; ``default`` applies only when neither has one.  A
+    ticket with no customer tier matches no tier target.  None means the
+    ticket has no target.
+
+    Runtime complexity: :meth:`target_for` O(1).
+
+    >>> from triage_queue import Ticket
+    >>> sla = SlaTargets(default=14400, by_tier={"gold": 3600}, by_severity={"critical": 900})
+    >>> sla.target_for(Ticket("a", 0.0)), sla.target_for(Ticket("b", 0.0, customer_tier="gold"))
+    (14400.0, 3600.0)
+    >>> sla.target_for(Ticket("c", 0.0, customer_tier="gold", severity="critical"))
+    900.0
+    """
+
+    default: float | None = attrs.field(default=None, converter=_optional_target)
+    by_tier: Mapping[str, float] = attrs.field(factory=dict, converter=_tier_targets, hash=False)
+    by_severity: Mapping[Severity, float] = attrs.field(factory=dict, converter=_severity_targets, hash=False)
+
+    def target_for(self, ticket: Ticket) -> float | None:
+        """The ticket's first-response target in seconds, or None.
+
+        Runtime complexity: O(1).
+        """
+        best: float | None = None
+        tier = ticket.customer_tier
+        if tier is not None:
+            best = self.by_tier.get(tier)
+        severe = self.by_severity.get(ticket.severity)
+        if severe is not None and (best is None or severe < best):
+            best = severe
+        return self.default if best is None else best
+
+    def __bool__(self) -> bool:
+        """Whether any target is set.  Runtime complexity: O(1)."""
+        return self.default is not None or bool(self.by_tier) or bool(self.by_severity)
+
+
+# -- the policy file -------------------------------------------------------
+
+_OPTION_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        # The Dispatcher's own defaults, for documentation and to_toml().
+        "offer_timeout": 30.0,
+        "affinity_wait": 60.0,
+        "retry_after": 300.0,
+        "sla_warning": None,
+        "mark_not_responding": False,
+    }
+)
+_OPTIONAL_DURATIONS: Final = frozenset({"offer_timeout", "retry_after", "sla_warning"})
+
+
+def _known_tiers(rules: Iterable[Rule]) -> set[str]:
+    """The tier names the policy's vip rules rank; SLA targets may name
+    only these (when there are any), so a typo cannot go unnoticed."""
+    known: set[str] = set()
+    for r in rules:
+        if isinstance(r, Vip):
+            known.update(r.tiers)
+    return known
+
+
+def _unknown_tier(tier: str, known: Iterable[str]) -> str:
+    return "unknown tier (not ranked by the policy's tiers)" + _did_you_mean(tier, known)
+
+
+def _check_name(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidPolicy("name", value, "expected a non-empty string")
+
+
+def _check_policy(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, Policy):
+        raise InvalidPolicy("policy", value, "expected a triage_queue.Policy")
+
+
+def _check_sla(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, SlaTargets):
+        raise InvalidPolicy("sla", value, "expected SlaTargets")
+
+
+def _check_description(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidPolicy("description", value, "expected a string")
+
+
+def _check_selection(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, str) or value not in SELECTIONS:
+        raise InvalidPolicy("dispatcher.selection", value, _expected_one_of(value, SELECTIONS))
+
+
+def _to_options(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy("dispatcher", value, "expected a mapping of dispatcher option to value")
+    out: dict[str, Any] = {}
+    for key, option in value.items():
+        field = f"dispatcher.{key}"
+        if key not in _OPTION_DEFAULTS:
+            raise InvalidPolicy(field, option, "unknown dispatcher option" + _did_you_mean(key, _OPTION_DEFAULTS))
+        if key == "mark_not_responding":
+            if not isinstance(option, bool):
+                raise InvalidPolicy(field, option, f"expected true or false, not {_type_name(option)}")
+            out[key] = option
+            continue
+        if option is None or option == _NONE:
+            if key not in _OPTIONAL_DURATIONS:
+                raise InvalidPolicy(field, option, "expected a duration; this option cannot be none")
+            out[key] = None
+            continue
+        seconds = parse_duration(option, field)
+        if key == "offer_timeout" and seconds <= 0:
+            raise InvalidPolicy(field, option, 'expected a duration > 0, or "none" for no limit')
+        out[key] = seconds
+    return MappingProxyType(out)
+
+
+@attrs.frozen(slots=True)
+class PolicyFile:
+    """A routing policy with its SLA targets and dispatcher options: what a
+    policy TOML file holds (see :func:`load_policy`).
+
+    ``policy`` orders tickets; ``sla`` gives first-response targets;
+    ``selection`` names the agent selection strategy (a key of
+    :data:`SELECTIONS`); ``dispatcher_options`` holds the
+    :class:`~triage_queue.Dispatcher` keyword arguments the file set
+    (``offer_timeout``, ``affinity_wait``, ``retry_after``, ``sla_warning``,
+    ``mark_not_responding``; unset ones keep the dispatcher's defaults);
+    ``source`` is where it was read from (not part of equality).
+
+    Runtime complexity: construction O(number of options).
+
+    >>> from triage_queue import ManualClock, Policy, Ticket
+    >>> pf = PolicyFile.from_policy(Policy.default(), sla=SlaTargets(default="1h"), selection="least_loaded")
+    >>> pf.with_sla(Ticket("T", 100.0)).sla_due
+    3700.0
+    >>> pf.build(ManualClock()).queue.policy == Policy.default()
+    True
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    policy: Policy = attrs.field(validator=_check_policy)
+    sla: SlaTargets = attrs.field(factory=SlaTargets, validator=_check_sla)
+    selection: str = attrs.field(default="longest_idle", validator=_check_selection)
+    dispatcher_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_options, hash=False)
+    description: str = attrs.field(default="", validator=_check_description)
+    source: str = attrs.field(default="<python>", eq=False)
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: Policy,
+        *,
+        name: str = "policy",
+        sla: SlaTargets | None = None,
+        selection: str = "longest_idle",
+        dispatcher_options: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> PolicyFile:
+        """Wrap a hand-built :class:`~triage_queue.Policy` (for the simulator
+        or :meth:`to_toml`).  Invalid options raise :class:`InvalidPolicy`.
+
+        Runtime complexity: O(number of options).
+
+        >>> from triage_queue import Policy
+        >>> PolicyFile.from_policy(Policy.default(), selection="fastest")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidPolicy: dispatcher.selection='fastest': expected one of least_loaded, longest_idle, ...
+        """
+        return cls(name, policy, sla if sla is not None else SlaTargets(), selection, dispatcher_options or {}, description)
+
+    def __attrs_post_init__(self) -> None:
+        known = _known_tiers(self.policy.rules)
+        for tier, seconds in self.sla.by_tier.items():
+            if known and tier not in known:
+                raise InvalidPolicy(f"sla.tier.{tier}", seconds, _unknown_tier(tier, known))
+
+    def sla_target(self, ticket: Ticket) -> float | None:
+        """The ticket's first-response target in seconds (see
+        :meth:`SlaTargets.target_for`), or None.  Runtime complexity: O(1)."""
+        return self.sla.target_for(ticket)
+
+    def with_sla(self, ticket: Ticket) -> Ticket:
+        """The ticket with ``sla_due = created_at + target`` if it has no
+        ``sla_due`` yet and a target applies; otherwise the ticket itself.
+
+        Runtime complexity: O(1) (O(fields) when it changes).
+
+        >>> from triage_queue import Policy, Ticket
+        >>> pf = PolicyFile.from_policy(Policy.default(), sla=SlaTargets(by_tier={"gold": 600}))
+        >>> pf.with_sla(Ticket("g", 50.0, customer_tier="gold")).sla_due, pf.with_sla(Ticket("s", 50.0)).sla_due
+        (650.0, None)
+        """
+        if ticket.sla_due is not None:
+            return ticket
+        target = self.sla.target_for(ticket)
+        if target is None:
+            return ticket
+        return ticket.evolve(sla_due=ticket.created_at + target)
+
+    def selection_strategy(self) -> Selection:
+        """A new instance of the named selection strategy.  Runtime complexity: O(1).
+
+        >>> from triage_queue import Policy
+        >>> PolicyFile.from_policy(Policy.default(), selection="round_robin").selection_strategy()
+        RoundRobin()
+        """
+        return SELECTIONS[self.selection]()
+
+    def build(self, clock: Clock = time.time, agents: Iterable[Agent] = ()) -> Dispatcher:
+        """A :class:`~triage_queue.Dispatcher` over a new
+        :class:`~triage_queue.TicketQueue` with this policy, clock, selection
+        strategy and dispatcher options.  SLA targets are not applied by the
+        queue: pass tickets through :meth:`with_sla` before pushing them.
+
+        Runtime complexity: O(A log A) for A agents.
+
+        >>> from triage_queue import Agent, ManualClock, Ticket
+        >>> pf = parse_policy('[[rules]]\\nkind = "emergency"\\n[dispatcher]\\noffer_timeout = "none"')
+        >>> d = pf.build(ManualClock(), [Agent("ana")])
+        >>> d.submit(Ticket("T-1", 0.0)) is not None
+        True
+        """
+        return Dispatcher(
+            TicketQueue(self.policy, clock=clock),
+            agents,
+            selection=self.selection_strategy(),
+            **self.dispatcher_options,
+        )
+
+    def to_toml(self) -> str:
+        """This policy file as TOML text that :func:`parse_policy` reads back
+        into an equal value.  Rules other than the built-in kinds must be
+        module-level objects (written as ``kind = "python"``); anything else
+        raises :class:`InvalidPolicy`.
+
+        Runtime complexity: O(size of the policy).
+
+        >>> from triage_queue import Policy
+        >>> pf = PolicyFile.from_policy(Policy.default(max_wait=1800), name="default")
+        >>> print(pf.to_toml())  # doctest: +ELLIPSIS
+        name = "default"
+        composition = "lexicographic"
+        max_wait = "30m"
+        <BLANKLINE>
+        [tiers]
+        standard = 0
+        ...
+        >>> parse_policy(pf.to_toml()) == pf
+        True
+        """
+        return _write(self)
+
+
+# -- reading ---------------------------------------------------------------
+
+_TOP_KEYS: Final = ("name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher")
+_SLA_KEYS: Final = ("default", "tier", "severity")
+_KIND_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "emergency": ("threshold",),
+        "vip": ("tiers", "default_rank"),
+        "complexity": ("prefer",),
+        "feedback_order": ("follow_up_bonus",),
+        "aging": ("rate",),
+        "sla_deadline": ("default_target",),
+        "python": ("object", "args"),
+    }
+)
+_COMMON_RULE_KEYS: Final = ("kind", "name", "weight")
+
+
+def _did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _expected_one_of(value: Any, known: Iterable[str]) -> str:
+    names = sorted(known)
+    hint = _did_you_mean(value, names) if isinstance(value, str) else ""
+    return "expected one of " + ", ".join(names) + hint
+
+
+class _Reader:
+    """Takes keys out of one TOML table, and rejects whatever is left."""
+
+    def __init__(self, table: Any, path: str, known: Iterable[str]) -> None:
+        if not isinstance(table, dict):
+            raise InvalidPolicy(path or "policy", table, f"expected a table, not {_type_name(table)}")
+        self.table = dict(table)
+        self.path = path
+        self.known = tuple(known)
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def take(self, key: str, default: Any = None) -> Any:
+        return self.table.pop(key, default)
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.table.pop(key, default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidPolicy(self.field(key), value, f"expected a non-empty string, not {_type_name(value)}")
+        return value
+
+    def number(self, key: str) -> float | None:
+        value = self.table.pop(key, None)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+            raise InvalidPolicy(self.field(key), value, f"expected a finite number, not {_type_name(value)}")
+        return value
+
+    def duration(self, key: str) -> float | None:
+        value = self.table.pop(key, None)
+        return None if value is None else parse_duration(value, self.field(key))
+
+    def done(self) -> None:
+        for key, value in self.table.items():
+            raise InvalidPolicy(self.field(key), value, "unknown key" + _did_you_mean(key, self.known))
+
+
+def _ranks(value: Any, path: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise InvalidPolicy(path, value, f"expected a table of tier name = rank, not {_type_name(value)}")
+    ranks: dict[str, float] = {}
+    for tier, rank in value.items():
+        if not tier:
+            raise InvalidPolicy(path, tier, "a tier name must be non-empty")
+        if isinstance(rank, bool) or not isinstance(rank, int | float) or not _finite(rank):
+            raise InvalidPolicy(f"{path}.{tier}", rank, f"expected a finite number (the tier's rank), not {_type_name(rank)}")
+        ranks[tier] = rank
+    return ranks
+
+
+def _reword(field: str, value: Any, call: Callable[[], Rule]) -> Rule:
+    """Build a rule, naming the file's key path in any error."""
+    try:
+        return call()
+    except InvalidValue as exc:
+        raise InvalidPolicy(field, value, exc.reason) from None
+
+
+def _read_rule(entry: Any, index: int, tiers: Mapping[str, float] | None, weighted: bool) -> tuple[Rule, float | None]:
+    path = f"rules[{index}]"
+    if not isinstance(entry, dict):
+        raise InvalidPolicy(path, entry, f"expected a table ([[rules]]), not {_type_name(entry)}")
+    kind = entry.get("kind")
+    if kind is None:
+        raise InvalidPolicy(f"{path}.kind", None, "every rule needs a kind: " + ", ".join(_KIND_KEYS))
+    if not isinstance(kind, str) or kind not in _KIND_KEYS:
+        raise InvalidPolicy(f"{path}.kind", kind, _expected_one_of(kind, _KIND_KEYS))
+    reader = _Reader(entry, path, _COMMON_RULE_KEYS + _KIND_KEYS[kind])
+    reader.take("kind")
+    weight = reader.number("weight")
+    if weighted and weight is None:
+        raise InvalidPolicy(reader.field("weight"), None, "a weighted policy needs a weight for every rule")
+    if not weighted and weight is not None:
+        raise InvalidPolicy(reader.field("weight"), weight, 'only a weighted policy takes weights (composition = "weighted")')
+    name = reader.text("name")
+    built: Rule
+    if kind == "emergency":
+        threshold = reader.take("threshold", Severity.CRITICAL)
+        built = _reword(reader.field("threshold"), threshold, lambda: Emergency(threshold))
+    elif kind == "vip":
+        own = reader.take("tiers")
+        ranks = _ranks(own, reader.field("tiers")) if own is not None else (dict(tiers) if tiers is not None else None)
+        default_rank = reader.number("default_rank")
+        built = Vip(ranks, default_rank) if ranks is not None else Vip(default_rank=default_rank)
+    elif kind == "complexity":
+        prefer = reader.take("prefer", "complex")
+        built = _reword(reader.field("prefer"), prefer, lambda: Complexity(prefer))
+    elif kind == "feedback_order":
+        built = FeedbackOrder(reader.duration("follow_up_bonus") or 0.0)
+    elif kind == "aging":
+        rate = reader.number("rate")
+        built = _reword(reader.field("rate"), rate, lambda: Aging(1.0 if rate is None else rate))
+    elif kind == "sla_deadline":
+        target = reader.duration("default_target")
+        if weighted and target is None:
+            raise InvalidPolicy(
+                reader.field("default_target"),
+                None,
+                "a weighted policy needs finite scores: set default_target for tickets without sla_due",
+            )
+        built = SlaDeadline(target)
+    else:
+        built = _python_rule(reader)
+    if name is not None:
+        if kind == "python":
+            raise InvalidPolicy(reader.field("name"), name, "a python rule is named by its own code")
+        built = attrs.evolve(built, name=name)  # type: ignore[misc]
+    reader.done()
+    return built, weight
+
+
+def _python_rule(reader: _Reader) -> Rule:
+    spec = reader.text("object")
+    field = reader.field("object")
+    if spec is None:
+        raise InvalidPolicy(field, None, 'a python rule needs object = "package.module:name"')
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise InvalidPolicy(field, spec, 'expected "package.module:name"')
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidPolicy(field, spec, f"cannot import it: {exc}") from None
+    args = reader.take("args")
+    if args is not None and not isinstance(args, dict):
+        raise InvalidPolicy(reader.field("args"), args, f"expected a table of keyword arguments, not {_type_name(args)}")
+    if isinstance(target, Rule) and not isinstance(target, type):
+        if args is not None:
+            raise InvalidPolicy(reader.field("args"), args, "the object is already a rule; args are for a rule class or factory")
+        return target
+    if not callable(target):
+        raise InvalidPolicy(field, spec, "expected a rule, or a rule class or factory")
+    try:
+        made = target(**(args or {}))
+    except InvalidValue as exc:
+        raise InvalidPolicy(f"{reader.field('args')}.{exc.field}", exc.value, exc.reason) from None
+    except TypeError as exc:
+        raise InvalidPolicy(reader.field("args"), args, f"calling {spec} failed: {exc}") from None
+    if not isinstance(made, Rule) or isinstance(made, type):
+        raise InvalidPolicy(field, spec, f"calling it returned {made!r}, not a rule")
+    return made
+
+
+def _read_sla(value: Any, known_tiers: set[str]) -> SlaTargets:
+    reader = _Reader(value, "sla", _SLA_KEYS)
+    default = reader.duration("default")
+    tier_table = reader.take("tier", {})
+    if not isinstance(tier_table, dict):
+        raise InvalidPolicy("sla.tier", tier_table, f"expected a table of tier name = duration, not {_type_name(tier_table)}")
+    by_tier: dict[str, float] = {}
+    for tier, seconds in tier_table.items():
+        field = f"sla.tier.{tier}"
+        if known_tiers and tier not in known_tiers:
+            raise InvalidPolicy(field, seconds, _unknown_tier(tier, known_tiers))
+        by_tier[tier] = parse_duration(seconds, field)
+    severity_table = reader.take("severity", {})
+    if not isinstance(severity_table, dict):
+        raise InvalidPolicy(
+            "sla.severity", severity_table, f"expected a table of severity = duration, not {_type_name(severity_table)}"
+        )
+    by_severity: dict[Severity, float] = {}
+    for key, seconds in severity_table.items():
+        field = f"sla.severity.{key}"
+        severity = Severity.__members__.get(key.upper()) if key == key.lower() else None
+        if severity is None:
+            names = [s.name.lower() for s in Severity]
+            hint = _did_you_mean(key, names)
+            raise InvalidPolicy(field, seconds, "unknown severity; expected low, normal, high or critical" + hint)
+        by_severity[severity] = parse_duration(seconds, field)
+    reader.done()
+    return SlaTargets(default, by_tier, by_severity)
+
+
+def _read(data: dict[str, Any], source: str, fallback_name: str) -> PolicyFile:
+    reader = _Reader(data, "", _TOP_KEYS)
+    name = reader.text("name", fallback_name) or fallback_name
+    description = reader.take("description", "")
+    if not isinstance(description, str):
+        raise InvalidPolicy("description", description, f"expected a string, not {_type_name(description)}")
+    composition_name = reader.take("composition", Composition.LEXICOGRAPHIC.value)
+    if not isinstance(composition_name, str) or composition_name not in {c.value for c in Composition}:
+        raise InvalidPolicy("composition", composition_name, _expected_one_of(composition_name, [c.value for c in Composition]))
+    weighted = composition_name == Composition.WEIGHTED.value
+    max_wait = reader.duration("max_wait")
+    tiers_value = reader.take("tiers")
+    tiers = _ranks(tiers_value, "tiers") if tiers_value is not None else None
+
+    entries = reader.take("rules")
+    if entries is None:
+        raise InvalidPolicy("rules", None, "a policy needs at least one [[rules]] table")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidPolicy("rules", entries, "expected a non-empty array of tables ([[rules]])")
+    rules: list[Rule] = []
+    weights: list[float] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        built, weight = _read_rule(entry, index, tiers, weighted)
+        if built.name in seen:
+            raise InvalidPolicy(
+                f"rules[{index}].name",
+                built.name,
+                f"rules[{seen[built.name]}] already has this name; give one of them another name",
+            )
+        seen[built.name] = index
+        rules.append(built)
+        if weight is not None:
+            weights.append(weight)
+
+    sla = _read_sla(reader.take("sla", {}), _known_tiers(rules) | set(tiers or ()))
+    options = reader.take("dispatcher", {})
+    dispatcher = _Reader(options, "dispatcher", ("selection", *_OPTION_DEFAULTS))
+    selection = dispatcher.take("selection", "longest_idle")
+    if not isinstance(selection, str):
+        raise InvalidPolicy("dispatcher.selection", selection, f"expected a string, not {_type_name(selection)}")
+    reader.done()
+    policy = Policy(rules, weights if weighted else None, max_wait=max_wait)
+    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source)
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> InvalidPolicy:
+    message = str(exc)
+    lines = text.splitlines()
+    found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if found is None:
+        found = re.search(r"\(at end of document\)", message)
+        if found is None:
+            return InvalidPolicy("toml", source, f"not valid TOML: {message}")
+        line, column = max(len(lines), 1), len(lines[-1]) + 1 if lines else 1
+    else:
+        line, column = int(found.group(1)), int(found.group(2))
+    line_text = lines[line - 1] if 0 < line <= len(lines) else ""
+    problem = message[: found.start()].strip()
+    return InvalidPolicy("toml", line_text, f"{source}, line {line}, column {column}: {problem}")
+
+
+def parse_policy(text: str, *, source: str = "<string>") -> PolicyFile:
+    """Read a policy from TOML text (format in ``docs/policies.md``);
+    ``source`` names it in errors.  Every mistake raises
+    :class:`InvalidPolicy` naming the key path.
+
+    Runtime complexity: O(size of the text).
+
+    >>> parse_policy('[[rules]]\\nkind = "emergency"\\nthreshhold = "high"')
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: rules[0].threshhold='high': unknown key; did you mean 'threshold'?
+    >>> parse_policy('name = "x"\\nmax_wait = 1h', source="p.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: toml='max_wait = 1h': p.toml, line 2, column 13: Expected newline or end of ...
+    """
+    if not isinstance(text, str):
+        raise InvalidPolicy("text", text, "expected TOML text as a str")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(exc, text, source) from None
+    return _read(data, source, "policy")
+
+
+def load_policy(path: str | os.PathLike[str]) -> PolicyFile:
+    """Read a policy TOML file (format in ``docs/policies.md``).  The name
+    defaults to the file's stem.  A missing or unreadable file, bad TOML or a
+    bad key raises :class:`InvalidPolicy`.
+
+    Runtime complexity: O(size of the file).
+
+    >>> load_policy("no/such/policy.toml")
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: path='no/such/policy.toml': cannot read it: No such file or directory
+    """
+    source = os.fspath(path)
+    try:
+        raw = Path(source).read_bytes()
+    except OSError as exc:
+        raise InvalidPolicy("path", source, f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPolicy("path", source, f"not UTF-8 text: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(exc, text, source) from None
+    return _read(data, source, Path(source).stem or "policy")
+
+
+# -- writing ---------------------------------------------------------------
+
+_BUILTIN_RULES: Final = frozenset({Emergency, Vip, Complexity, FeedbackOrder, Aging, SlaDeadline})
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _string(text: str) -> str:
+    # TOML basic strings allow no control characters (DEL included) unescaped.
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in {'"', "\\"}:
+            out.append("\\" + char)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _key(name: str) -> str:
+    return name if _BARE_KEY.fullmatch(name) else _string(name)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - callers pass plain values
+
+
+def _duration(seconds: float) -> str:
+    return _value(format_duration(seconds))
+
+
+def _rule_lines(r: Rule, index: int, shared_tiers: Mapping[str, float] | None) -> list[str]:
+    builtin = type(r) in _BUILTIN_RULES
+    lines: list[str] = []
+    if builtin and isinstance(r, Emergency):
+        lines.append('kind = "emergency"')
+        if r.threshold is not Severity.CRITICAL:
+            lines.append(f"threshold = {_value(r.threshold.name.lower())}")
+        default_name = "emergency"
+    elif builtin and isinstance(r, Vip):
+        lines.append('kind = "vip"')
+        if dict(r.tiers) != dict(shared_tiers or {}):
+            lines.append(f"tiers = {_value(dict(r.tiers))}")
+        if r.default_rank is not None:
+            lines.append(f"default_rank = {_value(r.default_rank)}")
+        default_name = "vip"
+    elif builtin and isinstance(r, Complexity):
+        lines.append('kind = "complexity"')
+        lines.append(f"prefer = {_value(r.prefer.value)}")
+        default_name = "complexity"
+    elif builtin and isinstance(r, FeedbackOrder):
+        lines.append('kind = "feedback_order"')
+        if r.follow_up_bonus:
+            lines.append(f"follow_up_bonus = {_duration(r.follow_up_bonus)}")
+        default_name = "feedback_order"
+    elif builtin and isinstance(r, Aging):
+        lines.append('kind = "aging"')
+        lines.append(f"rate = {_value(float(r.rate))}")
+        default_name = "aging"
+    elif builtin and isinstance(r, SlaDeadline):
+        lines.append('kind = "sla_deadline"')
+        if r.default_target is not None:
+            lines.append(f"default_target = {_duration(r.default_target)}")
+        default_name = "sla_deadline"
+    else:
+        # A rule made by @rule replaces its function in the module under the
+        # function's name, so the function says where to import it from.
+        origin = r if hasattr(r, "__qualname__") else getattr(r, "function", None)
+        module = getattr(origin, "__module__", None)
+        qualname = getattr(origin, "__qualname__", None)
+        found: Any = None
+        if module and qualname:
+            try:
+                found = importlib.import_module(module)
+                for part in qualname.split("."):
+                    found = getattr(found, part)
+            except (ImportError, AttributeError):
+                found = None
+        if found is not r:
+            raise InvalidPolicy(
+                f"rules[{index}]", r, "cannot be written to TOML: not a built-in rule kind nor a module-level rule object"
+            )
+        return ['kind = "python"', f"object = {_value(f'{module}:{qualname}')}"]
+    if r.name != default_name:
+        lines.insert(1, f"name = {_value(r.name)}")
+    return lines
+
+
+def _write(pf: PolicyFile) -> str:
+    policy = pf.policy
+    out = [f"name = {_value(pf.name)}"]
+    if pf.description:
+        out.append(f"description = {_value(pf.description)}")
+    out.append(f"composition = {_value(policy.composition.value)}")
+    if policy.max_wait is not None:
+        out.append(f"max_wait = {_duration(policy.max_wait)}")
+    shared = next((r.tiers for r in policy.rules if type(r) is Vip), None)
+    if shared is not None:
+        out += ["", "[tiers]"] + [f"{_key(t)} = {_value(rank)}" for t, rank in shared.items()]
+    weights = policy.weights
+    for index, r in enumerate(policy.rules):
+        out += ["", "[[rules]]"] + _rule_lines(r, index, shared)
+        if weights is not None:
+            out.append(f"weight = {_value(float(weights[index]))}")
+    sla = pf.sla
+    if sla:
+        out += ["", "[sla]"]
+        if sla.default is not None:
+            out.append(f"default = {_duration(sla.default)}")
+        if sla.by_tier:
+            out += ["", "[sla.tier]"] + [f"{_key(t)} = {_duration(s)}" for t, s in sla.by_tier.items()]
+        if sla.by_severity:
+            out += ["", "[sla.severity]"] + [f"{s.name.lower()} = {_duration(v)}" for s, v in sla.by_severity.items()]
+    out += ["", "[dispatcher]", f"selection = {_value(pf.selection)}"]
+    for key, value in pf.dispatcher_options.items():
+        if value is None:
+            out.append(f'{key} = "{_NONE}"')
+        elif isinstance(value, bool):
+            out.append(f"{key} = {_value(value)}")
+        else:
+            out.append(f"{key} = {_duration(value)}")
+    return "\n".join(out) + "\n"
+
