@@ -1,0 +1,670 @@
+"""Recorded days: read a trace of tickets (CSV or JSON Lines) into a
+:class:`~triage_queue.sim.model.Day`, write a day back out, and read a
+roster with shifts from a TOML staff file.
+
+A trace has one ticket per row (CSV, with a header line) or per line
+(JSON Lines, one object each).  Columns, in any order:
+
+==============  ========  ===============================================
+column          needed    meaning
+==============  ========  ===============================================
+created         yes       arrival instant: seconds (a number >= 0), or an
+                          ISO-8601 timestamp (see below)
+handling_time   yes       seconds of an agent's work (> 0)
+id              no        ticket id (default ``L<line number>``)
+class           no        ticket class for the report (default ``default``)
+severity        no        ``low``, ``normal``, ``high``, ``critical`` or 1..4
+tier            no        customer tier (``gold``); empty: standard
+complexity      no        1..5
+skills          no        ``billing:3;refunds`` (level 1 when omitted)
+customer        no        customer id
+channel         no        ``chat``, ``email``, ``phone``...
+patience        no        seconds before the customer gives up (> 0)
+follow_ups      no        seconds after arrival of each further contact,
+                          ``300;900``
+contacts        no        contacts already made at arrival (>= 1)
+sla_due         no        answer-by instant, in the same units as created
+==============  ========  ===============================================
+
+``created_at``, ``ticket_class``, ``customer_tier`` and ``customer_id`` are
+accepted as the names of the same columns.  An empty cell means "not
+given".  **Timestamps**: every ``created`` of a file must be of one kind.
+Numbers are seconds as they are; ISO-8601 timestamps
+(``2026-03-02T08:15:00+01:00``) become seconds since midnight of the
+earliest timestamp's date, in that timestamp's own offset, so a day
+starting at 08:00 starts at 28800 s whatever the date (``sla_due`` follows
+the same rule).  Naive and zone-aware timestamps may not be mixed.
+
+Any bad row raises :class:`TraceError` naming the file, line (1 is the
+CSV header) and column, and the bad value.
+
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "day.csv"
+>>> _ = path.write_text("created,severity,skills,handling_time\\n0,high,billing:3,300\\n60,urgent,,120\\n")
+>>> read_trace(path)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+triage_queue.sim.trace.TraceError: ...day.csv, line 3, column 'severity': 'urgent': expected one of low, normal, ...
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import os
+import random
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from triage_queue.agents import Agent
+from triage_queue.errors import InvalidValue
+from triage_queue.sim.generate import Team, parse_skills
+from triage_queue.sim.model import Arrival, Day, InvalidSimulation, Shift, Staff
+from triage_queue.ticket import Severity, SkillSet, Ticket
+
+__all__ = [
+    "TRACE_COLUMNS",
+    "TraceError",
+    "load_staff",
+    "parse_staff",
+    "read_trace",
+    "write_trace",
+]
+
+TRACE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created",
+    "class",
+    "severity",
+    "tier",
+    "complexity",
+    "skills",
+    "customer",
+    "channel",
+    "handling_time",
+    "patience",
+    "follow_ups",
+    "contacts",
+    "sla_due",
+)
+"""The columns a trace may have, in the order :func:`write_trace` writes them."""
+
+_ALIASES = {"created_at": "created", "ticket_class": "class", "customer_tier": "tier", "customer_id": "customer"}
+_REQUIRED = ("created", "handling_time")
+
+
+class TraceError(InvalidSimulation):
+    """A trace or staff file has a bad value.  ``path``, ``line`` (1-based;
+    the CSV header is line 1) and ``column`` say where (``column`` is None
+    when the whole line is wrong), ``value`` what was found and ``reason``
+    what was expected.
+
+    >>> str(TraceError("day.csv", 7, "tier", "", "expected a name"))
+    "day.csv, line 7, column 'tier': '': expected a name"
+    """
+
+    def __init__(self, path: str | os.PathLike[str], line: int, column: str | None, value: Any, reason: str) -> None:
+        super().__init__(column or "line", value, reason)
+        self.path = str(path)
+        self.line = line
+        self.column = column
+        where = f"{self.path}, line {line}" + (f", column {column!r}" if column is not None else "")
+        self.args = (f"{where}: {value!r}: {reason}",)
+
+
+# -- cell readers ---------------------------------------------------------------------
+# Each takes the raw cell (a str from CSV, any JSON value from JSON Lines)
+# and returns the value, or raises ValueError/InvalidValue with a reason.
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _seconds(raw: Any) -> float:
+    value = _number(raw)
+    if value < 0:
+        raise ValueError("expected seconds >= 0")
+    return value
+
+
+def _positive_seconds(raw: Any) -> float:
+    value = _number(raw)
+    if value <= 0:
+        raise ValueError("expected seconds > 0")
+    return value
+
+
+def _integer(raw: Any, low: int, high: int | None) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an int")
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, int):
+        value = raw
+    else:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"expected an int {low}..{high}" if high else f"expected an int >= {low}") from None
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"expected an int {low}..{high}" if high else f"expected an int >= {low}")
+    return value
+
+
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise ValueError("expected text")
+    return str(raw).strip()
+
+
+def _skills(raw: Any) -> SkillSet:
+    if isinstance(raw, str):
+        return parse_skills(raw)
+    if isinstance(raw, Mapping | list):
+        return SkillSet(raw)
+    raise ValueError('expected "name:level;name" text, an object or a list of names')
+
+
+def _follow_ups(raw: Any) -> tuple[float, ...]:
+    parts = raw if isinstance(raw, list) else [p for p in str(raw).replace(",", ";").split(";") if p.strip()]
+    try:
+        return tuple(_positive_seconds(p) for p in parts)
+    except ValueError:
+        raise ValueError("expected seconds > 0 after arrival, separated by ';'") from None
+
+
+def _instant(raw: Any) -> float | dt.datetime:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return _seconds(raw)
+    text = _text(raw)
+    try:
+        return _seconds(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected seconds >= 0 or an ISO-8601 timestamp") from None
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "id": _text,
+    "created": _instant,
+    "class": _text,
+    "severity": Severity.parse,
+    "tier": _text,
+    "complexity": lambda raw: _integer(raw, 1, 5),
+    "skills": _skills,
+    "customer": _text,
+    "channel": _text,
+    "handling_time": _positive_seconds,
+    "patience": _positive_seconds,
+    "follow_ups": _follow_ups,
+    "contacts": lambda raw: _integer(raw, 1, None),
+    "sla_due": _instant,
+}
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _format_of(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in ("csv", "jsonl"):
+            raise InvalidSimulation("format", format, "expected 'csv' or 'jsonl'")
+        return format
+    suffix = path.suffix.lower()
+    if suffix in (".csv",):
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise InvalidSimulation("format", suffix or path.name, "cannot tell the format: name the file .csv or .jsonl, or give format")
+
+
+def _canonical(path: Path, line: int, name: str, ignore_unknown: bool) -> str | None:
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in _READERS:
+        if ignore_unknown:
+            return None
+        raise TraceError(path, line, name, name, f"unknown column; expected some of {', '.join(TRACE_COLUMNS)}")
+    return key
+
+
+def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TraceError(path, 1, None, "", "empty file: expected a header line") from None
+    keys = [_canonical(path, 1, name, ignore_unknown) for name in header]
+    present = [k for k in keys if k is not None]
+    for key in set(present):
+        if present.count(key) > 1:
+            raise TraceError(path, 1, key, header, "column given twice")
+    for key in _REQUIRED:
+        if key not in present:
+            raise TraceError(path, 1, key, header, "required column missing")
+    line = 1
+    for cells in reader:
+        line = reader.line_num
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise TraceError(path, line, None, cells, f"expected {len(header)} cells (as the header), found {len(cells)}")
+        yield line, {k: c for k, c in zip(keys, cells, strict=True) if k is not None and c.strip() != ""}
+
+
+def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TraceError(path, line, None, raw[:80], f"not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise TraceError(path, line, None, record, "expected a JSON object")
+        row: dict[str, Any] = {}
+        for name, value in record.items():
+            key = _canonical(path, line, name, ignore_unknown)
+            if key is None or value is None or value == "":
+                continue
+            if key in row:
+                raise TraceError(path, line, name, value, "column given twice")
+            row[key] = value
+        for key in _REQUIRED:
+            if key not in row:
+                raise TraceError(path, line, key, None, "required value missing")
+        yield line, row
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    try:
+        return path.read_text(encoding=encoding)
+    except OSError as exc:
+        raise InvalidSimulation("path", str(path), f"cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidSimulation("path", str(path), f"not UTF-8 text: {exc}") from None
+
+
+def _midnight_before(instants: list[dt.datetime]) -> dt.datetime:
+    first = min(instants)
+    return first.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def read_trace(
+    path: str | os.PathLike[str],
+    *,
+    staff: Iterable[Staff] = (),
+    format: str | None = None,
+    name: str | None = None,
+    ignore_unknown_columns: bool = False,
+) -> Day:
+    """Read a trace (format from the extension, ``.csv`` or ``.jsonl``,
+    unless ``format`` says ``"csv"`` or ``"jsonl"``) into a Day worked by
+    ``staff`` (a trace records no staff) and named ``name`` (default: the
+    file's stem).  A column not listed in :data:`TRACE_COLUMNS` is an error,
+    so a misspelt name cannot silently drop data, unless
+    ``ignore_unknown_columns``.
+
+    Raises :class:`TraceError` for a bad row or header (file, line, column,
+    value), :class:`InvalidSimulation` (field ``path``) if the file cannot
+    be read or its format cannot be told.
+    Runtime complexity: O(n log n) for n rows.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "day.jsonl"
+    >>> _ = path.write_text('{"created": "2026-03-02T08:00:30", "handling_time": 90, "skills": {"billing": 2}}\\n')
+    >>> day = read_trace(path)
+    >>> day.arrivals[0].time, day.arrivals[0].ticket.id, dict(day.arrivals[0].ticket.skills)
+    (28830.0, 'L1', {'billing': 2})
+    """
+    path = Path(path)
+    kind = _format_of(path, format)
+    text = _read_text(path, "utf-8-sig")
+    rows = _csv_rows(path, text, ignore_unknown_columns) if kind == "csv" else _jsonl_rows(path, text, ignore_unknown_columns)
+    drafts: list[tuple[int, dict[str, Any]]] = []
+    timestamps: list[dt.datetime] = []
+    kind_of_time: tuple[str, bool] | None = None  # ("number" | "timestamp", zone-aware), fixed by the first row
+    for line, row in rows:
+        values: dict[str, Any] = {}
+        for key, raw in row.items():
+            try:
+                values[key] = _READERS[key](raw)
+            except (ValueError, InvalidValue) as exc:
+                reason = exc.reason if isinstance(exc, InvalidValue) else str(exc)
+                raise TraceError(path, line, key, raw, reason) from None
+        for key in ("created", "sla_due"):
+            instant = values.get(key)
+            if instant is None:
+                continue
+            this = ("timestamp", instant.tzinfo is not None) if isinstance(instant, dt.datetime) else ("number", False)
+            if kind_of_time is None:
+                kind_of_time = this
+            elif this != kind_of_time:
+                first = "zone-aware timestamps" if kind_of_time == ("timestamp", True) else (
+                    "timestamps without a zone" if kind_of_time[0] == "timestamp" else "numbers of seconds"
+                )
+                reason = f"every instant of a trace must be of one kind; earlier rows use {first}"
+                raise TraceError(path, line, key, row[key], reason)
+            if isinstance(instant, dt.datetime):
+                timestamps.append(instant)
+        drafts.append((line, values))
+    origin = _midnight_before(timestamps) if timestamps else None
+    arrivals: list[Arrival] = []
+    seen: dict[str, int] = {}
+    for line, values in drafts:
+        ticket_id = values.get("id") or f"L{line}"
+        if ticket_id in seen:
+            raise TraceError(path, line, "id", ticket_id, f"ticket id already used on line {seen[ticket_id]}")
+        seen[ticket_id] = line
+        instants = {}
+        for key in ("created", "sla_due"):
+            instant = values.get(key)
+            if isinstance(instant, dt.datetime):
+                assert origin is not None
+                instant = (instant - origin).total_seconds()
+            instants[key] = instant
+        try:
+            ticket = Ticket(
+                ticket_id,
+                instants["created"],
+                severity=values.get("severity", Severity.NORMAL),
+                customer_tier=values.get("tier") or None,
+                complexity=values.get("complexity", 1),
+                skills=values.get("skills"),
+                contacts=values.get("contacts", 1),
+                sla_due=instants["sla_due"],
+                customer_id=values.get("customer") or None,
+                channel=values.get("channel") or None,
+            )
+            arrival = Arrival(
+                ticket,
+                handling_time=values["handling_time"],
+                ticket_class=values.get("class") or "default",
+                patience=values.get("patience"),
+                follow_ups=values.get("follow_ups", ()),
+            )
+        except InvalidValue as exc:
+            column = {"created_at": "created", "ticket_class": "class", "customer_tier": "tier"}.get(exc.field, exc.field)
+            raise TraceError(path, line, column, exc.value, exc.reason) from None
+        arrivals.append(arrival)
+    return Day(arrivals, tuple(staff), name=name if name is not None else path.stem)
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _skills_text(skills: SkillSet) -> str:
+    return ";".join(name if level == 1 else f"{name}:{level}" for name, level in skills.items())
+
+
+def _row(arrival: Arrival) -> dict[str, Any]:
+    t = arrival.ticket
+    return {
+        "id": t.id,
+        "created": t.created_at,
+        "class": arrival.ticket_class,
+        "severity": t.severity.name.lower(),
+        "tier": t.customer_tier,
+        "complexity": t.complexity,
+        "skills": _skills_text(t.skills),
+        "customer": t.customer_id,
+        "channel": t.channel,
+        "handling_time": arrival.handling_time,
+        "patience": arrival.patience,
+        "follow_ups": list(arrival.follow_ups),
+        "contacts": t.contacts,
+        "sla_due": t.sla_due,
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back to the same float
+    if isinstance(value, list):
+        return ";".join(repr(v) for v in value)
+    return str(value)
+
+
+def write_trace(day: Day, path: str | os.PathLike[str], *, format: str | None = None) -> None:
+    """Write ``day``'s arrivals as a trace that :func:`read_trace` reads
+    back to equal arrivals (floats are written exactly).  Staff are not
+    written.  A ticket's ``attributes``, ``preferred_skills`` and
+    ``relax_after`` have no column: a day using them raises
+    :class:`InvalidSimulation` before anything is written.
+
+    Runtime complexity: O(n) for n arrivals.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "copy.csv"
+    >>> day = Day([Arrival(Ticket("T-1", 12.5, skills={"billing": 2}), handling_time=60.0)], [])
+    >>> write_trace(day, path)
+    >>> read_trace(path).arrivals == day.arrivals
+    True
+    """
+    path = Path(path)
+    kind = _format_of(path, format)
+    for arrival in day.arrivals:
+        t = arrival.ticket
+        if t.attributes or t.preferred_skills or t.relax_after is not None:
+            raise InvalidSimulation("arrivals", t.id, "attributes, preferred_skills and relax_after cannot be written to a trace")
+        for field, value in (("class", arrival.ticket_class), ("id", t.id)):
+            if value != value.strip() or any(c in value for c in "\r\n"):
+                raise InvalidSimulation(field, value, "leading or trailing spaces and line breaks cannot be written to a trace")
+    with path.open("w", encoding="utf-8", newline="") as out:
+        if kind == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(TRACE_COLUMNS)
+            for arrival in day.arrivals:
+                row = _row(arrival)
+                writer.writerow([_cell(row[c]) for c in TRACE_COLUMNS])
+        else:
+            for arrival in day.arrivals:
+                row = {k: v for k, v in _row(arrival).items() if v is not None and v not in ([], "")}
+                out.write(json.dumps(row) + "\n")
+
+
+# -- staff files ------------------------------------------------------------------------
+
+
+def _clock(where: str, value: Any) -> float:
+    """Seconds from a number, "HH:MM[:SS]" or a TOML local time."""
+    if isinstance(value, dt.time):
+        return value.hour * 3600.0 + value.minute * 60.0 + value.second + value.microsecond / 1e6
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if 2 <= len(parts) <= 3 and all(p.strip().isdigit() for p in parts):
+            numbers = [int(p) for p in parts] + [0]
+            if numbers[1] < 60 and numbers[2] < 60:
+                return numbers[0] * 3600.0 + numbers[1] * 60.0 + numbers[2]
+    raise InvalidSimulation(where, value, 'expected seconds or a time "HH:MM" or "HH:MM:SS"')
+
+
+def _pairs(where: str, value: Any) -> list[tuple[float, float]]:
+    if not isinstance(value, list):
+        raise InvalidSimulation(where, value, "expected a list of [start, end] pairs")
+    result = []
+    for i, pair in enumerate(value):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise InvalidSimulation(f"{where}[{i}]", pair, "expected a [start, end] pair")
+        result.append((_clock(f"{where}[{i}]", pair[0]), _clock(f"{where}[{i}]", pair[1])))
+    return result
+
+
+def _check_keys(where: str, table: Any, allowed: set[str], required: set[str]) -> None:
+    if not isinstance(table, dict):
+        raise InvalidSimulation(where, table, "expected a table")
+    for key in table:
+        if key not in allowed:
+            raise InvalidSimulation(f"{where}.{key}", table[key], f"unknown key; expected some of {', '.join(sorted(allowed))}")
+    for key in sorted(required - set(table)):
+        raise InvalidSimulation(f"{where}.{key}", None, "required key missing")
+
+
+def _skills_value(where: str, value: Any) -> Any:
+    try:
+        return parse_skills(value) if isinstance(value, str) else SkillSet(value)
+    except InvalidValue as exc:
+        raise InvalidSimulation(where, value, exc.reason) from None
+
+
+_TEAM_KEYS = {"name", "size", "skills", "capacity", "shift", "breaks", "break_groups", "break_stagger",
+              "proficiency_jitter", "dedicated_customers"}
+_AGENT_KEYS = {"id", "skills", "capacity", "shifts", "dedicated_customers"}
+_SHIFT_KEYS = {"start", "end", "breaks"}
+
+
+def _team(where: str, table: Any) -> Team:
+    _check_keys(where, table, _TEAM_KEYS, {"name", "size"})
+    start: float = 0.0
+    end: float | None = None
+    if "shift" in table:
+        start, end = _pairs(f"{where}.shift", [table["shift"]])[0]
+    elif "breaks" in table:
+        raise InvalidSimulation(f"{where}.breaks", table["breaks"], "breaks need a shift")
+    options: dict[str, Any] = {}
+    for key in ("size", "break_groups", "proficiency_jitter"):
+        if key in table:
+            options[key] = table[key]
+    if "break_stagger" in table:
+        options["break_stagger"] = _clock(f"{where}.break_stagger", table["break_stagger"])
+    return Team(
+        name=table["name"],
+        skills=_skills_value(f"{where}.skills", table.get("skills", ())),
+        capacity=table.get("capacity", 1),
+        start=start,
+        end=end,
+        breaks=_pairs(f"{where}.breaks", table.get("breaks", [])),
+        dedicated_customers=table.get("dedicated_customers", ()),
+        **options,
+    )
+
+
+def _agent(where: str, table: Any) -> Staff:
+    _check_keys(where, table, _AGENT_KEYS, {"id"})
+    shifts = []
+    for i, shift in enumerate(table.get("shifts", [])):
+        here = f"{where}.shifts[{i}]"
+        _check_keys(here, shift, _SHIFT_KEYS, {"start", "end"})
+        try:
+            shifts.append(
+                Shift(_clock(f"{here}.start", shift["start"]), _clock(f"{here}.end", shift["end"]),
+                      breaks=_pairs(f"{here}.breaks", shift.get("breaks", [])))
+            )
+        except InvalidSimulation as exc:
+            if exc.field.startswith(where):
+                raise
+            raise InvalidSimulation(f"{here}.{exc.field}", exc.value, exc.reason) from None
+    try:
+        agent = Agent(
+            table["id"],
+            skills=_skills_value(f"{where}.skills", table.get("skills", ())),
+            capacity=table.get("capacity", 1),
+            dedicated_customers=table.get("dedicated_customers", ()),
+        )
+        return Staff(agent, shifts)
+    except InvalidValue as exc:
+        if exc.field.startswith(where):
+            raise
+        raise InvalidSimulation(f"{where}.{exc.field}", exc.value, exc.reason) from None
+
+
+def parse_staff(text: str, *, source: str = "<staff>") -> tuple[Staff, ...]:
+    """Read a staff file's TOML text: ``[[team]]`` tables (``name``,
+    ``size``, ``skills``, ``capacity``, ``shift = ["08:00", "16:30"]``,
+    ``breaks``, ``break_groups``, ``break_stagger``, ``proficiency_jitter``,
+    ``dedicated_customers``; see :class:`~triage_queue.sim.generate.Team`)
+    and ``[[agent]]`` tables (``id``, ``skills``, ``capacity``,
+    ``dedicated_customers``, ``shifts = [{start, end, breaks}]``), plus an
+    optional top-level ``seed`` for the proficiency jitter.  Times are
+    seconds or ``"HH:MM[:SS]"`` (seconds since midnight); skills are
+    ``"billing:3;refunds"`` or a table; no shift means on duty all day.
+
+    Raises :class:`InvalidSimulation` whose field names the key
+    (``team[1].size``) and whose message starts with ``source``.
+    Runtime complexity: O(total staff * k).
+
+    >>> staff = parse_staff('''
+    ... [[team]]
+    ... name = "billing"
+    ... size = 2
+    ... skills = "billing:3"
+    ... shift = ["08:00", "16:00"]
+    ... breaks = [["12:00", "12:30"]]
+    ... ''')
+    >>> [(s.agent.id, s.shifts[0].start) for s in staff]
+    [('billing-01', 28800.0), ('billing-02', 28800.0)]
+    >>> parse_staff('[[team]]\\nname = "x"\\nsize = 0\\n', source="staff.toml")
+    Traceback (most recent call last):
+    ...
+    triage_queue.sim.model.InvalidSimulation: staff.toml: team[1].size=0: expected an int >= 1
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSimulation("toml", source, f"not valid TOML: {exc}") from None
+    try:
+        _check_keys("staff", document, {"team", "agent", "seed"}, set())
+        seed = document.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidSimulation("seed", seed, "expected an int")
+        rng = random.Random(seed if seed is not None else 0)
+        staff: list[Staff] = []
+        for i, table in enumerate(document.get("team", []), start=1):
+            where = f"team[{i}]"
+            try:
+                staff.extend(_team(where, table).members(rng))
+            except InvalidValue as exc:
+                if exc.field.startswith(where):
+                    raise
+                raise InvalidSimulation(f"{where}.{exc.field}", exc.value, exc.reason) from None
+        staff.extend(_agent(f"agent[{i}]", table) for i, table in enumerate(document.get("agent", []), start=1))
+        if not staff:
+            raise InvalidSimulation("staff", text[:40], "no [[team]] or [[agent]] given")
+        seen: set[str] = set()
+        for member in staff:
+            agent_id = member.agent.id
+            if agent_id in seen:
+                raise InvalidSimulation("agent id", agent_id, "appears twice (a team names its members <name>-01, ...)")
+            seen.add(agent_id)
+    except InvalidValue as exc:
+        raise InvalidSimulation(f"{source}: {exc.field}", exc.value, exc.reason) from None
+    return tuple(staff)
+
+
+def load_staff(path: str | os.PathLike[str]) -> tuple[Staff, ...]:
+    """Read a staff TOML file (see :func:`parse_staff`).  Raises
+    :class:`InvalidSimulation` naming the file and key (field ``path`` if
+    it cannot be read).  Runtime complexity: as :func:`parse_staff`.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "staff.toml"
+    >>> _ = path.write_text('[[agent]]\\nid = "ana"\\nskills = {billing = 3}\\n')
+    >>> load_staff(path)[0].agent.id
+    'ana'
+    """
+    path = Path(path)
+    return parse_staff(_read_text(path, "utf-8"), source=str(path))
