@@ -1,0 +1,161 @@
+"""The pytest plugin: registered through the pytest11 entry point, its
+fixtures and markers work in a user's test run, and the copyable example
+test file passes."""
+
+from __future__ import annotations
+
+import shutil
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    found = [ep for ep in entry_points(group="pytest11") if ep.name == "triage_queue"]
+    assert len(found) == 1
+    assert found[0].value == "triage_queue.testing.plugin"
+    assert found[0].load().__name__ == "triage_queue.testing.plugin"
+
+
+def test_the_plugin_is_active_in_this_run(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("triage_queue")
+    markers = "\n".join(pytestconfig.getini("markers"))
+    for name in ("triage_policy", "triage_agents", "triage_options", "triage_start"):
+        assert f"{name}(" in markers
+
+
+def test_default_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from triage_queue import Dispatcher, Policy, Ticket, TicketQueue
+        from triage_queue.testing import FakeClock
+
+        def test_clock(triage_clock):
+            assert isinstance(triage_clock, FakeClock) and triage_clock() == 0.0
+
+        def test_queue(triage_queue, triage_clock):
+            assert isinstance(triage_queue, TicketQueue)
+            assert triage_queue.policy == Policy.default()
+            triage_queue.push(Ticket("T", 0.0))
+            triage_clock.advance(minutes=1)
+            assert "60 s ago" in str(triage_queue.explain("T"))
+
+        def test_dispatcher(triage_dispatcher, triage_queue):
+            assert isinstance(triage_dispatcher, Dispatcher)
+            assert triage_dispatcher.queue is triage_queue
+            assert len(triage_dispatcher.roster) == 0
+            assert triage_dispatcher.submit(Ticket("T", 0.0)) is None  # nobody to offer it to
+
+        def test_each_test_gets_fresh_fixtures(triage_queue, triage_clock):
+            assert len(triage_queue) == 0 and triage_clock() == 0.0
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=4)
+
+
+def test_markers_choose_policy_agents_options_and_start(pytester: pytest.Pytester) -> None:
+    shutil.copy(ROOT / "examples" / "policies" / "fifo-sla.toml", pytester.path / "fifo.toml")
+    pytester.makepyfile(
+        """
+        import pytest
+        from triage_queue import Agent, Emergency, FeedbackOrder, LeastLoaded, Policy, RoundRobin, Ticket
+        from triage_queue.config import parse_policy
+
+        FIFO = Policy.lexicographic(FeedbackOrder())
+
+        @pytest.mark.triage_policy(FIFO)
+        def test_policy_value(triage_queue):
+            assert triage_queue.policy == FIFO
+
+        @pytest.mark.triage_policy("fifo.toml")
+        def test_policy_path(triage_queue, triage_dispatcher):
+            assert triage_queue.policy == Policy.lexicographic(Emergency(), FeedbackOrder(), max_wait=3600)
+
+        @pytest.mark.triage_policy(parse_policy('[[rules]]\\nkind = "feedback_order"\\n[dispatcher]\\nselection = "round_robin"\\noffer_timeout = "2m"'))
+        @pytest.mark.triage_agents(["ana"])
+        def test_policy_file_sets_selection_and_options(triage_dispatcher):
+            assert isinstance(triage_dispatcher.selection, RoundRobin)
+            assert triage_dispatcher.submit(Ticket("T", 0.0)).expires_at == 120.0
+
+        @pytest.mark.triage_agents([Agent("ana", skills={"billing": 2}), "bo"])
+        def test_agents_values_and_ids(triage_dispatcher):
+            assert sorted(a.id for a in triage_dispatcher.roster) == ["ana", "bo"]
+            assert triage_dispatcher.submit(Ticket("T", 0.0, skills={"billing": 1})).agent_id == "ana"
+
+        @pytest.mark.triage_agents("ana", "bo")
+        def test_agents_as_arguments(triage_dispatcher):
+            assert len(triage_dispatcher.roster) == 2
+
+        @pytest.mark.triage_agents(["ana"])
+        @pytest.mark.triage_options(offer_timeout=None, selection=LeastLoaded())
+        def test_options(triage_dispatcher):
+            assert isinstance(triage_dispatcher.selection, LeastLoaded)
+            assert triage_dispatcher.submit(Ticket("T", 0.0)).expires_at == float("inf")
+
+        @pytest.mark.triage_start(1000.0)
+        def test_start(triage_clock, triage_queue):
+            assert triage_clock() == 1000.0
+            triage_queue.push(Ticket("T", 990.0))
+            assert "10 s ago" in str(triage_queue.explain("T"))
+
+        @pytest.mark.triage_policy(FIFO)
+        class TestOnAClass:
+            def test_inherits_the_marker(self, triage_queue):
+                assert triage_queue.policy == FIFO
+
+            @pytest.mark.triage_policy(Policy.default())
+            def test_closest_marker_wins(self, triage_queue):
+                assert triage_queue.policy == Policy.default()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=9)
+
+
+def test_misused_markers_fail_with_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triage_policy("missing.toml")
+        def test_missing_file(triage_queue):
+            pass
+
+        @pytest.mark.triage_policy(42)
+        def test_not_a_policy(triage_queue):
+            pass
+
+        @pytest.mark.triage_policy()
+        def test_no_argument(triage_queue):
+            pass
+
+        @pytest.mark.triage_options(30)
+        def test_positional_options(triage_dispatcher):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*InvalidPolicy: path='missing.toml': cannot read it*",
+            "*InvalidArgument: triage_policy=42: expected a Policy, a PolicyFile or the path of a policy TOML file*",
+            "*InvalidArgument: triage_policy=(): expected one argument*",
+            "*InvalidArgument: triage_options=(30,): expected keyword arguments only*",
+        ]
+    )
+
+
+def test_the_copyable_example_test_file_passes(pytester: pytest.Pytester) -> None:
+    """examples/test_my_policy.py is what docs/testing-policies.md tells users
+    to copy: it must keep passing."""
+    shutil.copy(ROOT / "examples" / "test_my_policy.py", pytester.path / "test_my_policy.py")
+    shutil.copytree(ROOT / "examples" / "policies", pytester.path / "policies")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=6)
