@@ -281,6 +281,20 @@ def test_heap_scenario_without_optional_anchors(monkeypatch: pytest.MonkeyPatch)
     assert "| pqdict | not installed |" in text and "| heapdict | not installed |" in text
 
 
+def test_simulator_scenario_without_simpy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SimPy missing: the simulator scenario still measures ours, says SimPy is not installed, and plots ours alone."""
+    from triage_queue._progress import Progress
+    from triage_queue.bench import sim_suite
+
+    monkeypatch.setitem(sys.modules, "simpy", None)  # makes `import simpy` raise ImportError
+    params = {**sim_suite.params(True), "tickets": 300, "day_agents": 5, "day_tickets": 200}
+    result = sim_suite.run(params, Progress(enabled=False))
+    assert result["simpy"] is None and result["speed_ratio"] is None
+    assert result["ours"]["events_per_s"] > 0 and result["mean_wait"] >= 0
+    assert "| SimPy | not installed |" in "\n".join(sim_suite.markdown(result))
+    assert [p.name for p in sim_suite.plots(result, tmp_path)] == ["simulator_speed.png"]
+
+
 def test_dispatch_plan_is_stationary() -> None:
     """Each planned ticket needs a group its agent holds, at a level it has;
     the same seed gives the same plan under another prefix."""
