@@ -520,6 +520,82 @@ def test_column_aliases_and_empty_cells(tmp_path: Path) -> None:
     )
 
 
+def test_severity_may_be_a_number_as_documented(tmp_path: Path) -> None:
+    """Severity 1..4 reads from a CSV cell (text, spaces allowed) and from
+    JSON as an int or a whole float; other numbers are refused by name."""
+    path = tmp_path / "day.csv"
+    path.write_text("created,handling_time,severity\n0,10,3\n1,10, 4 \n2,10,1\n")
+    assert [a.ticket.severity for a in read_trace(path).arrivals] == [Severity.HIGH, Severity.CRITICAL, Severity.LOW]
+    lines = path.with_suffix(".jsonl")
+    lines.write_text('{"created": 0, "handling_time": 10, "severity": 4.0}\n{"created": 1, "handling_time": 10, "severity": 2}\n')
+    assert [a.ticket.severity for a in read_trace(lines).arrivals] == [Severity.CRITICAL, Severity.NORMAL]
+    for bad in ("5", "0", "2.5", "-1", "³"):
+        path.write_text(f"created,handling_time,severity\n0,10,{bad}\n")
+        with pytest.raises(TraceError) as info:
+            read_trace(path)
+        assert (info.value.line, info.value.column, info.value.value) == (2, "severity", bad)
+    lines.write_text('{"created": 0, "handling_time": 10, "severity": 4.5}\n')
+    with pytest.raises(TraceError) as info:
+        read_trace(lines)
+    assert (info.value.column, info.value.value) == ("severity", 4.5)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_jsonl_lines_end_only_at_newline(tmp_path: Path, separator: str) -> None:
+    """A character that str.splitlines() treats as a line end but JSON
+    allows raw inside a string stays in the value, and later lines keep
+    their numbers (CRLF lines read too)."""
+    path = tmp_path / "day.jsonl"
+    record = '{"created": 0, "handling_time": 10, "tier": "gold' + separator + 'x"}'
+    path.write_text(record + "\r\n" + '{"created": 1, "handling_time": 10}\r\n', newline="")
+    day = read_trace(path)
+    assert [(a.ticket.id, a.ticket.customer_tier) for a in day.arrivals] == [("L1", "gold" + separator + "x"), ("L2", None)]
+    path.write_text(record + "\n" + '{"created": 1, "handling_time": "soon"}\n')
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert (info.value.line, info.value.column) == (2, "handling_time")
+
+
+@pytest.mark.parametrize("control", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_jsonl_control_characters_do_not_cut_a_line(tmp_path: Path, control: str) -> None:
+    """JSON forbids these raw in a string: the error shows the whole line
+    as written, and a record after one is not read as a separate line."""
+    path = tmp_path / "day.jsonl"
+    record = '{"created": 0, "handling_time": 10, "tier": "gold' + control + 'x"}'
+    path.write_text(record + "\n")
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert (info.value.line, info.value.column, info.value.value) == (1, None, record)
+    path.write_text('{"created": 0, "handling_time": 10}' + control + '{"created": 1, "handling_time": 10}\n')
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert info.value.line == 1 and "JSON" in info.value.reason
+
+
+def test_a_quoted_multi_line_csv_row_is_named_by_its_first_line(tmp_path: Path) -> None:
+    """A row whose quoted cell spans lines is reported, and named by
+    default, at the line where it starts; the rows after keep their own lines."""
+    path = tmp_path / "day.csv"
+    path.write_text('created,handling_time,tier\n0,x,"go\nld"\n')
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert (info.value.line, info.value.column) == (2, "handling_time")
+    assert "line 2," in str(info.value)
+    path.write_text('created,handling_time,customer\n0,10,"a\nb"\n1,10,c\n')
+    assert [(a.ticket.id, a.ticket.customer_id) for a in read_trace(path).arrivals] == [("L2", "a\nb"), ("L4", "c")]
+
+
+@pytest.mark.parametrize("value", [True, False, [0], {"at": 0}])
+def test_an_instant_that_is_not_a_number_or_text_says_what_is_expected(tmp_path: Path, value: Any) -> None:
+    """JSON true is no instant (not 1 second, not "expected text")."""
+    path = tmp_path / "day.jsonl"
+    path.write_text(json.dumps({"created": value, "handling_time": 5}) + "\n")
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert (info.value.column, info.value.value) == ("created", value)
+    assert info.value.reason == "expected seconds >= 0 or an ISO-8601 timestamp"
+
+
 _NAME = st.text(alphabet="abcXYZ019-_ ,\"'./é", min_size=1, max_size=8).filter(lambda s: s == s.strip())
 _SKILL = st.text(alphabet="abcxyz_-", min_size=1, max_size=6)
 _SECONDS = st.floats(min_value=0.0, max_value=1e9, allow_nan=False, allow_infinity=False)
@@ -582,6 +658,71 @@ def test_write_trace_refuses_what_it_cannot_write(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "ticket", "arrival_options"),
+    [
+        ("tier", Ticket("T-1", 0.0, customer_tier=" gold"), {}),
+        ("customer", Ticket("T-1", 0.0, customer_id="c 1 "), {}),
+        ("channel", Ticket("T-1", 0.0, channel="chat\n"), {}),
+        ("channel", Ticket("T-1", 0.0, channel="\u2028chat"), {}),
+        ("class", Ticket("T-1", 0.0), {"ticket_class": "billing "}),
+        ("id", Ticket("T-1 ", 0.0), {}),
+        ("skills", Ticket("T-1", 0.0, skills={"de:ch": 2}), {}),
+        ("skills", Ticket("T-1", 0.0, skills=["billing;refunds"]), {}),
+        ("skills", Ticket("T-1", 0.0, skills=["a,b"]), {}),
+        ("skills", Ticket("T-1", 0.0, skills=[" german"]), {}),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_write_trace_refuses_values_that_would_read_back_different(
+    tmp_path: Path, field: str, ticket: Ticket, arrival_options: dict[str, Any], fmt: str
+) -> None:
+    """Text with surrounding spaces (read back stripped) and skill names
+    holding a separator (read back split) raise InvalidSimulation naming
+    the field and the ticket, and nothing is written."""
+    path = tmp_path / f"day.{fmt}"
+    day = Day([Arrival(Ticket("T-0", 0.0), 10.0), Arrival(ticket, 10.0, **arrival_options)], [])
+    with pytest.raises(InvalidSimulation) as info:
+        write_trace(day, path)
+    assert info.value.field == field
+    assert repr(ticket.id) in str(info.value)
+    assert not path.exists()
+
+
+_ANY_TEXT = st.text(alphabet="ab :;,\n\r\t\u2028\x85", min_size=1, max_size=5)
+
+
+@given(
+    tier=st.none() | _ANY_TEXT,
+    customer=st.none() | _ANY_TEXT,
+    channel=st.none() | _ANY_TEXT,
+    ticket_class=_ANY_TEXT,
+    skills=st.dictionaries(_ANY_TEXT, st.integers(1, 5), max_size=2),
+    fmt=st.sampled_from(["csv", "jsonl"]),
+)
+def test_what_write_trace_accepts_reads_back_equal(
+    tmp_path_factory: pytest.TempPathFactory,
+    tier: str | None,
+    customer: str | None,
+    channel: str | None,
+    ticket_class: str,
+    skills: dict[str, int],
+    fmt: str,
+) -> None:
+    """For text full of spaces, separators and line breaks, write_trace
+    either refuses the day (writing nothing) or keeps its promise that
+    read_trace gives the same arrivals back."""
+    path = tmp_path_factory.mktemp("trace") / f"day.{fmt}"
+    ticket = Ticket("T-1", 0.0, customer_tier=tier, customer_id=customer, channel=channel, skills=skills)
+    day = Day([Arrival(ticket, 10.0, ticket_class=ticket_class)], [])
+    try:
+        write_trace(day, path)
+    except InvalidSimulation:
+        assert not path.exists()
+        return
+    assert read_trace(path).arrivals == day.arrivals
+
+
 def test_example_trace_is_the_documented_generated_day() -> None:
     """examples/traces/example-day.csv is the helpdesk day of seed 7, as
     docs/simulation.md says, and stays under 500 KB."""
@@ -624,7 +765,12 @@ def test_staff_file_agents_and_times() -> None:
     [
         ('[[team]]\nname = "a"\nsize = 2\nsklls = "x"\n', "team[1].sklls"),
         ('[[team]]\nname = "a"\n', "team[1].size"),
-        ('[[team]]\nname = "a"\nsize = 1\nshift = ["08:00", "25:99"]\n', "team[1].shift[0]"),
+        ('[[team]]\nname = "a"\nsize = 1\nshift = ["08:00", "25:99"]\n', "team[1].shift"),
+        ('[[team]]\nname = "a"\nsize = 1\nshift = ["18:00", "08:00"]\n', "team[1].shift"),
+        ('[[team]]\nname = "a"\nsize = 1\nshift = ["08:00"]\n', "team[1].shift"),
+        ('[[team]]\nname = "a"\nsize = 1\nshift = "08:00-16:00"\n', "team[1].shift"),
+        ('[[agent]]\nid = "a"\nshifts = {start = "08:00", end = "16:00"}\n', "agent[1].shifts"),
+        ('[[agent]]\nid = "a"\nshifts = "08:00-16:00"\n', "agent[1].shifts"),
         ('[[team]]\nname = "a"\nsize = 1\nbreaks = [["10:00", "10:15"]]\n', "team[1].breaks"),
         ('[[team]]\nname = "a"\nsize = 1\nskills = "billing:8"\n', "team[1].skills"),
         ('[[team]]\nname = "a"\nsize = 1\ncapacity = -1\n', "team[1].capacity"),
@@ -641,6 +787,35 @@ def test_staff_file_errors_name_the_key(text: str, field: str) -> None:
         parse_staff(text, source="staff.toml")
     assert info.value.field == f"staff.toml: {field}"
     assert str(info.value).startswith("staff.toml: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "written", "reason"),
+    [
+        ('[[team]]\nname = "a"\nsize = 1\nshift = ["18:00", "08:00"]\n', "team[1].shift", ["18:00", "08:00"], "end after"),
+        ('[[team]]\nname = "a"\nsize = 1\nshift = ["08:00", "25:99"]\n', "team[1].shift", ["08:00", "25:99"], "'25:99'"),
+        ('[[agent]]\nid = "a"\nshifts = {start = "08:00", end = "16:00"}\n', "agent[1].shifts",
+         {"start": "08:00", "end": "16:00"}, "expected an array of tables"),
+        ('[[agent]]\nid = "a"\nshifts = [{start = "18:00", end = "08:00"}]\n', "agent[1].shifts[0].end", "08:00", "end after"),
+    ],
+)
+def test_staff_file_errors_show_the_value_as_written(text: str, field: str, written: Any, reason: str) -> None:
+    """A shift mistake shows what the user wrote under the key they wrote
+    it (a team's single ``shift`` pair; an agent's ``shifts`` array), not a
+    converted number or a key the file does not have."""
+    with pytest.raises(InvalidSimulation) as info:
+        parse_staff(text, source="staff.toml")
+    assert info.value.field == f"staff.toml: {field}"
+    assert info.value.value == written
+    assert reason in info.value.reason
+
+
+def test_staff_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A staff file saved as "UTF-8 with BOM" reads like any other."""
+    path = tmp_path / "staff.toml"
+    path.write_bytes(b'\xef\xbb\xbf[[agent]]\nid = "ana"\nskills = "billing:2"\n')
+    (ana,) = load_staff(path)
+    assert ana.agent == Agent("ana", skills={"billing": 2})
 
 
 def test_staff_file_syntax_and_missing_file(tmp_path: Path) -> None:

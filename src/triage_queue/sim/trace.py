@@ -190,10 +190,16 @@ def _follow_ups(raw: Any) -> tuple[float, ...]:
         raise ValueError("expected seconds > 0 after arrival, separated by ';'") from None
 
 
+_INSTANT_REASON = "expected seconds >= 0 or an ISO-8601 timestamp"
+
+
 def _instant(raw: Any) -> float | dt.datetime:
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
+    # A JSON true is an int to Python; it is neither seconds nor a timestamp.
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ValueError(_INSTANT_REASON)
+    if not isinstance(raw, str):
         return _seconds(raw)
-    text = _text(raw)
+    text = raw.strip()
     try:
         return _seconds(text)
     except ValueError:
@@ -201,14 +207,24 @@ def _instant(raw: Any) -> float | dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("expected seconds >= 0 or an ISO-8601 timestamp") from None
+        raise ValueError(_INSTANT_REASON) from None
+
+
+def _severity(raw: Any) -> Severity:
+    # A CSV cell is always text and JSON may write 4 as 4.0, while
+    # Severity.parse takes numbers only as ints.
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip())
+    return Severity.parse(raw)
 
 
 _READERS: dict[str, Callable[[Any], Any]] = {
     "id": _text,
     "created": _instant,
     "class": _text,
-    "severity": Severity.parse,
+    "severity": _severity,
     "tier": _text,
     "complexity": lambda raw: _integer(raw, 1, 5),
     "skills": _skills,
@@ -262,9 +278,14 @@ def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int
     for key in _REQUIRED:
         if key not in present:
             raise TraceError(path, 1, key, header, "required column missing")
-    line = 1
-    for cells in reader:
-        line = reader.line_num
+    while True:
+        # line_num counts the lines read so far, so a quoted cell spanning
+        # lines would move it to the row's last line; a row is reported at its first.
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
         if not cells or all(not c.strip() for c in cells):
             continue
         if len(cells) != len(header):
@@ -273,7 +294,10 @@ def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int
 
 
 def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, raw in enumerate(text.splitlines(), start=1):
+    # Not str.splitlines(): it also breaks at U+2028, \x85, \x0c..., which
+    # JSON allows raw inside strings.
+    for line, raw_line in enumerate(text.split("\n"), start=1):
+        raw = raw_line.removesuffix("\r")
         if not raw.strip():
             continue
         try:
@@ -437,6 +461,29 @@ def _row(arrival: Arrival) -> dict[str, Any]:
     }
 
 
+def _check_writable(arrival: Arrival) -> None:
+    """Raise InvalidSimulation for a value that read_trace would not read
+    back as written: text cells are stripped on reading (and a CSV's line
+    breaks normalised), skill names are split at the notation's separators."""
+    t = arrival.ticket
+    if t.attributes or t.preferred_skills or t.relax_after is not None:
+        raise InvalidSimulation("arrivals", t.id, "attributes, preferred_skills and relax_after cannot be written to a trace")
+    texts = (("id", t.id), ("class", arrival.ticket_class), ("tier", t.customer_tier),
+             ("customer", t.customer_id), ("channel", t.channel))
+    for field, value in texts:
+        if value is not None and (value != value.strip() or any(c in value for c in "\r\n")):
+            raise InvalidSimulation(
+                field, value, f"ticket {t.id!r}: leading or trailing spaces and line breaks cannot be written to a trace"
+            )
+    for skill in t.skills:
+        if skill != skill.strip() or any(c in skill for c in ":;,\r\n"):
+            raise InvalidSimulation(
+                "skills", skill,
+                f"ticket {t.id!r}: a skill name with ':', ';', ',', a line break or leading or trailing spaces "
+                "cannot be written to a trace",
+            )
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -451,8 +498,12 @@ def write_trace(day: Day, path: str | os.PathLike[str], *, format: str | None = 
     """Write ``day``'s arrivals as a trace that :func:`read_trace` reads
     back to equal arrivals (floats are written exactly).  Staff are not
     written.  A ticket's ``attributes``, ``preferred_skills`` and
-    ``relax_after`` have no column: a day using them raises
-    :class:`InvalidSimulation` before anything is written.
+    ``relax_after`` have no column, and reading strips text cells and splits
+    skills at ``:``, ``;`` and ``,``: a day using those fields, or whose id,
+    class, tier, customer or channel has leading or trailing spaces or a
+    line break, or whose skill name holds a separator, raises
+    :class:`InvalidSimulation` naming the field and ticket before anything
+    is written.
 
     Runtime complexity: O(n) for n arrivals.
 
@@ -466,12 +517,7 @@ def write_trace(day: Day, path: str | os.PathLike[str], *, format: str | None = 
     path = Path(path)
     kind = _format_of(path, format)
     for arrival in day.arrivals:
-        t = arrival.ticket
-        if t.attributes or t.preferred_skills or t.relax_after is not None:
-            raise InvalidSimulation("arrivals", t.id, "attributes, preferred_skills and relax_after cannot be written to a trace")
-        for field, value in (("class", arrival.ticket_class), ("id", t.id)):
-            if value != value.strip() or any(c in value for c in "\r\n"):
-                raise InvalidSimulation(field, value, "leading or trailing spaces and line breaks cannot be written to a trace")
+        _check_writable(arrival)
     with path.open("w", encoding="utf-8", newline="") as out:
         if kind == "csv":
             writer = csv.writer(out, lineterminator="\n")
@@ -514,6 +560,20 @@ def _pairs(where: str, value: Any) -> list[tuple[float, float]]:
     return result
 
 
+def _shift_pair(where: str, value: Any) -> tuple[float, float]:
+    """A team's ``shift = [start, end]``; every mistake is reported under
+    ``where`` with the pair as written, since ``shift`` is one key."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise InvalidSimulation(where, value, "expected a [start, end] pair")
+    try:
+        start, end = _clock(where, value[0]), _clock(where, value[1])
+    except InvalidSimulation as exc:
+        raise InvalidSimulation(where, value, f"{exc.value!r}: {exc.reason}") from None
+    if end <= start:
+        raise InvalidSimulation(where, value, "a shift must end after it starts")
+    return start, end
+
+
 def _check_keys(where: str, table: Any, allowed: set[str], required: set[str]) -> None:
     if not isinstance(table, dict):
         raise InvalidSimulation(where, table, "expected a table")
@@ -542,7 +602,7 @@ def _team(where: str, table: Any) -> Team:
     start: float = 0.0
     end: float | None = None
     if "shift" in table:
-        start, end = _pairs(f"{where}.shift", [table["shift"]])[0]
+        start, end = _shift_pair(f"{where}.shift", table["shift"])
     elif "breaks" in table:
         raise InvalidSimulation(f"{where}.breaks", table["breaks"], "breaks need a shift")
     options: dict[str, Any] = {}
@@ -566,7 +626,11 @@ def _team(where: str, table: Any) -> Team:
 def _agent(where: str, table: Any) -> Staff:
     _check_keys(where, table, _AGENT_KEYS, {"id"})
     shifts = []
-    for i, shift in enumerate(table.get("shifts", [])):
+    listed = table.get("shifts", [])
+    if not isinstance(listed, list):
+        # Iterating a table or a string would blame its keys or characters.
+        raise InvalidSimulation(f"{where}.shifts", listed, "expected an array of tables")
+    for i, shift in enumerate(listed):
         here = f"{where}.shifts[{i}]"
         _check_keys(here, shift, _SHIFT_KEYS, {"start", "end"})
         try:
@@ -577,7 +641,9 @@ def _agent(where: str, table: Any) -> Staff:
         except InvalidSimulation as exc:
             if exc.field.startswith(where):
                 raise
-            raise InvalidSimulation(f"{here}.{exc.field}", exc.value, exc.reason) from None
+            # Shift saw seconds; the user wrote the key's own value ("08:00").
+            written = shift[exc.field] if exc.field in ("start", "end") else exc.value
+            raise InvalidSimulation(f"{here}.{exc.field}", written, exc.reason) from None
     try:
         agent = Agent(
             table["id"],
@@ -667,4 +733,4 @@ def load_staff(path: str | os.PathLike[str]) -> tuple[Staff, ...]:
     'ana'
     """
     path = Path(path)
-    return parse_staff(_read_text(path, "utf-8"), source=str(path))
+    return parse_staff(_read_text(path, "utf-8-sig"), source=str(path))
