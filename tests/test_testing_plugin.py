@@ -152,6 +152,90 @@ def test_misused_markers_fail_with_a_clear_error(pytester: pytest.Pytester) -> N
     )
 
 
+def test_markers_take_their_documented_keyword(pytester: pytest.Pytester) -> None:
+    """triage_start(seconds=...), triage_agents(agents=[...]) and
+    triage_policy(policy=...) act as their positional forms (they used to be
+    silently ignored: the clock stayed at 0 and the roster empty)."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from triage_queue import Agent, FeedbackOrder, Policy, Ticket
+
+        FIFO = Policy.lexicographic(FeedbackOrder())
+
+        @pytest.mark.triage_start(seconds=100)
+        def test_start_keyword(triage_clock):
+            assert triage_clock() == 100.0
+
+        @pytest.mark.triage_agents(agents=["ana", Agent("bo", skills={"billing": 1})])
+        def test_agents_keyword(triage_dispatcher):
+            assert sorted(a.id for a in triage_dispatcher.roster) == ["ana", "bo"]
+            assert triage_dispatcher.submit(Ticket("T", 0.0, skills={"billing": 1})).agent_id == "bo"
+
+        @pytest.mark.triage_agents(agents="ana")
+        def test_one_agent_id_by_keyword(triage_dispatcher):
+            assert [a.id for a in triage_dispatcher.roster] == ["ana"]
+
+        @pytest.mark.triage_policy(policy=FIFO)
+        def test_policy_keyword(triage_queue):
+            assert triage_queue.policy == FIFO
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=4)
+
+
+def test_markers_refuse_unknown_keywords_and_wrong_arity(pytester: pytest.Pytester) -> None:
+    """A misspelt keyword is an error naming it, never silently dropped."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triage_start(start=100)
+        def test_start_unknown_keyword(triage_clock):
+            pass
+
+        @pytest.mark.triage_start(1, 2)
+        def test_start_two_values(triage_clock):
+            pass
+
+        @pytest.mark.triage_start(5, seconds=6)
+        def test_start_twice(triage_clock):
+            pass
+
+        @pytest.mark.triage_agents(roster=["ana"])
+        def test_agents_unknown_keyword(triage_dispatcher):
+            pass
+
+        @pytest.mark.triage_agents("bo", agents=["ana"])
+        def test_agents_twice(triage_dispatcher):
+            pass
+
+        @pytest.mark.triage_agents([42])
+        def test_agents_not_agents(triage_dispatcher):
+            pass
+
+        @pytest.mark.triage_policy(polcy="fifo.toml")
+        def test_policy_unknown_keyword(triage_queue):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=7)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*InvalidArgument: triage_start={'start': 100}: unknown keyword 'start': expected triage_start(seconds)*",
+            "*InvalidArgument: triage_start=(1, 2): expected one argument: the start time in seconds*",
+            "*InvalidArgument: triage_start=(5, {'seconds': 6}): expected one argument*",
+            # (no square brackets: fnmatch reads them as a character set)
+            "*InvalidArgument: triage_agents={'roster': *}: unknown keyword 'roster': expected triage_agents(*",
+            "*InvalidArgument: triage_agents=('bo', {'agents': *}): give the agents positionally or as agents=*, not both",
+            "*InvalidArgument: triage_agents=42: expected an Agent or an agent id*",
+            "*InvalidArgument: triage_policy={'polcy': 'fifo.toml'}: unknown keyword 'polcy'*",
+        ]
+    )
+
+
 def test_the_copyable_example_test_file_passes(pytester: pytest.Pytester) -> None:
     """examples/test_my_policy.py is what docs/testing-policies.md tells users
     to copy: it must keep passing."""

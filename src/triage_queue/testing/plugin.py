@@ -20,12 +20,17 @@ Markers (on a test, a class or a module):
     dispatcher's selection strategy and options.
 ``@pytest.mark.triage_agents(agents)``
     :class:`~triage_queue.Agent` values, or agent ids (an agent with no skills
-    and capacity 1).
+    and capacity 1): one list, or each as an argument.
 ``@pytest.mark.triage_options(**options)``
     keyword arguments for the :class:`~triage_queue.Dispatcher` (they win
     over a policy file's).
 ``@pytest.mark.triage_start(seconds)``
     where ``triage_clock`` starts.
+
+``triage_policy``, ``triage_agents`` and ``triage_start`` also take their
+argument by the keyword shown (``triage_start(seconds=100)``); any other
+keyword, or a wrong number of arguments, fails the test with
+:class:`~triage_queue.InvalidArgument` rather than being ignored.
 
 >>> import triage_queue.testing.plugin as plugin
 >>> sorted(name for name in plugin.__all__ if name.startswith("triage_"))
@@ -73,14 +78,31 @@ def _marker_args(request: pytest.FixtureRequest, name: str) -> tuple[tuple[Any, 
     return marker.args, dict(marker.kwargs)
 
 
-def _policy_source(request: pytest.FixtureRequest) -> Any:
-    found = _marker_args(request, "triage_policy")
+_ABSENT: Any = object()
+
+
+def _marker_value(request: pytest.FixtureRequest, name: str, keyword: str, expected: str) -> Any:
+    """The one argument of marker ``name``, given positionally or as
+    ``keyword=``; ``_ABSENT`` without the marker.  A marker's keyword
+    arguments reach no function signature, so an unknown one must be
+    refused here or it would be silently dropped."""
+    found = _marker_args(request, name)
     if found is None:
-        return None
+        return _ABSENT
     args, kwargs = found
-    if len(args) != 1 or kwargs:
-        raise InvalidArgument("triage_policy", args, "expected one argument: a Policy, a PolicyFile or a TOML path")
-    source = args[0]
+    for key in kwargs:
+        if key != keyword:
+            raise InvalidArgument(name, kwargs, f"unknown keyword {key!r}: expected {name}({keyword}) or {name}({keyword}=...)")
+    given = [*args, *kwargs.values()]
+    if len(given) != 1:
+        raise InvalidArgument(name, (*args, kwargs) if kwargs else args, f"expected one argument: {expected}")
+    return given[0]
+
+
+def _policy_source(request: pytest.FixtureRequest) -> Any:
+    source = _marker_value(request, "triage_policy", "policy", "a Policy, a PolicyFile or a TOML path")
+    if source is _ABSENT:
+        return None
     if isinstance(source, str | os.PathLike):
         from triage_queue.config import load_policy
 
@@ -95,11 +117,8 @@ def triage_clock(request: pytest.FixtureRequest) -> FakeClock:
 
     Runtime complexity: O(1).
     """
-    found = _marker_args(request, "triage_start")
-    if found is None:
-        return FakeClock()
-    args, _ = found
-    return FakeClock(*args)
+    start = _marker_value(request, "triage_start", "seconds", "the start time in seconds")
+    return FakeClock() if start is _ABSENT else FakeClock(start)
 
 
 @pytest.fixture
@@ -140,10 +159,33 @@ def triage_dispatcher(request: pytest.FixtureRequest, triage_queue: TicketQueue)
         if args:
             raise InvalidArgument("triage_options", args, "expected keyword arguments only")
         options.update(kwargs)
-    agents: list[Agent] = []
+    return Dispatcher(triage_queue, _agents(request), **options)
+
+
+def _agents(request: pytest.FixtureRequest) -> list[Agent]:
     found = _marker_args(request, "triage_agents")
-    if found is not None:
-        args, _ = found
+    if found is None:
+        return []
+    args, kwargs = found
+    for key in kwargs:
+        if key != "agents":
+            raise InvalidArgument(
+                "triage_agents", kwargs, f"unknown keyword {key!r}: expected triage_agents([...]) or triage_agents(agents=[...])"
+            )
+    members: Any
+    if kwargs:
+        if args:
+            raise InvalidArgument("triage_agents", (*args, kwargs), "give the agents positionally or as agents=[...], not both")
+        members = kwargs["agents"]
+    else:
         members = args[0] if len(args) == 1 and not isinstance(args[0], str | Agent) else args
-        agents = [Agent(a) if isinstance(a, str) else a for a in members]
-    return Dispatcher(triage_queue, agents, **options)
+    if isinstance(members, str | Agent):
+        members = [members]
+    try:
+        listed = list(members)
+    except TypeError:
+        raise InvalidArgument("triage_agents", members, "expected Agent values or agent ids") from None
+    for member in listed:
+        if not isinstance(member, str | Agent):
+            raise InvalidArgument("triage_agents", member, "expected an Agent or an agent id")
+    return [Agent(a) if isinstance(a, str) else a for a in listed]
