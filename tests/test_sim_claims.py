@@ -18,8 +18,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from triage_queue import Agent, Policy, Ticket
 from triage_queue.sim.claims import InvalidClaim, ServiceLevel, assert_service_level, check_service_level
-from triage_queue.sim.model import InvalidSimulation
+from triage_queue.sim.engine import simulate
+from triage_queue.sim.model import Arrival, Day, InvalidSimulation, Shift, Staff
 from triage_queue.sim.results import AgentOutcome, Fairness, SimulationResult, TicketOutcome, nearest_rank
 
 TIERS = [None, "gold", "silver"]
@@ -97,9 +99,22 @@ def test_figures_match_a_naive_recomputation(items: list[TicketOutcome]) -> None
         with_sla = [o for o in group if o.sla_due is not None]
         met = [o for o in with_sla if o.answered is not None and o.answered <= o.sla_due]  # type: ignore[operator]
         assert figures.sla_attainment == (len(met) / len(with_sla) if with_sla else None)
-    means = [f.wait_mean for f in result.by_class.values() if f.wait_mean is not None]
-    if means and any(means):
+    # Fairness counts every ticket's wait: until answered, until abandoned,
+    # or (never answered) the time it was left waiting.
+    def waited(o: TicketOutcome) -> float:
+        end = o.answered if o.answered is not None else o.abandoned
+        return end - o.arrived if end is not None else o.waited  # type: ignore[return-value]
+
+    means = [sum(ws) / len(ws) for c in CLASSES if (ws := [waited(o) for o in items if o.ticket_class == c])]
+    if not means:
+        assert result.fairness.jain_index is None
+    elif any(means):
         assert result.fairness.jain_index == pytest.approx(sum(means) ** 2 / (len(means) * sum(m * m for m in means)))
+    else:
+        assert result.fairness.jain_index == 1.0
+    all_waits = [waited(o) for o in items]
+    median = naive_percentile(all_waits, 50)
+    assert result.fairness.max_to_median == (pytest.approx(max(all_waits) / median) if median else None)
 
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -238,6 +253,49 @@ def test_occupancy_and_fairness_claims() -> None:
     assert_service_level(result, "occupancy <= 1%", "occupancy of agent ana >= 0.5%", "fairness >= 1")
     assert check_service_level(result, "occupancy of agent bo >= 0%").measured is None
     assert Fairness.of([1.0, 3.0], None).jain_index == pytest.approx(16 / 20)
+
+
+def test_occupancy_claims_may_exceed_100_percent() -> None:
+    """An agent with capacity 2 works two tickets at once: occupancy 2.0,
+    and a claim about it may say so (other shares stay at most 1)."""
+    day = Day([Arrival(Ticket(f"T{i}", 0.0), 100.0) for i in range(2)], [Staff(Agent("ana", capacity=2), [Shift(0, 100)])])
+    result = simulate(day, Policy.default())
+    assert result.occupancy == 2.0
+    assert_service_level(result, "occupancy <= 200%", "occupancy >= 1.5", "occupancy of agent ana > 150 %")
+    assert not check_service_level(result, "occupancy <= 150%").holds
+    assert ServiceLevel("occupancy", 1.5, op=">=").text == "occupancy >= 150%"
+    for claim in ("abandonment <= 150%", "sla attainment >= 1.2", "fairness >= 2"):
+        with pytest.raises(InvalidClaim, match=r"is a fraction 0\.\.1"):
+            ServiceLevel.parse(claim)
+
+
+def test_fairness_sees_a_class_starved_into_abandoning() -> None:
+    """Critical vip tickets take the one agent; every normal ticket gives up
+    after 5 s.  Counting only answered tickets made this 'perfectly fair'
+    (index 1.0); counting the abandoned tickets' 5 s waits it is not."""
+    arrivals = [Arrival(Ticket(f"V{i}", 0.0, severity="critical", customer_tier="gold"), 60.0, ticket_class="vip") for i in range(10)]
+    arrivals += [Arrival(Ticket(f"N{i}", 0.0), 60.0, ticket_class="normal", patience=5.0) for i in range(10)]
+    result = simulate(Day(arrivals, [Staff(Agent("ana"))]), Policy.default())
+    assert result.by_class["normal"].abandoned == 10 and result.by_class["normal"].answered == 0
+    vip_mean = sum(60.0 * i for i in range(10)) / 10  # answered one after another, a minute each
+    assert result.by_class["vip"].wait_mean == vip_mean
+    assert result.fairness.jain_index == pytest.approx((5.0 + vip_mean) ** 2 / (2 * (5.0**2 + vip_mean**2)))
+    assert result.fairness.jain_index < 0.6
+    assert not check_service_level(result, "fairness >= 0.9").holds
+    # Waits 5 s (x10), then 0, 60, ... 540 s: the median is 5 s.
+    assert result.fairness.max_to_median == 540.0 / 5.0
+
+
+def test_fairness_counts_tickets_still_waiting_at_the_end() -> None:
+    """A ticket never answered waited until the end of the simulation (from
+    ``waited``, or, built without it, from ``end``)."""
+    answered = TicketOutcome("A", "chat", None, "normal", "-", arrived=0.0, answered=10.0, completed=20.0, agent_id="ana")
+    for stuck in (
+        TicketOutcome("B", "email", None, "normal", "-", arrived=0.0, waited=2000.0),
+        TicketOutcome("B", "email", None, "normal", "-", arrived=0.0),  # build() knows end = 2000
+    ):
+        result = build([answered, stuck])
+        assert result.fairness.jain_index == pytest.approx(2010**2 / (2 * (10**2 + 2000**2)))
 
 
 def test_structured_claims_validate_their_fields() -> None:

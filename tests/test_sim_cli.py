@@ -93,6 +93,20 @@ def test_scenario_run_prints_a_summary_and_can_skip_plots(tmp_path: Path, capsys
     assert data["policies"][0]["overall"] == data["policies"][1]["overall"], "same policy, same day, same figures"
 
 
+def test_a_repeated_policy_never_takes_another_policy_s_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file already named "fifo-sla (2)" keeps its name, and the second copy of fifo-sla becomes "fifo-sla (3)"."""
+    named_like_a_copy = tmp_path / "other.toml"
+    text = Path(FIFO).read_text()
+    assert 'name = "fifo-sla"' in text
+    named_like_a_copy.write_text(text.replace('name = "fifo-sla"', 'name = "fifo-sla (2)"', 1))
+    out = tmp_path / "mmc"
+    status = main(["simulate", "--policy", FIFO, "--compare", str(named_like_a_copy), FIFO, "--scenario", "mmc",
+                   "--scale", "0.05", "--seed", "3", "--out", str(out), "--no-plots", "--quiet"])
+    assert status == 0, capsys.readouterr().err
+    labels = [policy["policy"] for policy in json.loads((out / "results.json").read_text())["policies"]]
+    assert labels == ["fifo-sla", "fifo-sla (2)", "fifo-sla (3)"]
+
+
 def test_trace_without_staff_gets_a_default_roster(tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Without --staff a trace is worked by generalists, and the report says so."""
     trace, _ = tiny
@@ -204,6 +218,30 @@ def test_report_names_the_policy_that_serves_emergencies_first() -> None:
     wait_max = next(line for line in outage.splitlines() if line.startswith("| wait max |"))
     assert wait_max.endswith("| default |")
     assert wait_max.split("|")[3].strip().startswith("**")
+
+
+def test_figures_won_are_tallied_per_policy_even_under_one_label() -> None:
+    """The tally counts each result's column, so two results that happen
+    to share a label (simulated separately) keep their own counts, and the
+    counts add up to the figures that had a winner."""
+    day = _day()
+    fifo = compare(day, [Policy.lexicographic(FeedbackOrder())], names=["x"])[0]
+    default = compare(day, [Policy.default()], names=["x"])[0]
+    distinct = markdown_report(compare(day, [Policy.lexicographic(FeedbackOrder()), Policy.default()], names=["fifo", "default"]))
+    report = markdown_report([fifo, default])
+
+    def tally(text: str) -> list[str]:
+        return text.split("## Figures won")[1].split("##", maxsplit=1)[0].split("\n\n")[1].splitlines()
+
+    won = {"fifo": 0, "default": 0}
+    for line in distinct.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[3] in won:
+            won[cells[3]] += 1
+    assert won["fifo"] > 0 and won["default"] > 0  # a merged tally would show one line, their sum
+    expected = sorted([("default", won["default"], 2), ("fifo", won["fifo"], 1)], key=lambda t: -t[1])
+    assert tally(distinct) == [f"- **{name}**: {count}" for name, count, _ in expected]
+    assert tally(report) == [f"- **x** (column {column}): {count}" for _, count, column in expected]
 
 
 def test_write_report_without_matplotlib_still_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

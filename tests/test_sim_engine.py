@@ -402,6 +402,29 @@ def test_bad_arguments_raise_a_project_error_naming_them(call: Any, field: str) 
     assert caught.value.field == field
 
 
+def test_compare_refuses_two_policies_with_one_label() -> None:
+    """Two results with one label would be merged by the report and by
+    results.json: equal names, two policy files with the same name, or a
+    file named like a plain policy's default label are refused, naming both
+    positions, before anything is simulated."""
+    from triage_queue.config import PolicyFile
+
+    day = Day([Arrival(Ticket("T1", 0.0), 1.0)], [Staff(Agent("ana"))])
+    ours, theirs = PolicyFile.from_policy(FIFO, name="ours"), PolicyFile.from_policy(Policy.default(), name="ours")
+    calls = [
+        (lambda: compare(day, [FIFO, Policy.default()], names=["x", "x"]), ["x", "x"], "policies 1 and 2 are both labelled 'x'"),
+        (lambda: compare(day, [ours, FIFO, theirs]), ["ours", "policy 2", "ours"], "policies 1 and 3 are both labelled 'ours'"),
+        (lambda: compare(day, [FIFO, PolicyFile.from_policy(FIFO, name="policy 1")]), ["policy 1", "policy 1"], "(pass names=...)"),
+    ]
+    for call, value, reason in calls:
+        with pytest.raises(InvalidSimulation) as caught:
+            call()
+        assert (caught.value.field, caught.value.value) == ("names", value)
+        assert reason in caught.value.reason
+    # Distinct names make the same policies comparable.
+    assert [r.policy for r in compare(day, [ours, theirs], names=["ours", "ours (2)"])] == ["ours", "ours (2)"]
+
+
 def test_an_empty_day_gives_an_empty_result() -> None:
     """No arrivals: nothing measured, every agent idle."""
     r = simulate(Day([], [Staff(Agent("ana"), shifts=[Shift(0.0, 60.0)])]), FIFO)

@@ -22,7 +22,9 @@ Grammar (case-insensitive; words separated by spaces)::
     filter     = ("tier" | "class" | "severity" | "skills" | "agent") VALUE
     op         = "<=" | "<" | ">=" | ">"
     unit       = "s" | "min" | "h" (waits; seconds if omitted)
-               | "%"                (shares; a plain number is a fraction 0..1)
+               | "%"                (shares; a plain number is a fraction:
+                                     0..1, but occupancy may exceed 1, e.g.
+                                     "occupancy <= 150%" or "<= 1.5")
 
 Waits are of answered tickets (see :mod:`triage_queue.sim.results` for every
 definition); a filter value is matched exactly (tier ``standard`` for
@@ -106,7 +108,7 @@ class ServiceLevel:
     ``"abandonment"``, ``"occupancy"``, ``"fairness"``), ``where`` (filter
     pairs such as ``(("tier", "gold"),)``), ``op`` (``"<="``, ``"<"``,
     ``">="``, ``">"``) and ``threshold`` (seconds for waits, a fraction for
-    the others).  ``text`` is the claim in words (rendered if not given).
+    the others: at most 1, except occupancy, which may exceed 1).  ``text`` is the claim in words (rendered if not given).
 
     Raises :class:`InvalidClaim` for an inconsistent claim.
     Runtime complexity: construction O(1); :meth:`measure` O(n log n).
@@ -142,7 +144,9 @@ class ServiceLevel:
             raise InvalidClaim("where", self.where, "fairness is over all tickets: no filter")
         if self.metric == "occupancy" and any(d != "agent" for d, _ in self.where):
             raise InvalidClaim("where", self.where, "occupancy can be filtered by agent only")
-        if self.metric in _SHARES and self.threshold > 1:
+        # Occupancy exceeds 1 for an agent with capacity above one, or one
+        # working past a shift's end; the other shares cannot.
+        if self.metric in _SHARES and self.metric != "occupancy" and self.threshold > 1:
             raise InvalidClaim("threshold", self.threshold, f"{self.metric} is a fraction 0..1 (write 95% or 0.95)")
         if not self.text:
             object.__setattr__(self, "text", self._render())

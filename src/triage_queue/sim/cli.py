@@ -66,11 +66,18 @@ class _Usage(Exception):
 
 
 def _unique_labels(names: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    # The same policy twice reads "x" and "x (2)"; a suffix another policy's
+    # own name already has ("a (2)") is skipped, so labels never collide.
+    taken = set(names)
+    used: set[str] = set()
     labels = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        label, n = name, 1
+        while label in used or (label != name and label in taken):
+            n += 1
+            label = f"{name} ({n})"
+        used.add(label)
+        labels.append(label)
     return labels
 
 

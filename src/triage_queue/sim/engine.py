@@ -441,8 +441,11 @@ def compare(
     ``"policy 1"``, ``"policy 2"``... for plain policies).  Other arguments
     as :func:`simulate`.
 
-    Raises :class:`InvalidSimulation` for no policies or a wrong number of
-    names.  Runtime complexity: the sum of the simulations.
+    Raises :class:`InvalidSimulation` for no policies, a wrong number of
+    names, or two policies with the same label (from ``names``, or two
+    policy files with the same name: pass ``names`` to tell them apart),
+    before simulating anything.  Runtime complexity: the sum of the
+    simulations.
 
     >>> from triage_queue import Agent, FeedbackOrder, Policy, Ticket
     >>> from triage_queue.sim.model import Arrival, Day, Staff
@@ -451,6 +454,11 @@ def compare(
     >>> fifo, default = compare(day, [Policy.lexicographic(FeedbackOrder()), Policy.default()])
     >>> fifo.policy, fifo.outcome("T-3").wait, default.outcome("T-3").wait
     ('policy 1', 118.0, 58.0)
+    >>> compare(day, [Policy.default(), Policy.default(max_wait=60)], names=["ours", "ours"])
+    Traceback (most recent call last):
+    ...
+    triage_queue.sim.model.InvalidSimulation: names=['ours', 'ours']: policies 1 and 2 are both labelled 'ours'; \
+each needs its own label
     """
     chosen = list(policies)
     if not chosen:
@@ -467,6 +475,23 @@ def compare(
             labels.append(f"policy {i + 1}")
         else:
             labels.append(None)
+    # Results are told apart by label alone (reports, results.json), so two
+    # equal labels would merge two policies' figures downstream.
+    effective = [
+        label if label is not None else getattr(policy, "name", None) for policy, label in zip(chosen, labels, strict=True)
+    ]
+    first: dict[str, int] = {}
+    for i, label in enumerate(effective):
+        if not isinstance(label, str):
+            continue  # simulate() names the bad policy or name
+        if label in first:
+            raise InvalidSimulation(
+                "names",
+                names if names is not None else effective,
+                f"policies {first[label] + 1} and {i + 1} are both labelled {label!r}; each needs its own label"
+                + ("" if names is not None else " (pass names=...)"),
+            )
+        first[label] = i
     return [
         simulate(
             day,

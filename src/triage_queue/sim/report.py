@@ -125,7 +125,7 @@ def _labels(results: Sequence[SimulationResult]) -> list[str]:
     return [r.policy for r in results]
 
 
-def _figures_table(labels: list[str], figures: Sequence[Figures | None], wins: dict[str, int]) -> list[str]:
+def _figures_table(labels: list[str], figures: Sequence[Figures | None], wins: list[int]) -> list[str]:
     many = len(labels) > 1
     header = "| figure | " + " | ".join(labels) + (" | best |" if many else " |")
     lines = [header, "|---" * (len(labels) + 1 + many) + "|"]
@@ -144,7 +144,7 @@ def _figures_table(labels: list[str], figures: Sequence[Figures | None], wins: d
         if many:
             verdict = " | " + (labels[best] if best is not None else "tie")
             if best is not None:
-                wins[labels[best]] += 1
+                wins[best] += 1
         lines.append(f"| {label} | " + " | ".join(cells) + verdict + " |")
     return lines
 
@@ -192,7 +192,9 @@ def markdown_report(
     )
     lines += [f"- {note}" for note in notes]
     lines.append("")
-    wins = dict.fromkeys(labels, 0)
+    # Tallied by position: two results may carry the same label (built by
+    # hand, or simulated separately) and must not share one count.
+    wins = [0] * len(results)
     lines += ["## Overall", ""]
     lines += _figures_table(labels, [r.overall for r in results], wins)
     lines.append("")
@@ -223,12 +225,14 @@ def markdown_report(
         if many:
             verdict = " | " + (labels[best] if best is not None else "tie")
             if best is not None:
-                wins[labels[best]] += 1
+                wins[best] += 1
         lines.append(f"| {label} | " + " | ".join(cells) + verdict + " |")
     lines.append("")
     if many:
         lines += ["## Figures won", ""]
-        lines += [f"- **{label}**: {count}" for label, count in sorted(wins.items(), key=lambda kv: -kv[1])]
+        shared = {label for label in labels if labels.count(label) > 1}
+        ranked = sorted(range(len(labels)), key=lambda i: -wins[i])
+        lines += [f"- **{labels[i]}**{f' (column {i + 1})' if labels[i] in shared else ''}: {wins[i]}" for i in ranked]
         lines.append("")
     if plots:
         lines += ["## Plots", ""]
@@ -236,7 +240,8 @@ def markdown_report(
             lines += [f"![{caption}]({path})", ""]
     lines += [
         "Waits are from arrival to an agent answering, over answered tickets; percentiles are nearest-rank. "
-        "SLA attainment counts abandoned and unanswered tickets as missed. Bold marks the best value.",
+        "SLA attainment counts abandoned and unanswered tickets as missed; fairness counts every ticket's wait, "
+        "abandoned and unanswered included. Bold marks the best value.",
         "",
     ]
     return "\n".join(lines)

@@ -22,11 +22,14 @@ Definitions used throughout:
   answered / seconds on duty (shifts minus breaks, or the whole simulated
   period with no shifts).  It may exceed 1 for an agent with capacity above
   one, or one who works past the end of a shift.
-* **fairness** (:class:`Fairness`): Jain's index over the mean waits of the
-  ticket classes, ``(sum x)^2 / (k * sum x^2)`` for k classes with answered
-  tickets: 1.0 when every class waits the same on average, down to 1/k when
-  one class does all the waiting (1.0 when nobody waits); and the ratio of the
-  longest wait to the median wait overall (None when the median is 0).
+* **fairness** (:class:`Fairness`): unlike the wait figures, over **every**
+  ticket's wait (answered, abandoned and never answered alike), so a class
+  starved until its customers give up counts as waiting, not as absent.
+  Jain's index over the mean waits of the k ticket classes,
+  ``(sum x)^2 / (k * sum x^2)``: 1.0 when every class waits the same on
+  average, down to 1/k when one class does all the waiting (1.0 when nobody
+  waits); and the ratio of the longest wait to the median wait (None when
+  the median is 0).
 
 >>> r = SimulationResult.build(
 ...     policy="fifo", day="tiny", start=0.0, end=100.0,
@@ -285,31 +288,37 @@ class AgentOutcome:
 
 @attrs.frozen(slots=True)
 class Fairness:
-    """How evenly waiting is shared (see the module docstring):
+    """How evenly waiting is shared, over every ticket's wait, abandoned
+    and never-answered tickets included (see the module docstring):
     ``jain_index`` over the ticket classes' mean waits (1.0 = equal; None
-    with no class answered) and ``max_to_median`` = longest wait / median
-    wait overall (None when the median is 0 or nothing was answered).
+    with no tickets) and ``max_to_median`` = longest wait / median wait
+    (None when the median is 0 or there are no tickets).
 
     Runtime complexity: O(1).
 
-    >>> Fairness.of([10.0, 10.0], None).jain_index, Fairness.of([10.0, 0.0], None).jain_index
+    >>> Fairness.of([10.0, 10.0]).jain_index, Fairness.of([10.0, 0.0]).jain_index
     (1.0, 0.5)
+    >>> starved = Fairness.of([5.0, 270.0], waits=[5.0, 5.0, 30.0, 510.0])
+    >>> round(starved.jain_index, 3), starved.max_to_median
+    (0.519, 102.0)
     """
 
     jain_index: float | None
     max_to_median: float | None
 
     @classmethod
-    def of(cls, class_means: Iterable[float], overall: Figures | None) -> Fairness:
-        """From per-class mean waits and the overall figures.  O(k)."""
+    def of(cls, class_means: Iterable[float], waits: Iterable[float] | None = None) -> Fairness:
+        """From the per-class mean waits and every ticket's wait (in any
+        order; None or empty: no ratio).  O(k + n log n) for k classes and
+        n waits."""
         means = list(class_means)
         jain: float | None = None
         if means:
             squares = math.fsum(x * x for x in means)
             jain = 1.0 if squares == 0 else math.fsum(means) ** 2 / (len(means) * squares)
-        ratio: float | None = None
-        if overall is not None and overall.wait_p50 and overall.wait_max is not None:
-            ratio = overall.wait_max / overall.wait_p50
+        ordered = sorted(waits) if waits is not None else []
+        median = nearest_rank(ordered, 50)
+        ratio = ordered[-1] / median if median else None
         return cls(jain, ratio)
 
 
@@ -318,6 +327,19 @@ def _group(outcomes: tuple[TicketOutcome, ...], key: Callable[[TicketOutcome], s
     for o in outcomes:
         groups.setdefault(key(o), []).append(o)
     return {name: Figures.of(groups[name]) for name in sorted(groups)}
+
+
+def _fairness(outcomes: tuple[TicketOutcome, ...], end: float) -> Fairness:
+    by_class: dict[str, list[float]] = {}
+    waits = []
+    for o in outcomes:
+        # A never-answered outcome built by hand may lack ``waited``: it
+        # waited until the end.
+        still_waiting = o.answered is None and o.abandoned is None and o.waited is None
+        wait = max(0.0, end - o.arrived) if still_waiting else o.wait
+        waits.append(wait)
+        by_class.setdefault(o.ticket_class, []).append(wait)
+    return Fairness.of((math.fsum(w) / len(w) for w in by_class.values()), waits)
 
 
 _FILTERS: dict[str, Callable[[TicketOutcome], str]] = {
@@ -392,7 +414,7 @@ class SimulationResult:
         by_class = _group(outs, _FILTERS["class"])
         busy = math.fsum(a.busy for a in agent_outs)
         duty = math.fsum(a.on_duty for a in agent_outs)
-        fairness = Fairness.of((f.wait_mean for f in by_class.values() if f.wait_mean is not None), overall)
+        fairness = _fairness(outs, end)
         return cls(
             policy,
             day,
