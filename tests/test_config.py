@@ -212,6 +212,60 @@ def test_load_policy_reports_file_problems(tmp_path: Path) -> None:
     assert info.value.reason.startswith(f"{broken}, line 1, column ")
 
 
+def test_a_policy_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Editors on Windows save UTF-8 with a BOM; the file means the same as
+    without one (it used to fail as 'Invalid statement' at line 1, column 1)."""
+    text = 'max_wait = "1h"\r\n[[rules]]\r\nkind = "emergency"\r\n'
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "marked").mkdir()
+    plain, marked = tmp_path / "plain" / "team.toml", tmp_path / "marked" / "team.toml"
+    plain.write_bytes(text.encode("utf-8"))
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_policy(marked) == load_policy(plain)
+    assert load_policy(marked).policy == Policy.lexicographic(Emergency(), max_wait=3600)
+    assert parse_policy("\ufeff" + text) == parse_policy(text)  # read with encoding="utf-8", the BOM stays in the str
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(b"\xef\xbb\xbf[[rules]\n")
+    with pytest.raises(InvalidPolicy) as info:
+        load_policy(broken)
+    assert info.value.reason.startswith(f"{broken}, line 1, column ") and info.value.value == "[[rules]"
+
+
+def test_known_tiers_are_the_ones_the_vip_rules_rank() -> None:
+    """[sla.tier] may name only tiers a vip rule ranks, checked once with one
+    notion for files and values: a [tiers] table that every vip rule
+    overrides ranks nothing and is refused (it used to be accepted by the
+    reader, then refused by PolicyFile with the target in seconds)."""
+    shadowed = '[tiers]\nplatinum = 4\n[[rules]]\nkind = "vip"\ntiers = {gold = 3}\n[sla.tier]\nplatinum = "1h"\n'
+    with pytest.raises(InvalidPolicy) as info:
+        parse_policy(shadowed)
+    assert (info.value.field, info.value.value) == ("tiers", {"platinum": 4})
+    assert "no vip rule uses this table" in info.value.reason
+    with pytest.raises(InvalidPolicy) as info:
+        parse_policy('[tiers]\ngold = 2\n[[rules]]\nkind = "emergency"\n')
+    assert info.value.field == "tiers"
+    # Without the table, the target names a tier the rule does not rank: refused with what was written.
+    with pytest.raises(InvalidPolicy) as info:
+        parse_policy(shadowed.replace("[tiers]\nplatinum = 4\n", ""))
+    assert (info.value.field, info.value.value) == ("sla.tier.platinum", "1h")
+    assert "unknown tier" in info.value.reason
+    # A rule's own tiers and the shared table each declare the tiers they rank.
+    own = parse_policy('[[rules]]\nkind = "vip"\ntiers = {gold = 3, platinum = 4}\n[sla.tier]\nplatinum = "1h"\n')
+    assert own.sla.by_tier == {"platinum": 3600.0}
+    both = parse_policy(
+        '[tiers]\nplatinum = 4\n[[rules]]\nkind = "vip"\n[[rules]]\nkind = "vip"\nname = "v2"\ntiers = {gold = 3}\n'
+        '[sla.tier]\nplatinum = "1h"\ngold = "2h"\n'
+    )
+    assert both.sla.by_tier == {"platinum": 3600.0, "gold": 7200.0}
+    assert parse_policy(both.to_toml()) == both
+    # The same rule for a hand-built value; the error names the tier, not the seconds.
+    with pytest.raises(InvalidPolicy) as info:
+        PolicyFile.from_policy(Policy.lexicographic(Vip({"gold": 3})), sla=SlaTargets(by_tier={"platinum": "1h"}))
+    assert (info.value.field, info.value.value) == ("sla.tier", "platinum")
+    # No vip rule: nothing ranks tiers, so any tier may have a target.
+    assert parse_policy('[[rules]]\nkind = "emergency"\n[sla.tier]\nbronze = "1h"\n').sla.by_tier == {"bronze": 3600.0}
+
+
 def test_parse_policy_rejects_non_text() -> None:
     with pytest.raises(InvalidPolicy) as info:
         parse_policy(b"name = 'x'")  # type: ignore[arg-type]
@@ -508,7 +562,7 @@ def test_build_with_defaults_matches_a_plain_dispatcher() -> None:
         ({"dispatcher_options": {"offer_timeout": 0}}, "dispatcher.offer_timeout"),
         ({"dispatcher_options": [("offer_timeout", 1)]}, "dispatcher"),
         ({"name": ""}, "name"),
-        ({"sla": SlaTargets(by_tier={"glod": 60})}, "sla.tier.glod"),
+        ({"sla": SlaTargets(by_tier={"glod": 60})}, "sla.tier"),
         ({"sla": {"default": 60}}, "sla"),
         ({"description": None}, "description"),
     ],

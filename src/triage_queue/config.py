@@ -264,8 +264,10 @@ _OPTIONAL_DURATIONS: Final = frozenset({"offer_timeout", "retry_after", "sla_war
 
 
 def _known_tiers(rules: Iterable[Rule]) -> set[str]:
-    """The tier names the policy's vip rules rank; SLA targets may name
-    only these (when there are any), so a typo cannot go unnoticed."""
+    """The tier names the policy's vip rules rank (their own ``tiers``, or
+    the ``[tiers]`` table they use); SLA targets may name only these (when
+    there are any), so a typo cannot go unnoticed.  The one notion of known
+    tiers, for files and for :class:`PolicyFile` values alike."""
     known: set[str] = set()
     for r in rules:
         if isinstance(r, Vip):
@@ -384,9 +386,10 @@ class PolicyFile:
 
     def __attrs_post_init__(self) -> None:
         known = _known_tiers(self.policy.rules)
-        for tier, seconds in self.sla.by_tier.items():
+        for tier in self.sla.by_tier:
             if known and tier not in known:
-                raise InvalidPolicy(f"sla.tier.{tier}", seconds, _unknown_tier(tier, known))
+                # The name is what is wrong (the target was converted to seconds already).
+                raise InvalidPolicy("sla.tier", tier, _unknown_tier(tier, known))
 
     def sla_target(self, ticket: Ticket) -> float | None:
         """The ticket's first-response target in seconds (see
@@ -708,8 +711,15 @@ def _read(data: dict[str, Any], source: str, fallback_name: str) -> PolicyFile:
         rules.append(built)
         if weight is not None:
             weights.append(weight)
+    if tiers_value is not None and not any(isinstance(entry, dict) and entry.get("kind") == "vip" and "tiers" not in entry
+                                           for entry in entries):
+        # Left in, the table would look like it ranks (and declares) tiers
+        # for the rules and [sla.tier]; it does neither.
+        raise InvalidPolicy(
+            "tiers", tiers_value, "no vip rule uses this table (each has its own tiers, or there is none): remove it"
+        )
 
-    sla = _read_sla(reader.take("sla", {}), _known_tiers(rules) | set(tiers or ()))
+    sla = _read_sla(reader.take("sla", {}), _known_tiers(rules))
     options = reader.take("dispatcher", {})
     dispatcher = _Reader(options, "dispatcher", ("selection", *_OPTION_DEFAULTS))
     selection = dispatcher.take("selection", "longest_idle")
@@ -754,6 +764,7 @@ def parse_policy(text: str, *, source: str = "<string>") -> PolicyFile:
     """
     if not isinstance(text, str):
         raise InvalidPolicy("text", text, "expected TOML text as a str")
+    text = text.removeprefix("\ufeff")  # a byte order mark left by open(..., encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -779,7 +790,8 @@ def load_policy(path: str | os.PathLike[str]) -> PolicyFile:
     except OSError as exc:
         raise InvalidPolicy("path", source, f"cannot read it: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        # Windows editors often save UTF-8 with a byte order mark, which TOML forbids.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidPolicy("path", source, f"not UTF-8 text: {exc}") from None
     try:
