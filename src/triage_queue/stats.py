@@ -57,18 +57,7 @@ class WaitHistogram:
         Raises :class:`InvalidArgument` for a negative, NaN or infinite value.
         Runtime complexity: O(1).
         """
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-            raise InvalidArgument("value", value, "expected a finite number >= 0")
-        # log(value) - log(floor), not log(value / floor), which overflows
-        # for values near the largest float.
-        bucket = 0 if value < self._floor else 1 + int((math.log(value) - self._log_floor) / self._log_base)
-        self._buckets[bucket] = self._buckets.get(bucket, 0) + 1
-        self.count += 1
-        self.total += value
-        if value < self.min:
-            self.min = float(value)
-        if value > self.max:
-            self.max = float(value)
+        _add_to_all((self,), value)
 
     @property
     def mean(self) -> float | None:
@@ -128,15 +117,16 @@ def _add_to_all(histograms: tuple[WaitHistogram, ...], value: float) -> None:
     # WaitHistogram.add on several histograms at once: the value is checked,
     # and its bucket found, once for all that share precision and floor (a
     # dispatcher records every wait in three).
-    first = histograms[0]
-    if not 0 <= value < math.inf:  # NaN fails too
-        first.add(value)  # raises the documented error
-    floor, log_base = first._floor, first._log_base
-    bucket = 0 if value < floor else 1 + int((math.log(value) - first._log_floor) / log_base)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise InvalidArgument("value", value, "expected a finite number >= 0")
+    shape: tuple[float, float] | None = None
+    bucket = 0
     for histogram in histograms:
-        if histogram._floor != floor or histogram._log_base != log_base:
-            histogram.add(value)
-            continue
+        if shape != (histogram._floor, histogram._log_base):
+            shape = (histogram._floor, histogram._log_base)
+            # log(value) - log(floor), not log(value / floor), which
+            # overflows for values near the largest float.
+            bucket = 0 if value < shape[0] else 1 + int((math.log(value) - histogram._log_floor) / shape[1])
         buckets = histogram._buckets
         buckets[bucket] = buckets.get(bucket, 0) + 1
         histogram.count += 1
