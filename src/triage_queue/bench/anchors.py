@@ -17,13 +17,15 @@ True
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from heapq import heappop, heappush
 from typing import Any, Protocol
 
 from sortedcontainers import SortedList
 
-__all__ = ["HeapqRecipe", "PriorityMap", "SortedListDict", "structures"]
+from triage_queue.ticket import Ticket
+
+__all__ = ["HeapqRecipe", "PriorityMap", "SortedListDict", "first_fit", "structures"]
 
 
 class PriorityMap(Protocol):
@@ -110,6 +112,37 @@ class SortedListDict:
 
     def __len__(self) -> int:
         return len(self._priority)
+
+
+def first_fit(pq: Any, tickets: Mapping[str, Ticket], skills: Mapping[str, int]) -> tuple[Ticket | None, int]:
+    """The hand-written skill scan a team would put behind one lock: pop
+    ``pq`` (a pqdict of ticket id -> priority) in priority order until a
+    ticket of ``tickets`` whose skills ``skills`` satisfy turns up, push the
+    skipped ones back, and return (that ticket or None, tickets looked at).
+    The ticket found stays in ``tickets``.
+
+    Runtime complexity: O(s log n) for s tickets skipped.
+
+    >>> from pqdict import pqdict
+    >>> from triage_queue import Ticket
+    >>> tickets = {"a": Ticket("a", 0.0, skills=["api"]), "b": Ticket("b", 1.0)}
+    >>> pq = pqdict({"a": 0, "b": 1})
+    >>> found, looked_at = first_fit(pq, tickets, {})
+    >>> found.id, looked_at, list(pq)
+    ('b', 2, ['a'])
+    """
+    skipped = []
+    found = None
+    while pq:
+        ticket_id, priority = pq.popitem()
+        ticket = tickets[ticket_id]
+        if ticket.skills.satisfied_by(skills):
+            found = ticket
+            break
+        skipped.append((ticket_id, priority))
+    for ticket_id, priority in skipped:
+        pq.additem(ticket_id, priority)
+    return found, len(skipped) + 1
 
 
 def structures() -> dict[str, Callable[[], PriorityMap] | None]:

@@ -53,6 +53,7 @@ from typing import Any
 
 from triage_queue import Agent, AgentStatus, Dispatcher, ManualClock, Policy, Severity, SkillSet, Ticket, TicketQueue
 from triage_queue._progress import Progress
+from triage_queue.bench.anchors import first_fit
 from triage_queue.bench.suite import pyplot
 
 __all__ = [
@@ -313,22 +314,10 @@ class _LockedPqdict:
             mine = self._held[agent_id]
             if mine:
                 mine.popleft()
-            skills = self._skills[agent_id]
-            pq, tickets = self._pq, self._tickets
-            skipped = []
-            found = None
-            while pq:
-                ticket_id, priority = pq.popitem()
-                ticket = tickets[ticket_id]
-                if ticket.skills.satisfied_by(skills):
-                    found = ticket
-                    break
-                skipped.append((ticket_id, priority))
-            for ticket_id, priority in skipped:
-                pq.additem(ticket_id, priority)
-            self.scanned += len(skipped) + 1
+            found, looked_at = first_fit(self._pq, self._tickets, self._skills[agent_id])
+            self.scanned += looked_at
             if found is not None:
-                del tickets[found.id]
+                del self._tickets[found.id]
                 self._offers[agent_id] = found
 
     def accept(self, agent_id: str) -> Ticket | None:

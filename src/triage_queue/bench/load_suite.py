@@ -53,6 +53,7 @@ import attrs
 
 from triage_queue import Agent, Dispatcher, Event, EventKind, Policy, Severity, Ticket, TicketQueue, UnknownTicket
 from triage_queue._progress import Progress
+from triage_queue.bench.anchors import first_fit
 from triage_queue.bench.suite import pyplot
 
 __all__ = [
@@ -566,22 +567,10 @@ class _PqdictDesk:
             self.condition.notify_all()
 
     def _scan(self, agent_id: str) -> Ticket | None:
-        skills = self.skills[agent_id]
-        pq, tickets = self.pq, self.tickets
-        skipped = []
-        found = None
-        while pq:
-            ticket_id, priority = pq.popitem()
-            ticket = tickets[ticket_id]
-            if ticket.skills.satisfied_by(skills):
-                found = ticket
-                break
-            skipped.append((ticket_id, priority))
-        for ticket_id, priority in skipped:
-            pq.additem(ticket_id, priority)
-        self.scanned += len(skipped) + 1
+        found, looked_at = first_fit(self.pq, self.tickets, self.skills[agent_id])
+        self.scanned += looked_at
         if found is not None:
-            del tickets[found.id]
+            del self.tickets[found.id]
             del self.seq[found.id]
             self.holding[found.id] = agent_id
         return found
