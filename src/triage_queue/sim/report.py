@@ -125,6 +125,28 @@ def _labels(results: Sequence[SimulationResult]) -> list[str]:
     return [r.policy for r in results]
 
 
+def _compared_row(  # noqa: PLR0917 - internal, one call per table row
+    label: str,
+    values: Sequence[float | None],
+    texts: Sequence[str],
+    higher: bool,
+    tie: float,
+    labels: Sequence[str],
+    wins: list[int],
+) -> str:
+    # One markdown row: the best value in bold, its policy in a last column
+    # when there are several, and the win counted by position.
+    many = len(labels) > 1
+    best = winner(values, higher_is_better=higher, tie=tie) if many else None
+    cells = [f"**{text}**" if i == best else text for i, text in enumerate(texts)]
+    verdict = ""
+    if many:
+        verdict = " | " + (labels[best] if best is not None else "tie")
+        if best is not None:
+            wins[best] += 1
+    return f"| {label} | " + " | ".join(cells) + verdict + " |"
+
+
 def _figures_table(labels: list[str], figures: Sequence[Figures | None], wins: list[int]) -> list[str]:
     many = len(labels) > 1
     header = "| figure | " + " | ".join(labels) + (" | best |" if many else " |")
@@ -135,17 +157,8 @@ def _figures_table(labels: list[str], figures: Sequence[Figures | None], wins: l
         values = [get(f) if f is not None else None for f in figures]
         if all(v is None for v in values):
             continue
-        best = winner(values, higher_is_better=higher, tie=_WAIT_TIE if unit == "seconds" else _SHARE_TIE) if many else None
-        cells = []
-        for i, v in enumerate(values):
-            text = _format(unit, v)
-            cells.append(f"**{text}**" if i == best else text)
-        verdict = ""
-        if many:
-            verdict = " | " + (labels[best] if best is not None else "tie")
-            if best is not None:
-                wins[best] += 1
-        lines.append(f"| {label} | " + " | ".join(cells) + verdict + " |")
+        tie = _WAIT_TIE if unit == "seconds" else _SHARE_TIE
+        lines.append(_compared_row(label, values, [_format(unit, v) for v in values], higher, tie, labels, wins))
     return lines
 
 
@@ -218,15 +231,8 @@ def markdown_report(
         ("fairness: max wait / median wait", [r.fairness.max_to_median for r in results], False, "ratio"),
     ]
     for label, values, higher, _ in fairness_rows:
-        best = winner(values, higher_is_better=higher, tie=1e-3) if many else None
-        cells = [("-" if v is None else f"{v:.3f}") for v in values]
-        cells = [f"**{c}**" if i == best else c for i, c in enumerate(cells)]
-        verdict = ""
-        if many:
-            verdict = " | " + (labels[best] if best is not None else "tie")
-            if best is not None:
-                wins[best] += 1
-        lines.append(f"| {label} | " + " | ".join(cells) + verdict + " |")
+        texts = ["-" if v is None else f"{v:.3f}" for v in values]
+        lines.append(_compared_row(label, values, texts, higher, 1e-3, labels, wins))
     lines.append("")
     if many:
         lines += ["## Figures won", ""]
