@@ -32,6 +32,7 @@ from triage_queue import (
     rule,
 )
 from triage_queue.config import (
+    MAX_DURATION,
     SELECTIONS,
     PolicyFile,
     SlaTargets,
@@ -81,7 +82,7 @@ def test_bad_durations_are_rejected_naming_the_field(bad: Any) -> None:
     assert info.value.field == "sla.default"
 
 
-@given(st.one_of(st.integers(0, 10**9).map(float), st.floats(0, 1e9, allow_nan=False)))
+@given(st.one_of(st.integers(0, int(MAX_DURATION)).map(float), st.floats(0, MAX_DURATION, allow_nan=False)))
 def test_format_duration_reads_back_exactly(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
 
@@ -163,7 +164,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("text", "field", "reason"), BAD_FILES, ids=[f for _, f, _ in BAD_FILES])
 def test_every_bad_key_is_named(text: str, field: str, reason: str) -> None:
     with pytest.raises(InvalidPolicy) as info:
-        parse_policy(text)
+        parse_policy(text, allow_code=True)
     assert info.value.field == field
     assert reason in info.value.reason
 
@@ -393,7 +394,8 @@ def test_loaded_policy_orders_tickets_as_the_hand_built_one(text: str | Path, by
 def test_python_rules_load_from_objects_and_factories() -> None:
     pf = parse_policy(
         '[[rules]]\nkind = "python"\nobject = "test_config:seats_rule"\n'
-        '[[rules]]\nkind = "python"\nobject = "test_config:make_seats_rule"\nargs = {weight_per_seat = 2.0}\n'
+        '[[rules]]\nkind = "python"\nobject = "test_config:make_seats_rule"\nargs = {weight_per_seat = 2.0}\n',
+        allow_code=True,
     )
     first, second = pf.policy.rules
     assert first is seats_rule
@@ -406,7 +408,7 @@ def test_to_toml_writes_module_level_python_rules_and_rejects_others() -> None:
     pf = PolicyFile.from_policy(Policy.lexicographic(seats_rule, Emergency()), name="seats")
     text = pf.to_toml()
     assert 'object = "test_config:seats_rule"' in text
-    assert parse_policy(text) == pf
+    assert parse_policy(text, allow_code=True) == pf
     local = make_seats_rule()
     with pytest.raises(InvalidPolicy) as info:
         PolicyFile.from_policy(Policy.lexicographic(Emergency(), local)).to_toml()
@@ -601,8 +603,12 @@ def test_the_complete_file_in_the_docs_loads() -> None:
         "sla_warning": 600.0,
         "mark_not_responding": False,
     }
-    with pytest.raises(InvalidPolicy) as info:  # the python-rule example names a module of yours
+    with pytest.raises(InvalidPolicy) as info:  # it runs code: refused unless allowed
         parse_policy(blocks[1])
+    assert info.value.field == "rules[0].kind"
+    assert "allow_code=True" in info.value.reason
+    with pytest.raises(InvalidPolicy) as info:  # allowed: it names a module of yours
+        parse_policy(blocks[1], allow_code=True)
     assert info.value.field == "rules[0].object"
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 import math
 import os
 import re
@@ -60,7 +61,34 @@ from triage_queue.rules import (
 from triage_queue.selection import LeastLoaded, LongestIdle, MostProficient, RoundRobin, Selection
 from triage_queue.ticket import Severity, Ticket
 
-__all__ = ["SELECTIONS", "PolicyFile", "SlaTargets", "format_duration", "load_policy", "parse_duration", "parse_policy"]
+__all__ = [
+    "MAX_DURATION",
+    "MAX_NESTING",
+    "MAX_POLICY_BYTES",
+    "SELECTIONS",
+    "PolicyFile",
+    "SlaTargets",
+    "format_duration",
+    "load_policy",
+    "parse_duration",
+    "parse_policy",
+]
+
+_log = logging.getLogger("triage_queue.config")
+
+MAX_POLICY_BYTES: Final = 1 << 20
+"""The largest policy file (or text) read, in bytes (UTF-8): 1 MiB.  Real
+policies are a few kilobytes; the bound keeps a hostile file from costing
+unbounded time or memory."""
+
+MAX_NESTING: Final = 32
+"""How deeply arrays and tables may nest in a policy or staff file (and in a
+JSON Lines trace row); a policy needs 3."""
+
+MAX_DURATION: Final = 366 * 86400.0
+"""The longest duration a policy may give (366 days, in seconds): a longer
+SLA target, wait bound or dispatcher timeout is surely a mistake, and the
+simulator would step through it."""
 
 SELECTIONS: Final[Mapping[str, Callable[[], Selection]]] = MappingProxyType(
     {
@@ -76,6 +104,46 @@ _UNITS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])\s*")
 _NONE: Final = "none"
 _DURATION_REASON: Final = 'expected seconds (a number >= 0) or a duration such as "90s", "2m", "1h30m" (units d, h, m, s)'
+_TOO_LONG: Final = "too long: at most 366 days (MAX_DURATION)"
+_MAX_DURATION_TEXT: Final = 100  # characters of a duration string ("1d2h3m4.5s" is 10)
+_SHORT: Final = 80  # characters of a value quoted in an error message
+
+
+def _short(value: Any) -> Any:
+    """``value``, or for a long string or a number of many digits a short
+    stand-in, so an error message stays one readable line."""
+    if isinstance(value, str) and len(value) > _SHORT:
+        return value[:_SHORT] + f"... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, list | dict):
+        text = _bounded_repr(value)
+        if text is not None:
+            return text
+    return value
+
+
+def _bounded_repr(value: Any) -> str | None:
+    # A long or deep array/table is named by its kind and size, not its text.
+    if _depth(value) > 4 or len(value) > 20:
+        return f"<{_type_name(value)} of {len(value)} items>"
+    return None
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and tables nest in a parsed value (a scalar is 0),
+    without recursion.  O(size of the value)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in item)
+    return deepest
 
 
 # -- durations ------------------------------------------------------------
@@ -123,14 +191,24 @@ def parse_duration(value: Any, field: str = "duration") -> float:
     Traceback (most recent call last):
     ...
     triage_queue.errors.InvalidPolicy: max_wait='10 minutes': expected seconds (a number >= 0) or a duration such as "90s", ...
+    >>> parse_duration("400d", "sla.default")
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: sla.default='400d': too long: at most 366 days (MAX_DURATION)
+
+    Durations longer than :data:`MAX_DURATION` are refused.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not _finite(value) or value < 0:
-            raise InvalidPolicy(field, value, "expected a finite number of seconds >= 0")
+            raise InvalidPolicy(field, _short(value), "expected a finite number of seconds >= 0")
+        if value > MAX_DURATION:
+            raise InvalidPolicy(field, _short(value), _TOO_LONG)
         return float(value)
     reason = _DURATION_REASON
     if not isinstance(value, str):
-        raise InvalidPolicy(field, value, f"{reason}, not {_type_name(value)}")
+        raise InvalidPolicy(field, _short(value), f"{reason}, not {_type_name(value)}")
+    if len(value) > _MAX_DURATION_TEXT:
+        raise InvalidPolicy(field, _short(value), reason)
     total = 0.0
     position = 0
     text = value.strip()
@@ -142,8 +220,8 @@ def parse_duration(value: Any, field: str = "duration") -> float:
             raise InvalidPolicy(field, value, reason)
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
-    if not math.isfinite(total):
-        raise InvalidPolicy(field, value, "duration too large")
+    if not math.isfinite(total) or total > MAX_DURATION:
+        raise InvalidPolicy(field, value, _TOO_LONG)
     return total
 
 
@@ -560,7 +638,9 @@ def _reword(field: str, value: Any, call: Callable[[], Rule]) -> Rule:
         raise InvalidPolicy(field, value, exc.reason) from None
 
 
-def _read_rule(entry: Any, index: int, tiers: Mapping[str, float] | None, weighted: bool) -> tuple[Rule, float | None]:
+def _read_rule(
+    entry: Any, index: int, tiers: Mapping[str, float] | None, weighted: bool, *, source: str, allow_code: bool
+) -> tuple[Rule, float | None]:
     path = f"rules[{index}]"
     if not isinstance(entry, dict):
         raise InvalidPolicy(path, entry, f"expected a table ([[rules]]), not {_type_name(entry)}")
@@ -604,7 +684,7 @@ def _read_rule(entry: Any, index: int, tiers: Mapping[str, float] | None, weight
             )
         built = SlaDeadline(target)
     else:
-        built = _python_rule(reader)
+        built = _python_rule(reader, source, allow_code)
     if name is not None:
         if kind == "python":
             raise InvalidPolicy(reader.field("name"), name, "a python rule is named by its own code")
@@ -613,20 +693,31 @@ def _read_rule(entry: Any, index: int, tiers: Mapping[str, float] | None, weight
     return built, weight
 
 
-def _python_rule(reader: _Reader) -> Rule:
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _python_rule(reader: _Reader, source: str, allow_code: bool) -> Rule:
     spec = reader.text("object")
     field = reader.field("object")
+    if not allow_code:
+        _log.warning("%s: %s: refused a python rule (object = %r): code is not allowed", source, reader.path, spec)
+        raise InvalidPolicy(
+            reader.field("kind"),
+            "python",
+            f"this rule would import and run code ({spec!r}); policy files may not run code unless allowed: "
+            "pass allow_code=True (or --allow-code on the command line) to import and run it",
+        )
     if spec is None:
         raise InvalidPolicy(field, None, 'a python rule needs object = "package.module:name"')
     module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise InvalidPolicy(field, spec, 'expected "package.module:name"')
+    if not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
+        raise InvalidPolicy(field, _short(spec), 'expected "package.module:name" (dotted Python names, no relative import)')
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidPolicy(field, spec, f"cannot import it: {exc}") from None
+    except Exception as exc:  # the module's own code may raise anything while it is imported
+        raise InvalidPolicy(field, spec, f"cannot import it: {type(exc).__name__}: {exc}") from None
     args = reader.take("args")
     if args is not None and not isinstance(args, dict):
         raise InvalidPolicy(reader.field("args"), args, f"expected a table of keyword arguments, not {_type_name(args)}")
@@ -642,6 +733,8 @@ def _python_rule(reader: _Reader) -> Rule:
         raise InvalidPolicy(f"{reader.field('args')}.{exc.field}", exc.value, exc.reason) from None
     except TypeError as exc:
         raise InvalidPolicy(reader.field("args"), args, f"calling {spec} failed: {exc}") from None
+    except Exception as exc:  # the factory is the user's own code
+        raise InvalidPolicy(reader.field("args"), args, f"calling {spec} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(made, Rule) or isinstance(made, type):
         raise InvalidPolicy(field, spec, f"calling it returned {made!r}, not a rule")
     return made
@@ -677,7 +770,7 @@ def _read_sla(value: Any, known_tiers: set[str]) -> SlaTargets:
     return SlaTargets(default, by_tier, by_severity)
 
 
-def _read(data: dict[str, Any], source: str, fallback_name: str) -> PolicyFile:
+def _read(data: dict[str, Any], source: str, fallback_name: str, allow_code: bool = False) -> PolicyFile:
     reader = _Reader(data, "", _TOP_KEYS)
     name = reader.text("name", fallback_name) or fallback_name
     description = reader.take("description", "")
@@ -700,7 +793,7 @@ def _read(data: dict[str, Any], source: str, fallback_name: str) -> PolicyFile:
     weights: list[float] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        built, weight = _read_rule(entry, index, tiers, weighted)
+        built, weight = _read_rule(entry, index, tiers, weighted, source=source, allow_code=allow_code)
         if built.name in seen:
             raise InvalidPolicy(
                 f"rules[{index}].name",
@@ -746,10 +839,38 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Inval
     return InvalidPolicy("toml", line_text, f"{source}, line {line}, column {column}: {problem}")
 
 
-def parse_policy(text: str, *, source: str = "<string>") -> PolicyFile:
+def _toml(text: str, source: str, error: Callable[[str, Any, str], Exception]) -> dict[str, Any]:
+    """Parse TOML ``text`` within the bounds: at most :data:`MAX_POLICY_BYTES`
+    characters, arrays and tables nested at most :data:`MAX_NESTING` deep.
+    Every failure raises ``error(field, value, reason)``; a TOML syntax error
+    names the line and column.  Shared with staff files.  O(size of the text)."""
+    if len(text) > MAX_POLICY_BYTES:
+        raise error("toml", source, f"too large: {len(text)} characters, at most {MAX_POLICY_BYTES} (MAX_POLICY_BYTES)")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        syntax = _syntax_error(exc, text, source)
+        raise error(syntax.field, syntax.value, syntax.reason) from None
+    except RecursionError:
+        raise error("toml", source, f"arrays or tables nested too deeply (at most {MAX_NESTING})") from None
+    except ValueError as exc:
+        # tomllib lets int() fail on more than sys.get_int_max_str_digits() digits.
+        raise error("toml", source, f"not valid TOML: {str(exc).split(';')[0]}") from None
+    if _depth(data) > MAX_NESTING:
+        raise error("toml", source, f"arrays or tables nested too deeply (at most {MAX_NESTING})")
+    return data
+
+
+def parse_policy(text: str, *, source: str = "<string>", allow_code: bool = False) -> PolicyFile:
     """Read a policy from TOML text (format in ``docs/policies.md``);
     ``source`` names it in errors.  Every mistake raises
     :class:`InvalidPolicy` naming the key path.
+
+    A ``kind = "python"`` rule imports and runs the code it names, so it is
+    refused (and logged as a warning on the ``triage_queue.config`` logger)
+    unless ``allow_code`` is true.  Text longer than :data:`MAX_POLICY_BYTES`
+    characters, nested deeper than :data:`MAX_NESTING` or with a duration
+    over :data:`MAX_DURATION` is refused.
 
     Runtime complexity: O(size of the text).
 
@@ -761,21 +882,64 @@ def parse_policy(text: str, *, source: str = "<string>") -> PolicyFile:
     Traceback (most recent call last):
     ...
     triage_queue.errors.InvalidPolicy: toml='max_wait = 1h': p.toml, line 2, column 13: Expected newline or end of ...
+    >>> parse_policy('[[rules]]\\nkind = "python"\\nobject = "mypkg.rules:big_account"')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: rules[0].kind='python': ... pass allow_code=True (or --allow-code on the command line) ...
     """
     if not isinstance(text, str):
-        raise InvalidPolicy("text", text, "expected TOML text as a str")
+        raise InvalidPolicy("text", _short(text), f"expected TOML text as a str, not {type(text).__name__}")
+    _check_flag(allow_code)
     text = text.removeprefix("\ufeff")  # a byte order mark left by open(..., encoding="utf-8")
+    data = _toml(text, source, InvalidPolicy)
+    return _checked(lambda: _read(data, source, "policy", allow_code))
+
+
+def _checked(read: Callable[[], PolicyFile]) -> PolicyFile:
+    """``read()``, its error's value shortened so the message stays one short line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(exc, text, source) from None
-    return _read(data, source, "policy")
+        return read()
+    except InvalidPolicy as exc:
+        short = _short(exc.value)
+        if short is exc.value:
+            raise
+        raise InvalidPolicy(exc.field, short, exc.reason) from None
 
 
-def load_policy(path: str | os.PathLike[str]) -> PolicyFile:
+def _check_flag(allow_code: Any) -> None:
+    if not isinstance(allow_code, bool):
+        raise InvalidPolicy("allow_code", _short(allow_code), "expected True or False")
+
+
+def _read_file(path: Any, error: Callable[[str, Any, str], Exception], limit: int) -> tuple[str, str]:
+    """The source name and UTF-8 text (a byte order mark dropped) of the file
+    at ``path``, at most ``limit`` bytes; every failure raises
+    ``error("path", ...)``.  Shared with staff files and traces.  O(limit)."""
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise error("path", _short(path), f"expected a file path (str or os.PathLike), not {type(path).__name__}")
+    source = os.fspath(path)
+    if not isinstance(source, str):
+        raise error("path", _short(source), "expected a str path, not bytes")
+    try:
+        with open(source, "rb") as stream:
+            raw = stream.read(limit + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise error("path", source, f"cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(raw) > limit:
+        raise error("path", source, f"too large: more than {limit} bytes")
+    try:
+        # Windows editors often save UTF-8 with a byte order mark, which TOML forbids.
+        return source, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error("path", source, f"not UTF-8 text: {exc}") from None
+
+
+def load_policy(path: str | os.PathLike[str], *, allow_code: bool = False) -> PolicyFile:
     """Read a policy TOML file (format in ``docs/policies.md``).  The name
-    defaults to the file's stem.  A missing or unreadable file, bad TOML or a
-    bad key raises :class:`InvalidPolicy`.
+    defaults to the file's stem.  A missing or unreadable file, one over
+    :data:`MAX_POLICY_BYTES` bytes, bad TOML or a bad key raises
+    :class:`InvalidPolicy`; so does a ``kind = "python"`` rule unless
+    ``allow_code`` is true (see :func:`parse_policy`).
 
     Runtime complexity: O(size of the file).
 
@@ -783,22 +947,15 @@ def load_policy(path: str | os.PathLike[str]) -> PolicyFile:
     Traceback (most recent call last):
     ...
     triage_queue.errors.InvalidPolicy: path='no/such/policy.toml': cannot read it: No such file or directory
+    >>> load_policy(5)
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidPolicy: path=5: expected a file path (str or os.PathLike), not int
     """
-    source = os.fspath(path)
-    try:
-        raw = Path(source).read_bytes()
-    except OSError as exc:
-        raise InvalidPolicy("path", source, f"cannot read it: {exc.strerror or exc}") from None
-    try:
-        # Windows editors often save UTF-8 with a byte order mark, which TOML forbids.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidPolicy("path", source, f"not UTF-8 text: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(exc, text, source) from None
-    return _read(data, source, Path(source).stem or "policy")
+    _check_flag(allow_code)
+    source, text = _read_file(path, InvalidPolicy, MAX_POLICY_BYTES)
+    data = _toml(text, source, InvalidPolicy)
+    return _checked(lambda: _read(data, source, Path(source).stem or "policy", allow_code))
 
 
 # -- writing ---------------------------------------------------------------
