@@ -601,7 +601,7 @@ def test_rekeying_an_agents_capacity_moves_its_load_so_capacity_is_never_exceede
 
 def _listener_failing_on_breaches() -> tuple[Dispatcher, ManualClock, Any]:
     clock = ManualClock(0.0)
-    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=None)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=None, on_listener_error=lambda e, exc: None)
 
     def pager(event: Any) -> None:
         if event.kind is EventKind.SLA_BREACHED:
@@ -617,9 +617,7 @@ def _listener_failing_on_breaches() -> tuple[Dispatcher, ManualClock, Any]:
 
 def test_a_listener_raising_during_next_for_does_not_lose_the_offer() -> None:
     d, _, offer = _listener_failing_on_breaches()
-    with pytest.raises(RuntimeError, match="pager down"):
-        d.next_for("ana")
-    assert d.next_for("ana") == offer  # handed out again
+    assert d.next_for("ana") == offer  # the pager's error went to the hook
     assert d.next_for("ana") is None  # once
     assert d.accept(offer).id == "T-1"
     d._check()
@@ -627,8 +625,6 @@ def test_a_listener_raising_during_next_for_does_not_lose_the_offer() -> None:
 
 def test_a_listener_raising_during_wait_for_ticket_does_not_lose_the_offer() -> None:
     d, _, offer = _listener_failing_on_breaches()
-    with pytest.raises(RuntimeError, match="pager down"):
-        d.wait_for_ticket("ana", timeout=0)
     assert d.wait_for_ticket("ana", timeout=0) == offer
     assert d.accept(offer).id == "T-1"
     d._check()

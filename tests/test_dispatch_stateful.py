@@ -100,6 +100,7 @@ class DispatchMachine(RuleBasedStateMachine):
         self.pass_log: dict[tuple[str, str], list[float]] = {}  # every lapse instant ever set
         self.stale_lapse: dict[tuple[str, str], float] = {}  # an old lapse still pending at a new pass
         self.holds: dict[str, tuple[str, float]] = {}  # ticket -> (agent, until)
+        self.unroutable: set[str] = set()  # waiting tickets flagged as no agent could ever take them
         self.agents: dict[str, Agent] = {}
         self.load: dict[str, dict[str, int]] = {}
         self.pending_change: dict[str, dict[str, Any]] = {}
@@ -220,6 +221,7 @@ class DispatchMachine(RuleBasedStateMachine):
             self.state[t] = "cancelled"
             self.passes.pop(t, None)
             self.holds.pop(t, None)
+            self.unroutable.discard(t)
         elif kind is EventKind.HELD:
             assert self.state[t] == "waiting"
             self.holds[t] = (event.agent_id, now + self.affinity_wait)  # type: ignore[assignment]
@@ -243,8 +245,22 @@ class DispatchMachine(RuleBasedStateMachine):
                 changes = self.pending_change.pop(agent_id)
                 self.agents[agent_id] = self.agents[agent_id].evolve(**changes)
                 self.reslot(agent_id)
+        elif kind is EventKind.UNROUTABLE:
+            assert self.state[t] == "waiting" and t not in self.unroutable
+            assert not self.routable(t), f"{t} flagged unroutable, but an agent could take it"
+            self.unroutable.add(t)
+        elif kind is EventKind.ROUTABLE:
+            assert self.state[t] == "waiting" and t in self.unroutable
+            self.unroutable.discard(t)
         else:
             assert kind is EventKind.UPDATED, event
+
+    def routable(self, t: str) -> bool:
+        # Some agent on the roster, in any status, could ever take it.
+        ticket = self.tickets[t]
+        return any(
+            ticket.skills.satisfied_by(agent.skills) and agent.capacity_for(ticket.channel) > 0 for agent in self.agents.values()
+        )
 
     def reslot(self, agent_id: str) -> None:
         """After an agent's capacity changed, its tickets count against the
@@ -630,6 +646,9 @@ class DispatchMachine(RuleBasedStateMachine):
         # ticket given back, expired or transferred is at its original place.
         expected = sorted(self.in_state("waiting"), key=lambda t: (self.policy.sort_key(self.tickets[t], now), self.arrival[t]))
         assert [t.id for t in d.queue] == expected
+        # Exactly the waiting tickets no agent could ever take are flagged (once).
+        assert self.unroutable == {t for t in self.in_state("waiting") if not self.routable(t)}
+        assert d.stats().unroutable == len(self.unroutable)
         for ticket_id in self.in_state("waiting"):
             hold = self.holds.get(ticket_id)
             if hold is not None and now < hold[1]:

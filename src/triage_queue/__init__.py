@@ -13,7 +13,7 @@ from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Ros
 from triage_queue.aio import AsyncDispatcher
 from triage_queue.clock import Clock, ManualClock
 from triage_queue.config import PolicyFile, SlaTargets, load_policy, parse_policy
-from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus
+from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus, log_listener_error
 from triage_queue.errors import (
     AgentBusy,
     DuplicateAgent,
@@ -22,6 +22,7 @@ from triage_queue.errors import (
     Empty,
     InvalidAgent,
     InvalidArgument,
+    InvalidKey,
     InvalidPolicy,
     InvalidPriority,
     InvalidTicket,
@@ -34,6 +35,7 @@ from triage_queue.errors import (
     UnknownKey,
     UnknownOffer,
     UnknownTicket,
+    Unroutable,
 )
 from triage_queue.events import Event, EventKind
 from triage_queue.heap import IndexedHeap
@@ -103,6 +105,7 @@ __all__ = [
     "IndexedHeap",
     "InvalidAgent",
     "InvalidArgument",
+    "InvalidKey",
     "InvalidPolicy",
     "InvalidPriority",
     "InvalidTicket",
@@ -142,10 +145,12 @@ __all__ = [
     "UnknownKey",
     "UnknownOffer",
     "UnknownTicket",
+    "Unroutable",
     "Vip",
     "WaitHistogram",
     "classify_severity",
     "load_policy",
+    "log_listener_error",
     "parse_policy",
     "priority_matching",
     "rule",

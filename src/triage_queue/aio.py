@@ -17,6 +17,7 @@ thread) until the agent has an offer.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from triage_queue.dispatch import Dispatcher, Offer, _AsyncKeeper
@@ -56,10 +57,16 @@ class AsyncDispatcher:
         Raises :class:`UnknownAgent`.  Runtime complexity: as
         :meth:`Dispatcher.next_for` per wake-up.
         """
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0
-        ):
-            raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+                raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+            if timeout == math.inf:
+                timeout = None
+            elif timeout.__class__ is not float:
+                try:
+                    timeout = float(timeout)
+                except OverflowError:  # an int too large for a float
+                    raise InvalidArgument("timeout", timeout, "expected a finite number of seconds >= 0, or None") from None
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         dispatcher = self._dispatcher

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import heapq
+import logging
 import math
 import threading
 import time
@@ -49,11 +50,13 @@ from triage_queue.errors import (
     AgentBusy,
     DuplicateTicket,
     InvalidArgument,
+    InvalidKey,
     NotAssigned,
     OfferClosed,
     RuleError,
     UnknownOffer,
     UnknownTicket,
+    Unroutable,
 )
 from triage_queue.events import Event, EventKind
 from triage_queue.heap import IndexedHeap
@@ -63,7 +66,7 @@ from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram, _add_to_all
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
-__all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus"]
+__all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
 
 # Stale statistics entries checked per new ticket while a sweep is going on.
 _SWEEP_STEP = 8
@@ -71,6 +74,21 @@ _SWEEP_STEP = 8
 # Closed offers remembered, so that answering one says "expired" rather than
 # "unknown".
 _CLOSED_MEMORY = 100_000
+
+# Listener and callback errors, unroutable tickets and clock anomalies are
+# logged here; the library configures no handler.
+logger = logging.getLogger("triage_queue.dispatch")
+
+
+def log_listener_error(event: Event, error: Exception) -> None:
+    """The default ``on_listener_error``: log the event and the traceback at
+    ERROR level on the ``triage_queue.dispatch`` logger.
+
+    Runtime complexity: O(1) plus the logging handlers' cost.
+
+    >>> log_listener_error(Event(EventKind.SUBMITTED, 0.0, 1, "T-1"), RuntimeError("pager down"))
+    """
+    logger.error("listener failed on event %s: %r", event, error, exc_info=error)
 
 
 class OfferStatus(enum.Enum):
@@ -258,6 +276,13 @@ class Dispatcher:
     SLA runs out to emit an ``sla_warning`` event (None: none).
     ``classify``: a ticket's class for statistics (default: severity name).
     ``audit``: how many recent events :attr:`events` keeps.
+    ``refuse_unroutable``: refuse (with :class:`Unroutable`) a new ticket that
+    no agent on the roster could ever take; by default it waits, with an
+    ``unroutable`` event and a warning.
+    ``on_listener_error``: called as ``on_listener_error(event, error)`` when
+    a listener raises (default :func:`log_listener_error`, which logs it);
+    a listener's error never reaches the caller of an operation, whose
+    result or error is always its own.
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA
     events) happen at the start of every operation; call :meth:`tick` from a
@@ -282,6 +307,8 @@ class Dispatcher:
         sla_warning: float | None = None,
         classify: Callable[[Ticket], str] | None = None,
         audit: int = 10_000,
+        refuse_unroutable: bool = False,
+        on_listener_error: Callable[[Event, Exception], None] | None = None,
     ) -> None:
         """Runtime complexity: O(A log A + n)."""
         if queue is None:
@@ -304,6 +331,8 @@ class Dispatcher:
             raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
         if isinstance(audit, bool) or not isinstance(audit, int) or audit < 0:
             raise InvalidArgument("audit", audit, "expected an int >= 0 (events kept)")
+        if on_listener_error is not None and not callable(on_listener_error):
+            raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
         if isinstance(agents, Roster):
             roster = agents
             if roster._observers:
@@ -311,6 +340,8 @@ class Dispatcher:
             if any(s.total_load for s in roster._states.values()):
                 raise InvalidArgument("agents", roster, "roster agents must start with no load")
         else:
+            if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
+                raise InvalidArgument("agents", agents, "expected a Roster or an iterable of triage_queue.Agent")
             # Built (and validated) before anything is attached, so a bad agent
             # leaves the queue free for another attempt.
             roster = Roster(agents, clock=queue._clock)
@@ -327,6 +358,9 @@ class Dispatcher:
         self._retry_after = None if retry_after is None else float(retry_after)
         self._sla_warning = None if sla_warning is None else float(sla_warning)
         self._classify = classify if classify is not None else _default_classify
+        # The latest clock reading: the desk's time, which never goes back.
+        self._now = -math.inf
+        self._held_at: float | None = None  # where time was held when the clock last went back
 
         self._offers: dict[str, Offer] = {}  # pending only
         self._closed: OrderedDict[str, OfferStatus] = OrderedDict()
@@ -359,6 +393,15 @@ class Dispatcher:
         self._event_seq = 0
         self._listeners: list[Listener] = []
         self._outbox: list[Event] = []
+        self._on_listener_error = log_listener_error if on_listener_error is None else on_listener_error
+        # Waiting tickets that no agent on the roster (in any status) could
+        # ever take, in the order they became so; and whether a ticket of a
+        # (required skills, channel) kind could, memoised until some profile
+        # gains its first agent or loses its last.
+        self._refuse_unroutable = bool(refuse_unroutable)
+        self._unroutable: dict[str, None] = {}
+        self._routable_memo: dict[tuple[SkillSet, str | None], bool] = {}
+        self._roster_widened = self._roster_narrowed = False
         self._by_class: dict[str, _Book] = {}
         self._by_skills: dict[str, _Book] = {}
         self._overall = _Book(0, "")
@@ -378,13 +421,15 @@ class Dispatcher:
             queue._relaned = []
             roster._observers.append(self._on_agent_change)
             try:
-                now = self._clock()
+                now = self._read_clock()
                 for agent_id, state in roster._states.items():
                     self._place_agent(state)
-                    self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=f"joined, {state.agent.status.value}")
+                    self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
+                self._roster_widened = self._roster_narrowed = False
                 for ticket in queue:
                     self._enter_books(ticket)
                     self._schedule_sla(ticket, now)
+                    self._check_routable(ticket, now)
                 self._assign_all_locked()
             except BaseException:
                 # A rule failing on a queued ticket: leave queue and roster as they were.
@@ -437,8 +482,10 @@ class Dispatcher:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; return a
         function that unsubscribes it.  Listeners run after the operation
-        that caused the event, outside the lock, on that operation's thread;
-        an exception in a listener propagates to that caller.
+        that caused the event, outside the lock, on a thread calling the
+        dispatcher (usually that operation's).  An exception in a listener
+        goes to ``on_listener_error`` (by default, logged), never to the
+        caller: the operation's own result or error is what it returns.
 
         Runtime complexity: O(1) (unsubscribing O(listeners)).
 
@@ -482,6 +529,8 @@ class Dispatcher:
                     raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
                 if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
+                if self._refuse_unroutable and not self._routable(ticket.skills, ticket.channel):
+                    raise Unroutable(ticket.id, self._why_unroutable(ticket))
                 books = self._books(ticket)  # a failing classify raises before anything changes
                 customer = ticket.customer_id
                 if (
@@ -527,7 +576,7 @@ class Dispatcher:
         seq = queue._new_sequence()
         self._admit(ticket, books, now, waiting=False)
         try:
-            return self._offer(ticket, seq, agent_id, f"routed on arrival: {self._selection.name}", self._clock(), books)
+            return self._offer(ticket, seq, agent_id, f"routed on arrival: {self._selection.name}", self._now, books)
         except BaseException:
             self._requeue(ticket, seq, books)
             raise
@@ -540,6 +589,8 @@ class Dispatcher:
         self._emit(EventKind.SUBMITTED, now, ticket.id)
         if ticket.sla_due is not None or self._sla_latest:
             self._schedule_sla(ticket, now)
+        if waiting:
+            self._check_routable(ticket, now)
 
     def update(self, ticket_id: str, **changes: Any) -> Ticket:
         """Change a ticket wherever it is (waiting, offered or assigned) and
@@ -553,6 +604,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.update("T-1", severity="critical").severity.name
         'CRITICAL'
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
                 now = self._advance_for(ticket_id)
@@ -580,6 +633,8 @@ class Dispatcher:
                     self._queue._update_to(new)
                     self._leave_books(old)
                     self._enter_books(new, books)
+                    if new.skills != old.skills or new.channel != old.channel:
+                        self._check_routable(new, now, "its requirements changed")
                     if not self._paused:
                         self._route(ticket_id, "routed after an update")
                 if new.sla_due != old.sla_due:
@@ -599,6 +654,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.cancel("T-1").id, len(d.queue)
         ('T-1', 0)
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
                 now = self._advance_for(ticket_id)
@@ -609,11 +666,14 @@ class Dispatcher:
                     ticket = self._queue.remove(ticket_id)
                     self._leave_books(ticket)
                     self._passed.pop(ticket_id, None)
+                    self._unroutable.pop(ticket_id, None)
                     self._emit(EventKind.CANCELLED, now, ticket_id)
                 else:
                     ticket = track.ticket
-                    if track.offer is not None:
-                        self._close(track.offer, OfferStatus.REVOKED, now, "ticket cancelled")
+                    offer = track.offer
+                    if offer is not None:
+                        self._close(offer, OfferStatus.REVOKED, now, "ticket cancelled")
+                        self._emit(EventKind.REVOKED, now, ticket_id, offer.agent_id, offer.id, "ticket cancelled")
                     self._finish(track, now, EventKind.CANCELLED, "freed by a cancellation")
         finally:
             self._flush()
@@ -628,6 +688,8 @@ class Dispatcher:
         >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
         ('T-1', 'assigned')
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
                 self._advance()
@@ -650,6 +712,8 @@ class Dispatcher:
         >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); [t.id for t in d.assigned("ana")]
         ['T-1']
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         with self._lock:
             self._roster._state(agent_id)
             return [t.ticket for t in self._tracks.values() if t.agent_id == agent_id and t.offer is None]
@@ -668,6 +732,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)).id == d.next_for("ana").id, d.next_for("ana")
         (True, None)
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             offer = None
             with self._lock:
@@ -687,6 +753,8 @@ class Dispatcher:
         >>> [o.ticket.id for o in d.offers_for("ana")]
         ['T-1', 'T-2']
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 self._advance()
@@ -775,6 +843,10 @@ class Dispatcher:
         >>> d.complete("T-1").id, d.offers_for("ana")[0].ticket.id     # ana is offered T-2 at once
         ('T-1', 'T-2')
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
+        if agent_id is not None and agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 now = self._advance()
@@ -801,6 +873,10 @@ class Dispatcher:
         >>> d.transfer("T-1", skills=["api"]).skills["api"], d.offers_for("bo")[0].ticket.id
         (1, 'T-1')
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
+        if agent_id is not None and agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 now = self._advance()
@@ -812,6 +888,7 @@ class Dispatcher:
                 self._pass(ticket_id, track.agent_id, now)
                 self._requeue(new, track.seq, books)
                 self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
+                self._check_routable(new, now)
                 if not self._paused:
                     self._route(ticket_id, "routed after a transfer")
                 self._fill(track.agent_id, "freed by a transfer")
@@ -845,6 +922,8 @@ class Dispatcher:
         >>> _ = d.submit(Ticket("T-1", 0.0)); d.remove_agent("ana").id, d.status("T-1")
         ('ana', 'waiting')
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 now = self._advance()
@@ -872,6 +951,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); _ = d.set_status("ana", "available"); d.status("T-1")
         'offered'
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 self._advance()
@@ -891,6 +972,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); _ = d.update_agent("ana", skills=["api"]); d.status("T-1")
         'offered'
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         try:
             with self._lock:
                 self._advance()
@@ -1000,6 +1083,8 @@ class Dispatcher:
         >>> d.wait_for_ticket("ana", timeout=0.01) is None
         True
         """
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         if timeout == math.inf:
             timeout = None
         if timeout is not None:
@@ -1045,6 +1130,8 @@ class Dispatcher:
     ) -> tuple[Offer | None, float | None]:
         # For AsyncDispatcher: an offer now; or else the future is woken on
         # the next offer, and the seconds to wait at most are returned.
+        if agent_id.__class__ is not str:
+            _check_key("agent_id", agent_id)
         offer = None
         wait = remaining
         try:
@@ -1199,9 +1286,10 @@ class Dispatcher:
                         state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
                     )
                 occupancy = used / room if room else None
+                unroutable = self._unroutable_count()
         finally:
             self._flush()
-        return Statistics(now, overall, by_class, by_skills, occupancy, agents)
+        return Statistics(now, overall, by_class, by_skills, occupancy, agents, unroutable)
 
     def explain_assignment(self, ticket_id: str) -> AssignmentExplanation:
         """Why a ticket went to its agent, and for every other agent why
@@ -1216,6 +1304,8 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); [v.reason for v in d.explain_assignment("T-1").verdicts]
         ["lacks skill 'api' >= 1 (has 0)", "lacks skill 'api' >= 1 (has 0)"]
         """
+        if ticket_id.__class__ is not str:
+            _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
                 now = self._advance()
@@ -1283,6 +1373,14 @@ class Dispatcher:
         gap between calls gives the same result as frequent ticks); return
         now.  Lock held."""
         now = self._clock()
+        try:
+            later = now >= self._now
+        except TypeError:
+            later = False
+        if later:
+            self._now = now
+        else:
+            now = self._clock_went_back(now)  # or NaN, or not a number
         queue = self._queue
         changes, expiry, retry, sla = queue._changes, self._expiry, self._retry, self._sla
         # The heap's own dict: its truth test costs no Python call.
@@ -1315,6 +1413,39 @@ class Dispatcher:
         if queue._relaned:
             self._route_relaned(now)  # lanes changed by queue calls since the last time
         return now
+
+    def _read_clock(self) -> float:
+        # The clock, never earlier than a reading already used.  Lock held.
+        now = self._clock()
+        try:
+            later = now >= self._now
+        except TypeError:
+            later = False
+        if later:
+            self._now = now
+            return now
+        return self._clock_went_back(now)
+
+    def _clock_went_back(self, reading: Any) -> float:
+        """A reading earlier than the last one (or not a number): the desk's
+        time stands still at the last reading until the clock catches up, so
+        no offer, hold or SLA is decided twice or in the wrong order.  Said
+        once per episode by a ``clock_went_back`` event and a warning.
+        Lock held."""
+        if isinstance(reading, bool) or not isinstance(reading, int | float) or reading != reading:
+            raise InvalidArgument("clock", reading, "the clock returned something other than a number of seconds")
+        held = self._now
+        if self._held_at != held:
+            self._held_at = held
+            logger.warning(
+                "the clock went back from %r to %r: the desk's time is held at %r until it catches up", held, reading, held
+            )
+            self._emit(
+                EventKind.CLOCK_WENT_BACK,
+                held,
+                detail=f"clock read {reading!r:.40} after {held!r}: time held at {held!r} until it catches up",
+            )
+        return held
 
     def _route_relaned(self, now: float) -> None:
         queue = self._queue
@@ -1379,7 +1510,7 @@ class Dispatcher:
         except RuleError as exc:
             if exc.ticket_id != ticket_id:
                 raise
-            return self._clock()
+            return self._now
 
     def _waiting_ticket(self, ticket_id: str) -> Ticket | None:
         # A ticket not yet answered: waiting, or offered but not accepted.
@@ -1452,12 +1583,12 @@ class Dispatcher:
                 and requirement.satisfied_by(state.agent.skills)
                 and not (passed and holder in passed)
             ):
-                return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self._clock())
+                return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self._now)
             return None
         best_agent = self._pick(ticket, requirement, channel, passed)
         if best_agent is None:
             return None
-        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._clock())
+        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._now)
 
     def _pick(
         self, ticket: Ticket, requirement: SkillSet, channel: str | None, passed: dict[str, float] | None
@@ -1520,7 +1651,7 @@ class Dispatcher:
         skipped: list[tuple[Ticket, int]] = []
         queue = self._queue
         passed_by = self._passed
-        now = self._clock()
+        now = self._now
         offered = 0
         try:
             while True:
@@ -1758,11 +1889,13 @@ class Dispatcher:
     # -- agent index -------------------------------------------------------------
 
     def _on_agent_change(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
-        # Called by the roster, under the lock, after every change.
-        now = self._clock()
+        # Called by the roster, under the lock, after every change (perhaps
+        # made on the roster directly, with no _advance before).
+        now = self._read_clock()
         if new is None:
             self._unplace_agent(agent_id)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
+            self._recheck_routability(now)
             self._release_holds(agent_id, now)
             self._wake(agent_id)  # its waiting threads and coroutines learn it is gone
             if agent_id not in self._sleeping:
@@ -1771,7 +1904,10 @@ class Dispatcher:
         state = self._roster._states[agent_id]
         if old is None:
             self._place_agent(state)
-            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=f"joined, {new.status.value}")
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
+            self._recheck_routability(now)
+            if not state.total_capacity:
+                logger.warning("agent %r joined with capacity 0 on every channel: it can take no ticket", agent_id)
         else:
             moved = _profile_key(old) != _profile_key(new)
             if moved:
@@ -1781,6 +1917,7 @@ class Dispatcher:
                 self._refresh(state)
             changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+            self._recheck_routability(now)
             if moved:
                 self._recheck_agent(agent_id, now)
             if new.status is not AgentStatus.AVAILABLE:
@@ -1803,6 +1940,8 @@ class Dispatcher:
     def _unplace_agent(self, agent_id: str) -> None:
         profile = self._profile_of.pop(agent_id)
         profile.agents.discard(agent_id)
+        if not profile.agents:
+            self._roster_narrowed = True
         for heap in profile.free.values():
             heap.pop(agent_id, None)
         if not any(profile.free.values()):
@@ -1818,6 +1957,8 @@ class Dispatcher:
             for requirement, profiles in self._profiles_for.items():
                 if requirement.satisfied_by(agent.skills):
                     profiles.append(profile)
+        if not profile.agents:
+            self._roster_widened = True
         profile.agents.add(agent.id)
         self._profile_of[agent.id] = profile
         self._refresh(state)
@@ -1862,6 +2003,80 @@ class Dispatcher:
             self._profiles_for[requirement] = profiles
         return profiles
 
+    # -- routability --------------------------------------------------------------
+
+    def _routable(self, skills: SkillSet, channel: str | None) -> bool:
+        """Whether some agent on the roster, in any status, could ever take a
+        ticket requiring ``skills`` (preferred skills relax away) on ``channel``."""
+        key = (skills, channel)
+        known = self._routable_memo.get(key)
+        if known is None:
+            known = False
+            for profile in self._eligible_profiles(skills):
+                if profile.agents:
+                    slot = profile.slot_for(channel)
+                    if slot is not None and profile.capacity[slot] > 0:
+                        known = True
+                        break
+            if len(self._routable_memo) >= 4096:
+                self._routable_memo.clear()
+            self._routable_memo[key] = known
+        return known
+
+    def _why_unroutable(self, ticket: Ticket) -> str:
+        skills = ticket.skills
+        if not any(p.agents for p in self._eligible_profiles(skills)):
+            needs = ", ".join(f"{name!r} >= {level}" for name, level in skills.items())
+            return f"no agent on the roster has skills {needs}"
+        channel = "without a channel" if ticket.channel is None else f"on channel {ticket.channel!r}"
+        return f"no agent on the roster with its skills takes tickets {channel}"
+
+    def _check_routable(self, ticket: Ticket, now: float, why: str = "") -> None:
+        # A ticket now waiting (new, updated or handed back): flag it, once,
+        # if no agent could ever take it; clear the flag if one now could.
+        ticket_id = ticket.id
+        if self._routable(ticket.skills, ticket.channel):
+            if self._unroutable and ticket_id in self._unroutable:
+                del self._unroutable[ticket_id]
+                self._emit(EventKind.ROUTABLE, now, ticket_id, detail=why or "an agent can take it")
+            return
+        if ticket_id in self._unroutable:
+            return
+        self._unroutable[ticket_id] = None
+        reason = self._why_unroutable(ticket)
+        logger.warning("ticket %r is unroutable: %s", ticket_id, reason)
+        self._emit(EventKind.UNROUTABLE, now, ticket_id, detail=reason)
+
+    def _recheck_routability(self, now: float) -> None:
+        """After a roster change: if some profile gained its first agent,
+        flagged tickets may be routable now; if one lost its last, waiting
+        tickets may have become unroutable (a scan of the queue, but only
+        then: the last agent with a skill leaving is rare)."""
+        widened, narrowed = self._roster_widened, self._roster_narrowed
+        if not (widened or narrowed):
+            return
+        self._roster_widened = self._roster_narrowed = False
+        self._routable_memo.clear()
+        queue = self._queue
+        if widened and self._unroutable:
+            for ticket_id in list(self._unroutable):
+                ticket = queue.get(ticket_id) if ticket_id not in self._tracks else None
+                if ticket is None:
+                    del self._unroutable[ticket_id]  # no longer waiting
+                elif self._routable(ticket.skills, ticket.channel):
+                    del self._unroutable[ticket_id]
+                    self._emit(EventKind.ROUTABLE, now, ticket_id, detail="the roster changed: an agent can take it")
+        if narrowed:
+            for ticket in queue:
+                if ticket.id not in self._unroutable and not self._routable(ticket.skills, ticket.channel):
+                    self._check_routable(ticket, now)
+
+    def _unroutable_count(self) -> int:
+        queue, tracks = self._queue, self._tracks
+        for ticket_id in [t for t in self._unroutable if t in tracks or t not in queue]:
+            del self._unroutable[ticket_id]  # left the queue (cancelled through the queue, say)
+        return len(self._unroutable)
+
     # -- batch assignment ----------------------------------------------------------
 
     def _assign_all_locked(self) -> list[Offer]:
@@ -1869,7 +2084,7 @@ class Dispatcher:
             return []
         queue = self._queue
         store = queue._store
-        now = self._clock()
+        now = self._now
         offers: list[Offer] = []
         # 1. Held tickets go to their holder if it has room.
         # 2. The rest: greedy in priority order with augmenting paths over
@@ -2088,18 +2303,23 @@ class Dispatcher:
         with self._lock:
             events, self._outbox = self._outbox, []
             listeners = list(self._listeners)
-        # Every listener hears every event even if one of them raises; the
-        # first exception reaches the caller afterwards.
-        error: BaseException | None = None
+        # Every listener hears every event even if one of them raises.  The
+        # events may be another thread's (the outbox is shared), so an error
+        # goes to the hook and never to this caller: a call's result or
+        # error is its own.
         for event in events:
             for listener in listeners:
                 try:
                     listener(event)
                 except Exception as exc:
-                    if error is None:
-                        error = exc
-        if error is not None:
-            raise error
+                    self._listener_failed(event, exc)
+
+    def _listener_failed(self, event: Event, error: Exception) -> None:
+        try:
+            self._on_listener_error(event, error)
+        except Exception as hook_error:
+            # The hook itself failed: logged, still not the caller's business.
+            logger.error("on_listener_error failed on event %s: %r", event, hook_error, exc_info=hook_error)
 
     def __repr__(self) -> str:
         return (
@@ -2168,6 +2388,13 @@ class Dispatcher:
                     raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
 
 
+def _joined(agent: Agent) -> str:
+    detail = f"joined, {agent.status.value}"
+    if not any(agent.capacity.values()):
+        detail += "; capacity 0 on every channel: it can take no ticket"
+    return detail
+
+
 def _first_not_in(
     heap: IndexedHeap[str, tuple[Any, ...]], excluded: Container[str]
 ) -> tuple[str, tuple[Any, ...]] | None:
@@ -2204,10 +2431,24 @@ def _resolve(future: Any) -> None:
         future.set_result(None)
 
 
+def _check_key(field: str, value: Any) -> None:
+    # An id that is not a str: fine if hashable (it is simply unknown), else
+    # the library's error naming the parameter rather than a bare TypeError.
+    try:
+        hash(value)
+    except Exception as exc:
+        raise InvalidKey(field, value, f"cannot be looked up: {exc}") from None
+
+
 def _check_seconds(field: str, value: Any, *, allow_none: bool, positive: bool) -> None:
     if value is None and allow_none:
         return
-    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    bad = isinstance(value, bool) or not isinstance(value, int | float)
+    if not bad:
+        try:
+            bad = not math.isfinite(value)
+        except OverflowError:  # an int too large for a float
+            bad = True
     if bad or value < 0 or (positive and value == 0):
         expected = "a finite number of seconds " + ("> 0" if positive else ">= 0") + (", or None" if allow_none else "")
         raise InvalidArgument(field, value, f"expected {expected}")

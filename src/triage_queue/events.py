@@ -29,7 +29,7 @@ class EventKind(enum.Enum):
     ACCEPTED = "accepted"  # the ticket is assigned to the agent
     DECLINED = "declined"
     EXPIRED = "expired"  # an offer ran out; the ticket went back to its place
-    REVOKED = "revoked"  # an offer was withdrawn (agent left, ticket cancelled)
+    REVOKED = "revoked"  # an offer was withdrawn (agent left or no longer qualifies, ticket cancelled)
     COMPLETED = "completed"
     TRANSFERRED = "transferred"  # sent back to the queue with new requirements
     UPDATED = "updated"
@@ -37,6 +37,9 @@ class EventKind(enum.Enum):
     SLA_WARNING = "sla_warning"  # the SLA runs out within the warning time
     SLA_BREACHED = "sla_breached"
     AGENT_CHANGED = "agent_changed"  # joined, left, or changed status, skills or capacity
+    UNROUTABLE = "unroutable"  # no agent on the roster could ever take this waiting ticket
+    ROUTABLE = "routable"  # a roster change made an unroutable ticket routable again
+    CLOCK_WENT_BACK = "clock_went_back"  # a clock reading earlier than the last: time held still
 
 
 @attrs.frozen(slots=True)
