@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -47,7 +48,7 @@ def deep(n: int) -> Any:
 
 # Values hypothesis cannot print (a repr that raises, 10,000 levels of
 # nesting) are made from a name, so a failing example is still readable.
-MADE = {
+MADE: dict[str, Callable[[], Any]] = {
     "deep list": lambda: deep(10_000),
     "spiteful": Spiteful,
     "object": object,
