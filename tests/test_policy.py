@@ -449,7 +449,10 @@ def test_rule_that_raises_becomes_rule_error_with_cause(weighted: bool) -> None:
 @pytest.mark.parametrize("bonus", [0.0, 60.0])
 def test_builtin_rule_that_raises_is_a_rule_error_with_cause(bonus: float) -> None:
     """A built-in rule that raises (float overflow) gives RuleError naming it, with the cause chained."""
-    ticket = Ticket("T-10", 0.0, contacts=10**400)
+    # Ticket refuses contacts beyond 2**53 (test_hostile_values), so plant the
+    # huge count past validation to reach the rule's own failure.
+    ticket = Ticket("T-10", 0.0)
+    object.__setattr__(ticket, "contacts", 10**400)
     policy = Policy.lexicographic(Emergency(), FeedbackOrder(follow_up_bonus=bonus))
     with pytest.raises(RuleError, match="raised OverflowError") as info:
         policy.sort_key(ticket, NOW)

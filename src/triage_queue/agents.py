@@ -20,6 +20,7 @@ dispatcher), and a dispatcher using the roster reacts at once.
 from __future__ import annotations
 
 import enum
+import sys
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,6 +36,7 @@ from triage_queue.errors import (
     InvalidArgument,
     InvalidTicket,
     UnknownAgent,
+    _brief,
 )
 from triage_queue.ticket import SkillSet, SkillsLike
 
@@ -106,7 +108,9 @@ def _to_capacity(value: Any) -> Mapping[str, int]:
         if not isinstance(channel, str) or not channel:
             raise InvalidAgent("capacity", value, f"channel {channel!r} must be a non-empty string")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CAPACITY:
-            raise InvalidAgent("capacity", value, f"limit for {channel!r} is {limit!r}; expected an int 0..{MAX_CAPACITY}")
+            raise InvalidAgent(
+                "capacity", value, f"limit for {_brief(channel)} is {_brief(limit)}; expected an int 0..{MAX_CAPACITY}"
+            )
         capacity[channel] = limit
     return MappingProxyType(capacity)
 
@@ -295,8 +299,8 @@ class Roster:
         customers: int = 100_000,
     ) -> None:
         """Runtime complexity: O(A) for A agents."""
-        if isinstance(history, bool) or not isinstance(history, int) or history < 0:
-            raise InvalidArgument("history", history, "expected an int >= 0 (services remembered per agent)")
+        if isinstance(history, bool) or not isinstance(history, int) or not 0 <= history <= sys.maxsize:
+            raise InvalidArgument("history", history, "expected an int 0..sys.maxsize (services remembered per agent)")
         if isinstance(customers, bool) or not isinstance(customers, int) or customers < 0:
             raise InvalidArgument("customers", customers, "expected an int >= 0 (customers remembered)")
         self._clock: Callable[[], float] = clock if clock is not None else (lambda: 0.0)

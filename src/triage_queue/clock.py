@@ -15,11 +15,10 @@ databases store ``created_at`` and SLA deadlines).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from triage_queue.errors import InvalidArgument
+from triage_queue.errors import InvalidArgument, _finite
 
 __all__ = ["Clock", "ManualClock"]
 
@@ -45,7 +44,7 @@ class ManualClock:
     __slots__ = ("_now",)
 
     def __init__(self, start: float = 0.0) -> None:
-        self._now = _finite("start", start)
+        self._now = _seconds("start", start)
 
     def __call__(self) -> float:
         """The current time.  Runtime complexity: O(1)."""
@@ -53,15 +52,18 @@ class ManualClock:
 
     def advance(self, seconds: float) -> float:
         """Move forward by ``seconds`` (>= 0) and return the new time."""
-        seconds = _finite("seconds", seconds)
+        seconds = _seconds("seconds", seconds)
         if seconds < 0:
             raise InvalidArgument("seconds", seconds, "a clock cannot go backwards")
-        self._now += seconds
-        return self._now
+        now = self._now + seconds
+        if now == float("inf"):
+            raise InvalidArgument("seconds", seconds, f"the clock would overflow (it reads {self._now!r})")
+        self._now = now
+        return now
 
     def set(self, now: float) -> None:
         """Jump to ``now``, which may not be earlier than the current time."""
-        now = _finite("now", now)
+        now = _seconds("now", now)
         if now < self._now:
             raise InvalidArgument("now", now, f"a clock cannot go backwards (it reads {self._now!r})")
         self._now = now
@@ -70,7 +72,5 @@ class ManualClock:
         return f"ManualClock({self._now!r})"
 
 
-def _finite(field: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidArgument(field, value, "expected a finite number of seconds")
-    return float(value)
+def _seconds(field: str, value: Any) -> float:
+    return _finite(InvalidArgument, field, value, "expected a finite number of seconds")

@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from triage_queue.errors import InvalidPolicy, RuleError
+from triage_queue.errors import InvalidArgument, InvalidPolicy, RuleError, _brief, _finite
 from triage_queue.rules import (
     Aging,
     BaseRule,
@@ -104,7 +104,12 @@ class Explanation:
 
 
 def _to_rules(value: Any) -> tuple[Rule, ...]:
-    rules = tuple(value)
+    if isinstance(value, str | bytes):
+        raise InvalidPolicy("rules", value, "expected an iterable of rules")
+    try:
+        rules = tuple(value)
+    except Exception:  # not iterable
+        raise InvalidPolicy("rules", value, "expected an iterable of rules") from None
     if not rules:
         raise InvalidPolicy("rules", rules, "a policy needs at least one rule")
     names: set[str] = set()
@@ -112,10 +117,15 @@ def _to_rules(value: Any) -> tuple[Rule, ...]:
         if isinstance(r, type):
             # A rule class passes the protocol check but is not a rule.
             raise InvalidPolicy("rules", r, "a rule class, not a rule: instantiate it")
-        if not isinstance(r, Rule):
+        try:
+            is_rule = isinstance(r, Rule)
+            name = r.name if is_rule else None
+        except Exception:  # an attribute lookup raised
+            is_rule = False
+        if not is_rule:
             raise InvalidPolicy("rules", r, "not a rule: needs name, key(), next_change() and explain()")
-        if not isinstance(r.name, str) or not r.name:
-            raise InvalidPolicy("rules", r, f"a rule's name must be a non-empty string, not {r.name!r}")
+        if not isinstance(name, str) or not name:
+            raise InvalidPolicy("rules", r, f"a rule's name must be a non-empty string, not {_brief(name)}")
         if r.name in names:
             raise InvalidPolicy("rules", r.name, "two rules share this name; give one another name")
         names.add(r.name)
@@ -162,22 +172,23 @@ class Policy:
 
         Runtime complexity: O(number of rules).
         """
-        if max_wait is not None and (
-            isinstance(max_wait, bool)
-            or not isinstance(max_wait, int | float)
-            or not math.isfinite(max_wait)
-            or max_wait < 0
-        ):
-            raise InvalidPolicy("max_wait", max_wait, "expected a finite number of seconds >= 0, or None")
+        if max_wait is not None:
+            reason = "expected a finite number of seconds >= 0, or None"
+            if _finite(InvalidPolicy, "max_wait", max_wait, reason) < 0:
+                raise InvalidPolicy("max_wait", max_wait, reason)
         rule_tuple = _to_rules(rules)
         weight_tuple: tuple[float, ...] | None = None
         if weights is not None:
-            weight_tuple = tuple(weights)
+            if isinstance(weights, str | bytes):
+                raise InvalidPolicy("weights", weights, "expected a sequence of numbers, one per rule")
+            try:
+                weight_tuple = tuple(weights)
+            except Exception:  # not iterable
+                raise InvalidPolicy("weights", weights, "expected a sequence of numbers, one per rule") from None
             if len(weight_tuple) != len(rule_tuple):
                 raise InvalidPolicy("weights", weight_tuple, f"expected {len(rule_tuple)} weights, one per rule")
             for w in weight_tuple:
-                if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w):
-                    raise InvalidPolicy("weights", w, "each weight must be a finite number")
+                _finite(InvalidPolicy, "weights", w, "each weight must be a finite number")
         self.__attrs_init__(
             rule_tuple,
             weight_tuple,
@@ -215,8 +226,14 @@ class Policy:
         >>> p.weights
         (600.0, 1.0)
         """
-        pairs = list(weights.items() if isinstance(weights, Mapping) else weights)
-        return cls([r for r, _ in pairs], [w for _, w in pairs], max_wait=max_wait)
+        try:
+            pairs = list(weights.items() if isinstance(weights, Mapping) else weights)
+            rules = [r for r, _ in pairs]
+            numbers = [w for _, w in pairs]
+        except Exception:  # not iterable, or not pairs
+            reason = "expected a mapping of rule to weight, or (rule, weight) pairs"
+            raise InvalidPolicy("weights", weights, reason) from None
+        return cls(rules, numbers, max_wait=max_wait)
 
     @classmethod
     def default(
@@ -275,15 +292,19 @@ class Policy:
         (0, 0, -3, 5.0)
         """
         max_wait = self.max_wait
-        if max_wait is None:
-            return self._rule_key(ticket, now)
-        # Overdue tickets share the leading created_at (oldest first); all the
-        # others share +inf there and are ordered by the rules as usual.
-        # The same sum as next_change(), so the step fires exactly when the
-        # ticket becomes overdue, whatever the float rounding.
-        created = ticket.created_at
-        lead = created if now >= created + max_wait else math.inf
-        return (lead,) + self._rule_key(ticket, now)
+        try:
+            if max_wait is None:
+                return self._rule_key(ticket, now)
+            # Overdue tickets share the leading created_at (oldest first); all the
+            # others share +inf there and are ordered by the rules as usual.
+            # The same sum as next_change(), so the step fires exactly when the
+            # ticket becomes overdue, whatever the float rounding.
+            created = ticket.created_at
+            lead = created if now >= created + max_wait else math.inf
+            return (lead,) + self._rule_key(ticket, now)
+        except Exception:
+            _check_call(ticket, now)  # a bad argument is named, not blamed on a rule
+            raise
 
     def _rule_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
         if self._trusted:
@@ -340,6 +361,13 @@ class Policy:
 
         Runtime complexity: O(number of rules with time steps).
         """
+        try:
+            return self._next_change(ticket, now)
+        except Exception:
+            _check_call(ticket, now)
+            raise
+
+    def _next_change(self, ticket: Ticket, now: float) -> float | None:
         earliest: float | None = None
         if self.max_wait is not None:
             due = ticket.created_at + self.max_wait
@@ -355,7 +383,9 @@ class Policy:
             if when is None:
                 continue
             if isinstance(when, bool) or not isinstance(when, numbers.Real) or not when > now:
-                raise RuleError(r.name, ticket.id, f"next_change returned {when!r}; expected a time after now={now!r} or None")
+                raise RuleError(
+                    r.name, ticket.id, f"next_change returned {_brief(when)}; expected a time after now={now!r} or None"
+                )
             if earliest is None or when < earliest:
                 earliest = float(when)
         return earliest
@@ -393,3 +423,10 @@ class Policy:
                 bound = f"waited {waited:g}s of the {self.max_wait:g}s bound"
         return Explanation(ticket.id, now, self.composition, tuple(contributions), total, None, bound)
 
+
+def _check_call(ticket: Any, now: Any) -> None:
+    # On the failure path of sort_key() and next_change(): raise
+    # InvalidArgument if an argument is what went wrong.
+    if not isinstance(ticket, Ticket):
+        raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
+    _finite(InvalidArgument, "now", now, "expected clock seconds (a finite number)")

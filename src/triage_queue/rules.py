@@ -45,7 +45,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from triage_queue.errors import InvalidPolicy, InvalidTicket, RuleError
+from triage_queue.errors import InvalidPolicy, InvalidTicket, RuleError, _brief, _finite
 from triage_queue.ticket import Severity, Ticket
 
 __all__ = [
@@ -145,7 +145,7 @@ class BaseRule(abc.ABC):
 
 def _non_negative(field: str) -> Callable[[Any, Any, Any], None]:
     def check(_: Any, __: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        if _finite(InvalidPolicy, field, value, "expected a finite number >= 0") < 0:
             raise InvalidPolicy(field, value, "expected a finite number >= 0")
 
     return check
@@ -193,16 +193,19 @@ def _to_ranks(value: Any) -> Mapping[str, float]:
         raise InvalidPolicy("tiers", value, "expected a mapping of tier name to rank")
     for tier, rank in value.items():
         if not isinstance(tier, str) or not tier:
-            raise InvalidPolicy("tiers", value, f"tier name {tier!r} must be a non-empty string")
-        if isinstance(rank, bool) or not isinstance(rank, int | float) or not math.isfinite(rank):
-            raise InvalidPolicy("tiers", value, f"rank of tier {tier!r} is {rank!r}; expected a finite number")
+            raise InvalidPolicy("tiers", value, f"tier name {_brief(tier)} must be a non-empty string")
+        try:
+            _finite(InvalidPolicy, "tiers", rank, "")
+        except InvalidPolicy:
+            reason = f"rank of tier {_brief(tier)} is {_brief(rank)}; expected a finite number"
+            raise InvalidPolicy("tiers", value, reason) from None
     # Read-only, so a frozen rule stays frozen and its ranks stay validated.
     return MappingProxyType(dict(value))
 
 
 def _check_default_rank(_: Any, __: Any, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)):
-        raise InvalidPolicy("default_rank", value, "expected a finite number or None")
+    if value is not None:
+        _finite(InvalidPolicy, "default_rank", value, "expected a finite number or None")
 
 
 @attrs.frozen(slots=True)
@@ -256,7 +259,7 @@ class Prefer(enum.Enum):
 def _to_prefer(value: Any) -> Prefer:
     try:
         return Prefer(value.value if isinstance(value, Prefer) else value)
-    except ValueError:
+    except Exception:  # ValueError, or whatever a hostile __hash__/__eq__ raises
         raise InvalidPolicy("prefer", value, "expected 'complex' or 'simple'") from None
 
 

@@ -17,9 +17,14 @@ from typing import Any
 
 import attrs
 
-from triage_queue.errors import InvalidArgument
+from triage_queue.errors import InvalidArgument, _finite
 
 __all__ = ["AgentFigures", "GroupFigures", "Statistics", "WaitHistogram"]
+
+
+# Finer than this, buckets would hold one value each (and the bucket number
+# of a wide range of values could overflow).
+_MIN_PRECISION = 1e-9
 
 
 class WaitHistogram:
@@ -38,9 +43,9 @@ class WaitHistogram:
 
     def __init__(self, precision: float = 0.01, floor: float = 0.001) -> None:
         """Runtime complexity: O(1)."""
-        if isinstance(precision, bool) or not isinstance(precision, int | float) or not 0 < precision <= 1:
-            raise InvalidArgument("precision", precision, "expected a relative precision in (0, 1]")
-        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor < math.inf:
+        if isinstance(precision, bool) or not isinstance(precision, int | float) or not _MIN_PRECISION <= precision <= 1:
+            raise InvalidArgument("precision", precision, f"expected a relative precision in [{_MIN_PRECISION:g}, 1]")
+        if not _finite(InvalidArgument, "floor", floor, "expected a finite number > 0") > 0:
             raise InvalidArgument("floor", floor, "expected a finite number > 0")
         self._floor = float(floor)
         self._log_floor = math.log(self._floor)
@@ -86,7 +91,16 @@ class WaitHistogram:
     def _representative(self, bucket: int) -> float:
         # The geometric middle of the bucket is within the precision of every
         # value in it; the exact extremes keep answers inside what was seen.
-        middle = self._floor / 2 if bucket == 0 else self._floor * math.exp((bucket - 0.5) * self._log_base)
+        if bucket == 0:
+            middle = self._floor / 2
+        else:
+            try:
+                middle = self._floor * math.exp((bucket - 0.5) * self._log_base)
+            except OverflowError:  # a tiny floor and values near the largest float
+                try:
+                    middle = math.exp(self._log_floor + (bucket - 0.5) * self._log_base)
+                except OverflowError:
+                    middle = math.inf
         return min(max(middle, self.min), self.max)
 
     def merge(self, other: WaitHistogram) -> None:
@@ -117,8 +131,12 @@ def _add_to_all(histograms: tuple[WaitHistogram, ...], value: float) -> None:
     # WaitHistogram.add on several histograms at once: the value is checked,
     # and its bucket found, once for all that share precision and floor (a
     # dispatcher records every wait in three).
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-        raise InvalidArgument("value", value, "expected a finite number >= 0")
+    if value.__class__ is not float or not 0.0 <= value < math.inf:
+        # Any int is converted first: one too large for a float is refused
+        # here, before any histogram changes.
+        value = _finite(InvalidArgument, "value", value, "expected a finite number >= 0")
+        if value < 0:
+            raise InvalidArgument("value", value, "expected a finite number >= 0")
     shape: tuple[float, float] | None = None
     bucket = 0
     for histogram in histograms:
@@ -195,7 +213,8 @@ class Statistics:
     joined by ``+``; ``"-"`` for none) to :class:`GroupFigures`; ``overall``
     covers every ticket.  ``occupancy`` is the share of the capacity of
     available agents in use (None with no such capacity); ``agents`` maps
-    agent id to :class:`AgentFigures`.
+    agent id to :class:`AgentFigures`.  ``unroutable`` counts the waiting
+    tickets no agent on the roster could ever take.
     """
 
     now: float
@@ -204,6 +223,7 @@ class Statistics:
     by_skills: Mapping[str, GroupFigures]
     occupancy: float | None
     agents: Mapping[str, AgentFigures]
+    unroutable: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, ready for JSON.  Runtime complexity: O(groups + agents)."""
@@ -214,4 +234,5 @@ class Statistics:
             "by_skills": {k: v.as_dict() for k, v in self.by_skills.items()},
             "occupancy": self.occupancy,
             "agents": {k: v.as_dict() for k, v in self.agents.items()},
+            "unroutable": self.unroutable,
         }

@@ -10,7 +10,6 @@ mapping used both for what a ticket requires and for what an agent can do.
 from __future__ import annotations
 
 import enum
-import math
 import operator
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -18,7 +17,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from triage_queue.errors import InvalidTicket
+from triage_queue.errors import InvalidArgument, InvalidTicket, _bad_key, _brief, _finite
 
 __all__ = [
     "Impact",
@@ -32,6 +31,9 @@ __all__ = [
 
 MIN_LEVEL = 1
 MAX_LEVEL = 5
+# The most contacts a ticket may count: the largest int a float holds
+# exactly, so rules can do arithmetic with it.
+MAX_CONTACTS = 2**53
 
 
 class Severity(enum.IntEnum):
@@ -151,11 +153,11 @@ def classify_severity(impact: Impact | str, kind: IssueKind | str) -> Severity:
     """
     try:
         impact = Impact(impact.lower() if isinstance(impact, str) else impact)
-    except ValueError:
+    except Exception:  # ValueError, or whatever a hostile __hash__/__eq__ raises
         raise InvalidTicket("impact", impact, f"expected one of {[i.value for i in Impact]}") from None
     try:
         kind = IssueKind(kind.lower() if isinstance(kind, str) else kind)
-    except ValueError:
+    except Exception:
         raise InvalidTicket("kind", kind, f"expected one of {[k.value for k in IssueKind]}") from None
     return _CRITERIA[kind][impact]
 
@@ -221,10 +223,13 @@ class SkillSet(Mapping[str, int]):
         Runtime complexity: O(k) for the k skills of this set.
         """
         # A SkillSet's own dict answers get() without Mapping's try/except.
-        get = proficiency._levels.get if proficiency.__class__ is SkillSet else proficiency.get
-        for name, level in self._items:
-            if get(name, 0) < level:
-                return False
+        try:
+            get = proficiency._levels.get if proficiency.__class__ is SkillSet else proficiency.get
+            for name, level in self._items:
+                if get(name, 0) < level:
+                    return False
+        except Exception as exc:
+            raise _bad_proficiency(proficiency, exc) from exc
         return True
 
     def missing_from(self, proficiency: Mapping[str, int]) -> list[tuple[str, int, int]]:
@@ -235,19 +240,33 @@ class SkillSet(Mapping[str, int]):
         >>> SkillSet({"payments": 3}).missing_from({"payments": 1})
         [('payments', 3, 1)]
         """
-        return [(n, lvl, proficiency.get(n, 0)) for n, lvl in self._items if proficiency.get(n, 0) < lvl]
+        try:
+            return [(n, lvl, proficiency.get(n, 0)) for n, lvl in self._items if proficiency.get(n, 0) < lvl]
+        except Exception as exc:
+            raise _bad_proficiency(proficiency, exc) from exc
 
     def __getitem__(self, name: str) -> int:
         """The level of skill ``name``.  Runtime complexity: O(1)."""
-        return self._levels[name]
+        try:
+            return self._levels[name]
+        except KeyError:
+            raise
+        except Exception as exc:  # unhashable
+            raise _bad_key("name", name, exc) from exc
 
     def get(self, name: str, default: Any = None) -> Any:
         """The level of skill ``name``, or ``default``.  Runtime complexity: O(1)."""
-        return self._levels.get(name, default)
+        try:
+            return self._levels.get(name, default)
+        except Exception as exc:  # unhashable
+            raise _bad_key("name", name, exc) from exc
 
     def __contains__(self, name: object) -> bool:
         """Whether skill ``name`` is in the set.  Runtime complexity: O(1)."""
-        return name in self._levels
+        try:
+            return name in self._levels
+        except Exception as exc:  # unhashable
+            raise _bad_key("name", name, exc) from exc
 
     def __iter__(self) -> Iterator[str]:
         """Skill names in sorted order.  Runtime complexity: O(1) per name."""
@@ -277,11 +296,17 @@ class SkillSet(Mapping[str, int]):
         return (SkillSet, (dict(self._items),))
 
 
+def _bad_proficiency(proficiency: Any, exc: Exception) -> InvalidArgument:
+    if isinstance(exc, InvalidArgument):
+        return exc
+    return InvalidArgument("proficiency", proficiency, f"expected a mapping of skill name to level 0..5 ({_brief(exc)})")
+
+
 def _check_skill(field: str, whole: Any, name: Any, level: Any) -> None:
     if not isinstance(name, str) or not name:
-        raise InvalidTicket(field, whole, f"skill name {name!r} must be a non-empty string")
+        raise InvalidTicket(field, whole, f"skill name {_brief(name)} must be a non-empty string")
     if not isinstance(level, int) or isinstance(level, bool) or not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise InvalidTicket(field, whole, f"level of skill {name!r} is {level!r}; expected an int 1..5")
+        raise InvalidTicket(field, whole, f"level of skill {_brief(name)} is {_brief(level)}; expected an int 1..5")
 
 
 # -- Ticket -------------------------------------------------------------------
@@ -301,10 +326,7 @@ def _to_id(value: Any) -> str:
 def _time(field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidTicket(field, value, "expected a number of clock seconds")
-    seconds = float(value)
-    if not math.isfinite(seconds):
-        raise InvalidTicket(field, value, "expected a finite number of clock seconds")
-    return seconds
+    return _finite(InvalidTicket, field, value, "expected a finite number of clock seconds")
 
 
 def _to_created_at(value: Any) -> float:
@@ -329,7 +351,7 @@ def _to_complexity(value: Any) -> int:
 
 
 def _to_contacts(value: Any) -> int:
-    return _int_in_range("contacts", value, 1, None)
+    return _int_in_range("contacts", value, 1, MAX_CONTACTS)
 
 
 def _optional_str(field: str, value: Any) -> str | None:
@@ -435,7 +457,7 @@ class Ticket:
     customer_tier   tier name such as ``"gold"``, or None for a standard customer
     complexity      int 1 (simple) .. 5 (complex)
     skills          required skills: ``{name: minimum level 1..5}`` or names
-    contacts        how many times the customer wrote about it, >= 1
+    contacts        how many times the customer wrote about it, 1..2**53
     sla_due         clock seconds by which it must be answered, or None
     customer_id     who asked (for affinity), or None
     channel         ``"chat"``, ``"email"``, ``"phone"``... or None
@@ -507,7 +529,7 @@ class Ticket:
             complexity = _to_complexity(complexity)
         if skills.__class__ is not SkillSet:
             skills = _to_skills(skills)
-        if contacts.__class__ is not int or contacts < 1:
+        if contacts.__class__ is not int or not 1 <= contacts <= MAX_CONTACTS:
             contacts = _to_contacts(contacts)
         if sla_due is not None:
             sla_due = _to_sla_due(sla_due)
@@ -551,7 +573,11 @@ class Ticket:
             return self.skills
         relax_after = self.relax_after
         # The same sum as relaxes_at(), which the queue schedules.
-        if relax_after is not None and now >= self.created_at + relax_after:
+        try:
+            relaxed = relax_after is not None and now >= self.created_at + relax_after
+        except Exception:  # now is not a number: name it
+            raise InvalidArgument("now", now, "expected clock seconds") from None
+        if relaxed:
             return self.skills
         return _merged(self.skills, self.preferred_skills)
 
@@ -579,7 +605,7 @@ class Ticket:
                 position = _POSITION.get(name)
                 if position is None:
                     raise InvalidTicket(name, value, f"no such ticket field; fields are {sorted(converters)}")
-                if position == 0 and value != self.id:
+                if position == 0 and (not isinstance(value, str) or str.__ne__(value, self.id)):
                     raise InvalidTicket("id", value, f"a ticket's id cannot change (it is {self.id!r})")
                 values[position] = converters[name](value)
         # Only the changed fields need converting: the others were validated
