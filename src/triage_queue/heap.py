@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from heapq import heapify, heappop, heappush
 from typing import Any, Generic, NoReturn, Protocol, TypeVar, overload
 
-from triage_queue.errors import DuplicateKey, Empty, InvalidPriority, UnknownKey
+from triage_queue.errors import DuplicateKey, Empty, InvalidArgument, InvalidPriority, UnknownKey, _bad_key, _brief, _brief_text
 
 __all__ = ["IndexedHeap"]
 
@@ -62,7 +62,9 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
 
     Priorities must be mutually comparable with ``<`` (including with a key's
     earlier priorities, which linger until compaction); keys must be hashable
-    and are never compared.  Equal priorities leave in first-insertion order.
+    and are never compared: an unhashable key raises
+    :class:`~triage_queue.errors.InvalidKey` (an ``InvalidArgument`` and a
+    ``TypeError``) naming ``key``.  Equal priorities leave in first-insertion order.
     A float NaN priority is rejected; a NaN hidden inside a tuple cannot be
     detected cheaply and would misorder the heap, so do not use one.
     Not thread-safe: guard it with a lock if several threads share it.
@@ -84,19 +86,39 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
 
         A key given twice keeps its first position among equals and its last
         priority, as ``dict`` would.  Raises :class:`InvalidPriority` if a
-        priority is NaN or the priorities cannot be compared.
+        priority is NaN or the priorities cannot be compared,
+        :class:`InvalidArgument` naming ``items`` if ``items`` is neither a
+        mapping nor an iterable of pairs, and :class:`InvalidKey` for an
+        unhashable key.
 
         Runtime complexity: O(n).
 
         >>> IndexedHeap([("a", 2), ("b", 1), ("a", 0)]).popitem()
         ('a', 0)
+        >>> IndexedHeap(5)
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: items=5: expected a mapping, or an iterable of (key, priority) pairs
         """
-        pairs = items.items() if isinstance(items, Mapping) else items
+        expected = "expected a mapping, or an iterable of (key, priority) pairs"
+        if isinstance(items, str | bytes):
+            raise InvalidArgument("items", items, expected)
+        try:
+            pairs = iter(items.items() if isinstance(items, Mapping) else items)
+        except Exception:  # not iterable
+            raise InvalidArgument("items", items, expected) from None
         index: dict[K, tuple[P, int, K]] = {}
         seq = 0
-        for key, priority in pairs:
+        for pair in pairs:
+            try:
+                key, priority = pair
+            except Exception:  # not a pair
+                raise InvalidArgument("items", items, f"{expected}; got the item {_brief(pair)}") from None
             _check_priority(key, priority)
-            old = index.get(key)
+            try:
+                old = index.get(key)
+            except Exception as exc:
+                raise _bad_key("key", key, exc) from exc
             if old is None:
                 index[key] = (priority, seq, key)
                 seq += 1
@@ -107,7 +129,7 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
             heapify(heap)
         except Exception as exc:
             raise InvalidPriority(
-                "priority", [e[0] for e in heap][:5], f"priorities cannot be compared: {exc}"
+                "priority", [e[0] for e in heap[:5]], f"priorities cannot be compared: {_brief_text(exc)}"
             ) from exc
         self._heap = heap
         self._index = index
@@ -130,8 +152,11 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         """
         index = self._index
         if type(priority) is float and priority != priority:
-            raise InvalidPriority("priority", priority, f"NaN cannot be ordered (key {key!r})")
-        old = index.get(key)
+            raise InvalidPriority("priority", priority, f"NaN cannot be ordered (key {_brief(key)})")
+        try:
+            old = index.get(key)
+        except Exception as exc:  # unhashable: checked only when it fails
+            raise _bad_key("key", key, exc) from exc
         if old is None:
             entry = (priority, self._next_seq, key)
             try:
@@ -163,7 +188,11 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         ...
         triage_queue.errors.DuplicateKey: duplicate key 'a': already present
         """
-        if key in self._index:
+        try:
+            present = key in self._index
+        except Exception as exc:
+            raise _bad_key("key", key, exc) from exc
+        if present:
             raise DuplicateKey(key)
         self[key] = priority
 
@@ -179,7 +208,7 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
                 break
         heapify(heap)
         raise InvalidPriority(
-            "priority", entry[0], f"cannot be compared with the others (key {entry[2]!r}): {exc}"
+            "priority", entry[0], f"cannot be compared with the others (key {_brief(entry[2])}): {_brief_text(exc)}"
         ) from exc
 
     # -- removing -----------------------------------------------------------
@@ -231,7 +260,10 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         """
         if key is _MISSING:
             return self.popitem()[0]
-        entry = self._index.get(key)
+        try:
+            entry = self._index.get(key)
+        except Exception as exc:
+            raise _bad_key("key", key, exc) from exc
         if entry is None:
             if default is _MISSING:
                 raise UnknownKey(key)
@@ -249,7 +281,11 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         >>> list(h)
         ['b']
         """
-        if key not in self._index:
+        try:
+            present = key in self._index
+        except Exception as exc:
+            raise _bad_key("key", key, exc) from exc
+        if not present:
             raise UnknownKey(key)
         self._discard(key)
 
@@ -294,7 +330,10 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         >>> IndexedHeap({"a": 1})["a"]
         1
         """
-        entry = self._index.get(key)
+        try:
+            entry = self._index.get(key)
+        except Exception as exc:
+            raise _bad_key("key", key, exc) from exc
         if entry is None:
             raise UnknownKey(key)
         return entry[0]
@@ -333,8 +372,12 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         return len(self._index)
 
     def __contains__(self, key: object) -> bool:
-        """Whether ``key`` is present.  Runtime complexity: O(1)."""
-        return key in self._index
+        """Whether ``key`` is present; :class:`InvalidKey` if it is
+        unhashable (as ``dict`` raises ``TypeError``).  Runtime complexity: O(1)."""
+        try:
+            return key in self._index
+        except Exception as exc:
+            raise _bad_key("key", key, exc) from exc
 
     # -- iterating ----------------------------------------------------------
 
@@ -388,4 +431,4 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
 
 def _check_priority(key: Any, priority: Any) -> None:
     if type(priority) is float and priority != priority:
-        raise InvalidPriority("priority", priority, f"NaN cannot be ordered (key {key!r})")
+        raise InvalidPriority("priority", priority, f"NaN cannot be ordered (key {_brief(key)})")

@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
+from triage_queue.errors import InvalidArgument, _brief
+
 __all__ = ["priority_matching"]
 
 T = TypeVar("T", bound=Hashable)
@@ -47,8 +49,50 @@ def priority_matching(
     at most one search fails per lane, because a lane that cannot take one
     more ticket never can again (the placed set only grows).  It stops as
     soon as all room is used.
+
+    Raises :class:`~triage_queue.InvalidArgument` naming ``room`` unless it
+    maps hashable nodes to ints >= 0, and naming ``tickets`` for an item
+    that is not a ``(ticket, lane)`` pair of hashable values.
+
+    >>> priority_matching([("T-1", "a")], {"n": -1}, lambda lane: ["n"])
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidArgument: room={'n': -1}: the room of node 'n' is -1; expected an int >= 0
     """
-    free = dict(room)
+    try:
+        free = dict(room)
+    except Exception:
+        raise InvalidArgument("room", room, "expected a mapping of node to free room (an int >= 0)") from None
+    for node, count in free.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidArgument("room", room, f"the room of node {_brief(node)} is {_brief(count)}; expected an int >= 0")
+    try:
+        return _match(tickets, free, adjacent, prefer)
+    except Exception:
+        _check_tickets(tickets)  # names a malformed item, if that is what failed
+        raise
+
+
+def _check_tickets(tickets: Any) -> None:
+    try:
+        items = list(tickets)
+    except Exception:
+        raise InvalidArgument("tickets", tickets, "expected a sequence of (ticket, lane) pairs") from None
+    for item in items:
+        try:
+            ticket, lane = item
+            hash(ticket)
+            hash(lane)
+        except Exception:
+            raise InvalidArgument("tickets", tickets, f"{_brief(item)} is not a (ticket, lane) pair of hashable values") from None
+
+
+def _match(
+    tickets: Sequence[tuple[T, L]],
+    free: dict[N, int],
+    adjacent: Callable[[L], Sequence[N]],
+    prefer: Callable[[T, N], Any] | None,
+) -> dict[T, N]:
     total = sum(free.values())
     placed: dict[N, dict[L, list[T]]] = {node: {} for node in free}
     where: dict[T, N] = {}

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Container, Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -32,7 +32,11 @@ from triage_queue.errors import (
     InvalidArgument,
     InvalidTicket,
     RuleError,
+    TriageError,
     UnknownTicket,
+    _bad_key,
+    _brief_text,
+    _finite,
 )
 from triage_queue.heap import IndexedHeap
 from triage_queue.policy import Explanation, Policy
@@ -96,8 +100,13 @@ class TicketQueue:
             raise InvalidArgument("clock", clock, "expected a zero-argument callable returning seconds")
         if store is None:
             store = MemoryStore()
-        elif len(store) != 0:
-            raise InvalidArgument("store", store, "a queue must start from an empty store")
+        else:
+            try:
+                size = len(store)
+            except Exception:
+                raise InvalidArgument("store", store, "expected a TicketStore (it has no len())") from None
+            if size != 0:
+                raise InvalidArgument("store", store, "a queue must start from an empty store")
         self._policy = policy
         self._clock = clock
         self._store = store
@@ -222,7 +231,10 @@ class TicketQueue:
         changes = self._changes
         if changes._index:  # the heap's dict: no Python-level __len__ call
             self._rekey_due(self._clock())
-        found = self._store.pop_first(skills, channels, agent)
+        try:
+            found = self._store.pop_first(skills, channels, agent)
+        except Exception as exc:
+            _bad_channels(channels, exc)
         if found is None:
             return None
         ticket, priority = found
@@ -272,7 +284,10 @@ class TicketQueue:
         with self._lock:
             if self._changes:
                 self._rekey_due(self._clock())
-            ticket = self._store.first(wanted, channels, agent)
+            try:
+                ticket = self._store.first(wanted, channels, agent)
+            except Exception as exc:
+                _bad_channels(channels, exc)
             if ticket is None:
                 raise Empty(_empty_message(len(self._store), skills))
             return ticket
@@ -298,7 +313,7 @@ class TicketQueue:
         ('CRITICAL', 'b')
         """
         with self._lock:
-            old = self._store.get(ticket_id)
+            old = self._get(ticket_id)
             if old is None:
                 raise UnknownTicket(ticket_id)
             return self._update_to(old.evolve(**changes))
@@ -356,7 +371,7 @@ class TicketQueue:
         ('T-1', False)
         """
         with self._lock:
-            if ticket_id not in self._store:
+            if not self._has(ticket_id):
                 raise UnknownTicket(ticket_id)
             if self._changes:
                 self._changes.pop(ticket_id, None)
@@ -383,17 +398,16 @@ class TicketQueue:
         """
         if not isinstance(agent_id, str) or not agent_id:
             raise InvalidArgument("agent_id", agent_id, "expected a non-empty string")
-        if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
-            raise InvalidArgument("until", until, "expected a finite clock time")
+        until = _finite(InvalidArgument, "until", until, "expected a finite clock time")
         with self._lock:
-            ticket = self._store.get(ticket_id)
+            ticket = self._get(ticket_id)
             if ticket is None:
                 raise UnknownTicket(ticket_id)
             now = self._clock()
             if self._changes:
                 self._rekey_due(now)
             previous = self._holds.get(ticket_id)
-            self._holds[ticket_id] = (agent_id, float(until))
+            self._holds[ticket_id] = (agent_id, until)
             try:
                 self._relocate(ticket, now)
             except BaseException:
@@ -409,7 +423,7 @@ class TicketQueue:
         Raises :class:`UnknownTicket`.  Runtime complexity: O(R + log n).
         """
         with self._lock:
-            ticket = self._store.get(ticket_id)
+            ticket = self._get(ticket_id)
             if ticket is None:
                 raise UnknownTicket(ticket_id)
             previous = self._holds.pop(ticket_id, None)
@@ -427,7 +441,7 @@ class TicketQueue:
         Raises :class:`UnknownTicket`.  Runtime complexity: O(1) amortised.
         """
         with self._lock:
-            if ticket_id not in self._store:
+            if not self._has(ticket_id):
                 raise UnknownTicket(ticket_id)
             if self._changes:
                 self._rekey_due(self._clock())
@@ -437,22 +451,55 @@ class TicketQueue:
     # -- looking up ---------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket | None:
-        """The queued ticket with this id, or None.  Runtime complexity: O(1)."""
-        return self._store.get(ticket_id)
+        """The queued ticket with this id, or None.
+
+        Like every operation taking an id, raises
+        :class:`~triage_queue.errors.InvalidKey` (an :class:`InvalidArgument`
+        and a ``TypeError``) naming ``ticket_id`` for an id that cannot be
+        looked up (a list, a dict...).  Runtime complexity: O(1).
+        """
+        try:
+            return self._store.get(ticket_id)
+        except Exception as exc:
+            _lookup_failed(ticket_id, exc)
+
+    def _get(self, ticket_id: str) -> Ticket | None:
+        # get() for the operations below: the same check, one call less.
+        try:
+            return self._store.get(ticket_id)
+        except Exception as exc:
+            _lookup_failed(ticket_id, exc)
+
+    def _has(self, ticket_id: object) -> bool:
+        try:
+            return ticket_id in self._store
+        except Exception as exc:
+            _lookup_failed(ticket_id, exc)
 
     def __getitem__(self, ticket_id: str) -> Ticket:
         """The queued ticket with this id; :class:`UnknownTicket` if absent.
 
         Runtime complexity: O(1).
         """
-        ticket = self._store.get(ticket_id)
+        try:
+            ticket = self._store.get(ticket_id)
+        except Exception as exc:
+            _lookup_failed(ticket_id, exc)
         if ticket is None:
             raise UnknownTicket(ticket_id)
         return ticket
 
     def __contains__(self, ticket_id: object) -> bool:
-        """Whether a ticket with this id is queued.  Runtime complexity: O(1)."""
-        return ticket_id in self._store
+        """Whether a ticket with this id is queued.
+
+        An id that cannot be looked up raises
+        :class:`~triage_queue.errors.InvalidKey` (a ``TypeError``, as
+        ``[] in {}`` does).  Runtime complexity: O(1).
+        """
+        try:
+            return ticket_id in self._store
+        except Exception as exc:
+            _lookup_failed(ticket_id, exc)
 
     def __len__(self) -> int:
         """How many tickets are queued (held ones included).  Runtime complexity: O(1)."""
@@ -474,7 +521,7 @@ class TicketQueue:
         (0, 2)
         """
         with self._lock:
-            if ticket_id not in self._store:
+            if not self._has(ticket_id):
                 raise UnknownTicket(ticket_id)
             if self._changes:
                 self._rekey_due(self._clock())
@@ -494,7 +541,7 @@ class TicketQueue:
         'severity CRITICAL >= CRITICAL: an emergency'
         """
         with self._lock:
-            ticket = self._store.get(ticket_id)
+            ticket = self._get(ticket_id)
             if ticket is None:
                 raise UnknownTicket(ticket_id)
             now = self._clock()
@@ -516,8 +563,9 @@ class TicketQueue:
         >>> [t.id for t in q.due_within(60)]
         ['soon']
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
-            raise InvalidArgument("seconds", seconds, "expected a finite number of seconds >= 0")
+        reason = "expected a finite number of seconds >= 0"
+        if _finite(InvalidArgument, "seconds", seconds, reason) < 0:
+            raise InvalidArgument("seconds", seconds, reason)
         with self._lock:
             now = self._clock()
             if self._changes:
@@ -609,6 +657,22 @@ def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[L
         if when is None or hold[1] < when:
             when = hold[1]
     return (requirement, ticket.channel, holder), when
+
+
+def _lookup_failed(ticket_id: object, exc: Exception) -> NoReturn:
+    # The failure path of a lookup by id: a library error passes through
+    # (a custom store's), anything else means the id cannot be looked up.
+    if isinstance(exc, TriageError):
+        raise exc
+    raise _bad_key("ticket_id", ticket_id, exc) from exc
+
+
+def _bad_channels(channels: object, exc: Exception) -> NoReturn:
+    # The failure path of pop() and peek() with channels: a container whose
+    # membership test raised (a store raises nothing else there).
+    if channels is None or isinstance(exc, TriageError):
+        raise exc
+    raise InvalidArgument("channels", channels, f"testing a channel against it raised {_brief_text(exc)}") from exc
 
 
 def _check_filters(channels: object, agent: object) -> None:
