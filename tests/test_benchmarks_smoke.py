@@ -191,10 +191,13 @@ def test_scenarios_can_be_named_by_module(tmp_path: Path, monkeypatch: pytest.Mo
     assert out.startswith("# triage-queue benchmarks (quick run)") and "### assign_all at a shift start" in out
 
 
-def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
-    """A misspelt --only stops before anything runs, naming the scenarios there are."""
-    with pytest.raises(SystemExit, match="unknown scenario 'haep'"):
-        main(["bench", "--quick", "--quiet", "--only", "haep", "--out", str(tmp_path)])
+def test_unknown_scenario_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt --only is a usage error: exit status 2 and one line naming
+    the scenarios there are, before anything runs."""
+    assert main(["bench", "--quick", "--quiet", "--only", "haep", "--out", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bench: error: unknown scenario 'haep'"), lines
+    assert "available: heap" in lines[0]
     assert not (tmp_path / "results.json").exists()
 
 

@@ -47,6 +47,7 @@ from triage_queue.sim import (
     read_trace,
     write_trace,
 )
+from triage_queue.sim.model import MAX_HOURS
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -598,7 +599,7 @@ def test_an_instant_that_is_not_a_number_or_text_says_what_is_expected(tmp_path:
 
 _NAME = st.text(alphabet="abcXYZ019-_ ,\"'./é", min_size=1, max_size=8).filter(lambda s: s == s.strip())
 _SKILL = st.text(alphabet="abcxyz_-", min_size=1, max_size=6)
-_SECONDS = st.floats(min_value=0.0, max_value=1e9, allow_nan=False, allow_infinity=False)
+_SECONDS = st.floats(min_value=0.0, max_value=MAX_HOURS * 3600.0, allow_nan=False, allow_infinity=False)
 _POSITIVE = st.floats(min_value=1e-6, max_value=1e7, allow_nan=False, allow_infinity=False)
 
 

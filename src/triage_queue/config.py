@@ -839,7 +839,7 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Inval
     return InvalidPolicy("toml", line_text, f"{source}, line {line}, column {column}: {problem}")
 
 
-def _toml(text: str, source: str, error: Callable[[str, Any, str], Exception]) -> dict[str, Any]:
+def _toml(text: str, source: str, error: Callable[[str, Any, str], Exception], syntax_prefix: str = "") -> dict[str, Any]:
     """Parse TOML ``text`` within the bounds: at most :data:`MAX_POLICY_BYTES`
     characters, arrays and tables nested at most :data:`MAX_NESTING` deep.
     Every failure raises ``error(field, value, reason)``; a TOML syntax error
@@ -850,7 +850,7 @@ def _toml(text: str, source: str, error: Callable[[str, Any, str], Exception]) -
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         syntax = _syntax_error(exc, text, source)
-        raise error(syntax.field, syntax.value, syntax.reason) from None
+        raise error(syntax.field, syntax.value, syntax_prefix + syntax.reason) from None
     except RecursionError:
         raise error("toml", source, f"arrays or tables nested too deeply (at most {MAX_NESTING})") from None
     except ValueError as exc:

@@ -96,6 +96,10 @@ def discover(progress: Progress | None = None) -> dict[str, ModuleType]:
     return found
 
 
+class _Usage(Exception):
+    """A misspelt option value: a usage error (exit status 2, one line)."""
+
+
 def _select(available: dict[str, ModuleType], wanted: list[str] | None) -> dict[str, ModuleType]:
     """The scenarios asked for, by NAME or module stem (``sim`` for ``sim_suite``)."""
     if not wanted:
@@ -106,7 +110,7 @@ def _select(available: dict[str, ModuleType], wanted: list[str] | None) -> dict[
         name = word if word in available else stems.get(word)
         if name is None:
             known = ", ".join(available)
-            raise SystemExit(f"bench: unknown scenario {word!r}; available: {known}")
+            raise _Usage(f"unknown scenario {word!r} for --only; available: {known}")
         chosen[name] = available[name]
     return {name: module for name, module in available.items() if name in chosen}
 
@@ -280,19 +284,25 @@ def summary(report: dict[str, Any], scenarios: dict[str, ModuleType]) -> list[st
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the subcommand; return the process exit status (1 if a scenario
-    failed).  O(the scenarios run).
+    """Run the subcommand; return the process exit status: 0, 1 if a
+    scenario failed, 2 for a usage error (an unknown ``--only`` scenario:
+    one line on stderr, before anything runs).  O(the scenarios run).
 
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:  # doctest: +ELLIPSIS
+    >>> import contextlib, io, tempfile
+    >>> err = io.StringIO()
+    >>> with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err):
     ...     run(argparse.Namespace(quick=True, only=["nothing"], out=Path(tmp), plots=False, quiet=True))
-    Traceback (most recent call last):
-    ...
-    SystemExit: bench: unknown scenario 'nothing'; available: heap, queue, scale, ...
+    2
+    >>> print(err.getvalue(), end="")  # doctest: +ELLIPSIS
+    bench: error: unknown scenario 'nothing' for --only; available: heap, queue, scale, ...
     """
     progress = Progress(enabled=not args.quiet)
     available = discover(progress)
-    scenarios = _select(available, args.only)
+    try:
+        scenarios = _select(available, args.only)
+    except _Usage as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
     out_dir = args.out if args.out is not None else Path("bench-results") / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     progress.note(f"Benchmarks ({'quick' if args.quick else 'full'} run): {', '.join(scenarios)} -> {out_dir}")
     report = run_suite(scenarios, quick=args.quick, out_dir=out_dir, plots=args.plots, progress=progress)

@@ -16,12 +16,17 @@ examples:
   python -m triage_queue simulate --policy examples/policies/vip-first.toml \\
       --trace examples/traces/example-day.csv --staff examples/staff/helpdesk.toml --out out/trace
 
+Policy files with kind = "python" rules import and run the code they name:
+they are refused unless --allow-code is given.  Input files are bounded
+(sizes, team sizes, agents, tickets, hours): see docs/limits.md.
+
 exit status: 0 done, 2 bad arguments or input file (one-line message).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     True
     """
     parser.add_argument("--policy", metavar="FILE", help="the policy TOML file to simulate (see docs/policies.md)")
+    parser.add_argument(
+        "--allow-code", action="store_true",
+        help='let policy files import and run the Python code their kind = "python" rules name (trusted files only)',
+    )
     parser.add_argument(
         "--compare", metavar="FILE", action="append", default=[], nargs="+",
         help="other policy files to run on the same day (repeatable)",
@@ -98,15 +107,31 @@ def run(args: argparse.Namespace, *, stdout: TextIO | None = None, stderr: TextI
     """
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
+    # The error line says what the library's warnings would say again; with
+    # no handler of the caller's, Python would print them to stderr as well.
+    library_log = logging.getLogger("triage_queue")
+    if not library_log.hasHandlers():
+        library_log.addHandler(logging.NullHandler())
     try:
         return _run(args, out)
     except (TriageError, _Usage) as exc:
-        print(f"simulate: error: {exc}", file=err)
+        print(f"simulate: error: {_one_line(str(exc))}", file=err)
         return 2
     except OSError as exc:
         target = f" {exc.filename}" if exc.filename else ""
-        print(f"simulate: error: cannot write{target}: {exc.strerror or exc}", file=err)
+        print(f"simulate: error: cannot write{target}: {_one_line(str(exc.strerror or exc))}", file=err)
         return 2
+
+
+_LONGEST_MESSAGE = 1000
+
+
+def _one_line(message: str) -> str:
+    """The message on one line of at most _LONGEST_MESSAGE characters."""
+    flat = " ".join(message.splitlines())
+    if len(flat) > _LONGEST_MESSAGE:
+        flat = flat[: _LONGEST_MESSAGE - 25] + f"... ({len(flat)} characters)"
+    return flat
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -135,7 +160,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     policies = []
     for path in policy_paths:
         try:
-            policies.append(load_policy(path))
+            policies.append(load_policy(path, allow_code=getattr(args, "allow_code", False)))
         except TriageError as exc:
             # The policy reader names the key; say which file it is in when the message does not.
             if path in str(exc):

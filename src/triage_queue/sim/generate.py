@@ -29,7 +29,7 @@ import attrs
 
 from triage_queue.agents import Agent
 from triage_queue.errors import InvalidValue
-from triage_queue.sim.model import Arrival, Day, InvalidSimulation, Shift, Staff
+from triage_queue.sim.model import MAX_TEAM_SIZE, Arrival, Day, InvalidSimulation, Shift, Staff
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = [
@@ -56,11 +56,18 @@ _MAX_FOLLOW_UPS = 50
 
 
 def _positive(field: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise InvalidSimulation(field, value, "expected a finite number")
     if value < 0 or (value == 0 and not allow_zero):
         raise InvalidSimulation(field, value, "expected a number >= 0" if allow_zero else "expected a number > 0")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 # -- distributions ---------------------------------------------------------------
@@ -342,14 +349,14 @@ def _to_skew(value: Any) -> float:
 def _to_breaks(value: Any) -> tuple[tuple[float, float], ...]:
     try:
         return tuple((float(start), float(end)) for start, end in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidSimulation("breaks", value, "expected (start, end) pairs of seconds") from None
 
 
 def _segments(value: Any) -> tuple[tuple[float, float], ...]:
     try:
         pairs = [(float(start), float(rate)) for start, rate in value]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidSimulation("segments", value, "expected (start seconds, tickets per hour) pairs") from None
     if not pairs:
         raise InvalidSimulation("segments", value, "expected at least one segment")
@@ -666,6 +673,15 @@ def _capacity(value: Any) -> int | dict[str, int]:
     return value  # type: ignore[no-any-return]
 
 
+def _customer_ids(value: Any) -> frozenset[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidSimulation("dedicated_customers", value, "expected a collection of customer ids")
+    try:
+        return frozenset(value)
+    except TypeError:
+        raise InvalidSimulation("dedicated_customers", value, "expected a collection of customer ids") from None
+
+
 @attrs.frozen
 class Team:
     """``size`` alike agents ``{name}-01``... with ``skills`` (proficiency
@@ -674,7 +690,8 @@ class Team:
     Members are split round-robin into ``break_groups`` groups whose breaks
     are ``break_stagger`` seconds apart, so the desk is never empty at once.
     ``proficiency_jitter`` lowers each member's level of each skill by 0..j
-    at random (never below 1), for rosters whose people differ.
+    at random (never below 1), for rosters whose people differ.  ``size``
+    is at most :data:`~triage_queue.sim.model.MAX_TEAM_SIZE`.
 
     Runtime complexity: building it O(size * k) for k skills.
 
@@ -692,7 +709,7 @@ class Team:
     break_groups: int = 1
     break_stagger: float = 0.0
     proficiency_jitter: int = 0
-    dedicated_customers: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    dedicated_customers: frozenset[str] = attrs.field(factory=frozenset, converter=_customer_ids)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -702,6 +719,8 @@ class Team:
             low = 0 if field == "proficiency_jitter" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidSimulation(field, value, f"expected an int >= {low}")
+        if self.size > MAX_TEAM_SIZE:
+            raise InvalidSimulation("size", self.size, f"expected at most {MAX_TEAM_SIZE} members (MAX_TEAM_SIZE)")
         _positive("break_stagger", self.break_stagger, allow_zero=True)
 
     def members(self, rng: random.Random | None = None) -> list[Staff]:

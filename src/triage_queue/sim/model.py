@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -31,7 +31,22 @@ from triage_queue.agents import Agent
 from triage_queue.errors import InvalidValue
 from triage_queue.ticket import Ticket
 
-__all__ = ["Arrival", "Day", "InvalidSimulation", "Shift", "Staff"]
+__all__ = ["MAX_AGENTS", "MAX_HOURS", "MAX_TEAM_SIZE", "Arrival", "Day", "InvalidSimulation", "Shift", "Staff"]
+
+MAX_HOURS: Final = 24 * 366
+"""The longest stretch of simulated time, in hours (a leap year): every
+instant and duration of an arrival or shift (arrival time, ``sla_due``,
+handling time, patience, follow-ups, shift and break times) is at most
+``MAX_HOURS * 3600`` seconds.  The simulator samples the queue every minute
+through the whole day, so an unbounded time would mean unbounded work."""
+
+MAX_TEAM_SIZE: Final = 10_000
+"""The most members a :class:`~triage_queue.sim.generate.Team` may have."""
+
+MAX_AGENTS: Final = 10_000
+"""The most agents a staff file (or a scenario) may put on duty."""
+
+_MAX_SECONDS: Final = MAX_HOURS * 3600.0
 
 
 class InvalidSimulation(InvalidValue):
@@ -40,11 +55,30 @@ class InvalidSimulation(InvalidValue):
 
 
 def _seconds(field: str, value: Any, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise InvalidSimulation(field, value, "expected a finite number of seconds")
     if value < 0 or (positive and value == 0):
         raise InvalidSimulation(field, value, "expected seconds > 0" if positive else "expected seconds >= 0")
+    _check_horizon(field, value)
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _check_horizon(field: str, value: float) -> None:
+    if abs(value) > _MAX_SECONDS:
+        raise InvalidSimulation(field, value, f"more than {MAX_HOURS} hours (MAX_HOURS): at most {_MAX_SECONDS:.0f} seconds")
+
+
+def _sequence(field: str, value: Any, reason: str) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidSimulation(field, value, reason)
+    return tuple(value)
 
 
 def _to_handling_time(value: Any) -> float:
@@ -68,14 +102,18 @@ def _to_day_end(value: Any) -> float | None:
 
 
 def _follow_ups(value: Any) -> tuple[float, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidSimulation("follow_ups", value, "expected a sequence of seconds after arrival")
-    return tuple(sorted(_seconds("follow_ups", v, positive=True) for v in value))
+    values = _sequence("follow_ups", value, "expected a sequence of seconds after arrival")
+    return tuple(sorted(_seconds("follow_ups", v, positive=True) for v in values))
 
 
 def _ticket(value: Any) -> Ticket:
     if not isinstance(value, Ticket):
         raise InvalidSimulation("ticket", value, "expected a triage_queue.Ticket")
+    _check_horizon("created_at", value.created_at)
+    for field in ("sla_due", "relax_after"):
+        seconds = getattr(value, field)
+        if seconds is not None:
+            _check_horizon(field, seconds)
     return value
 
 
@@ -117,10 +155,8 @@ class Arrival:
 
 
 def _breaks(value: Any) -> tuple[tuple[float, float], ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidSimulation("breaks", value, "expected a sequence of (start, end) pairs")
     result = []
-    for pair in value:
+    for pair in _sequence("breaks", value, "expected a sequence of (start, end) pairs"):
         try:
             start, end = pair
         except (TypeError, ValueError):
@@ -166,10 +202,11 @@ def _agent(value: Any) -> Agent:
 def _shifts(value: Any) -> tuple[Shift, ...]:
     if isinstance(value, Shift):
         value = (value,)
-    shifts = tuple(sorted(value, key=lambda s: s.start))
-    for s in shifts:
+    given = _sequence("shifts", value, "expected a sequence of Shift values")
+    for s in given:
         if not isinstance(s, Shift):
             raise InvalidSimulation("shifts", s, "expected Shift values")
+    shifts = tuple(sorted(given, key=lambda s: s.start))
     for earlier, later in itertools.pairwise(shifts):
         if later.start < earlier.end:
             raise InvalidSimulation("shifts", later, f"overlaps the shift {earlier.start}..{earlier.end}")
@@ -189,7 +226,7 @@ class Staff:
 
 
 def _arrivals(value: Any) -> tuple[Arrival, ...]:
-    arrivals = tuple(value)
+    arrivals = _sequence("arrivals", value, "expected a sequence of Arrival values")
     seen: set[str] = set()
     for a in arrivals:
         if not isinstance(a, Arrival):
@@ -201,7 +238,7 @@ def _arrivals(value: Any) -> tuple[Arrival, ...]:
 
 
 def _staff(value: Any) -> tuple[Staff, ...]:
-    staff = tuple(value)
+    staff = _sequence("staff", value, "expected a sequence of Staff values")
     seen: set[str] = set()
     for s in staff:
         if not isinstance(s, Staff):

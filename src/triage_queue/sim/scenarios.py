@@ -43,9 +43,10 @@ from triage_queue.sim.generate import (
     build_staff,
     generate_day,
 )
-from triage_queue.sim.model import Day, InvalidSimulation, Staff
+from triage_queue.sim.model import MAX_AGENTS, MAX_HOURS, Day, InvalidSimulation, Staff
 
 __all__ = [
+    "MAX_SCALE",
     "SCENARIOS",
     "Scenario",
     "build_scenario",
@@ -63,9 +64,22 @@ CLOSE = 18 * HOUR  # 18:00
 _DAY_SHAPE = (0.7, 1.3, 1.4, 1.1, 0.8, 0.9, 1.0, 0.9, 0.7, 0.5)
 
 
-def _check_scale(scale: float) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
-        raise InvalidSimulation("scale", scale, "expected a number > 0")
+MAX_SCALE = 100.0
+"""The largest ``scale`` of a scenario: helpdesk-day at 100 is about 250,000
+tickets and 4,600 agents, mmc 800 hours."""
+
+
+def _check_scale(scale: float, field: str = "scale", limit: float = MAX_SCALE) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, int | float):
+        raise InvalidSimulation(field, scale, "expected a number > 0")
+    try:
+        finite = math.isfinite(scale)
+    except OverflowError:
+        finite = False
+    if not finite or scale <= 0:
+        raise InvalidSimulation(field, scale, "expected a number > 0")
+    if scale > limit:
+        raise InvalidSimulation(field, scale, f"expected at most {limit:g}")
     return float(scale)
 
 
@@ -89,11 +103,11 @@ def mmc_day(
     >>> {a.ticket_class for a in day.arrivals}, [s.agent.id for s in day.staff]
     ({'mmc'}, ['agent-01', 'agent-02'])
     """
-    if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
-        raise InvalidSimulation("agents", agents, "expected an int >= 1")
+    if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= MAX_AGENTS:
+        raise InvalidSimulation("agents", agents, f"expected an int 1..{MAX_AGENTS} (MAX_AGENTS)")
     if isinstance(load, bool) or not isinstance(load, int | float) or not 0 < load < 1:
         raise InvalidSimulation("load", load, "expected an offered occupancy in (0, 1)")
-    duration = _check_scale(hours) * HOUR
+    duration = _check_scale(hours, "hours", MAX_HOURS) * HOUR
     per_hour = load * agents / mean_handling * HOUR
     mmc = TicketClass("mmc", RateProfile.constant(per_hour, 0.0, duration), Exponential(mean_handling))
     width = max(2, len(str(agents)))

@@ -56,18 +56,21 @@ import json
 import math
 import os
 import random
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from triage_queue.agents import Agent
+from triage_queue.config import MAX_NESTING, _depth, _read_file, _short, _toml
 from triage_queue.errors import InvalidValue
 from triage_queue.sim.generate import Team, parse_skills
-from triage_queue.sim.model import Arrival, Day, InvalidSimulation, Shift, Staff
+from triage_queue.sim.model import MAX_AGENTS, MAX_HOURS, MAX_TEAM_SIZE, Arrival, Day, InvalidSimulation, Shift, Staff
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = [
+    "MAX_STAFF_BYTES",
+    "MAX_TRACE_BYTES",
+    "MAX_TRACE_TICKETS",
     "TRACE_COLUMNS",
     "TraceError",
     "load_staff",
@@ -94,6 +97,20 @@ TRACE_COLUMNS: tuple[str, ...] = (
 )
 """The columns a trace may have, in the order :func:`write_trace` writes them."""
 
+MAX_TRACE_TICKETS: Final = 200_000
+"""The most tickets (rows) a trace may hold: reading one costs about 2 kB
+of memory and 40 microseconds per ticket, simulating it more."""
+
+MAX_TRACE_BYTES: Final = 64 << 20
+"""The largest trace file read, in bytes: 64 MiB (200,000 rows of about
+300 bytes)."""
+
+MAX_STAFF_BYTES: Final = 1 << 20
+"""The largest staff file (or text) read, in bytes or characters: 1 MiB."""
+
+_MAX_ENTRIES: Final = 100  # skills, capacity channels, breaks or shifts of one team or agent
+_MAX_CLOCK_DIGITS: Final = 6  # digits of each part of "HH:MM:SS"
+
 _ALIASES = {"created_at": "created", "ticket_class": "class", "customer_tier": "tier", "customer_id": "customer"}
 _REQUIRED = ("created", "handling_time")
 
@@ -114,7 +131,7 @@ class TraceError(InvalidSimulation):
         self.line = line
         self.column = column
         where = f"{self.path}, line {line}" + (f", column {column!r}" if column is not None else "")
-        self.args = (f"{where}: {value!r}: {reason}",)
+        self.args = (f"{where}: {_short(value)!r}: {reason}",)
 
 
 # -- cell readers ---------------------------------------------------------------------
@@ -126,7 +143,10 @@ def _number(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError("expected a number")
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer too large for a float
+            raise ValueError("expected a finite number") from None
     else:
         try:
             value = float(str(raw).strip())
@@ -270,6 +290,8 @@ def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int
         header = next(reader)
     except StopIteration:
         raise TraceError(path, 1, None, "", "empty file: expected a header line") from None
+    except csv.Error as exc:
+        raise TraceError(path, 1, None, "", _csv_problem(exc)) from None
     keys = [_canonical(path, 1, name, ignore_unknown) for name in header]
     present = [k for k in keys if k is not None]
     for key in set(present):
@@ -286,11 +308,18 @@ def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int
             cells = next(reader)
         except StopIteration:
             return
+        except csv.Error as exc:
+            raise TraceError(path, line, None, "", _csv_problem(exc)) from None
         if not cells or all(not c.strip() for c in cells):
             continue
         if len(cells) != len(header):
             raise TraceError(path, line, None, cells, f"expected {len(header)} cells (as the header), found {len(cells)}")
         yield line, {k: c for k, c in zip(keys, cells, strict=True) if k is not None and c.strip() != ""}
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    # The csv module's field limit (csv.field_size_limit(), 131,072 characters by default).
+    return f"not valid CSV: {exc}"
 
 
 def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -304,6 +333,12 @@ def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[i
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise TraceError(path, line, None, raw[:80], f"not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise TraceError(path, line, None, raw[:80], _TOO_DEEP) from None
+        except ValueError as exc:  # an integer of more digits than sys.get_int_max_str_digits()
+            raise TraceError(path, line, None, raw[:80], f"not valid JSON ({str(exc).split(';')[0]})") from None
+        if _depth(record) > MAX_NESTING:
+            raise TraceError(path, line, None, raw[:80], _TOO_DEEP)
         if not isinstance(record, dict):
             raise TraceError(path, line, None, record, "expected a JSON object")
         row: dict[str, Any] = {}
@@ -320,13 +355,18 @@ def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[i
         yield line, row
 
 
-def _read_text(path: Path, encoding: str) -> str:
-    try:
-        return path.read_text(encoding=encoding)
-    except OSError as exc:
-        raise InvalidSimulation("path", str(path), f"cannot read it: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSimulation("path", str(path), f"not UTF-8 text: {exc}") from None
+_TOO_DEEP: Final = f"arrays or objects nested too deeply (at most {MAX_NESTING})"
+
+
+def _path(path: Any) -> Path:
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise InvalidSimulation("path", _short(path), f"expected a file path (str or os.PathLike), not {type(path).__name__}")
+    return Path(path)
+
+
+def _read_text(path: Path, limit: int) -> str:
+    """The file's UTF-8 text (a byte order mark dropped), at most ``limit`` bytes."""
+    return _read_file(path, InvalidSimulation, limit)[1]
 
 
 def _midnight_before(instants: list[dt.datetime]) -> dt.datetime:
@@ -351,7 +391,11 @@ def read_trace(
 
     Raises :class:`TraceError` for a bad row or header (file, line, column,
     value), :class:`InvalidSimulation` (field ``path``) if the file cannot
-    be read or its format cannot be told.
+    be read or its format cannot be told.  Bounds: at most
+    :data:`MAX_TRACE_BYTES` bytes and :data:`MAX_TRACE_TICKETS` rows, a CSV
+    cell of at most ``csv.field_size_limit()`` characters, JSON nested at
+    most :data:`~triage_queue.config.MAX_NESTING` deep, instants and
+    durations of at most :data:`~triage_queue.sim.model.MAX_HOURS` hours.
     Runtime complexity: O(n log n) for n rows.
 
     >>> import pathlib, tempfile
@@ -361,14 +405,20 @@ def read_trace(
     >>> day.arrivals[0].time, day.arrivals[0].ticket.id, dict(day.arrivals[0].ticket.skills)
     (28830.0, 'L1', {'billing': 2})
     """
-    path = Path(path)
+    path = _path(path)
+    if isinstance(staff, str | bytes) or not isinstance(staff, Iterable):
+        raise InvalidSimulation("staff", _short(staff), "expected a sequence of Staff values")
+    if name is not None and not isinstance(name, str):
+        raise InvalidSimulation("name", _short(name), "expected a str or None")
     kind = _format_of(path, format)
-    text = _read_text(path, "utf-8-sig")
+    text = _read_text(path, MAX_TRACE_BYTES)
     rows = _csv_rows(path, text, ignore_unknown_columns) if kind == "csv" else _jsonl_rows(path, text, ignore_unknown_columns)
     drafts: list[tuple[int, dict[str, Any]]] = []
     timestamps: list[dt.datetime] = []
     kind_of_time: tuple[str, bool] | None = None  # ("number" | "timestamp", zone-aware), fixed by the first row
     for line, row in rows:
+        if len(drafts) == MAX_TRACE_TICKETS:
+            raise TraceError(path, line, None, "", f"more than {MAX_TRACE_TICKETS} tickets (MAX_TRACE_TICKETS)")
         values: dict[str, Any] = {}
         for key, raw in row.items():
             try:
@@ -539,19 +589,30 @@ def _clock(where: str, value: Any) -> float:
     if isinstance(value, dt.time):
         return value.hour * 3600.0 + value.minute * 60.0 + value.second + value.microsecond / 1e6
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float
+            raise InvalidSimulation(where, value, f"more than {MAX_HOURS} hours (MAX_HOURS)") from None
     if isinstance(value, str):
         parts = value.strip().split(":")
-        if 2 <= len(parts) <= 3 and all(p.strip().isdigit() for p in parts):
+        if 2 <= len(parts) <= 3 and all(p.strip().isdigit() and len(p.strip()) <= _MAX_CLOCK_DIGITS for p in parts):
             numbers = [int(p) for p in parts] + [0]
             if numbers[1] < 60 and numbers[2] < 60:
                 return numbers[0] * 3600.0 + numbers[1] * 60.0 + numbers[2]
     raise InvalidSimulation(where, value, 'expected seconds or a time "HH:MM" or "HH:MM:SS"')
 
 
+def _entries(where: str, value: Any) -> None:
+    """Refuse a list or table of more than _MAX_ENTRIES items: a team copies
+    it for each of its members."""
+    if isinstance(value, list | dict) and len(value) > _MAX_ENTRIES:
+        raise InvalidSimulation(where, f"{len(value)} entries", f"at most {_MAX_ENTRIES} per team or agent")
+
+
 def _pairs(where: str, value: Any) -> list[tuple[float, float]]:
     if not isinstance(value, list):
         raise InvalidSimulation(where, value, "expected a list of [start, end] pairs")
+    _entries(where, value)
     result = []
     for i, pair in enumerate(value):
         if not isinstance(pair, list) or len(pair) != 2:
@@ -585,6 +646,9 @@ def _check_keys(where: str, table: Any, allowed: set[str], required: set[str]) -
 
 
 def _skills_value(where: str, value: Any) -> Any:
+    _entries(where, value)
+    if isinstance(value, str) and value.count(";") + value.count(",") >= _MAX_ENTRIES:
+        raise InvalidSimulation(where, _short(value), f"at most {_MAX_ENTRIES} skills per team or agent")
     try:
         return parse_skills(value) if isinstance(value, str) else SkillSet(value)
     except InvalidValue as exc:
@@ -597,8 +661,17 @@ _AGENT_KEYS = {"id", "skills", "capacity", "shifts", "dedicated_customers"}
 _SHIFT_KEYS = {"start", "end", "breaks"}
 
 
-def _team(where: str, table: Any) -> Team:
+def _team(where: str, table: Any, agents: int) -> Team:
+    """The team of ``table``; ``agents`` are on the roster already."""
     _check_keys(where, table, _TEAM_KEYS, {"name", "size"})
+    size = table["size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidSimulation(f"{where}.size", size, "expected an int >= 1")
+    if size > MAX_TEAM_SIZE:
+        raise InvalidSimulation(f"{where}.size", size, f"expected at most {MAX_TEAM_SIZE} members (MAX_TEAM_SIZE)")
+    if agents + size > MAX_AGENTS:
+        raise InvalidSimulation(f"{where}.size", size, f"more than {MAX_AGENTS} agents in all (MAX_AGENTS)")
+    _entries(f"{where}.capacity", table.get("capacity"))
     start: float = 0.0
     end: float | None = None
     if "shift" in table:
@@ -630,6 +703,8 @@ def _agent(where: str, table: Any) -> Staff:
     if not isinstance(listed, list):
         # Iterating a table or a string would blame its keys or characters.
         raise InvalidSimulation(f"{where}.shifts", listed, "expected an array of tables")
+    _entries(f"{where}.shifts", listed)
+    _entries(f"{where}.capacity", table.get("capacity"))
     for i, shift in enumerate(listed):
         here = f"{where}.shifts[{i}]"
         _check_keys(here, shift, _SHIFT_KEYS, {"start", "end"})
@@ -670,7 +745,13 @@ def parse_staff(text: str, *, source: str = "<staff>") -> tuple[Staff, ...]:
     ``"billing:3;refunds"`` or a table; no shift means on duty all day.
 
     Raises :class:`InvalidSimulation` whose field names the key
-    (``team[1].size``) and whose message starts with ``source``.
+    (``team[1].size``) and whose message starts with ``source``.  Bounds:
+    at most :data:`MAX_STAFF_BYTES` characters, nesting at most
+    :data:`~triage_queue.config.MAX_NESTING` deep, teams of at most
+    :data:`~triage_queue.sim.model.MAX_TEAM_SIZE`,
+    :data:`~triage_queue.sim.model.MAX_AGENTS` agents in all, 100 skills,
+    capacity channels, breaks or shifts per team or agent, times of at most
+    :data:`~triage_queue.sim.model.MAX_HOURS` hours.
     Runtime complexity: O(total staff * k).
 
     >>> staff = parse_staff('''
@@ -688,26 +769,32 @@ def parse_staff(text: str, *, source: str = "<staff>") -> tuple[Staff, ...]:
     ...
     triage_queue.sim.model.InvalidSimulation: staff.toml: team[1].size=0: expected an int >= 1
     """
+    if not isinstance(text, str):
+        raise InvalidSimulation("text", _short(text), f"expected TOML text as a str, not {type(text).__name__}")
+    if len(text) > MAX_STAFF_BYTES:
+        raise InvalidSimulation("toml", source, f"too large: {len(text)} characters, at most {MAX_STAFF_BYTES} (MAX_STAFF_BYTES)")
+    text = text.removeprefix("\ufeff")
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidSimulation("toml", source, f"not valid TOML: {exc}") from None
-    try:
+        document = _toml(text, source, InvalidSimulation, "not valid TOML at ")
         _check_keys("staff", document, {"team", "agent", "seed"}, set())
         seed = document.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidSimulation("seed", seed, "expected an int")
         rng = random.Random(seed if seed is not None else 0)
         staff: list[Staff] = []
-        for i, table in enumerate(document.get("team", []), start=1):
+        for i, table in enumerate(_tables(document, "team"), start=1):
             where = f"team[{i}]"
             try:
-                staff.extend(_team(where, table).members(rng))
+                staff.extend(_team(where, table, len(staff)).members(rng))
             except InvalidValue as exc:
                 if exc.field.startswith(where):
                     raise
                 raise InvalidSimulation(f"{where}.{exc.field}", exc.value, exc.reason) from None
-        staff.extend(_agent(f"agent[{i}]", table) for i, table in enumerate(document.get("agent", []), start=1))
+        for i, table in enumerate(_tables(document, "agent"), start=1):
+            if len(staff) == MAX_AGENTS:
+                raise InvalidSimulation(f"agent[{i}]", table.get("id") if isinstance(table, dict) else table,
+                                        f"more than {MAX_AGENTS} agents in all (MAX_AGENTS)")
+            staff.append(_agent(f"agent[{i}]", table))
         if not staff:
             raise InvalidSimulation("staff", text[:40], "no [[team]] or [[agent]] given")
         seen: set[str] = set()
@@ -717,8 +804,17 @@ def parse_staff(text: str, *, source: str = "<staff>") -> tuple[Staff, ...]:
                 raise InvalidSimulation("agent id", agent_id, "appears twice (a team names its members <name>-01, ...)")
             seen.add(agent_id)
     except InvalidValue as exc:
-        raise InvalidSimulation(f"{source}: {exc.field}", exc.value, exc.reason) from None
+        raise InvalidSimulation(f"{source}: {exc.field}", _short(exc.value), exc.reason) from None
     return tuple(staff)
+
+
+def _tables(document: dict[str, Any], key: str) -> list[Any]:
+    """The ``[[key]]`` tables of a staff file; ``key = 5`` or a single
+    ``[key]`` table is refused naming the key."""
+    tables = document.get(key, [])
+    if not isinstance(tables, list):
+        raise InvalidSimulation(key, _short(tables), f"expected an array of tables ([[{key}]]), not {type(tables).__name__}")
+    return tables
 
 
 def load_staff(path: str | os.PathLike[str]) -> tuple[Staff, ...]:
@@ -732,5 +828,5 @@ def load_staff(path: str | os.PathLike[str]) -> tuple[Staff, ...]:
     >>> load_staff(path)[0].agent.id
     'ana'
     """
-    path = Path(path)
-    return parse_staff(_read_text(path, "utf-8-sig"), source=str(path))
+    path = _path(path)
+    return parse_staff(_read_text(path, MAX_STAFF_BYTES), source=str(path))
