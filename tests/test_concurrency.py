@@ -372,6 +372,7 @@ def replay_events(events: list[Event], tickets: dict[str, Ticket], agents: dict[
     holder: dict[str, tuple[str, str]] = {}  # ticket id -> (agent id, slot)
     accepted: set[str] = set()
     passed: set[tuple[str, str]] = set()  # (ticket id, agent id): declined (retry_after=None)
+    revoked_for_cancel: dict[str, str] = {}  # ticket id -> agent whose offer a cancellation revoked
     for e in ordered:
         tid = e.ticket_id
         if e.kind is EventKind.OFFERED:
@@ -396,6 +397,8 @@ def replay_events(events: list[Event], tickets: dict[str, Ticket], agents: dict[
             load[(agent_id, slot)] -= 1
             if e.kind is not EventKind.REVOKED:
                 passed.add((tid, agent_id))  # type: ignore[arg-type]
+            elif e.detail == "ticket cancelled":
+                revoked_for_cancel[tid] = agent_id  # type: ignore[index]
         elif e.kind is EventKind.COMPLETED:
             assert tid in accepted, f"#{e.seq}: {tid} completed without being accepted"
             agent_id, slot = holder.pop(tid)  # type: ignore[arg-type]
@@ -405,7 +408,8 @@ def replay_events(events: list[Event], tickets: dict[str, Ticket], agents: dict[
         elif e.kind is EventKind.CANCELLED:
             out = holder.pop(tid, None)  # type: ignore[arg-type]
             if out is None:
-                assert e.agent_id is None
+                # Waiting, or offered: then its offer was revoked just before.
+                assert e.agent_id is None or revoked_for_cancel.pop(tid, None) == e.agent_id
             else:
                 assert e.agent_id == out[0]
                 load[out] -= 1

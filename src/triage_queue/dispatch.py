@@ -66,7 +66,7 @@ from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram, _add_to_all
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
-__all__ = ["AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
+__all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
 
 # Stale statistics entries checked per new ticket while a sweep is going on.
 _SWEEP_STEP = 8
@@ -74,6 +74,10 @@ _SWEEP_STEP = 8
 # Closed offers remembered, so that answering one says "expired" rather than
 # "unknown".
 _CLOSED_MEMORY = 100_000
+
+# The longest audit trail a dispatcher keeps (``audit=``): about 150 bytes
+# an event, so at most some 15 GB.
+MAX_AUDIT = 100_000_000
 
 # Listener and callback errors, unroutable tickets and clock anomalies are
 # logged here; the library configures no handler.
@@ -329,8 +333,8 @@ class Dispatcher:
         _check_seconds("sla_warning", sla_warning, allow_none=True, positive=False)
         if classify is not None and not callable(classify):
             raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
-        if isinstance(audit, bool) or not isinstance(audit, int) or audit < 0:
-            raise InvalidArgument("audit", audit, "expected an int >= 0 (events kept)")
+        if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
+            raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
         if on_listener_error is not None and not callable(on_listener_error):
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
         if isinstance(agents, Roster):
@@ -1798,6 +1802,7 @@ class Dispatcher:
         }[status]
         self._requeue(ticket, track.seq, books)
         self._emit(kind, now, ticket.id, agent_id, offer.id, detail)
+        self._check_routable(ticket, now)  # its agent may have changed so that nobody can take it
         if (
             status is OfferStatus.EXPIRED
             and self._mark_not_responding
