@@ -615,3 +615,193 @@ def test_fuzz_ticket_queue(which: int, value: Any) -> None:
     if outcome(lambda: QUEUE_CALLS[which](q, value)) is not None:
         assert queue_state(q) == before
     q._check()
+
+
+# == Roster ==================================================================
+
+
+def make_roster() -> Roster:
+    """Agent "a" (id hashing like CollidingHostile), customers "a" and "vip"."""
+    r = Roster(
+        [
+            Agent("a", skills={"api": 3}, capacity={"chat": 2, "*": 1}, dedicated_customers=["a", "vip"], attributes={"k": 1}),
+            Agent("bo", capacity=2),
+        ]
+    )
+    r.state("bo").load["*"] = 1  # holds a ticket: cannot be removed
+    r._record_service(r.state("bo"), "T1", "a", 1.0)
+    r._record_service(r.state("bo"), "T2", "walk-in", 2.0)
+    return r
+
+
+def roster_state(r: Roster) -> tuple[Any, ...]:
+    return (
+        [(a, dict(r.state(a.id).load)) for a in r],
+        [r.history(a.id) for a in r],
+        dict(r._dedicated),
+        list(r._last_agent.items()),
+        len(r),
+    )
+
+
+ROSTER_ID_CALLS: list[tuple[str, Callable[[Roster, Any], object]]] = [
+    ("agent_id", lambda r, v: r.get(v)),
+    ("agent_id", lambda r, v: r[v]),
+    ("agent_id", lambda r, v: v in r),
+    ("agent_id", lambda r, v: r.state(v)),
+    ("agent_id", lambda r, v: r.history(v)),
+    ("agent_id", lambda r, v: r.remove(v)),
+    ("agent_id", lambda r, v: r.update(v, status="away")),
+    ("agent_id", lambda r, v: r.set_status(v, "away")),
+    ("agent_id", lambda r, v: r.set_skills(v, {"api": 1})),
+    ("agent_id", lambda r, v: r.set_capacity(v, 3)),
+    ("customer_id", lambda r, v: r.dedicated_agent(v)),
+    ("customer_id", lambda r, v: r.last_agent(v)),
+]
+
+
+@pytest.mark.parametrize("key", [*UNHASHABLE, "hostile", "colliding"])
+@pytest.mark.parametrize("which", range(len(ROSTER_ID_CALLS)))
+def test_roster_unhashable_ids_name_the_parameter(key: Any, which: int) -> None:
+    if key == "hostile":
+        key = Hostile()
+    elif key == "colliding":
+        key = CollidingHostile()  # meets "a" in the dict, whose __eq__ then raises
+    field, call = ROSTER_ID_CALLS[which]
+    r = make_roster()
+    before = roster_state(r)
+    err = raises_named(InvalidKey, field, lambda: call(r, key))
+    assert isinstance(err, TypeError) and isinstance(err, TriageError)
+    assert err.__cause__ is not None
+    assert roster_state(r) == before
+    r._check()
+
+
+def test_roster_hashable_non_string_ids_are_simply_absent() -> None:
+    """Like a dict (and TicketQueue): a hashable id that no agent has is not there."""
+    r = make_roster()
+    assert r.get(5) is None and 5 not in r  # type: ignore[arg-type]
+    assert r.dedicated_agent(5) is None and r.last_agent(5) is None  # type: ignore[arg-type]
+    with pytest.raises(UnknownKey):
+        r.remove(5)  # type: ignore[arg-type]
+
+
+def test_roster_remove_by_an_equal_object_uses_the_agents_own_id() -> None:
+    class LikeA:
+        def __hash__(self) -> int:
+            return hash("a")
+
+        def __eq__(self, other: object) -> bool:
+            return other == "a"
+
+    r = Roster([Agent("a")])
+    seen: list[object] = []
+    r._observers.append(lambda agent_id, old, new: seen.append(agent_id))
+    r.remove(LikeA())  # type: ignore[arg-type]
+    assert len(r) == 0 and seen == ["a"] and type(seen[0]) is str
+
+
+@pytest.mark.parametrize("customers", [[[]], [{}], [Hostile()], [CollidingHostile(), "a"], ["a", ""], "ab", 5])
+def test_agent_dedicated_customers_name_the_field(customers: Any) -> None:
+    raises_named(InvalidAgent, "dedicated_customers", lambda: Agent("z", dedicated_customers=customers))
+    r = make_roster()
+    before = roster_state(r)
+    raises_named(InvalidAgent, "dedicated_customers", lambda: r.update("bo", dedicated_customers=customers))
+    assert roster_state(r) == before
+
+
+def test_agent_dedicated_customers_whose_iteration_raises() -> None:
+    class Broken:
+        def __iter__(self) -> Any:
+            raise RuntimeError("no iteration")
+
+    raises_named(InvalidAgent, "dedicated_customers", lambda: Agent("z", dedicated_customers=Broken()))
+
+
+def test_agent_evolve_id_with_a_hostile_value() -> None:
+    raises_named(InvalidAgent, "id", lambda: Agent("a").evolve(id=[]))
+    raises_named(InvalidAgent, "id", lambda: Agent("a").evolve(id=Hostile()))
+    r = make_roster()
+    before = roster_state(r)
+    raises_named(InvalidAgent, "id", lambda: r.update("a", id=Hostile()))
+    assert roster_state(r) == before
+
+
+def test_roster_replace_refuses_and_leaves_the_roster_as_it_was() -> None:
+    r = make_roster()
+    before = roster_state(r)
+    raises_named(InvalidArgument, "agent", lambda: r.replace([]))  # type: ignore[arg-type]
+    raises_named(InvalidArgument, "agent", lambda: r.add(Hostile()))  # type: ignore[arg-type]
+    # Attributes whose values cannot be compared with the current ones.
+    raises_named(InvalidAgent, "attributes", lambda: r.replace(r["a"].evolve(attributes={"k": Hostile()})))
+    # A dedicated customer who belongs to someone else.
+    raises_named(InvalidAgent, "dedicated_customers", lambda: r.update("bo", dedicated_customers=["x", "vip"]))
+    raises_named(InvalidAgent, "dedicated_customers", lambda: r.add(Agent("cy", dedicated_customers=["a"])))
+    assert roster_state(r) == before
+    r._check()
+
+
+def test_roster_constructor_names_agents_and_clock() -> None:
+    for agents in (5, None, "ab", b"ab", Agent("a")):
+        raises_named(InvalidArgument, "agents", lambda: Roster(agents))  # type: ignore[arg-type]  # noqa: B023
+    raises_named(InvalidArgument, "agent", lambda: Roster([5]))  # type: ignore[list-item]
+    raises_named(InvalidArgument, "clock", lambda: Roster(clock=5))  # type: ignore[arg-type]
+
+
+_CONFLICT_SCRIPT = """
+from triage_queue import Agent, InvalidAgent, Roster
+customers = [f"customer-{i}" for i in range(40)]
+r = Roster([Agent("x", dedicated_customers=customers)])
+try:
+    r.add(Agent("y", dedicated_customers=customers[::-1]))
+except InvalidAgent as exc:
+    print(exc)
+"""
+
+
+def test_dedicated_customer_conflict_names_the_same_customer_in_every_process() -> None:
+    import subprocess
+
+    messages = []
+    for seed in ("0", "1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _CONFLICT_SCRIPT], env=env, capture_output=True, text=True, check=True, timeout=60
+        )
+        messages.append(done.stdout.strip())
+    assert messages[0] == messages[1] == messages[2]
+    assert "customer 'customer-0' already belongs to agent 'x'" in messages[0]
+
+
+ROSTER_CALLS: list[Callable[[Roster, Any], object]] = [
+    *(call for _, call in ROSTER_ID_CALLS),
+    lambda r, v: r.set_status("a", v),
+    lambda r, v: r.set_skills("a", v),
+    lambda r, v: r.set_capacity("a", v),
+    lambda r, v: r.set_capacity("bo", v),
+    lambda r, v: r.update("a", dedicated_customers=v),
+    lambda r, v: r.update("bo", dedicated_customers=v),
+    lambda r, v: r.update("a", attributes=v),
+    lambda r, v: r.update("a", attributes={"k": v}),
+    lambda r, v: r.update("a", id=v),
+    lambda r, v: r.replace(v),
+    lambda r, v: r.replace(r["a"].evolve(attributes={"k": v})),
+    lambda r, v: r.add(v),
+    lambda r, v: r.add(Agent("new", dedicated_customers=v)),
+    lambda r, v: r.add(Agent(v)),
+]
+
+
+@fuzz
+@given(st.sampled_from(range(len(ROSTER_CALLS))), hostile)
+def test_fuzz_roster(which: int, value: Any) -> None:
+    outcome(lambda: Roster(value))
+    outcome(lambda: Roster(clock=value))
+    outcome(lambda: Agent("z", dedicated_customers=value))
+    outcome(lambda: Agent("z", attributes=value))
+    outcome(lambda: Agent("z").evolve(id=value))
+    r = make_roster()
+    before = roster_state(r)
+    if outcome(lambda: ROSTER_CALLS[which](r, value)) is not None:
+        assert roster_state(r) == before
+    r._check()

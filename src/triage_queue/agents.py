@@ -36,6 +36,7 @@ from triage_queue.errors import (
     InvalidArgument,
     InvalidTicket,
     UnknownAgent,
+    _bad_key,
     _brief,
 )
 from triage_queue.ticket import SkillSet, SkillsLike
@@ -100,13 +101,15 @@ def _to_capacity(value: Any) -> Mapping[str, int]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = {ANY_CHANNEL: value}
     if not isinstance(value, Mapping) or not value:
-        raise InvalidAgent(
-            "capacity", value, "expected an int, or a non-empty mapping of channel to concurrent tickets"
-        )
+        raise InvalidAgent("capacity", value, "expected an int, or a non-empty mapping of channel to concurrent tickets")
+    try:
+        items = sorted(value.items(), key=lambda item: str(item[0]))
+    except Exception as exc:  # a mapping whose items() or keys misbehave
+        raise InvalidAgent("capacity", value, "expected a mapping of channel to concurrent tickets") from exc
     capacity = {}
-    for channel, limit in sorted(value.items(), key=lambda item: str(item[0])):
+    for channel, limit in items:
         if not isinstance(channel, str) or not channel:
-            raise InvalidAgent("capacity", value, f"channel {channel!r} must be a non-empty string")
+            raise InvalidAgent("capacity", value, f"channel {_brief(channel)} must be a non-empty string")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CAPACITY:
             raise InvalidAgent(
                 "capacity", value, f"limit for {_brief(channel)} is {_brief(limit)}; expected an int 0..{MAX_CAPACITY}"
@@ -124,11 +127,19 @@ def _to_customers(value: Any) -> frozenset[str]:
         return frozenset()
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidAgent("dedicated_customers", value, "expected an iterable of customer ids")
-    customers = frozenset(value)
-    for customer in customers:
+    try:
+        given = list(value)
+    except Exception as exc:  # an __iter__ that raises
+        raise InvalidAgent("dedicated_customers", value, "expected an iterable of customer ids") from exc
+    # Checked in the order given (not the set's, which varies with
+    # PYTHONHASHSEED), so the message names the same customer every run.
+    for customer in given:
         if not isinstance(customer, str) or not customer:
-            raise InvalidAgent("dedicated_customers", value, f"customer id {customer!r} must be a non-empty string")
-    return customers
+            raise InvalidAgent("dedicated_customers", value, f"customer id {_brief(customer)} must be a non-empty string")
+    try:
+        return frozenset(given)
+    except Exception as exc:  # a str subclass whose __hash__ or __eq__ raises
+        raise InvalidAgent("dedicated_customers", value, "customer ids must be hashable strings") from exc
 
 
 def _to_agent_attributes(value: Any) -> Mapping[str, Any]:
@@ -196,7 +207,7 @@ class Agent:
 
         Runtime complexity: O(number of fields + k log k).
         """
-        if "id" in changes and changes["id"] != self.id:
+        if "id" in changes and _to_agent_id(changes["id"]) != self.id:
             raise InvalidAgent("id", changes["id"], f"an agent's id cannot change (it is {self.id!r})")
         unknown = set(changes) - {a.name for a in attrs.fields(Agent)}
         if unknown:
@@ -275,6 +286,15 @@ class AgentState:
         return f"<AgentState {self.agent.id!r} {self.agent.status.value} load={self.load} idle_since={self.idle_since}>"
 
 
+def _sorted_customers(customers: frozenset[str]) -> list[str]:
+    # Customer ids are strings, so sorted() works; a str subclass with an
+    # odd __lt__ falls back to the order of the reprs.
+    try:
+        return sorted(customers)
+    except Exception:
+        return sorted(customers, key=_brief)
+
+
 class Roster:
     """Every agent with its live state, indexed for dispatch.
 
@@ -303,6 +323,10 @@ class Roster:
             raise InvalidArgument("history", history, "expected an int 0..sys.maxsize (services remembered per agent)")
         if isinstance(customers, bool) or not isinstance(customers, int) or customers < 0:
             raise InvalidArgument("customers", customers, "expected an int >= 0 (customers remembered)")
+        if clock is not None and not callable(clock):
+            raise InvalidArgument("clock", clock, "expected a zero-argument callable returning seconds")
+        if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
+            raise InvalidArgument("agents", agents, "expected an iterable of triage_queue.Agent")
         self._clock: Callable[[], float] = clock if clock is not None else (lambda: 0.0)
         self._states: dict[str, AgentState] = {}
         self._dedicated: dict[str, str] = {}
@@ -324,8 +348,16 @@ class Roster:
         return len(self._states)
 
     def __contains__(self, agent_id: object) -> bool:
-        """Whether an agent with this id is on the roster.  Runtime complexity: O(1)."""
-        return agent_id in self._states
+        """Whether an agent with this id is on the roster.
+
+        An id that cannot be looked up raises
+        :class:`~triage_queue.errors.InvalidKey` (a ``TypeError``, as
+        ``[] in {}`` does).  Runtime complexity: O(1).
+        """
+        try:
+            return agent_id in self._states
+        except Exception as exc:
+            raise _bad_key("agent_id", agent_id, exc) from exc
 
     def __iter__(self) -> Iterator[Agent]:
         """A snapshot of the agents, in the order they joined.  Runtime complexity: O(A)."""
@@ -337,8 +369,12 @@ class Roster:
         return self._state(agent_id).agent
 
     def get(self, agent_id: str) -> Agent | None:
-        """The agent with this id, or None.  Runtime complexity: O(1)."""
-        state = self._states.get(agent_id)
+        """The agent with this id, or None; :class:`~triage_queue.errors.InvalidKey`
+        for an id that cannot be looked up.  Runtime complexity: O(1)."""
+        try:
+            state = self._states.get(agent_id)
+        except Exception as exc:
+            raise _bad_key("agent_id", agent_id, exc) from exc
         return None if state is None else state.agent
 
     def state(self, agent_id: str) -> AgentState:
@@ -349,19 +385,33 @@ class Roster:
         return self._state(agent_id)
 
     def _state(self, agent_id: str) -> AgentState:
-        state = self._states.get(agent_id)
+        # UnknownAgent, or InvalidKey for an id that cannot be looked up (an
+        # unhashable one, or one whose __hash__ or __eq__ raises).
+        try:
+            state = self._states.get(agent_id)
+        except Exception as exc:
+            raise _bad_key("agent_id", agent_id, exc) from exc
         if state is None:
             raise UnknownAgent(agent_id)
         return state
 
     def dedicated_agent(self, customer_id: str) -> str | None:
-        """The id of the agent who owns this customer, or None.  Runtime complexity: O(1)."""
-        return self._dedicated.get(customer_id)
+        """The id of the agent who owns this customer, or None;
+        :class:`~triage_queue.errors.InvalidKey` for an id that cannot be
+        looked up.  Runtime complexity: O(1)."""
+        try:
+            return self._dedicated.get(customer_id)
+        except Exception as exc:
+            raise _bad_key("customer_id", customer_id, exc) from exc
 
     def last_agent(self, customer_id: str) -> str | None:
         """The id of the agent who last took this customer's ticket, or None
-        (also None once the agent left).  Runtime complexity: O(1)."""
-        agent_id = self._last_agent.get(customer_id)
+        (also None once the agent left); :class:`~triage_queue.errors.InvalidKey`
+        for an id that cannot be looked up.  Runtime complexity: O(1)."""
+        try:
+            agent_id = self._last_agent.get(customer_id)
+        except Exception as exc:
+            raise _bad_key("customer_id", customer_id, exc) from exc
         return agent_id if agent_id in self._states else None
 
     def _affinity_agent(self, customer_id: str) -> str | None:
@@ -414,6 +464,7 @@ class Roster:
         """
         with self._lock:
             state = self._state(agent_id)
+            agent_id = state.agent.id  # the key itself, not an object equal to it
             if state.total_load:
                 raise AgentBusy(agent_id, f"still has {state.total_load} ticket(s) offered or assigned")
             for customer in state.agent.dedicated_customers:
@@ -436,7 +487,11 @@ class Roster:
         with self._lock:
             state = self._state(agent.id)
             old = state.agent
-            if old == agent and old.capacity == agent.capacity and old.attributes == agent.attributes:
+            try:
+                same = old == agent and old.capacity == agent.capacity and old.attributes == agent.attributes
+            except Exception as exc:  # only attributes hold user values
+                raise InvalidAgent("attributes", agent.attributes, "cannot be compared with the current attributes") from exc
+            if same:
                 return old
             self._claim_customers(agent, old)
             for customer in old.dedicated_customers - agent.dedicated_customers:
@@ -479,10 +534,14 @@ class Roster:
         for customer in agent.dedicated_customers:
             owner = self._dedicated.get(customer)
             if owner is not None and owner != agent.id:
+                # Sorted, not the set's order (which varies with
+                # PYTHONHASHSEED): the same customer is named every run.
+                customers = _sorted_customers(agent.dedicated_customers)
+                taken = next(c for c in customers if self._dedicated.get(c, agent.id) != agent.id)
                 raise InvalidAgent(
                     "dedicated_customers",
-                    sorted(agent.dedicated_customers),
-                    f"customer {customer!r} already belongs to agent {owner!r}",
+                    customers,
+                    f"customer {_brief(taken)} already belongs to agent {_brief(self._dedicated[taken])}",
                 )
         for customer in agent.dedicated_customers:
             self._dedicated[customer] = agent.id
