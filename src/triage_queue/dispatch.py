@@ -470,9 +470,9 @@ class Dispatcher:
 
         Runtime complexity: O(audit size).
 
-        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); d.submit(Ticket("T-1", 0.0))
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")]); d.submit(Ticket("T-1", 0.0))
         >>> [str(e) for e in d.events]
-        ["[0] #1 submitted: ticket 'T-1'"]
+        ["[0] #1 agent_changed: agent 'ana': joined, away", "[0] #2 submitted: ticket 'T-1'"]
         """
         with self._lock:
             if self._raw_events:
@@ -493,7 +493,7 @@ class Dispatcher:
 
         Runtime complexity: O(1) (unsubscribing O(listeners)).
 
-        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); seen = []
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")]); seen = []
         >>> stop = d.subscribe(seen.append); d.submit(Ticket("T-1", 0.0)); stop()
         >>> [e.kind.value for e in seen]
         ['submitted']
@@ -2030,6 +2030,8 @@ class Dispatcher:
 
     def _why_unroutable(self, ticket: Ticket) -> str:
         skills = ticket.skills
+        if not len(self._roster):
+            return "the roster is empty"
         if not any(p.agents for p in self._eligible_profiles(skills)):
             needs = ", ".join(f"{name!r} >= {level}" for name, level in skills.items())
             return f"no agent on the roster has skills {needs}"
