@@ -135,7 +135,9 @@ def test_many_threads_with_raising_listeners_each_call_gets_its_own_outcome() ->
     assert len(good) > 0.5 * producers * per_producer
     assert sorted(seq for seq, _ in hooked) == sorted(raised)  # every listener error reached the hook
     assert all(message == f"listener failed on #{seq}" for seq, message in hooked)
-    assert len(heard.events) == len({e.seq for e in heard.events})  # every event heard once
+    seqs = [e.seq for e in heard.events]
+    assert len(seqs) == len(set(seqs))  # no event heard twice...
+    assert set(seqs) == set(range(min(seqs), d.events[-1].seq + 1))  # ...and none lost since subscribing
     d._check()
 
 
@@ -292,6 +294,24 @@ def test_a_cancelled_unroutable_ticket_is_no_longer_counted() -> None:
     assert d.stats().unroutable == 0
 
 
+def test_refuse_unroutable_still_says_duplicate_for_a_duplicate_id() -> None:
+    from triage_queue import DuplicateTicket
+
+    d, _ = make_dispatcher([Agent("ana", status="away")], refuse_unroutable=True)
+    d.submit(Ticket("X", 0.0))
+    with pytest.raises(DuplicateTicket):
+        d.submit(Ticket("X", 0.0, skills=["zz"]))
+
+
+def test_a_ticket_reusing_the_id_of_one_removed_through_the_queue_is_flagged_again() -> None:
+    d, _ = make_dispatcher([Agent("ana")])
+    d.submit(Ticket("X", 0.0, skills=["zz"]))
+    d.queue.remove("X")
+    d.submit(Ticket("X", 1.0, skills=["zz"]))
+    assert [e.kind.value for e in d.events if e.ticket_id == "X"].count("unroutable") == 2
+    assert d.stats().unroutable == 1
+
+
 def test_refuse_unroutable_refuses_at_submit_and_changes_nothing() -> None:
     d, _ = make_dispatcher([Agent("ana", skills={"billing": 1})], refuse_unroutable=True)
     d.submit(Ticket("T-0", 0.0))
@@ -311,6 +331,32 @@ def test_routability_is_checked_for_the_tickets_a_dispatcher_starts_with() -> No
     queue.push(Ticket("T-1", 0.0, skills=["api"]))
     d = Dispatcher(queue, [Agent("ana")])
     assert d.stats().unroutable == 1
+
+
+def test_zero_capacity_is_warned_for_agents_given_at_construction_and_changed_to_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="triage_queue.dispatch"):
+        d, _ = make_dispatcher([Agent("zero", capacity=0), Agent("ana")])
+        d.update_agent("ana", capacity=0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "agent 'zero' joined with capacity 0 on every channel: it can take no ticket" in messages
+    assert "agent 'ana' was changed to capacity 0 on every channel: it can take no ticket" in messages
+    assert [e.detail for e in d.events if e.agent_id == "ana"][-1] == (
+        "changed capacity; capacity 0 on every channel: it can take no ticket"
+    )
+
+
+def test_paused_keeps_the_blocks_own_error(caplog: pytest.LogCaptureFixture) -> None:
+    clock = JumpyClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")])
+    with pytest.raises(KeyError, match="mine"), caplog.at_level(logging.ERROR, logger="triage_queue.dispatch"), d.paused():
+        d.submit(Ticket("T-1", 0.0))
+        clock.now = float("nan")
+        raise KeyError("mine")
+    assert any("paused() failed" in r.getMessage() for r in caplog.records)
+    clock.now = 1.0
+    d.tick()
+    assert d.status("T-1") == "offered"  # the backlog is assigned on the next call
+    d._check()
 
 
 def test_an_agent_with_zero_capacity_everywhere_is_accepted_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -365,18 +411,74 @@ def test_a_clock_going_back_holds_the_desks_time_still_with_one_warning(caplog: 
     d._check()
 
 
-@pytest.mark.parametrize("reading", [float("nan"), None, "soon"])
-def test_a_clock_reading_that_is_not_a_number_is_refused_by_name(reading: Any) -> None:
+@pytest.mark.parametrize("reading", [float("nan"), None, "soon", float("inf"), float("-inf"), 10**400, -(10**400), True])
+def test_a_clock_reading_that_is_not_a_finite_number_is_refused_by_name(reading: Any) -> None:
     clock = JumpyClock(0.0)
-    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")])
-    d.submit(Ticket("T-1", 0.0))
-    before = snapshot(d, ["T-1"])
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana"), Agent("bo", status="away")])
+    d.submit(Ticket("T-1", 0.0))  # offered to ana
+    d.submit(Ticket("T-2", 0.0))  # waits
+    before = snapshot(d, ["T-1", "T-2"])
     clock.now = reading
-    with pytest.raises(InvalidArgument) as caught:
+    for operation in (d.tick, lambda: d.status("T-1"), lambda: d.submit(Ticket("T-3", 0.0))):
+        with pytest.raises(InvalidArgument) as caught:
+            operation()
+        assert caught.value.field == "clock"
+    clock.now = 0.0
+    assert snapshot(d, ["T-1", "T-2"]) == before  # nothing lost on the way
+    d._check()
+
+
+def test_a_dispatcher_refuses_a_clock_it_cannot_read_and_leaves_the_queue_free() -> None:
+    clock = JumpyClock(float("inf"))
+    queue = TicketQueue(clock=clock)
+    with pytest.raises(InvalidArgument, match="clock"):
+        Dispatcher(queue, [Agent("ana")])
+    clock.now = 0.0
+    Dispatcher(queue, [Agent("ana")])
+
+
+def test_an_offer_timeout_too_small_for_the_clock_still_expires_after_now() -> None:
+    """At epoch seconds, now + 1e-7 rounds back to now: the offer must still
+    expire strictly later, or expiring and re-offering would never end."""
+    clock = ManualClock(1.7e9)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=1e-7, retry_after=0)
+    offer = d.submit(Ticket("T-1", 1.7e9))
+    assert offer is not None and offer.expires_at > offer.created_at
+    clock.advance(1)
+    d.tick()  # returns
+    assert d.status("T-1") == "offered"
+    d._check()
+
+
+def test_after_the_clock_goes_back_the_queue_and_roster_read_the_held_time() -> None:
+    clock = JumpyClock(0.0)
+    d = Dispatcher(
+        TicketQueue(clock=clock),
+        [Agent("ana", skills={"billing": 1}), Agent("bo", skills={"billing": 1}, status="away")],
+        offer_timeout=None,
+        retry_after=None,
+    )
+    d.submit(Ticket("T-1", 0.0, skills={"billing": 1}, preferred_skills={"german": 1}, relax_after=10))
+    clock.now = 20.0
+    d.tick()  # relaxed, offered to ana
+    assert d.offers_for("ana")[0].ticket.id == "T-1"
+    clock.now = 5.0
+    d.decline(d.offers_for("ana")[0])
+    assert "german" not in d.explain_assignment("T-1").verdicts[1].reason  # still relaxed: bo lacks only status
+    d.set_status("bo", "available")  # bo now qualifies: the relaxed ticket goes to bo
+    assert d.status("T-1") == "offered" and d.offers_for("bo")[0].ticket.id == "T-1"
+    assert [e.kind.value for e in d.events if e.ticket_id == "T-1"].count("released") == 1
+    assert d.roster.state("bo").idle_since == 20.0  # the desk's time, not the clock's 5
+    d._check()
+
+
+def test_a_clock_catching_up_exactly_ends_the_episode() -> None:
+    clock = JumpyClock(20.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")])
+    for reading in (5.0, 20.0, 5.0, 21.0, 5.0):
+        clock.now = reading
         d.tick()
-    assert caught.value.field == "clock"
-    clock.now = 1.0
-    assert snapshot(d, ["T-1"]) == before
+    assert len([e for e in d.events if e.kind is EventKind.CLOCK_WENT_BACK]) == 3
 
 
 # == cancel of an offered ticket ======================================================

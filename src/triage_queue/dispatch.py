@@ -79,6 +79,8 @@ _CLOSED_MEMORY = 100_000
 # an event, so at most some 15 GB.
 MAX_AUDIT = 100_000_000
 
+_INF = math.inf
+
 # Listener and callback errors, unroutable tickets and clock anomalies are
 # logged here; the library configures no handler.
 logger = logging.getLogger("triage_queue.dispatch")
@@ -350,10 +352,9 @@ class Dispatcher:
             # leaves the queue free for another attempt.
             roster = Roster(agents, clock=queue._clock)
         self._queue = queue
-        self._clock = queue._clock
+        self._clock = queue._clock  # the raw clock: only _advance and _read_clock judge its readings
         self._lock = queue.lock
         self._roster = roster
-        roster._clock = self._clock
         roster._lock = self._lock
         self._selection = selection
         self._offer_timeout = None if offer_timeout is None else float(offer_timeout)
@@ -364,7 +365,7 @@ class Dispatcher:
         self._classify = classify if classify is not None else _default_classify
         # The latest clock reading: the desk's time, which never goes back.
         self._now = -math.inf
-        self._held_at: float | None = None  # where time was held when the clock last went back
+        self._clock_held: float | None = None  # while the clock is behind: the time the desk holds
 
         self._offers: dict[str, Offer] = {}  # pending only
         self._closed: OrderedDict[str, OfferStatus] = OrderedDict()
@@ -422,13 +423,17 @@ class Dispatcher:
         self._async_waiters: dict[str, list[tuple[Any, Any]]] = {}
 
         with self._lock:
+            now = self._read_clock()  # a clock that cannot be read refuses the dispatcher, before anything is attached
             queue._relaned = []
             roster._observers.append(self._on_agent_change)
+            # The queue and roster read the desk's time, which never goes back.
+            queue._clock = roster._clock = self._desk_clock
             try:
-                now = self._read_clock()
                 for agent_id, state in roster._states.items():
                     self._place_agent(state)
                     self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
+                    if not state.total_capacity:
+                        _warn_no_capacity(agent_id, "joined with")
                 self._roster_widened = self._roster_narrowed = False
                 for ticket in queue:
                     self._enter_books(ticket)
@@ -439,6 +444,7 @@ class Dispatcher:
                 # A rule failing on a queued ticket: leave queue and roster as they were.
                 queue._relaned = None
                 roster._observers.remove(self._on_agent_change)
+                queue._clock = roster._clock = self._clock
                 raise
         self._flush()
 
@@ -534,6 +540,8 @@ class Dispatcher:
                 if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
                 if self._refuse_unroutable and not self._routable(ticket.skills, ticket.channel):
+                    if ticket.id in self._queue:
+                        raise DuplicateTicket(ticket.id)  # what push would say: the more basic mistake
                     raise Unroutable(ticket.id, self._why_unroutable(ticket))
                 books = self._books(ticket)  # a failing classify raises before anything changes
                 customer = ticket.customer_id
@@ -588,6 +596,8 @@ class Dispatcher:
     def _admit(self, ticket: Ticket, books: _Books, now: float, waiting: bool = True) -> None:
         # A new ticket is in: counted (if it waits), announced, its SLA scheduled.
         self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
+        if self._unroutable:
+            self._unroutable.pop(ticket.id, None)  # an old one of that id, removed through the queue
         if waiting:
             self._enter_books(ticket, books)
         self._emit(EventKind.SUBMITTED, now, ticket.id)
@@ -1029,12 +1039,33 @@ class Dispatcher:
             self._paused += 1
         try:
             yield
-        finally:
+        except BaseException:
+            # The block's own error is what the caller sees; assigning the
+            # backlog is still tried, and its failure only logged (the next
+            # operation meets it again).
+            try:
+                self._resume()
+            except Exception:
+                logger.exception("assigning the backlog after paused() failed while the block raised")
+            raise
+        else:
+            self._resume()
+
+    def _resume(self) -> None:
+        try:
             with self._lock:
                 self._paused -= 1
                 if not self._paused:
-                    self._advance()
+                    try:
+                        self._advance()
+                    except BaseException:
+                        # The backlog is still assigned (at the desk's time), or
+                        # it would wait for an assign_all() nobody calls.
+                        with contextlib.suppress(Exception):
+                            self._assign_all_locked()
+                        raise
                     self._assign_all_locked()
+        finally:
             self._flush()
 
     def assign_all(self) -> list[Offer]:
@@ -1377,14 +1408,12 @@ class Dispatcher:
         gap between calls gives the same result as frequent ticks); return
         now.  Lock held."""
         now = self._clock()
-        try:
-            later = now >= self._now
-        except TypeError:
-            later = False
-        if later:
+        if now.__class__ is float and self._now <= now < _INF:
             self._now = now
+            if self._clock_held is not None:
+                self._clock_held = None  # caught up
         else:
-            now = self._clock_went_back(now)  # or NaN, or not a number
+            now = self._odd_reading(now)
         queue = self._queue
         changes, expiry, retry, sla = queue._changes, self._expiry, self._retry, self._sla
         # The heap's own dict: its truth test costs no Python call.
@@ -1421,26 +1450,47 @@ class Dispatcher:
     def _read_clock(self) -> float:
         # The clock, never earlier than a reading already used.  Lock held.
         now = self._clock()
-        try:
-            later = now >= self._now
-        except TypeError:
-            later = False
-        if later:
+        if now.__class__ is float and self._now <= now < _INF:
             self._now = now
+            if self._clock_held is not None:
+                self._clock_held = None
             return now
-        return self._clock_went_back(now)
+        return self._odd_reading(now)
 
-    def _clock_went_back(self, reading: Any) -> float:
-        """A reading earlier than the last one (or not a number): the desk's
-        time stands still at the last reading until the clock catches up, so
-        no offer, hold or SLA is decided twice or in the wrong order.  Said
-        once per episode by a ``clock_went_back`` event and a warning.
-        Lock held."""
-        if isinstance(reading, bool) or not isinstance(reading, int | float) or reading != reading:
-            raise InvalidArgument("clock", reading, "the clock returned something other than a number of seconds")
+    def _desk_clock(self) -> float:
+        """The clock the queue and roster read while this dispatcher owns
+        them: the raw clock, but never earlier than the desk's time nor a
+        reading the dispatcher would refuse (those it reports itself, on
+        its next operation)."""
+        now = self._clock()
+        if now.__class__ is float and self._now <= now < _INF:
+            return now
+        try:
+            value = float(now) if isinstance(now, int | float) and not isinstance(now, bool) else math.nan
+        except OverflowError:
+            value = math.nan
+        return value if self._now <= value < _INF else self._now
+
+    def _odd_reading(self, reading: Any) -> float:
+        """A reading that is not a finite float at or after the desk's time.
+        An int is taken as its float; anything that is not a finite number
+        is refused.  A reading earlier than the last one holds the desk's
+        time still until the clock catches up, so no offer, hold or SLA is
+        decided twice or in the wrong order; said once per episode by a
+        ``clock_went_back`` event and a warning.  Lock held."""
+        value = math.nan
+        if isinstance(reading, int | float) and not isinstance(reading, bool):
+            with contextlib.suppress(OverflowError):
+                value = float(reading)
+        if not -_INF < value < _INF:  # NaN, the infinities, not a number, too large for a float
+            raise InvalidArgument("clock", reading, "the clock must return a finite number of seconds")
+        if value >= self._now:
+            self._now = value
+            self._clock_held = None
+            return value
         held = self._now
-        if self._held_at != held:
-            self._held_at = held
+        if self._clock_held is None:
+            self._clock_held = held
             logger.warning(
                 "the clock went back from %r to %r: the desk's time is held at %r until it catches up", held, reading, held
             )
@@ -1704,7 +1754,12 @@ class Dispatcher:
         note = state.idle_since if selection.__class__ is LongestIdle else selection.describe(agent, state, ticket)
         count = self._offer_count = self._offer_count + 1
         timeout = self._offer_timeout
-        expires = math.inf if timeout is None else now + timeout
+        if timeout is None:
+            expires = math.inf
+        else:
+            expires = now + timeout
+            if expires <= now:  # a timeout too small to register at this clock's magnitude
+                expires = math.nextafter(now, _INF)
         offer_id = f"offer-{count}"
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
         self._offers[offer_id] = offer
@@ -1912,7 +1967,7 @@ class Dispatcher:
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
             self._recheck_routability(now)
             if not state.total_capacity:
-                logger.warning("agent %r joined with capacity 0 on every channel: it can take no ticket", agent_id)
+                _warn_no_capacity(agent_id, "joined with")
         else:
             moved = _profile_key(old) != _profile_key(new)
             if moved:
@@ -1921,7 +1976,11 @@ class Dispatcher:
             else:
                 self._refresh(state)
             changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
-            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="changed " + ", ".join(changed))
+            detail = "changed " + ", ".join(changed)
+            if any(old.capacity.values()) and not any(new.capacity.values()):
+                detail += "; capacity 0 on every channel: it can take no ticket"
+                _warn_no_capacity(agent_id, "was changed to")
+            self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=detail)
             self._recheck_routability(now)
             if moved:
                 self._recheck_agent(agent_id, now)
@@ -2393,6 +2452,10 @@ class Dispatcher:
                     and (holder is None or holder == agent_id)
                 ):
                     raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
+
+
+def _warn_no_capacity(agent_id: str, how: str) -> None:
+    logger.warning("agent %r %s capacity 0 on every channel: it can take no ticket", agent_id, how)
 
 
 def _joined(agent: Agent) -> str:
