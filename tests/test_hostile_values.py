@@ -55,7 +55,7 @@ UNHASHABLE = [[], {}, set(), [[1]]]
 fuzz = settings(
     max_examples=250,
     deadline=None,
-    derandomize=bool(os.environ.get("CI")),
+    derandomize=os.environ.get("CI", "").lower() in {"1", "true", "yes"},
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
