@@ -20,7 +20,7 @@ import asyncio
 import math
 from typing import Any
 
-from triage_queue.dispatch import Dispatcher, Offer, _AsyncKeeper
+from triage_queue.dispatch.dispatcher import Dispatcher, Offer, _AsyncKeeper
 from triage_queue.errors import InvalidArgument
 from triage_queue.ticket import Ticket
 
