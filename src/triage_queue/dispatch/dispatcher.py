@@ -4,9 +4,7 @@ desk up to the clock, asks the parts, and delivers the events."""
 from __future__ import annotations
 
 import contextlib
-import enum
 import heapq
-import logging
 import math
 import threading
 import time
@@ -17,6 +15,8 @@ from typing import Any
 import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
+from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
+from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.errors import (
     AgentBusy,
     DuplicateTicket,
@@ -46,106 +46,7 @@ _SWEEP_STEP = 8
 # "unknown".
 _CLOSED_MEMORY = 100_000
 
-# The longest audit trail a dispatcher keeps (``audit=``): about 150 bytes
-# an event, so at most some 15 GB.
-MAX_AUDIT = 100_000_000
-
 _INF = math.inf
-
-# Listener and callback errors, unroutable tickets and clock anomalies are
-# logged here; the library configures no handler.
-logger = logging.getLogger("triage_queue.dispatch")
-
-
-def log_listener_error(event: Event, error: Exception) -> None:
-    """The default ``on_listener_error``: log the event and the traceback at
-    ERROR level on the ``triage_queue.dispatch`` logger.
-
-    Runtime complexity: O(1) plus the logging handlers' cost.
-
-    >>> log_listener_error(Event(EventKind.SUBMITTED, 0.0, 1, "T-1"), RuntimeError("pager down"))
-    """
-    logger.error("listener failed on event %s: %r", event, error, exc_info=error)
-
-
-class OfferStatus(enum.Enum):
-    """Where an offer stands."""
-
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-
-@attrs.frozen(slots=True)
-class Offer:
-    """A ticket offered to one agent until ``expires_at`` (clock seconds;
-    ``inf`` with no timeout).  ``how`` says why this agent (for the audit
-    trail).  Answer it with :meth:`Dispatcher.accept` or
-    :meth:`Dispatcher.decline`.
-    """
-
-    id: str
-    ticket: Ticket
-    agent_id: str
-    created_at: float
-    expires_at: float
-    how: str
-
-
-@attrs.frozen(slots=True)
-class AgentVerdict:
-    """Why one agent did, or did not, get a ticket."""
-
-    agent_id: str
-    chosen: bool
-    qualified: bool
-    reason: str
-
-
-@attrs.frozen(slots=True)
-class AssignmentExplanation:
-    """Why a ticket is where it is: ``state`` is ``"waiting"``,
-    ``"offered"`` or ``"assigned"``; ``agent_id`` and ``how`` name the
-    agent and the route when it has one; ``verdicts`` give every agent on
-    the roster with the reason it was chosen or not.
-
-    Reasons for agents other than the chosen one describe them as they are
-    *now* (``now``); ask right after the decision (in an ``offered``
-    listener, say) to see them as they were then.
-    """
-
-    ticket_id: str
-    now: float
-    state: str
-    agent_id: str | None
-    how: str | None
-    selection: str
-    verdicts: tuple[AgentVerdict, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for logs and audit trails.  Runtime complexity: O(agents)."""
-        return {
-            "ticket_id": self.ticket_id,
-            "now": self.now,
-            "state": self.state,
-            "agent_id": self.agent_id,
-            "how": self.how,
-            "selection": self.selection,
-            "verdicts": [attrs.asdict(v) for v in self.verdicts],
-        }
-
-    def __str__(self) -> str:
-        if self.agent_id is None:
-            head = f"ticket {self.ticket_id!r} is waiting"
-        else:
-            head = f"ticket {self.ticket_id!r} {self.state} to {self.agent_id!r} ({self.how})"
-        lines = [head + f"; selection: {self.selection}"]
-        for v in self.verdicts:
-            mark = "*" if v.chosen else "-"
-            lines.append(f"  {mark} {v.agent_id}: {v.reason}")
-        return "\n".join(lines)
 
 
 class _Track:
@@ -227,7 +128,6 @@ class _Book:
 
 _Books = tuple[_Book, _Book, _Book]  # (ticket class, skill group, overall)
 
-Listener = Callable[[Event], None]
 
 
 _SEVERITY_NAMES = {severity: severity.name.lower() for severity in Severity}
@@ -363,13 +263,8 @@ class Dispatcher:
         self._sla_count = 0
         # The audit trail keeps events as plain tuples, made into Event
         # values only when read (most are never read): far cheaper per call.
-        self._events: deque[Event | tuple[Any, ...]] = deque(maxlen=audit)
-        self._audit = audit
-        self._raw_events = False  # whether _events may hold tuples
-        self._event_seq = 0
-        self._listeners: list[Listener] = []
-        self._outbox: list[Event] = []
-        self._on_listener_error = log_listener_error if on_listener_error is None else on_listener_error
+        self._trail = AuditTrail(audit, log_listener_error if on_listener_error is None else on_listener_error)
+        self._emit = self._trail.emit  # bound once: called several times per ticket
         # Waiting tickets that no agent on the roster (in any status) could
         # ever take, in the order they became so; and whether a ticket of a
         # (required skills, channel) kind could, memoised until some profile
@@ -452,13 +347,7 @@ class Dispatcher:
         ["[0] #1 agent_changed: agent 'ana': joined, away", "[0] #2 submitted: ticket 'T-1'"]
         """
         with self._lock:
-            if self._raw_events:
-                # Made into values once, so every read returns the same objects.
-                self._events = deque(
-                    [e if isinstance(e, Event) else Event(*e) for e in self._events], maxlen=self._audit
-                )
-                self._raw_events = False
-            return list(self._events)  # type: ignore[arg-type]
+            return self._trail.events()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event from now on; return a
@@ -478,11 +367,11 @@ class Dispatcher:
         if not callable(listener):
             raise InvalidArgument("listener", listener, "expected a callable taking an Event")
         with self._lock:
-            self._listeners.append(listener)
+            self._trail.listeners.append(listener)
 
         def unsubscribe() -> None:
             with self._lock, contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
+                self._trail.listeners.remove(listener)
 
         return unsubscribe
 
@@ -533,7 +422,7 @@ class Dispatcher:
                 if offer is None and not self._paused and self._free_profiles and ticket.id in self._queue:
                     offer = self._route(ticket.id, "routed on arrival")
         finally:
-            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return offer
 
@@ -747,7 +636,7 @@ class Dispatcher:
                     self._roster._state(agent_id)  # raises UnknownAgent
                 offers = [o for o in self._offers.values() if o.agent_id == agent_id]
         finally:
-            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return offers
 
@@ -785,10 +674,10 @@ class Dispatcher:
                 if self._passed:
                     self._passed.pop(ticket.id, None)
                 # The detail is worded only if someone can read it.
-                detail = f"waited {waited:g}s" if self._audit or self._listeners else ""
+                detail = f"waited {waited:g}s" if self._trail.wants_detail else ""
                 self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
         finally:
-            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return ticket
 
@@ -840,7 +729,7 @@ class Dispatcher:
                     track = self._assigned(ticket_id, agent_id)  # raises the right error
                 self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         finally:
-            if self._outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return track.ticket
 
@@ -1107,7 +996,7 @@ class Dispatcher:
                     if offer is None:
                         remaining = None if deadline is None else deadline - time.monotonic()
                         expired = remaining is not None and remaining <= 0
-                        if not expired and not self._outbox:
+                        if not expired and not self._trail.outbox:
                             if condition is None:
                                 condition = self._conditions.get(agent_id)
                                 if condition is None:
@@ -1169,7 +1058,7 @@ class Dispatcher:
         # _flush for calls that hand out an offer: if a listener raises, the
         # offer goes back to the front of the agent's inbox rather than being
         # lost between the dispatcher and the caller.
-        if not self._outbox and self._keeper is None:
+        if not self._trail.outbox and self._keeper is None:
             return  # _flush has nothing to do
         try:
             self._flush()
@@ -2311,52 +2200,17 @@ class Dispatcher:
 
     # -- events ---------------------------------------------------------------------
 
-    def _emit(  # noqa: PLR0917 - internal, called with positional ids throughout
-        self,
-        kind: EventKind,
-        now: float,
-        ticket_id: str | None = None,
-        agent_id: str | None = None,
-        offer_id: str | None = None,
-        detail: str = "",
-    ) -> None:
-        seq = self._event_seq = self._event_seq + 1
-        if self._listeners:
-            event = Event(kind, now, seq, ticket_id, agent_id, offer_id, detail)
-            self._events.append(event)
-            self._outbox.append(event)
-        elif self._audit:
-            self._events.append((kind, now, seq, ticket_id, agent_id, offer_id, detail))
-            self._raw_events = True
-
     def _flush(self) -> None:
         # Wake waiters if something now falls due before they would wake, then
         # deliver queued events to listeners, outside the lock.
         if self._keeper is not None:
             with self._lock:
                 self._wake_keeper_if_due_earlier()
-        if not self._outbox:
+        if not self._trail.outbox:
             return
         with self._lock:
-            events, self._outbox = self._outbox, []
-            listeners = list(self._listeners)
-        # Every listener hears every event even if one of them raises.  The
-        # events may be another thread's (the outbox is shared), so an error
-        # goes to the hook and never to this caller: a call's result or
-        # error is its own.
-        for event in events:
-            for listener in listeners:
-                try:
-                    listener(event)
-                except Exception as exc:
-                    self._listener_failed(event, exc)
-
-    def _listener_failed(self, event: Event, error: Exception) -> None:
-        try:
-            self._on_listener_error(event, error)
-        except Exception as hook_error:
-            # The hook itself failed: logged, still not the caller's business.
-            logger.error("on_listener_error failed on event %s: %r", event, hook_error, exc_info=hook_error)
+            events, listeners = self._trail.take_outbox()
+        self._trail.deliver(events, listeners)
 
     def __repr__(self) -> str:
         return (
@@ -2370,6 +2224,7 @@ class Dispatcher:
             self._advance()
             self._queue._check()
             self._roster._check()
+            self._trail._check()
             load: dict[tuple[str, str], int] = {}
             for ticket_id, track in self._tracks.items():
                 assert ticket_id not in self._queue, "a ticket is both waiting and out"
