@@ -16,6 +16,7 @@ import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
+from triage_queue.dispatch.books import Books, Books3
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.errors import (
     AgentBusy,
@@ -34,13 +35,10 @@ from triage_queue.heap import IndexedHeap
 from triage_queue.matching import priority_matching
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
-from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram, _add_to_all
-from triage_queue.ticket import Severity, SkillSet, Ticket
+from triage_queue.stats import AgentFigures, Statistics
+from triage_queue.ticket import SkillSet, Ticket
 
 __all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
-
-# Stale statistics entries checked per new ticket while a sweep is going on.
-_SWEEP_STEP = 8
 
 # Closed offers remembered, so that answering one says "expired" rather than
 # "unknown".
@@ -55,7 +53,7 @@ class _Track:
     __slots__ = ("agent_id", "assigned_at", "books", "how", "note", "offer", "seq", "slot", "ticket")
 
     def __init__(  # noqa: PLR0917
-        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str | float, how: str, books: _Books
+        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str | float, how: str, books: Books3
     ) -> None:
         self.ticket = ticket
         # Where the chosen agent stood by the strategy, when chosen (for
@@ -105,36 +103,6 @@ class _RoomFilter:
 
     def __contains__(self, channel: object) -> bool:
         return self.state.has_room(channel)  # type: ignore[arg-type]
-
-
-class _Book:
-    """Running figures of one ticket class or skill group."""
-
-    __slots__ = ("declined", "expired", "kind", "label", "oldest", "sweep", "sweep_at", "waiting", "waits")
-
-    def __init__(self, kind: int, label: str) -> None:
-        self.kind = kind  # 0 overall, 1 a ticket class, 2 a skill group
-        self.label = label
-        self.waiting = 0
-        self.oldest: list[tuple[float, str]] = []  # (created_at, ticket id), lazily cleaned
-        # A former `oldest` whose live entries are being moved into the new
-        # one a few at a time, so that cleaning never stalls one call.
-        self.sweep: list[tuple[float, str]] | None = None
-        self.sweep_at = 0
-        self.waits = WaitHistogram()
-        self.declined = 0
-        self.expired = 0
-
-
-_Books = tuple[_Book, _Book, _Book]  # (ticket class, skill group, overall)
-
-
-
-_SEVERITY_NAMES = {severity: severity.name.lower() for severity in Severity}
-
-
-def _default_classify(ticket: Ticket) -> str:
-    return _SEVERITY_NAMES[ticket.severity]
 
 
 class Dispatcher:
@@ -233,7 +201,6 @@ class Dispatcher:
         self._affinity_wait = float(affinity_wait)
         self._retry_after = None if retry_after is None else float(retry_after)
         self._sla_warning = None if sla_warning is None else float(sla_warning)
-        self._classify = classify if classify is not None else _default_classify
         # The latest clock reading: the desk's time, which never goes back.
         self._now = -math.inf
         self._clock_held: float | None = None  # while the clock is behind: the time the desk holds
@@ -273,11 +240,7 @@ class Dispatcher:
         self._unroutable: dict[str, None] = {}
         self._routable_memo: dict[tuple[SkillSet, str | None], bool] = {}
         self._roster_widened = self._roster_narrowed = False
-        self._by_class: dict[str, _Book] = {}
-        self._by_skills: dict[str, _Book] = {}
-        self._overall = _Book(0, "")
-        self._group_names: dict[SkillSet, str] = {}
-        self._books_memo: dict[tuple[Severity, SkillSet], _Books] | None = {} if classify is None else None
+        self._books = Books(classify, queue._store.get)
         self._conditions: dict[str, threading.Condition] = {}
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
@@ -302,7 +265,7 @@ class Dispatcher:
                         _warn_no_capacity(agent_id, "joined with")
                 self._roster_widened = self._roster_narrowed = False
                 for ticket in queue:
-                    self._enter_books(ticket)
+                    self._books.enter(ticket)
                     self._schedule_sla(ticket, now)
                     self._check_routable(ticket, now)
                 self._assign_all_locked()
@@ -403,7 +366,7 @@ class Dispatcher:
                     if ticket.id in self._queue:
                         raise DuplicateTicket(ticket.id)  # what push would say: the more basic mistake
                     raise Unroutable(ticket.id, self._why_unroutable(ticket))
-                books = self._books(ticket)  # a failing classify raises before anything changes
+                books = self._books.of(ticket)  # a failing classify raises before anything changes
                 customer = ticket.customer_id
                 if (
                     self._free_profiles
@@ -426,7 +389,7 @@ class Dispatcher:
                 self._flush()
         return offer
 
-    def _submit_to_free_agent(self, ticket: Ticket, books: _Books, now: float) -> Offer | None:
+    def _submit_to_free_agent(self, ticket: Ticket, books: Books3, now: float) -> Offer | None:
         """submit() of a ticket with no affinity while some agent is free:
         if a free agent qualifies, offer the ticket to it straight away,
         without the round trip through the queue (push, then take out again)
@@ -453,13 +416,13 @@ class Dispatcher:
             self._requeue(ticket, seq, books)
             raise
 
-    def _admit(self, ticket: Ticket, books: _Books, now: float, waiting: bool = True) -> None:
+    def _admit(self, ticket: Ticket, books: Books3, now: float, waiting: bool = True) -> None:
         # A new ticket is in: counted (if it waits), announced, its SLA scheduled.
         self._sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
         if self._unroutable:
             self._unroutable.pop(ticket.id, None)  # an old one of that id, removed through the queue
         if waiting:
-            self._enter_books(ticket, books)
+            self._books.enter(ticket, books)
         self._emit(EventKind.SUBMITTED, now, ticket.id)
         if ticket.sla_due is not None or self._sla_latest:
             self._schedule_sla(ticket, now)
@@ -490,7 +453,7 @@ class Dispatcher:
                     # Checked now, so that a ticket handed back later can
                     # always be put back in its place.
                     self._queue._score_check(new, now)
-                    books = self._books(new)
+                    books = self._books.of(new)
                     track.ticket = new
                     track.books = books
                     self._recheck_track(track, now)
@@ -503,10 +466,10 @@ class Dispatcher:
                         raise UnknownTicket(ticket_id)
                     old = found
                     new = old.evolve(**changes)
-                    books = self._books(new)
+                    books = self._books.of(new)
                     self._queue._update_to(new)
-                    self._leave_books(old)
-                    self._enter_books(new, books)
+                    self._books.leave(old)
+                    self._books.enter(new, books)
                     if new.skills != old.skills or new.channel != old.channel:
                         self._check_routable(new, now, "its requirements changed")
                     if not self._paused:
@@ -538,7 +501,7 @@ class Dispatcher:
                     if ticket_id not in self._queue:
                         raise UnknownTicket(ticket_id)
                     ticket = self._queue.remove(ticket_id)
-                    self._leave_books(ticket)
+                    self._books.leave(ticket)
                     self._passed.pop(ticket_id, None)
                     self._unroutable.pop(ticket_id, None)
                     self._emit(EventKind.CANCELLED, now, ticket_id)
@@ -668,7 +631,7 @@ class Dispatcher:
                 ticket = track.ticket
                 waited = max(0.0, now - ticket.created_at)
                 books = track.books
-                _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+                Books.record_wait(books, waited)
                 state = self._roster._states[track.agent_id]
                 self._roster._record_service(state, ticket.id, ticket.customer_id, now)
                 if self._passed:
@@ -757,7 +720,7 @@ class Dispatcher:
                 track = self._assigned(ticket_id, agent_id)
                 new = track.ticket.evolve(**changes)
                 self._queue._score_check(new, now)  # raises before anything changes
-                books = self._books(new)
+                books = self._books.of(new)
                 self._untrack(track, now)
                 self._pass(ticket_id, track.agent_id, now)
                 self._requeue(new, track.seq, books)
@@ -1167,9 +1130,10 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                by_class = {name: self._figures(book, now) for name, book in sorted(self._by_class.items())}
-                by_skills = {name: self._figures(book, now) for name, book in sorted(self._by_skills.items())}
-                overall = self._figures(self._overall, now)
+                figures = self._books.figures
+                by_class = {name: figures(book, now) for name, book in sorted(self._books.by_class.items())}
+                by_skills = {name: figures(book, now) for name, book in sorted(self._books.by_skills.items())}
+                overall = figures(self._books.overall, now)
                 agents = {}
                 used = room = 0
                 for agent_id, state in self._roster._states.items():
@@ -1471,15 +1435,15 @@ class Dispatcher:
             self._emit(EventKind.HELD, now, ticket.id, agent_id, detail=f"{why}: kept {self._affinity_wait:g}s")
         return None
 
-    def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int, _Books]:
+    def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int, Books3]:
         queue = self._queue
         seq = queue._sequence(ticket_id)
         ticket = queue.remove(ticket_id)
-        return ticket, seq, self._leave_books(ticket)
+        return ticket, seq, self._books.leave(ticket)
 
-    def _requeue(self, ticket: Ticket, seq: int, books: _Books | None = None) -> None:
+    def _requeue(self, ticket: Ticket, seq: int, books: Books3 | None = None) -> None:
         self._queue._restore(ticket, seq)
-        self._enter_books(ticket, books)
+        self._books.enter(ticket, books)
 
     def _route(self, ticket_id: str, how: str) -> Offer | None:
         """Offer a waiting ticket to the best free qualified agent, if any."""
@@ -1584,15 +1548,14 @@ class Dispatcher:
                 # A user callback (classify, the strategy) that raises must not
                 # lose the ticket: the finally below puts it back.
                 try:
-                    books = self._leave_books(ticket)
+                    books = self._books.leave(ticket)
                 except BaseException:
                     skipped.append(found)
                     raise
                 try:
                     self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now, books)
                 except BaseException:
-                    for book in books:
-                        book.waiting += 1
+                    Books.undo_leave(books)
                     skipped.append(found)
                     raise
                 offered += 1
@@ -1601,7 +1564,7 @@ class Dispatcher:
                 queue._restore(ticket, seq)
         return offered
 
-    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: _Books) -> Offer:  # noqa: PLR0917
+    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: Books3) -> Offer:  # noqa: PLR0917
         state = self._roster._states[agent_id]
         agent = state.agent
         channel = ticket.channel
@@ -1692,7 +1655,7 @@ class Dispatcher:
         # If the policy cannot place the ticket (a rule raising), or classify
         # fails, say so before anything changes: the offer stays pending.
         self._queue._score_check(track.ticket, now)
-        books = self._books(track.ticket)
+        books = self._books.of(track.ticket)
         agent_id = offer.agent_id
         self._close(offer, status, now, detail)
         self._untrack(track, now)
@@ -1701,13 +1664,11 @@ class Dispatcher:
         if status is not OfferStatus.REVOKED:
             self._pass(ticket.id, agent_id, now)
             if status is OfferStatus.DECLINED:
-                for book in books:
-                    book.declined += 1
+                Books.count_declined(books)
                 if state is not None:
                     state.declined += 1
             else:
-                for book in books:
-                    book.expired += 1
+                Books.count_expired(books)
                 if state is not None:
                     state.expired += 1
         kind = {
@@ -2090,114 +2051,6 @@ class Dispatcher:
                     offers.append(offer)
         return offers
 
-    # -- books ---------------------------------------------------------------------
-
-    def _group_name(self, skills: SkillSet) -> str:
-        name = self._group_names.get(skills)
-        if name is None:
-            name = "+".join(skills) if skills else "-"
-            if len(self._group_names) < 4096:
-                self._group_names[skills] = name
-        return name
-
-    def _books(self, ticket: Ticket) -> _Books:
-        memo = self._books_memo
-        if memo is not None:
-            # The default classify reads the severity only: the books are a
-            # pure function of (severity, skills), looked up in one step.
-            key = (ticket.severity, ticket.skills)
-            books = memo.get(key)
-            if books is None:
-                books = memo[key] = self._lookup_books(ticket)
-                if len(memo) > 4096:
-                    memo.clear()
-            return books
-        return self._lookup_books(ticket)
-
-    def _lookup_books(self, ticket: Ticket) -> _Books:
-        cls = self._classify(ticket)
-        book = self._by_class.get(cls)
-        if book is None:
-            book = self._by_class[cls] = _Book(1, cls)
-        group = self._group_name(ticket.skills)
-        gbook = self._by_skills.get(group)
-        if gbook is None:
-            gbook = self._by_skills[group] = _Book(2, group)
-        return book, gbook, self._overall
-
-    def _still_in(self, book: _Book, created: float, ticket_id: str) -> bool:
-        # Whether a (created_at, id) entry of a book's oldest-heap is live.
-        ticket = self._queue._store.get(ticket_id)
-        if ticket is None or ticket.created_at != created:
-            return False
-        kind = book.kind
-        if kind == 0:
-            return True
-        if self._books_memo is not None:
-            # Default classify: the memo gives the ticket's books in one lookup
-            # (one book per label, so identity is label equality).
-            return self._books(ticket)[kind - 1] is book
-        if kind == 1:
-            return self._classify(ticket) == book.label
-        return self._group_name(ticket.skills) == book.label
-
-    def _enter_books(self, ticket: Ticket, books: _Books | None = None) -> None:
-        entry = (ticket.created_at, ticket.id)
-        for book in books or self._books(ticket):
-            book.waiting += 1
-            heapq.heappush(book.oldest, entry)
-            if book.sweep is not None:
-                self._sweep(book, _SWEEP_STEP)
-            elif len(book.oldest) > 2 * book.waiting + 64:
-                # Over half the entries are stale: start moving the live ones
-                # to a fresh heap, _SWEEP_STEP per call (amortised O(1)).
-                book.sweep, book.sweep_at, book.oldest = book.oldest, 0, []
-                self._sweep(book, _SWEEP_STEP)
-
-    def _sweep(self, book: _Book, budget: int | None) -> None:
-        old = book.sweep
-        assert old is not None
-        i = book.sweep_at
-        end = len(old) if budget is None else min(len(old), i + budget)
-        oldest = book.oldest
-        still_in = self._still_in
-        while i < end:
-            entry = old[i]
-            i += 1
-            if still_in(book, *entry):
-                heapq.heappush(oldest, entry)
-        if i >= len(old):
-            book.sweep = None
-        else:
-            book.sweep_at = i
-
-    def _leave_books(self, ticket: Ticket) -> _Books:
-        books = self._books(ticket)
-        for book in books:
-            book.waiting -= 1
-        return books
-
-    def _figures(self, book: _Book, now: float) -> GroupFigures:
-        if book.sweep is not None:
-            self._sweep(book, None)
-        oldest = book.oldest
-        # Drop entries of tickets no longer waiting in this group.
-        while oldest and not self._still_in(book, *oldest[0]):
-            heapq.heappop(oldest)
-        oldest_wait = max(0.0, now - oldest[0][0]) if oldest and book.waiting else None
-        waits = book.waits
-        return GroupFigures(
-            book.waiting,
-            oldest_wait,
-            waits.count,
-            waits.percentile(50),
-            waits.percentile(90),
-            waits.percentile(99),
-            waits.max if waits.count else None,
-            book.declined,
-            book.expired,
-        )
-
     # -- events ---------------------------------------------------------------------
 
     def _flush(self) -> None:
@@ -2251,9 +2104,7 @@ class Dispatcher:
                 has_free = any(profile.free.values())
                 assert has_free == (profile in self._free_profiles), "free-profile index out of step"
             waiting = len(self._queue)
-            assert self._overall.waiting == waiting, "waiting count out of step"
-            assert sum(b.waiting for b in self._by_class.values()) == waiting
-            assert sum(b.waiting for b in self._by_skills.values()) == waiting
+            self._books._check(waiting)
             for agent_id, inbox in self._inbox.items():
                 for offer_id in inbox:
                     assert offer_id in self._offers and self._offers[offer_id].agent_id == agent_id
