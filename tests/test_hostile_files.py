@@ -8,6 +8,8 @@ import logging
 import os
 import subprocess
 import sys
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,16 @@ from triage_queue import InvalidPolicy, TriageError
 from triage_queue.config import MAX_DURATION, MAX_NESTING, MAX_POLICY_BYTES, load_policy, parse_policy
 from triage_queue.sim import InvalidSimulation, TraceError, load_staff, parse_staff, read_trace
 from triage_queue.sim.model import MAX_AGENTS, MAX_HOURS, MAX_TEAM_SIZE
-from triage_queue.sim.trace import MAX_STAFF_BYTES, MAX_TRACE_BYTES, MAX_TRACE_TICKETS
+from triage_queue.sim.trace import (
+    MAX_CSV_COLUMNS,
+    MAX_CSV_HEADER_CHARS,
+    MAX_CSV_ROW_CHARS,
+    MAX_FOLLOW_UPS,
+    MAX_JSONL_LINE_CHARS,
+    MAX_STAFF_BYTES,
+    MAX_TRACE_BYTES,
+    MAX_TRACE_TICKETS,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = sorted((ROOT / "examples" / "policies").glob("*.toml"))
@@ -252,6 +263,142 @@ def test_too_many_tickets_or_bytes_are_refused(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(InvalidSimulation, match="too large"):
         read_trace(path)
     assert MAX_TRACE_TICKETS >= 100_000 and MAX_TRACE_BYTES >= 1 << 20
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_a_csv_header_of_too_many_columns_is_refused(tmp_path: Path, ignore: bool) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("created,handling_time" + ",zz" * (MAX_CSV_COLUMNS - 1) + "\n1,1" + "," * (MAX_CSV_COLUMNS - 1) + "\n")
+    with pytest.raises(TraceError, match=f"{MAX_CSV_COLUMNS + 1} columns, more than {MAX_CSV_COLUMNS} .MAX_CSV_COLUMNS") as info:
+        read_trace(path, ignore_unknown_columns=ignore)
+    assert (info.value.line, info.value.column) == (1, None)
+    # Commas inside quotes are counted once the csv module has split the (short) header.
+    path.write_text('created,handling_time,"a,b"' + ',"z"' * (MAX_CSV_COLUMNS - 2) + "\n")
+    with pytest.raises(TraceError, match="MAX_CSV_COLUMNS") as info:
+        read_trace(path, ignore_unknown_columns=ignore)
+    assert info.value.line == 1
+    path.write_text("created,handling_time" + ",zz" * (MAX_CSV_COLUMNS - 2) + "\n1,1" + "," * (MAX_CSV_COLUMNS - 2) + "\n")
+    assert len(read_trace(path, ignore_unknown_columns=True).arrivals) == 1
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_a_csv_header_line_over_the_bound_is_refused(tmp_path: Path, ignore: bool) -> None:
+    path = tmp_path / "t.csv"
+    long_name = "z" * (MAX_CSV_HEADER_CHARS - len("created,handling_time,\n") + 1)
+    path.write_text("created,handling_time," + long_name + "\n1,1,\n")
+    with pytest.raises(TraceError, match=r"header line of more than .* .MAX_CSV_HEADER_CHARS") as info:
+        read_trace(path, ignore_unknown_columns=ignore)
+    assert (info.value.line, info.value.column) == (1, None)
+    assert len(str(info.value)) < 400
+    path.write_text("created,handling_time," + long_name[1:] + "\n1,1,\n")
+    assert len(read_trace(path, ignore_unknown_columns=True).arrivals) == 1
+
+
+def test_a_csv_row_of_too_many_cells_or_characters_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    head = "created,handling_time\n1,1\n"
+    path.write_text(head + ",\n" + "," * 100_000 + "\n" + "2,1,3\n")  # rows of empty cells are skipped
+    with pytest.raises(TraceError, match=r"expected 2 cells \(as the header\), found 3") as info:
+        read_trace(path)
+    assert (info.value.line, info.value.column) == (5, None)
+    path.write_text(head + "2," + '"x"' + ",x" * 5 + "\n")  # quoted: counted by the csv module
+    with pytest.raises(TraceError, match="found 7") as info:
+        read_trace(path)
+    assert info.value.line == 3
+    path.write_text(head + "x" + "," * 100_000 + "\n")  # counted on the line before the csv module splits it
+    with pytest.raises(TraceError, match="found 100001") as info:
+        read_trace(path)
+    assert info.value.line == 3
+    assert len(str(info.value)) < 400
+    path.write_text(head + "," * MAX_CSV_ROW_CHARS + "\n")
+    with pytest.raises(TraceError, match="MAX_CSV_ROW_CHARS") as info:
+        read_trace(path)
+    assert info.value.line == 3
+    path.write_text(head + "2," + '"x' + "\n" * 10 + "x" * (MAX_CSV_ROW_CHARS - 10) + '"\n')
+    with pytest.raises(TraceError, match=f"row of more than {MAX_CSV_ROW_CHARS} characters .MAX_CSV_ROW_CHARS") as info:
+        read_trace(path)
+    assert info.value.line == 3, "a row spanning lines is reported at its first"
+    assert len(str(info.value)) < 400
+    path.write_text(head + "2," + '"' + "x" * MAX_CSV_ROW_CHARS + '"\n')
+    with pytest.raises(TraceError, match="MAX_CSV_ROW_CHARS") as info:
+        read_trace(path)
+    assert info.value.line == 3
+
+
+def test_many_empty_jsonl_lines_are_skipped_in_little_memory(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n" * 1_000_000 + '{"created": 1, "handling_time": 1}\n\r\n{"created": -1, "handling_time": 1}\n')
+    tracemalloc.start()
+    try:
+        with pytest.raises(TraceError, match="expected seconds >= 0") as info:
+            read_trace(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.line == 1_000_003
+    assert peak < 10_000_000, f"peak {peak} bytes for a 1 MB file"
+
+
+def test_a_jsonl_line_over_the_bound_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    items = ",".join(["1.5"] * (MAX_JSONL_LINE_CHARS // 4 + 1))
+    path.write_text('{"created": 1, "handling_time": 1}\n[' + items + "]\n")
+    with pytest.raises(TraceError, match=f"line of more than {MAX_JSONL_LINE_CHARS} characters .MAX_JSONL_LINE_CHARS") as info:
+        read_trace(path)
+    assert (info.value.line, info.value.column) == (2, None)
+    assert len(str(info.value)) < 400
+    path.write_text('{"created": 1, "handling_time": 1}\n[' + ",".join(["1.5"] * (MAX_JSONL_LINE_CHARS // 4 - 10)) + "]\n")
+    with pytest.raises(TraceError, match="expected a JSON object") as info:
+        read_trace(path)
+    assert info.value.line == 2
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_too_many_follow_ups_are_refused(tmp_path: Path, jsonl: bool) -> None:
+    def write(count: int) -> Path:
+        if jsonl:
+            path = tmp_path / "t.jsonl"
+            path.write_text('{"created": 1, "handling_time": 1, "follow_ups": [' + ", ".join(["60"] * count) + "]}\n")
+        else:
+            path = tmp_path / "t.csv"
+            path.write_text("created,handling_time,follow_ups\n1,1," + ";".join(["60"] * count) + ";\n")
+        return path
+
+    assert len(read_trace(write(MAX_FOLLOW_UPS)).arrivals[0].follow_ups) == MAX_FOLLOW_UPS
+    with pytest.raises(TraceError, match=f"{MAX_FOLLOW_UPS + 1} follow-ups, at most {MAX_FOLLOW_UPS} .*MAX_FOLLOW_UPS") as info:
+        read_trace(write(MAX_FOLLOW_UPS + 1))
+    assert (info.value.line, info.value.column) == (1 if jsonl else 2, "follow_ups")
+    assert len(str(info.value)) < 400
+    with pytest.raises(TraceError, match="MAX_FOLLOW_UPS"):
+        read_trace(write(30_000))
+
+
+def test_a_csv_header_of_two_million_columns_is_refused_in_little_memory(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("created" + ",zz" * 2_000_000 + "\n")  # 6 MB, far under MAX_TRACE_BYTES
+    for ignore in (False, True):
+        start = time.perf_counter()
+        tracemalloc.start()
+        try:
+            with pytest.raises(TraceError, match="MAX_CSV_HEADER_CHARS") as info:
+                read_trace(path, ignore_unknown_columns=ignore)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert info.value.line == 1
+        assert peak < 50_000_000, f"peak {peak} bytes for a 6 MB file"
+        assert time.perf_counter() - start < 2
+
+
+def test_the_trace_bounds_are_exported_and_sensible() -> None:
+    from triage_queue.sim import trace
+
+    for name in ("MAX_CSV_COLUMNS", "MAX_CSV_HEADER_CHARS", "MAX_CSV_ROW_CHARS", "MAX_FOLLOW_UPS", "MAX_JSONL_LINE_CHARS"):
+        assert name in trace.__all__
+    assert 4 * len(trace.TRACE_COLUMNS) <= MAX_CSV_COLUMNS
+    assert len(trace.TRACE_COLUMNS) * 131_072 <= MAX_CSV_ROW_CHARS
+    assert MAX_JSONL_LINE_CHARS >= 1 << 20
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [({"path": None}, "path"), ({"path": 5}, "path"),

@@ -51,11 +51,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import math
 import os
 import random
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -68,6 +68,11 @@ from triage_queue.sim.model import MAX_AGENTS, MAX_HOURS, MAX_TEAM_SIZE, Arrival
 from triage_queue.ticket import Severity, SkillSet, Ticket
 
 __all__ = [
+    "MAX_CSV_COLUMNS",
+    "MAX_CSV_HEADER_CHARS",
+    "MAX_CSV_ROW_CHARS",
+    "MAX_FOLLOW_UPS",
+    "MAX_JSONL_LINE_CHARS",
     "MAX_STAFF_BYTES",
     "MAX_TRACE_BYTES",
     "MAX_TRACE_TICKETS",
@@ -107,6 +112,24 @@ MAX_TRACE_BYTES: Final = 64 << 20
 
 MAX_STAFF_BYTES: Final = 1 << 20
 """The largest staff file (or text) read, in bytes or characters: 1 MiB."""
+
+MAX_CSV_HEADER_CHARS: Final = 64 << 10
+"""The longest CSV header line of a trace, in characters: 64 KiB."""
+
+MAX_CSV_COLUMNS: Final = 256
+"""The most columns (header cells) of a CSV trace: room for an export
+with many columns read with ``ignore_unknown_columns``."""
+
+MAX_CSV_ROW_CHARS: Final = 16 * 131_072
+"""The longest row of a CSV trace (all its lines, for a quoted cell with
+line breaks), in characters: 2 MiB, 16 cells of the csv module's default
+field limit."""
+
+MAX_JSONL_LINE_CHARS: Final = 1 << 20
+"""The longest line of a JSON Lines trace, in characters: 1 MiB."""
+
+MAX_FOLLOW_UPS: Final = 100
+"""The most ``follow_ups`` of one ticket in a trace."""
 
 _MAX_ENTRIES: Final = 100  # skills, capacity channels, breaks or shifts of one team or agent
 _MAX_CLOCK_DIGITS: Final = 6  # digits of each part of "HH:MM:SS"
@@ -204,6 +227,8 @@ def _skills(raw: Any) -> SkillSet:
 
 def _follow_ups(raw: Any) -> tuple[float, ...]:
     parts = raw if isinstance(raw, list) else [p for p in str(raw).replace(",", ";").split(";") if p.strip()]
+    if len(parts) > MAX_FOLLOW_UPS:
+        raise ValueError(f"{len(parts)} follow-ups, at most {MAX_FOLLOW_UPS} per ticket (MAX_FOLLOW_UPS)")
     try:
         return tuple(_positive_seconds(p) for p in parts)
     except ValueError:
@@ -284,14 +309,98 @@ def _canonical(path: Path, line: int, name: str, ignore_unknown: bool) -> str | 
     return key
 
 
+_CHUNK: Final = 1 << 16  # characters of a trace split into lines at a time
+_SMALL: Final = 4096  # a CSV line the csv module may split before its cells are counted
+_CSV_LINE: Final = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_CSV_NEWLINE: Final = re.compile(r"\r\n|\r|\n")
+_CSV_BLANK: Final = re.compile(r"[\r\n]+")
+
+
+class _CsvLines:
+    """The lines of a CSV text for ``csv.reader``: ends kept, split at
+    ``\\r\\n``, ``\\r`` or ``\\n`` (as a file opened with ``newline=""``),
+    a chunk at a time.  The reader sets ``limit`` (characters of one row,
+    all its lines), ``cells`` (most cells of one row) and ``header``, and
+    ``used = 0`` when it has a row; a line over a bound is refused before
+    the csv module builds its row, so no row costs more than ``limit``."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.line = 0  # lines handed out so far
+        self.first = 1  # the line the row being read starts on
+        self.used = 0  # characters of the row being read
+        self.limit: int = MAX_CSV_HEADER_CHARS
+        self.cells: int = MAX_CSV_COLUMNS
+        self.header = True
+
+    def _too_long(self, value: str) -> TraceError:
+        if self.header:
+            reason = f"a header line of more than {MAX_CSV_HEADER_CHARS} characters (MAX_CSV_HEADER_CHARS)"
+        else:
+            reason = f"a row of more than {MAX_CSV_ROW_CHARS} characters (MAX_CSV_ROW_CHARS)"
+        return TraceError(self.path, self.first, None, value, reason)
+
+    def _take(self, line: str) -> str:
+        if self.used == 0:
+            self.first = self.line + 1
+            # A long first line of a row without quotes: every comma starts a
+            # cell, so too many are refused before the csv module builds them.
+            if len(line) > _SMALL and '"' not in line and line.count(",") >= self.cells:
+                if not self.header and not line.replace(",", "").strip():
+                    line = "\n"  # empty cells only: skipped as a blank line, as the reader would
+                else:
+                    cells = line.count(",") + 1
+                    reason = (f"{cells} columns, more than {MAX_CSV_COLUMNS} (MAX_CSV_COLUMNS)" if self.header
+                              else f"expected {self.cells} cells (as the header), found {cells}")
+                    raise TraceError(self.path, self.first, None, line[:80], reason)
+        self.used += len(line)
+        if self.used > self.limit:
+            raise self._too_long(line[:80])
+        self.line += 1
+        return line
+
+    def __iter__(self) -> Iterator[str]:
+        text, n, pos = self.text, len(self.text), 0
+        while pos < n:
+            stop = pos + _CHUNK
+            if stop >= n:
+                cut = n
+            else:
+                cut = max(text.rfind("\n", pos, stop), text.rfind("\r", pos, stop)) + 1
+                if cut == 0:  # no line break in a chunk: one long line, looked at up to the bound
+                    room = self.limit - self.used
+                    match = _CSV_NEWLINE.search(text, pos, pos + room + 1)
+                    end = match.end() if match else n
+                    if end - pos > room:
+                        if self.used == 0:
+                            self.first = self.line + 1
+                        raise self._too_long(text[pos : pos + 80])
+                    yield self._take(text[pos:end])
+                    pos = end
+                    continue
+                if text[cut - 1] == "\r" and text.startswith("\n", cut):
+                    cut += 1
+            if self.used == 0 and not self.header and _CSV_BLANK.fullmatch(text, pos, cut):
+                # Empty lines between rows, which the reader skips: counted at once.
+                self.line += text.count("\n", pos, cut) + text.count("\r", pos, cut) - text.count("\r\n", pos, cut)
+            else:
+                for line in _CSV_LINE.findall(text, pos, cut):
+                    yield self._take(line)
+            pos = cut
+
+
 def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = _CsvLines(path, text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         raise TraceError(path, 1, None, "", "empty file: expected a header line") from None
     except csv.Error as exc:
         raise TraceError(path, 1, None, "", _csv_problem(exc)) from None
+    if len(header) > MAX_CSV_COLUMNS:  # quoted cells with commas
+        raise TraceError(path, 1, None, header, f"{len(header)} columns, more than {MAX_CSV_COLUMNS} (MAX_CSV_COLUMNS)")
     keys = [_canonical(path, 1, name, ignore_unknown) for name in header]
     present = [k for k in keys if k is not None]
     for key in set(present):
@@ -300,16 +409,16 @@ def _csv_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int
     for key in _REQUIRED:
         if key not in present:
             raise TraceError(path, 1, key, header, "required column missing")
+    lines.header, lines.limit, lines.cells, lines.used = False, MAX_CSV_ROW_CHARS, len(header), 0
     while True:
-        # line_num counts the lines read so far, so a quoted cell spanning
-        # lines would move it to the row's last line; a row is reported at its first.
-        line = reader.line_num + 1
+        # A row is reported at its first line (a quoted cell may span lines).
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise TraceError(path, line, None, "", _csv_problem(exc)) from None
+            raise TraceError(path, lines.first, None, "", _csv_problem(exc)) from None
+        line, lines.used = lines.first, 0
         if not cells or all(not c.strip() for c in cells):
             continue
         if len(cells) != len(header):
@@ -322,10 +431,37 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV: {exc}"
 
 
+def _jsonl_lines(path: Path, text: str) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a JSON Lines text, split at ``\\n`` a chunk at
+    a time; a line over :data:`MAX_JSONL_LINE_CHARS` is refused before it
+    is copied.  Not str.splitlines(): it also breaks at U+2028, \\x85,
+    \\x0c..., which JSON allows raw inside strings."""
+    n, pos, line = len(text), 0, 0
+    while pos < n:
+        stop = pos + _CHUNK
+        cut = n if stop >= n else text.rfind("\n", pos, stop)
+        if cut >= 0:
+            chunk = text[pos:cut]
+            if chunk.isspace():  # blank lines only, all skipped: counted at once
+                line += chunk.count("\n") + 1
+            else:
+                for piece in chunk.split("\n"):
+                    line += 1
+                    yield line, piece
+        else:  # no line break in a chunk: one long line, looked at up to the bound
+            cut = text.find("\n", pos, pos + MAX_JSONL_LINE_CHARS + 1)
+            if cut < 0:
+                if n - pos > MAX_JSONL_LINE_CHARS:
+                    reason = f"a line of more than {MAX_JSONL_LINE_CHARS} characters (MAX_JSONL_LINE_CHARS)"
+                    raise TraceError(path, line + 1, None, text[pos : pos + 80], reason)
+                cut = n
+            line += 1
+            yield line, text[pos:cut]
+        pos = cut + 1
+
+
 def _jsonl_rows(path: Path, text: str, ignore_unknown: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-    # Not str.splitlines(): it also breaks at U+2028, \x85, \x0c..., which
-    # JSON allows raw inside strings.
-    for line, raw_line in enumerate(text.split("\n"), start=1):
+    for line, raw_line in _jsonl_lines(path, text):
         raw = raw_line.removesuffix("\r")
         if not raw.strip():
             continue
@@ -369,6 +505,28 @@ def _read_text(path: Path, limit: int) -> str:
     return _read_file(path, InvalidSimulation, limit)[1]
 
 
+def _read_trace_text(path: Path) -> str:
+    """The trace file's UTF-8 text (a byte order mark dropped), at most
+    :data:`MAX_TRACE_BYTES` bytes.  As ``config._read_file``, but the read
+    buffer is sized by the file, not by the bound: ``read(limit + 1)``
+    would allocate 64 MiB for every trace."""
+    source = str(path)
+    try:
+        with open(source, "rb") as stream:
+            first = min(os.fstat(stream.fileno()).st_size, MAX_TRACE_BYTES) + 1
+            raw = stream.read(first)
+            if len(raw) == first <= MAX_TRACE_BYTES:  # grown since, or not a regular file
+                raw += stream.read(MAX_TRACE_BYTES + 1 - first)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise InvalidSimulation("path", source, f"cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(raw) > MAX_TRACE_BYTES:
+        raise InvalidSimulation("path", source, f"too large: more than {MAX_TRACE_BYTES} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidSimulation("path", source, f"not UTF-8 text: {exc}") from None
+
+
 def _midnight_before(instants: list[dt.datetime]) -> dt.datetime:
     first = min(instants)
     return first.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -392,10 +550,18 @@ def read_trace(
     Raises :class:`TraceError` for a bad row or header (file, line, column,
     value), :class:`InvalidSimulation` (field ``path``) if the file cannot
     be read or its format cannot be told.  Bounds: at most
-    :data:`MAX_TRACE_BYTES` bytes and :data:`MAX_TRACE_TICKETS` rows, a CSV
-    cell of at most ``csv.field_size_limit()`` characters, JSON nested at
-    most :data:`~triage_queue.config.MAX_NESTING` deep, instants and
-    durations of at most :data:`~triage_queue.sim.model.MAX_HOURS` hours.
+    :data:`MAX_TRACE_BYTES` bytes and :data:`MAX_TRACE_TICKETS` rows; a CSV
+    header of at most :data:`MAX_CSV_HEADER_CHARS` characters and
+    :data:`MAX_CSV_COLUMNS` columns, a CSV row of at most
+    :data:`MAX_CSV_ROW_CHARS` characters and a cell of at most
+    ``csv.field_size_limit()``; a JSON line of at most
+    :data:`MAX_JSONL_LINE_CHARS` characters, nested at most
+    :data:`~triage_queue.config.MAX_NESTING` deep; at most
+    :data:`MAX_FOLLOW_UPS` follow-ups per ticket; instants and durations of
+    at most :data:`~triage_queue.sim.model.MAX_HOURS` hours.  The file is
+    read whole and split into lines lazily, so memory stays about the
+    file's size (its bytes, then its text) plus one row.  A blank line (or
+    a CSV line of empty cells) is skipped.
     Runtime complexity: O(n log n) for n rows.
 
     >>> import pathlib, tempfile
@@ -411,7 +577,7 @@ def read_trace(
     if name is not None and not isinstance(name, str):
         raise InvalidSimulation("name", _short(name), "expected a str or None")
     kind = _format_of(path, format)
-    text = _read_text(path, MAX_TRACE_BYTES)
+    text = _read_trace_text(path)
     rows = _csv_rows(path, text, ignore_unknown_columns) if kind == "csv" else _jsonl_rows(path, text, ignore_unknown_columns)
     drafts: list[tuple[int, dict[str, Any]]] = []
     timestamps: list[dt.datetime] = []
