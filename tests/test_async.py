@@ -33,7 +33,7 @@ DEADLINE = 60.0
 
 def waiting_coroutines(d: Dispatcher) -> int:
     with d.lock:
-        return sum(len(w) for w in d._async_waiters.values())
+        return sum(len(w) for w in d._waiters.async_waiters.values())
 
 
 async def until(predicate: Any) -> None:
@@ -69,7 +69,7 @@ def test_thousands_of_waiting_coroutines() -> None:
     got = asyncio.run(main())
     assert len(got) == n
     assert Counter(got) == Counter(f"T-{k}" for k in range(n)), "a ticket lost or served twice"
-    assert d._async_waiters == {}
+    assert d._waiters.async_waiters == {}
     assert len(d.queue) == 0 and not d._tracks
     assert d.stats().overall.served == n
     d._check()
@@ -93,7 +93,7 @@ def test_next_ticket_wakes_only_the_agent_offered() -> None:
         bil = asyncio.create_task(ad.next_ticket("bil"))
         api = asyncio.create_task(ad.next_ticket("api"))
         await until(lambda: waiting_coroutines(d) == 2)
-        api_future = d._async_waiters["api"][0][1]
+        api_future = d._waiters.async_waiters["api"][0][1]
         offer = ad.submit(Ticket("T-1", time.time(), skills={"billing": 1}))
         assert offer is not None and offer.agent_id == "bil"
         await spin()
@@ -101,11 +101,11 @@ def test_next_ticket_wakes_only_the_agent_offered() -> None:
         assert bil.done() and bil.result() == offer
         # ...and the other agent was not woken at all: same future, still pending.
         assert not api.done()
-        assert [f for _, f in d._async_waiters["api"]] == [api_future] and not api_future.done()
+        assert [f for _, f in d._waiters.async_waiters["api"]] == [api_future] and not api_future.done()
         offer = ad.submit(Ticket("T-2", time.time(), skills={"api": 1}))
         await spin()
         assert api.done() and api.result() == offer
-        assert d._async_waiters == {}
+        assert d._waiters.async_waiters == {}
 
     asyncio.run(main())
 
@@ -120,7 +120,7 @@ def test_next_ticket_returns_an_offer_already_made() -> None:
         return [await ad.next_ticket("ana"), await ad.next_ticket("ana"), await ad.next_ticket("ana", timeout=0)]
 
     assert asyncio.run(main()) == [first, second, None]
-    assert d._async_waiters == {}
+    assert d._waiters.async_waiters == {}
 
 
 def test_next_ticket_timeout_returns_none() -> None:
@@ -131,11 +131,11 @@ def test_next_ticket_timeout_returns_none() -> None:
         assert await ad.next_ticket("ana", timeout=0) is None
         # A ticket only bo may take does not end ana's wait.
         waiting = asyncio.create_task(ad.next_ticket("ana", timeout=0.1))
-        await until(lambda: "ana" in d._async_waiters)
+        await until(lambda: "ana" in d._waiters.async_waiters)
         offer = ad.submit(Ticket("T-1", time.time(), skills=["api"]))
         assert offer is not None and offer.agent_id == "bo"
         assert await waiting is None
-        assert d._async_waiters == {}
+        assert d._waiters.async_waiters == {}
         got = await ad.next_ticket("bo", timeout=0.1)
         assert got == offer
 
@@ -151,7 +151,7 @@ def test_next_ticket_rejects_bad_timeout(timeout: Any) -> None:
             await ad.next_ticket("ana", timeout=timeout)
 
     asyncio.run(main())
-    assert ad.dispatcher._async_waiters == {}
+    assert ad.dispatcher._waiters.async_waiters == {}
 
 
 def test_next_ticket_unknown_agent() -> None:
@@ -162,7 +162,7 @@ def test_next_ticket_unknown_agent() -> None:
             await ad.next_ticket("nobody", timeout=1)
 
     asyncio.run(main())
-    assert ad.dispatcher._async_waiters == {}
+    assert ad.dispatcher._waiters.async_waiters == {}
 
 
 def test_async_dispatcher_rejects_non_dispatcher() -> None:
@@ -183,14 +183,14 @@ def test_cancelled_next_ticket_leaves_no_waiter() -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             assert task.cancelled()
-        assert d._async_waiters == {}
+        assert d._waiters.async_waiters == {}
         # The agents are still free: a ticket is offered and picked up later.
         offer = ad.submit(Ticket("T-1", time.time()))
         assert offer is not None
         assert await ad.next_ticket(offer.agent_id, timeout=1) == offer
 
     asyncio.run(main())
-    assert d._async_waiters == {}
+    assert d._waiters.async_waiters == {}
 
 
 def test_offer_to_a_cancelled_waiter_is_not_lost() -> None:
@@ -201,13 +201,13 @@ def test_offer_to_a_cancelled_waiter_is_not_lost() -> None:
 
     async def main() -> None:
         task = asyncio.create_task(ad.next_ticket("ana"))
-        await until(lambda: "ana" in d._async_waiters)
+        await until(lambda: "ana" in d._waiters.async_waiters)
         offer = ad.submit(Ticket("T-1", time.time()))
         assert offer is not None and offer.agent_id == "ana"
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        assert d._async_waiters == {}
+        assert d._waiters.async_waiters == {}
         assert d.status("T-1") == "offered"
         assert await ad.next_ticket("ana", timeout=1) == offer
         assert ad.accept(offer).id == "T-1"
@@ -223,7 +223,7 @@ def test_wait_for_timeout_cancels_cleanly() -> None:
     async def main() -> None:
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(ad.next_ticket("ana"), timeout=0.02)
-        assert d._async_waiters == {}
+        assert d._waiters.async_waiters == {}
 
     asyncio.run(main())
 
@@ -241,7 +241,7 @@ def test_several_coroutines_one_agent() -> None:
 
     offers = asyncio.run(main())
     assert sorted(o.ticket.id for o in offers if o is not None) == ["T-0", "T-1", "T-2"]
-    assert d._async_waiters == {}
+    assert d._waiters.async_waiters == {}
 
 
 def test_threads_and_coroutines_share_a_dispatcher() -> None:
@@ -324,7 +324,7 @@ def test_threads_and_coroutines_share_a_dispatcher() -> None:
     assert all(n == 1 for n in ids.values()), "a ticket completed twice"
     by_agent = Counter(agent_id for _, agent_id in completed)
     assert any(a.startswith("t") for a in by_agent) and any(a.startswith("c") for a in by_agent)
-    assert d._async_waiters == {}
+    assert d._waiters.async_waiters == {}
     assert len(d.queue) == 0 and not d._tracks
     d._check()
 

@@ -721,7 +721,7 @@ def test_every_dispatcher_operation_holds_the_lock() -> None:
     # Every attribute the dispatcher rebinds (its outbox, counters...) is
     # rebound under the lock.
     d.__class__ = LockCheckedDispatcher
-    for name in ("_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver", "_wake"):
+    for name in ("_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver", "_keep_time"):
         original = getattr(d, name)
 
         def guarded(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
@@ -767,9 +767,7 @@ def test_every_dispatcher_operation_holds_the_lock() -> None:
     d.assigned("ana")
     d._check()
     assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + len(events)))
-    assert {"_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver", "_wake"} <= set(
-        calls
-    )
+    assert {"_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver"} <= set(calls)
     assert store.calls["pop_first"] and store.calls["delete"] and store.calls["insert"]
 
 
@@ -808,7 +806,7 @@ def wait_until_sleeping(d: Dispatcher, agent_id: str, waiters: int = 1) -> None:
     end = time.monotonic() + DEADLINE
     while time.monotonic() < end:
         with d.lock:
-            condition = d._conditions.get(agent_id)
+            condition = d._waiters.conditions.get(agent_id)
             if condition is not None and len(condition._waiters) == waiters:  # type: ignore[attr-defined]
                 return
         time.sleep(0.001)
@@ -835,8 +833,8 @@ def test_wait_for_ticket_wakes_only_the_agent_offered() -> None:
         assert offer is not None and offer.agent_id == "bil"
         # Notified at once (CPython's Condition drops a waiter it notifies),
         # and only that agent's thread.
-        assert len(d._conditions["bil"]._waiters) == 0, "the agent offered was not notified"  # type: ignore[attr-defined]
-        assert len(d._conditions["api"]._waiters) == 1, "another agent's thread was notified"  # type: ignore[attr-defined]
+        assert len(d._waiters.conditions["bil"]._waiters) == 0, "the agent offered was not notified"  # type: ignore[attr-defined]
+        assert len(d._waiters.conditions["api"]._waiters) == 1, "another agent's thread was notified"  # type: ignore[attr-defined]
     bil.thread.join(DEADLINE)
     assert not bil.thread.is_alive(), "the agent offered was not woken"
     assert bil.error is None and bil.result == offer

@@ -714,7 +714,7 @@ def _abandon_waiter(d: Dispatcher, agent_id: str) -> None:
     # Abandoned on purpose: no "Task was destroyed but it is pending!" report.
     task._log_destroy_pending = False  # type: ignore[attr-defined]
     with d.lock:
-        assert agent_id in d._async_waiters
+        assert agent_id in d._waiters.async_waiters
 
 
 def test_a_waiter_whose_loop_closed_does_not_break_a_later_offer() -> None:
@@ -774,7 +774,7 @@ def _until(predicate: Callable[[], bool]) -> None:
 def _sleeping(d: Dispatcher, agent_id: str) -> bool:
     # One thread blocked on the agent's condition (as in test_concurrency).
     with d.lock:
-        condition = d._conditions.get(agent_id)
+        condition = d._waiters.conditions.get(agent_id)
         return condition is not None and len(condition._waiters) == 1  # type: ignore[attr-defined]
 
 
@@ -836,7 +836,7 @@ def test_a_waiting_coroutine_gets_a_ticket_when_a_hold_for_another_agent_ends() 
     async def main() -> tuple[Any, float]:
         task = asyncio.ensure_future(ad.next_ticket("bo", timeout=3.0))
         end = time.monotonic() + DEADLINE
-        while "bo" not in d._async_waiters:  # asleep with nothing due
+        while "bo" not in d._waiters.async_waiters:  # asleep with nothing due
             assert time.monotonic() < end
             await asyncio.sleep(0.001)
         submitted = time.monotonic()

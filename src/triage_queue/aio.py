@@ -20,7 +20,8 @@ import asyncio
 import math
 from typing import Any
 
-from triage_queue.dispatch.dispatcher import Dispatcher, Offer, _AsyncKeeper
+from triage_queue.dispatch.dispatcher import Dispatcher, Offer
+from triage_queue.dispatch.waiting import AsyncKeeper
 from triage_queue.errors import InvalidArgument
 from triage_queue.ticket import Ticket
 
@@ -70,7 +71,7 @@ class AsyncDispatcher:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         dispatcher = self._dispatcher
-        keeper = _AsyncKeeper(loop)
+        keeper = AsyncKeeper(loop)
         try:
             while True:
                 future: asyncio.Future[None] = loop.create_future()

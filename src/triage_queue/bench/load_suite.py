@@ -1098,7 +1098,7 @@ def _profile(tickets: list[Ticket], seed: int) -> dict[str, Any]:
     calls = {
         name: entries.get(name)
         for name in entries
-        if name[2] in ("submit", "next_for", "accept", "complete") and "dispatch.py" in name[0]
+        if name[2] in ("submit", "next_for", "accept", "complete") and name[0].endswith(("dispatch.py", "dispatcher.py"))
     }
     return {
         "workload": (

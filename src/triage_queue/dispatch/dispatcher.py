@@ -18,6 +18,7 @@ from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Ros
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.books import Books, Books3
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
+from triage_queue.dispatch.waiting import AsyncKeeper, Waiters
 from triage_queue.errors import (
     AgentBusy,
     DuplicateTicket,
@@ -241,15 +242,11 @@ class Dispatcher:
         self._routable_memo: dict[tuple[SkillSet, str | None], bool] = {}
         self._roster_widened = self._roster_narrowed = False
         self._books = Books(classify, queue._store.get)
-        self._conditions: dict[str, threading.Condition] = {}
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
         # time-driven change falls due, and applies it (which wakes exactly
         # the agents who get offers): no one else is woken by time.
-        self._sleeping: dict[str, int] = {}  # agent id -> waiting threads
-        self._keeper: Any = None  # the timekeeper's Condition, or (loop, future)
-        self._keeper_until = math.inf  # clock time at which it wakes anyway
-        self._async_waiters: dict[str, list[tuple[Any, Any]]] = {}
+        self._waiters = Waiters(self._lock)
 
         with self._lock:
             now = self._read_clock()  # a clock that cannot be read refuses the dispatcher, before anything is attached
@@ -385,7 +382,7 @@ class Dispatcher:
                 if offer is None and not self._paused and self._free_profiles and ticket.id in self._queue:
                     offer = self._route(ticket.id, "routed on arrival")
         finally:
-            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return offer
 
@@ -599,7 +596,7 @@ class Dispatcher:
                     self._roster._state(agent_id)  # raises UnknownAgent
                 offers = [o for o in self._offers.values() if o.agent_id == agent_id]
         finally:
-            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return offers
 
@@ -640,7 +637,7 @@ class Dispatcher:
                 detail = f"waited {waited:g}s" if self._trail.wants_detail else ""
                 self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
         finally:
-            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return ticket
 
@@ -692,7 +689,7 @@ class Dispatcher:
                     track = self._assigned(ticket_id, agent_id)  # raises the right error
                 self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         finally:
-            if self._trail.outbox or self._keeper is not None:  # else _flush has nothing to do
+            if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
                 self._flush()
         return track.ticket
 
@@ -961,19 +958,9 @@ class Dispatcher:
                         expired = remaining is not None and remaining <= 0
                         if not expired and not self._trail.outbox:
                             if condition is None:
-                                condition = self._conditions.get(agent_id)
-                                if condition is None:
-                                    condition = self._conditions[agent_id] = threading.Condition(self._lock)
+                                condition = self._waiters.condition_for(agent_id)
                             wait = self._keep_time(condition, remaining)
-                            self._sleeping[agent_id] = self._sleeping.get(agent_id, 0) + 1
-                            try:
-                                # Checked and waited under one lock: no offer
-                                # can slip in between, so no wake-up is lost.
-                                condition.wait(wait)
-                            finally:
-                                self._sleeping[agent_id] -= 1
-                                if not self._sleeping[agent_id]:
-                                    del self._sleeping[agent_id]
+                            self._waiters.sleep(agent_id, condition, wait)
                 # Listeners of anything this thread caused run outside the lock.
                 self._flush_keeping(agent_id, offer)
                 if offer is not None or expired:
@@ -984,7 +971,7 @@ class Dispatcher:
                     self._leave_keeping(condition)
 
     def _register_async(
-        self, agent_id: str, keeper: _AsyncKeeper, future: Any, remaining: float | None
+        self, agent_id: str, keeper: AsyncKeeper, future: Any, remaining: float | None
     ) -> tuple[Offer | None, float | None]:
         # For AsyncDispatcher: an offer now; or else the future is woken on
         # the next offer, and the seconds to wait at most are returned.
@@ -998,8 +985,7 @@ class Dispatcher:
                 self._advance()
                 offer = self._deliver(agent_id)
                 if offer is None:
-                    self._async_waiters.setdefault(agent_id, []).append((keeper.loop, future))
-                    keeper.future = future
+                    self._waiters.register_async(agent_id, keeper, future)
                     wait = self._keep_time(keeper, remaining)
         finally:
             self._flush_keeping(agent_id, offer)
@@ -1007,13 +993,9 @@ class Dispatcher:
 
     def _unregister_async(self, agent_id: str, future: Any) -> None:
         with self._lock:
-            waiters = self._async_waiters.get(agent_id)
-            if waiters:
-                waiters[:] = [(lp, f) for lp, f in waiters if f is not future]
-                if not waiters:
-                    del self._async_waiters[agent_id]
+            self._waiters.unregister_async(agent_id, future)
 
-    def _stop_waiting(self, keeper: _AsyncKeeper) -> None:
+    def _stop_waiting(self, keeper: AsyncKeeper) -> None:
         with self._lock:
             self._leave_keeping(keeper)
 
@@ -1021,7 +1003,7 @@ class Dispatcher:
         # _flush for calls that hand out an offer: if a listener raises, the
         # offer goes back to the front of the agent's inbox rather than being
         # lost between the dispatcher and the caller.
-        if not self._trail.outbox and self._keeper is None:
+        if not self._trail.outbox and self._waiters.keeper is None:
             return  # _flush has nothing to do
         try:
             self._flush()
@@ -1033,57 +1015,14 @@ class Dispatcher:
             raise
 
     def _keep_time(self, waiter: Any, remaining: float | None) -> float | None:
-        """Seconds ``waiter`` may sleep: until ``remaining`` runs out, and, if
-        it is (or becomes) the timekeeper, until the next change falls due.
-        Lock held."""
-        keeper = self._keeper
-        if keeper is not None and keeper is not waiter and not _gone(keeper):
-            return remaining
-        self._keeper = waiter
-        limits = [w for w in (self._next_due(), remaining) if w is not None]
-        wait = min(limits) if limits else None
-        self._keeper_until = math.inf if wait is None else self._clock() + wait
-        return wait
+        # Seconds a waiter may sleep (see Waiters.keep_time).  Lock held.
+        return self._waiters.keep_time(waiter, remaining, self._next_due(), self._clock())
 
     def _leave_keeping(self, waiter: Any) -> None:
-        # A waiter stops waiting; if it kept time and something is still
-        # scheduled, wake one other waiter to take the duty over.  Lock held.
-        if self._keeper is not waiter:
-            return
-        self._keeper = None
-        self._keeper_until = math.inf
-        if self._next_instant() is None:
-            return
-        for agent_id in self._sleeping:
-            condition = self._conditions.get(agent_id)
-            if condition is not None and condition is not waiter:
-                condition.notify()
-                return
-        for agent_id in self._async_waiters:
-            self._wake(agent_id)
-            return
+        self._waiters.leave_keeping(waiter, self._next_instant() is not None)
 
     def _wake_keeper_if_due_earlier(self) -> None:
-        # Something was scheduled before the timekeeper means to wake: wake
-        # it, so it sleeps again for the right time.  Lock held.
-        keeper = self._keeper
-        if keeper is None:
-            return
-        instant = self._next_instant()
-        if instant is None or instant >= self._keeper_until:
-            return
-        # Woken: until it sleeps again (and _keep_time sets its new instant),
-        # waking it once more would only flood its loop or condition.
-        self._keeper_until = -math.inf
-        if isinstance(keeper, _AsyncKeeper):
-            try:
-                if keeper.future is not None:
-                    keeper.loop.call_soon_threadsafe(_resolve, keeper.future)
-            except RuntimeError:
-                # Its event loop has closed: pass the duty to another waiter.
-                self._leave_keeping(keeper)
-        else:
-            keeper.notify_all()
+        self._waiters.wake_keeper_if_due_earlier(self._next_instant())
 
     def _next_instant(self) -> float | None:
         # The clock time of the next time-driven change, or None.  (A
@@ -1101,17 +1040,6 @@ class Dispatcher:
         # Seconds until the next time-driven change, by the dispatcher's clock.
         instant = self._next_instant()
         return None if instant is None else max(0.001, instant - self._clock())
-
-    def _wake(self, agent_id: str) -> None:
-        condition = self._conditions.get(agent_id)
-        if condition is not None:
-            condition.notify_all()
-        waiters = self._async_waiters.pop(agent_id, None)
-        if waiters:
-            for loop, future in waiters:
-                # A waiter whose event loop has closed is simply dropped.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_resolve, future)
 
     # -- statistics and explanations -------------------------------------------
 
@@ -1599,8 +1527,8 @@ class Dispatcher:
             inbox = self._inbox[agent_id] = deque()
         inbox.append(offer_id)
         self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer_id, how)
-        if self._conditions or self._async_waiters:
-            self._wake(agent_id)
+        if self._waiters.any:
+            self._waiters.wake(agent_id)
         return offer
 
     def _deliver(self, agent_id: str) -> Offer | None:
@@ -1778,9 +1706,7 @@ class Dispatcher:
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._recheck_routability(now)
             self._release_holds(agent_id, now)
-            self._wake(agent_id)  # its waiting threads and coroutines learn it is gone
-            if agent_id not in self._sleeping:
-                self._conditions.pop(agent_id, None)
+            self._waiters.forget(agent_id)  # its waiting threads and coroutines learn it is gone
             return
         state = self._roster._states[agent_id]
         if old is None:
@@ -2056,7 +1982,7 @@ class Dispatcher:
     def _flush(self) -> None:
         # Wake waiters if something now falls due before they would wake, then
         # deliver queued events to listeners, outside the lock.
-        if self._keeper is not None:
+        if self._waiters.keeper is not None:
             with self._lock:
                 self._wake_keeper_if_due_earlier()
         if not self._trail.outbox:
@@ -2078,6 +2004,7 @@ class Dispatcher:
             self._queue._check()
             self._roster._check()
             self._trail._check()
+            self._waiters._check()
             load: dict[tuple[str, str], int] = {}
             for ticket_id, track in self._tracks.items():
                 assert ticket_id not in self._queue, "a ticket is both waiting and out"
@@ -2155,27 +2082,6 @@ def _first_not_in(
         if best is None or order < best[1]:
             best = (agent_id, order)
     return best
-
-
-class _AsyncKeeper:
-    """Stands for one waiting coroutine (its loop and current future) when it
-    keeps time for the dispatcher."""
-
-    __slots__ = ("future", "loop")
-
-    def __init__(self, loop: Any) -> None:
-        self.loop = loop
-        self.future: Any = None
-
-
-def _gone(keeper: Any) -> bool:
-    # A coroutine timekeeper whose event loop has closed will never wake.
-    return isinstance(keeper, _AsyncKeeper) and keeper.loop.is_closed()
-
-
-def _resolve(future: Any) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _check_key(field: str, value: Any) -> None:
