@@ -9,6 +9,8 @@ import copy
 import math
 import pickle
 import threading
+import weakref
+from collections.abc import Container
 from typing import Any
 
 import pytest
@@ -31,6 +33,7 @@ from triage_queue import (
     UnknownTicket,
     Vip,
 )
+from triage_queue.queue import DeskSeam
 
 NOW = 1_000.0
 GERMAN = {"billing": 2, "german": 1}
@@ -52,6 +55,30 @@ def served(queue: TicketQueue, **kwargs: Any) -> str | None:
         return queue.peek(**kwargs).id
     except Empty:
         return None
+
+
+_SEAMS: weakref.WeakKeyDictionary[TicketQueue, DeskSeam] = weakref.WeakKeyDictionary()
+
+
+def seam(queue: TicketQueue) -> DeskSeam:
+    """The queue's dispatcher seam (attached on first use)."""
+    found = _SEAMS.get(queue)
+    if found is None:
+        found = _SEAMS[queue] = queue.attach("test")
+    return found
+
+
+def take(
+    queue: TicketQueue, skills: SkillSet | None, channels: Container[str | None] | None, agent: str | None
+) -> tuple[Ticket, int] | None:
+    """What a dispatcher does: take the best eligible ticket with its arrival sequence."""
+    with queue.lock:
+        return seam(queue).take_best(skills, channels, agent)
+
+
+def restore(queue: TicketQueue, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
+    """Put a taken ticket back at its place, through the seam."""
+    seam(queue).restore(ticket, seq, hold)
 
 
 def state(queue: TicketQueue) -> Any:
@@ -279,7 +306,7 @@ def test_an_empty_channel_filter_serves_nothing() -> None:
     for serve in (q.pop, q.peek):
         with pytest.raises(Empty):
             serve(channels=frozenset())
-    assert q._take(None, (), None) is None
+    assert take(q, None, (), None) is None
     assert state(q) == before
 
 
@@ -483,21 +510,21 @@ def equal_tickets_queue() -> tuple[TicketQueue, ManualClock]:
 
 
 def test_a_taken_ticket_put_back_is_at_exactly_its_old_place() -> None:
-    """_take gives the ticket pop() would with its arrival sequence; _restore puts it back where it was,
+    """take_best gives the ticket pop() would with its arrival sequence; restore puts it back where it was,
     ahead of equal tickets that arrived after it, even if time passed and more came meanwhile."""
     q, clock = equal_tickets_queue()
     before = state(q)
-    ticket, seq = q._take(None, None, None)  # type: ignore[misc]
+    ticket, seq = take(q, None, None, None)  # type: ignore[misc]
     assert ticket.id == "T-0"
     assert "T-0" not in q
-    q._restore(ticket, seq)
+    restore(q, ticket, seq)
     assert state(q) == before
-    taken = q._take(SkillSet(), None, None)
+    taken = take(q, SkillSet(), None, None)
     assert taken is not None and taken[0].id == "T-0"
     clock.advance(30)
     q.push(Ticket("T-5", NOW))
     assert q.pop().id == "T-1"
-    q._restore(*taken)
+    restore(q, *taken)
     assert ids(q) == ["T-0", "T-2", "T-3", "T-4", "T-5"]
     assert q.position("T-0") == 0
     snapshot(q)
@@ -506,9 +533,9 @@ def test_a_taken_ticket_put_back_is_at_exactly_its_old_place() -> None:
 def test_a_ticket_put_back_with_a_hold_is_held_for_that_agent() -> None:
     """A dispatcher that takes a ticket for an agent and gets no answer may put it back held for them."""
     q, clock = equal_tickets_queue()
-    taken = q._take(None, None, None)
+    taken = take(q, None, None, None)
     assert taken is not None
-    q._restore(*taken, hold=("ana", NOW + 30))
+    restore(q, *taken, hold=("ana", NOW + 30))
     assert q.holder("T-0") == "ana"
     assert ids(q)[0] == "T-0"
     assert served(q) == "T-1"
@@ -518,48 +545,48 @@ def test_a_ticket_put_back_with_a_hold_is_held_for_that_agent() -> None:
 
 
 def test_take_honours_holds_channels_and_skills_like_pop() -> None:
-    """_take(skills, channels, agent) picks exactly what pop() would, and takes the hold along."""
+    """take_best(skills, channels, agent) picks exactly what pop() would, and takes the hold along."""
     q, _ = make_queue()
     q.push(Ticket("vip", NOW, customer_tier="gold", channel="chat"))
     q.push(Ticket("pay", NOW, skills={"payments": 2}, channel="chat"))
     q.push(Ticket("mail", NOW, channel="email"))
     q.hold("vip", "ana", until=NOW + 60)
-    assert q._take(SkillSet({"payments": 1}), {"chat"}, "ben") is None
-    taken = q._take(SkillSet({"payments": 2}), {"chat"}, "ben")
+    assert take(q, SkillSet({"payments": 1}), {"chat"}, "ben") is None
+    taken = take(q, SkillSet({"payments": 2}), {"chat"}, "ben")
     assert taken is not None and taken[0].id == "pay"
-    taken = q._take(None, {"chat"}, "ana")
+    taken = take(q, None, {"chat"}, "ana")
     assert taken is not None and taken[0].id == "vip"
-    q._restore(*taken)
+    restore(q, *taken)
     assert q.holder("vip") is None
     assert ids(q) == ["vip", "mail"]
 
 
 def test_putting_back_a_ticket_whose_id_is_queued_raises_duplicate_ticket() -> None:
-    """If the same id was queued again meanwhile, _restore refuses and changes nothing."""
+    """If the same id was queued again meanwhile, restore refuses and changes nothing."""
     q, _ = equal_tickets_queue()
-    taken = q._take(None, None, None)
+    taken = take(q, None, None, None)
     assert taken is not None
     q.push(taken[0])
     before = state(q)
     with pytest.raises(DuplicateTicket):
-        q._restore(*taken)
+        restore(q, *taken)
     assert state(q) == before
 
 
 def test_take_with_nothing_eligible_returns_none_and_changes_nothing() -> None:
-    """_take returns None (no Empty) when nothing suits the filters or everything is held for others."""
+    """take_best returns None (no Empty) when nothing suits the filters or everything is held for others."""
     q, _ = equal_tickets_queue()
     for i in range(5):
         q.hold(f"T-{i}", "ana", until=NOW + 60)
     before = state(q)
-    assert q._take(None, None, None) is None
-    assert q._take(None, None, "ben") is None
+    assert take(q, None, None, None) is None
+    assert take(q, None, None, "ben") is None
     assert state(q) == before
-    assert q._take(SkillSet(), None, "ana") is not None  # but ana may
+    assert take(q, SkillSet(), None, "ana") is not None  # but ana may
     q, _ = equal_tickets_queue()
     before = state(q)
-    assert q._take(None, {"phone"}, None) is None
-    assert q._take(SkillSet({"api": 1}), {"chat", "email"}, "ana") is None
+    assert take(q, None, {"phone"}, None) is None
+    assert take(q, SkillSet({"api": 1}), {"chat", "email"}, "ana") is None
     assert state(q) == before
 
 

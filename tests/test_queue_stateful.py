@@ -11,8 +11,9 @@ eligible for an agent (its requirement at this instant, preferred skills
 included until they relax; its channel against the agent's channel filter;
 whether it is held for another agent), whereas the queue files tickets in
 partitions that it moves at the instants preferred skills relax and holds
-end.  Taking a ticket out (``_take``) and putting it back (``_restore``), as
-the dispatcher does, must leave it at exactly its old place.
+end.  Taking a ticket out (``seam.take_best``) and putting it back
+(``seam.restore``), as the dispatcher does, must leave it at exactly its
+old place.
 """
 
 from __future__ import annotations
@@ -109,9 +110,11 @@ class QueueMachine(RuleBasedStateMachine):
         self.clock = ManualClock(1_000.0)
         self.policy = self.make_policy()
         self.queue = TicketQueue(self.policy, clock=self.clock)
+        # The dispatcher's seam: taking a ticket out and putting it back.
+        self.seam = self.queue.attach("test")
         self.model = QueueModel(self.policy)
-        # Tickets taken out with _take, with their arrival sequence, that may
-        # be put back with _restore.
+        # Tickets taken out with take_best, with their arrival sequence, that
+        # may be put back with restore.
         self.taken: list[tuple[Ticket, int]] = []
 
     def make_policy(self) -> Policy:
@@ -260,6 +263,14 @@ class QueueMachine(RuleBasedStateMachine):
 
     # -- taking out and putting back (what a dispatcher does) -----------------
 
+    def _take(
+        self, skills: SkillSet | None, channels: Container[str | None] | None, agent: str | None
+    ) -> tuple[Ticket, int] | None:
+        with self.queue.lock:
+            found = self.seam.take_best(skills, channels, agent)
+        self.seam.relaned()  # nobody routes them here
+        return found
+
     @rule(skills=maybe_skills, channels=channel_filters, agent=agents, keep_hold=st.booleans(), wait=waits)
     def take_and_put_back(
         self,
@@ -274,7 +285,7 @@ class QueueMachine(RuleBasedStateMachine):
         self._advance(wait, before_operation=True)
         before = [t.id for t in self.queue]
         expected = self.model.best(self.now, skills, channels, agent)
-        found = self.queue._take(None if skills is None else SkillSet.of(skills), channels, agent)
+        found = self._take(None if skills is None else SkillSet.of(skills), channels, agent)
         if expected is None:
             assert found is None
             assert [t.id for t in self.queue] == before
@@ -287,7 +298,7 @@ class QueueMachine(RuleBasedStateMachine):
         assert [t.id for t in self.queue] == [i for i in before if i != ticket.id]
         holder = self.model.holder(ticket.id, self.now)
         hold = self.model.holds[ticket.id] if keep_hold and holder is not None else None
-        self.queue._restore(ticket, seq, hold)
+        self.seam.restore(ticket, seq, hold)
         if hold is None:
             self.model.release(ticket.id)
         type(self).restores += 1
@@ -305,7 +316,7 @@ class QueueMachine(RuleBasedStateMachine):
         """Take the ticket pop() would give, with its arrival sequence."""
         self._advance(wait, before_operation=True)
         expected = self.model.best(self.now, skills, channels, agent)
-        found = self.queue._take(None if skills is None else SkillSet.of(skills), channels, agent)
+        found = self._take(None if skills is None else SkillSet.of(skills), channels, agent)
         if expected is None:
             assert found is None
             return
@@ -327,9 +338,9 @@ class QueueMachine(RuleBasedStateMachine):
         hold = data.draw(st.one_of(st.none(), st.tuples(st.sampled_from(AGENTS), hold_ends.map(lambda d: self.now + d))))
         if ticket.id in self.model:
             with pytest.raises(DuplicateTicket):
-                self.queue._restore(ticket, seq, hold)
+                self.seam.restore(ticket, seq, hold)
             return
-        self.queue._restore(ticket, seq, hold)
+        self.seam.restore(ticket, seq, hold)
         self.model.restore(ticket, seq, hold)
         type(self).restores += 1
 

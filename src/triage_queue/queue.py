@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Container, Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, cast
 
 import attrs
 
@@ -35,6 +35,7 @@ from triage_queue.errors import (
     TriageError,
     UnknownTicket,
     _bad_key,
+    _brief,
     _brief_text,
     _finite,
 )
@@ -43,7 +44,19 @@ from triage_queue.policy import Explanation, Policy
 from triage_queue.store import Lane, MemoryStore, TicketStore
 from triage_queue.ticket import SkillSet, SkillsLike, Ticket
 
-__all__ = ["TicketQueue"]
+__all__ = ["DeskSeam", "TicketQueue"]
+
+
+class _LockLike(Protocol):
+    """What :class:`TicketQueue` needs of a lock: ``threading.RLock``'s API."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> Any: ...
 
 
 class TicketQueue:
@@ -86,11 +99,19 @@ class TicketQueue:
         *,
         clock: Clock = time.time,
         store: TicketStore | None = None,
+        lock: _LockLike | None = None,
     ) -> None:
         """``policy`` defaults to :meth:`Policy.default`; ``clock`` to
-        :func:`time.time`; ``store`` (empty) to a new :class:`MemoryStore`.
+        :func:`time.time`; ``store`` (empty) to a new :class:`MemoryStore`;
+        ``lock`` to a new ``threading.RLock`` (pass any re-entrant lock with
+        the same API, e.g. one shared with other objects or instrumented).
 
         Runtime complexity: O(1).
+
+        >>> import threading
+        >>> shared = threading.RLock()
+        >>> TicketQueue(clock=lambda: 0.0, lock=shared).lock is shared
+        True
         """
         if policy is None:
             policy = Policy.default()
@@ -117,10 +138,16 @@ class TicketQueue:
         # Ticket id -> (agent id, until): tickets kept for one agent.
         self._holds: dict[str, tuple[str, float]] = {}
         self._next_seq = 0
-        self._lock = threading.RLock()
+        if lock is None:
+            lock = cast(_LockLike, threading.RLock())
+        elif not all(callable(getattr(lock, name, None)) for name in ("acquire", "release", "__enter__", "__exit__")):
+            raise InvalidArgument("lock", lock, "expected a re-entrant lock such as threading.RLock()")
+        self._lock = cast(threading.RLock, lock)
         # When a dispatcher watches this queue: ids of tickets whose lane
         # changed with time (relaxed skills, a hold ended), for it to route.
         self._relaned: list[str] | None = None
+        # The seam handed out by attach(), while one is attached.
+        self._seam: DeskSeam | None = None
 
     @property
     def policy(self) -> Policy:
@@ -132,9 +159,44 @@ class TicketQueue:
         """The re-entrant lock every operation takes.  Runtime complexity: O(1)."""
         return self._lock
 
+    @property
+    def clock(self) -> Clock:
+        """The clock this queue reads (read-only).  Runtime complexity: O(1).
+
+        >>> TicketQueue(clock=time.monotonic).clock is time.monotonic
+        True
+        """
+        return self._clock
+
     def now(self) -> float:
         """The clock's current reading.  Runtime complexity: O(1)."""
         return self._clock()
+
+    def attach(self, owner: object) -> DeskSeam:
+        """Attach a dispatcher (``owner``) to this queue and return the
+        :class:`DeskSeam` it drives the queue through.  A queue serves one
+        dispatcher at a time: raises :class:`InvalidArgument` if one is
+        attached; ``seam.detach()`` frees the queue again.
+
+        Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0)
+        >>> seam = q.attach("desk")
+        >>> q.attach("other desk")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: queue=<TicketQueue: ...>: this queue is already attached to 'desk'
+        >>> seam.detach(); q.attach("other desk").owner
+        'other desk'
+        """
+        with self._lock:
+            if self._seam is not None or self._relaned is not None:
+                holder = "a dispatcher" if self._seam is None else _brief(self._seam.owner)
+                raise InvalidArgument("queue", self, f"this queue is already attached to {holder}")
+            seam = DeskSeam(self, owner)
+            self._relaned = []
+            self._seam = seam
+            return seam
 
     # -- adding -------------------------------------------------------------
 
@@ -640,6 +702,299 @@ class TicketQueue:
             assert self._changes.get(ticket_id, math.inf) <= until, "a hold's end is not scheduled"
         for _, priority in self._store.ordered():
             assert priority[-1] < self._next_seq
+
+
+class DeskSeam:
+    """The interface a dispatcher uses to drive a :class:`TicketQueue`; not
+    for application code.  Get one with :meth:`TicketQueue.attach`.
+
+    It offers what a dispatcher needs beyond the public queue API: taking a
+    ticket out with its arrival sequence and putting it back at exactly its
+    place, checking a ticket before anything changes, the lanes tickets
+    wait in, and the time-driven changes (re-keys, relaxed skills, ended
+    holds) as explicit steps.  While attached, the queue records the ids of
+    tickets whose lane changed with time (in the order it changed them), for
+    the dispatcher to route: :meth:`apply_due` and :meth:`relaned` hand them
+    over.
+
+    Methods marked "lock held" expect the caller to hold ``queue.lock``;
+    the others take it.  A detached seam must not be used any more.
+
+    >>> from triage_queue import ManualClock
+    >>> clock = ManualClock(0.0)
+    >>> q = TicketQueue(clock=clock)
+    >>> seam = q.attach("desk")
+    >>> q.push(Ticket("T-1", 0.0, skills={"api": 1}, preferred_skills={"api": 3}, relax_after=60.0))
+    >>> seam.lane("T-1")[0]
+    SkillSet({'api': 3})
+    >>> seam.next_change_at()
+    60.0
+    >>> seam.apply_due(60.0)
+    ['T-1']
+    >>> seam.lane("T-1")[0]
+    SkillSet({'api': 1})
+    """
+
+    __slots__ = ("_owner", "_queue")
+
+    def __init__(self, queue: TicketQueue, owner: object) -> None:
+        """Made by :meth:`TicketQueue.attach`.  Runtime complexity: O(1)."""
+        self._queue = queue
+        self._owner = owner
+
+    def __repr__(self) -> str:
+        return f"<DeskSeam of {self._queue!r} for {_brief(self._owner)}>"
+
+    @property
+    def queue(self) -> TicketQueue:
+        """The queue this seam drives.  Runtime complexity: O(1)."""
+        return self._queue
+
+    @property
+    def owner(self) -> object:
+        """Whoever attached (the dispatcher).  Runtime complexity: O(1)."""
+        return self._owner
+
+    def detach(self) -> None:
+        """Free the queue: it stops recording re-laned tickets and can be
+        attached again.  Raises :class:`InvalidArgument` if this seam is no
+        longer attached.
+
+        Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0)
+        >>> seam = q.attach("desk"); seam.detach(); q.attach("desk").detach()
+        """
+        queue = self._queue
+        with queue._lock:
+            if queue._seam is not self:
+                raise InvalidArgument("seam", self, "this seam is not attached to its queue any more")
+            queue._seam = None
+            queue._relaned = None
+
+    # -- checking and numbering ---------------------------------------------
+
+    def check_placeable(self, ticket: Ticket, now: float) -> None:
+        """Raise the :class:`RuleError` :meth:`TicketQueue.push` would raise
+        for ``ticket`` at ``now``, changing nothing, so a caller can check
+        before it changes its own state.
+
+        Runtime complexity: O(R) for R rules.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> seam.check_placeable(Ticket("T-1", 0.0), 0.0); len(q)
+        0
+        """
+        self._queue._score_check(ticket, now)
+
+    def new_sequence(self) -> int:
+        """A new arrival sequence number, for a ticket handed to an agent
+        without being queued: should it come back (:meth:`restore`), it
+        takes the place its arrival gave it.  Lock held.
+
+        Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("T-1", 0.0)); seam.new_sequence()
+        1
+        """
+        return self._queue._new_sequence()
+
+    # -- taking out and putting back -------------------------------------------
+
+    def take(self, ticket_id: str) -> tuple[Ticket, int]:
+        """Remove a queued ticket; return it with its arrival sequence (for
+        :meth:`restore`).  Raises :class:`UnknownTicket`.
+
+        Runtime complexity: O(log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.push(Ticket("b", 0.0))
+        >>> ticket, seq = seam.take("b"); ticket.id, seq, len(q)
+        ('b', 1, 1)
+        """
+        queue = self._queue
+        with queue._lock:
+            if not queue._has(ticket_id):
+                raise UnknownTicket(ticket_id)
+            seq = queue._sequence(ticket_id)
+            return queue.remove(ticket_id), seq
+
+    def take_best(
+        self, skills: SkillSet | None, channels: Container[str | None] | None, agent: str | None
+    ) -> tuple[Ticket, int] | None:
+        """Remove the ticket :meth:`TicketQueue.pop` would return for these
+        (already validated) filters, with its arrival sequence; None if there
+        is none.  Applies the changes due first.  Lock held.
+
+        Runtime complexity: that of :meth:`TicketQueue.pop`.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0, skills={"api": 2}))
+        >>> seam.take_best(SkillSet({"api": 1}), None, None) is None
+        True
+        >>> with q.lock: ticket, seq = seam.take_best(SkillSet({"api": 2}), None, None)
+        >>> ticket.id, seq
+        ('a', 0)
+        """
+        return self._queue._take_locked(skills, channels, agent)
+
+    def restore(self, ticket: Ticket, seq: int, hold: tuple[str, float] | None = None) -> None:
+        """Put back a ticket taken by :meth:`take` or :meth:`take_best` (or
+        numbered by :meth:`new_sequence`) at exactly its place: its key is
+        recomputed at the current time, its arrival sequence ``seq`` kept;
+        ``hold`` is an optional ``(agent id, until)`` as for
+        :meth:`TicketQueue.hold` (not validated).  Raises
+        :class:`DuplicateTicket` if its id is queued, :class:`RuleError` if
+        the policy cannot place it.
+
+        Runtime complexity: O(R + log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.push(Ticket("b", 0.0))
+        >>> seam.restore(*seam.take("a")); [t.id for t in q]
+        ['a', 'b']
+        """
+        self._queue._restore(ticket, seq, hold)
+
+    def replace(self, ticket: Ticket) -> Ticket:
+        """:meth:`TicketQueue.update` with the new value already built (and
+        validated) by the caller: the queued ticket of the same id is
+        replaced and moved to its new place, keeping its arrival sequence
+        and hold.  A :class:`RuleError` of the ticket itself while applying
+        due changes does not stop its repair.  Returns ``ticket``.
+
+        Runtime complexity: O(R + log n) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.push(Ticket("b", 1.0))
+        >>> seam.replace(q["b"].evolve(severity="critical")).id, q.peek().id
+        ('b', 'b')
+        """
+        return self._queue._update_to(ticket)
+
+    # -- reading ----------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """The queued ticket with this id, or None (no validation, no
+        re-keying).  Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> seam.get("nope") is None
+        True
+        """
+        return self._queue._store.get(ticket_id)
+
+    def lane(self, ticket_id: str) -> Lane:
+        """The lane ``(requirement, channel, holder)`` a queued ticket waits
+        in, as of the queue's last change (no re-keying).  Raises
+        :class:`UnknownTicket`.  Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0, channel="chat")); q.hold("a", "ana", until=5.0)
+        >>> seam.lane("a")
+        (SkillSet({}), 'chat', 'ana')
+        """
+        return self._queue._store.lane(ticket_id)
+
+    def held_by(self, agent_id: str) -> list[str]:
+        """Ids of the tickets held for ``agent_id``, in service order.
+
+        Runtime complexity: O(H + k log k) for H holds, k of them this agent's.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> for i in range(3): q.push(Ticket(f"T-{i}", float(i)))
+        >>> q.hold("T-2", "ana", 9.0); q.hold("T-0", "ana", 9.0); q.hold("T-1", "bo", 9.0)
+        >>> seam.held_by("ana")
+        ['T-0', 'T-2']
+        """
+        queue = self._queue
+        with queue._lock:
+            held = [ticket_id for ticket_id, (holder, _) in queue._holds.items() if holder == agent_id]
+            if len(held) > 1:
+                held.sort(key=queue._store.priority)
+            return held
+
+    def backlog(self) -> list[tuple[Ticket, Lane]]:
+        """Every queued ticket with its lane, in service order, as of the
+        queue's last change (no re-keying).
+
+        Runtime complexity: O(n log n).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 1.0)); q.push(Ticket("b", 0.0))
+        >>> [(t.id, lane[2]) for t, lane in seam.backlog()]
+        [('b', None), ('a', None)]
+        """
+        store = self._queue._store
+        with self._queue._lock:
+            return [(ticket, store.lane(ticket.id)) for ticket, _ in store.ordered()]
+
+    # -- time ---------------------------------------------------------------------
+
+    def next_change_at(self) -> float | None:
+        """The clock time of the next time-driven change (a stepped key, a
+        relaxed skill requirement, a hold ending), or None.
+
+        Runtime complexity: O(1) amortised.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> seam.next_change_at() is None
+        True
+        >>> q.push(Ticket("a", 0.0)); q.hold("a", "ana", until=30.0); seam.next_change_at()
+        30.0
+        """
+        changes = self._queue._changes
+        return changes.peekitem()[1] if changes._index else None
+
+    def apply_due(self, now: float) -> list[str]:
+        """Apply every change due at or before ``now`` (keys computed at
+        ``now``), in the order they fall due (ties: by arrival), and return
+        the ids of tickets whose lane changed since the last hand-over, in
+        the order they changed: those re-laned by other queue calls first
+        (see :meth:`relaned`), then those of this call.  A
+        :class:`RuleError` leaves the ids collected so far for the next call.
+        Lock held.
+
+        Runtime complexity: O(k (R + log n)) for k changes due.
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.hold("a", "ana", until=30.0)
+        >>> seam.apply_due(29.0), seam.apply_due(30.0), seam.lane("a")[2]
+        ([], ['a'], None)
+        """
+        queue = self._queue
+        if queue._changes._index:
+            queue._rekey_due(now)
+        return self.relaned()
+
+    def relaned(self) -> list[str]:
+        """Hand over (and forget) the ids of tickets whose lane changed with
+        time during queue calls since the last hand-over (a read or write
+        that applied due changes first), in the order they changed.  Lock
+        held.
+
+        Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> seam.relaned()
+        []
+        """
+        queue = self._queue
+        relaned = queue._relaned
+        if not relaned:
+            return []
+        queue._relaned = []
+        return relaned
+
+    def check(self) -> None:
+        """Assert every invariant of the queue (for test suites).
+
+        Runtime complexity: O(n log n).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); q.attach("desk").check()
+        """
+        self._queue._check()
 
 
 def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[Lane, float | None]:
