@@ -17,6 +17,7 @@ import attrs
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.books import Books, Books3
+from triage_queue.dispatch.presence import Presence, Profile, profile_key
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import AsyncKeeper, Waiters
 from triage_queue.errors import (
@@ -32,7 +33,6 @@ from triage_queue.errors import (
     Unroutable,
 )
 from triage_queue.events import Event, EventKind
-from triage_queue.heap import IndexedHeap
 from triage_queue.matching import priority_matching
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
@@ -69,29 +69,6 @@ class _Track:
         self.slot = slot
         self.offer: Offer | None = offer
         self.assigned_at: float | None = None
-
-
-class _Profile:
-    """Agents alike in skills and capacity keys, with the free ones of each
-    capacity key in a heap ordered by the selection strategy."""
-
-    __slots__ = ("agents", "capacity", "default_slot", "free", "sample", "skills")
-
-    def __init__(self, sample: Agent) -> None:
-        self.skills = sample.skills
-        self.capacity = sample.capacity
-        # The capacity key of a ticket on a channel not named (or none).
-        self.default_slot = ANY_CHANNEL if ANY_CHANNEL in sample.capacity else None
-        self.sample = sample  # for Selection.fit, which reads skills and capacity only
-        self.agents: set[str] = set()
-        self.free: dict[str, IndexedHeap[str, tuple[Any, ...]]] = {slot: IndexedHeap() for slot in sample.capacity}
-
-    def slot_for(self, channel: str | None) -> str | None:
-        return self.sample.slot_for(channel)  # every agent of the profile has the same keys
-
-
-def _profile_key(agent: Agent) -> tuple[Any, ...]:
-    return (agent.skills, tuple(sorted(agent.capacity.items())))
 
 
 class _RoomFilter:
@@ -216,12 +193,7 @@ class Dispatcher:
         # until when they are not offered it again.
         self._passed: dict[str, dict[str, float]] = {}
         self._retry: list[tuple[float, str, str]] = []  # (instant, ticket id, agent id): a pass lapses
-        self._profiles: dict[tuple[Any, ...], _Profile] = {}
-        self._profile_of: dict[str, _Profile] = {}
-        self._profiles_for: dict[SkillSet, list[_Profile]] = {}
-        # Profiles with at least one agent free in some capacity key: routing
-        # a ticket looks at these when they are fewer than the eligible ones.
-        self._free_profiles: set[_Profile] = set()
+        self._presence = Presence(selection)
         self._paused = 0
         # (instant, 0 warn / 1 breach, ticket id, schedule number); a ticket's
         # latest schedule number is in _sla_latest, so older entries are skipped.
@@ -239,8 +211,6 @@ class Dispatcher:
         # gains its first agent or loses its last.
         self._refuse_unroutable = bool(refuse_unroutable)
         self._unroutable: dict[str, None] = {}
-        self._routable_memo: dict[tuple[SkillSet, str | None], bool] = {}
-        self._roster_widened = self._roster_narrowed = False
         self._books = Books(classify, queue._store.get)
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
@@ -256,11 +226,11 @@ class Dispatcher:
             queue._clock = roster._clock = self._desk_clock
             try:
                 for agent_id, state in roster._states.items():
-                    self._place_agent(state)
+                    self._presence.place(state)
                     self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
                     if not state.total_capacity:
                         _warn_no_capacity(agent_id, "joined with")
-                self._roster_widened = self._roster_narrowed = False
+                self._presence.widened = self._presence.narrowed = False
                 for ticket in queue:
                     self._books.enter(ticket)
                     self._schedule_sla(ticket, now)
@@ -359,14 +329,14 @@ class Dispatcher:
                     raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
                 if ticket.id in self._tracks:
                     raise DuplicateTicket(ticket.id)
-                if self._refuse_unroutable and not self._routable(ticket.skills, ticket.channel):
+                if self._refuse_unroutable and not self._presence.routable(ticket.skills, ticket.channel):
                     if ticket.id in self._queue:
                         raise DuplicateTicket(ticket.id)  # what push would say: the more basic mistake
                     raise Unroutable(ticket.id, self._why_unroutable(ticket))
                 books = self._books.of(ticket)  # a failing classify raises before anything changes
                 customer = ticket.customer_id
                 if (
-                    self._free_profiles
+                    self._presence.free
                     and not self._paused
                     # No agent to keep it for (see _affinity): routed as any other.
                     and (customer is None or self._roster._affinity_agent(customer) is None)
@@ -379,7 +349,7 @@ class Dispatcher:
                 offer = self._affinity(ticket, now)
                 # No free agent at all (the usual state under load): nothing
                 # to route to, not even a holder (it would be free).
-                if offer is None and not self._paused and self._free_profiles and ticket.id in self._queue:
+                if offer is None and not self._paused and self._presence.free and ticket.id in self._queue:
                     offer = self._route(ticket.id, "routed on arrival")
         finally:
             if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
@@ -397,7 +367,7 @@ class Dispatcher:
             raise DuplicateTicket(ticket.id)
         queue._score_check(ticket, now)  # what push would raise, before anything changes
         try:
-            agent_id = self._pick(ticket, ticket.requirement(now), ticket.channel, self._passed.get(ticket.id))
+            agent_id = self._presence.pick(ticket, ticket.requirement(now), ticket.channel, self._passed.get(ticket.id))
         except BaseException:
             # The strategy raised: as on the usual path, the ticket waits.
             self._queue.push(ticket)
@@ -1391,47 +1361,10 @@ class Dispatcher:
             ):
                 return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self._now)
             return None
-        best_agent = self._pick(ticket, requirement, channel, passed)
+        best_agent = self._presence.pick(ticket, requirement, channel, passed)
         if best_agent is None:
             return None
         return self._offer_waiting(ticket_id, best_agent, f"{how}: {self._selection.name}", self._now)
-
-    def _pick(
-        self, ticket: Ticket, requirement: SkillSet, channel: str | None, passed: dict[str, float] | None
-    ) -> str | None:
-        """The free agent the strategy prefers for a ticket of this lane
-        (not one in ``passed``), or None."""
-        free = self._free_profiles
-        if not free:
-            return None  # every agent busy: the usual state under load, O(1)
-        eligible = self._eligible_profiles(requirement)
-        if len(free) < len(eligible):
-            satisfied = requirement.satisfied_by
-            eligible = [p for p in free if satisfied(p.skills)]
-        best: tuple[Any, ...] | None = None
-        best_agent = None
-        fit = self._selection.fit
-        for profile in eligible:
-            if channel is not None and channel in profile.capacity:
-                slot = channel
-            elif profile.default_slot is not None:
-                slot = profile.default_slot
-            else:
-                continue
-            heap = profile.free[slot]
-            if not heap._index:
-                continue
-            agent_id, order = heap.peekitem()
-            if passed and agent_id in passed:
-                found = _first_not_in(heap, passed)
-                if found is None:
-                    continue
-                agent_id, order = found
-            key = (fit(profile.sample, ticket), order)
-            if best is None or key < best:
-                best = key
-                best_agent = agent_id
-        return best_agent
 
     def _offer_waiting(self, ticket_id: str, agent_id: str, how: str, now: float) -> Offer:
         # Take a waiting ticket out of the queue and offer it; if a user
@@ -1521,7 +1454,7 @@ class Dispatcher:
         state.offered += 1
         state.last_offer = count
         state.idle_since = now
-        self._refresh(state)
+        self._presence.refresh(state)
         inbox = self._inbox.get(agent_id)
         if inbox is None:
             inbox = self._inbox[agent_id] = deque()
@@ -1633,7 +1566,7 @@ class Dispatcher:
             state.load[track.slot] -= 1
             state.load[slot] = state.load.get(slot, 0) + 1
             track.slot = slot
-            self._refresh(state)
+            self._presence.refresh(state)
         offer = track.offer
         if offer is not None and (slot is None or not ticket.skills.satisfied_by(agent.skills)):
             self._give_back(offer, OfferStatus.REVOKED, now, "the agent no longer qualifies")
@@ -1664,7 +1597,7 @@ class Dispatcher:
             # An offer refreshed the agent's place in the free heaps already;
             # otherwise it is done once here, not before and after the fill.
             if state is not None and not offered:
-                self._refresh(state)
+                self._presence.refresh(state)
 
     def _untrack(self, track: _Track, now: float, refresh: bool = True) -> AgentState | None:
         """Forget a ticket's offer or assignment and free the agent's room
@@ -1676,7 +1609,7 @@ class Dispatcher:
             state.load[track.slot] -= 1
             state.idle_since = max(state.idle_since, now)
             if refresh:
-                self._refresh(state)
+                self._presence.refresh(state)
         return state
 
     def _assigned(self, ticket_id: str, agent_id: str | None) -> _Track:
@@ -1702,7 +1635,7 @@ class Dispatcher:
         # made on the roster directly, with no _advance before).
         now = self._read_clock()
         if new is None:
-            self._unplace_agent(agent_id)
+            self._presence.unplace(agent_id)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self._recheck_routability(now)
             self._release_holds(agent_id, now)
@@ -1710,18 +1643,18 @@ class Dispatcher:
             return
         state = self._roster._states[agent_id]
         if old is None:
-            self._place_agent(state)
+            self._presence.place(state)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
             self._recheck_routability(now)
             if not state.total_capacity:
                 _warn_no_capacity(agent_id, "joined with")
         else:
-            moved = _profile_key(old) != _profile_key(new)
+            moved = profile_key(old) != profile_key(new)
             if moved:
-                self._unplace_agent(agent_id)
-                self._place_agent(state)
+                self._presence.unplace(agent_id)
+                self._presence.place(state)
             else:
-                self._refresh(state)
+                self._presence.refresh(state)
             changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
             detail = "changed " + ", ".join(changed)
             if any(old.capacity.values()) and not any(new.capacity.values()):
@@ -1748,97 +1681,13 @@ class Dispatcher:
             if not self._paused:
                 self._route(ticket_id, "routed when its hold was released")
 
-    def _unplace_agent(self, agent_id: str) -> None:
-        profile = self._profile_of.pop(agent_id)
-        profile.agents.discard(agent_id)
-        if not profile.agents:
-            self._roster_narrowed = True
-        for heap in profile.free.values():
-            heap.pop(agent_id, None)
-        if not any(profile.free.values()):
-            self._free_profiles.discard(profile)
-
-    def _place_agent(self, state: AgentState) -> None:
-        agent = state.agent
-        key = _profile_key(agent)
-        profile = self._profiles.get(key)
-        if profile is None:
-            profile = _Profile(agent)
-            self._profiles[key] = profile
-            for requirement, profiles in self._profiles_for.items():
-                if requirement.satisfied_by(agent.skills):
-                    profiles.append(profile)
-        if not profile.agents:
-            self._roster_widened = True
-        profile.agents.add(agent.id)
-        self._profile_of[agent.id] = profile
-        self._refresh(state)
-
-    def _refresh(self, state: AgentState) -> None:
-        """Put the agent in the free heap of each capacity key it has room
-        in, at its current selection order."""
-        agent = state.agent
-        agent_id = agent.id
-        profile = self._profile_of.get(agent_id)
-        if profile is None:
-            return
-        available = agent.status is AgentStatus.AVAILABLE
-        order = None  # the strategy's key, computed only if the agent has room
-        load = state.load
-        capacity = agent.capacity
-        any_free = False
-        for slot, heap in profile.free.items():
-            # The heaps' own dicts answer membership and emptiness without a
-            # Python-level call: this runs twice per ticket.
-            if available and load.get(slot, 0) < capacity[slot]:
-                if order is None:
-                    order = self._selection.order(state)
-                heap[agent_id] = order
-                any_free = True
-            else:
-                if agent_id in heap._index:
-                    del heap[agent_id]
-                if heap._index:
-                    any_free = True
-        if any_free:
-            self._free_profiles.add(profile)
-        else:
-            self._free_profiles.discard(profile)
-
-    def _eligible_profiles(self, requirement: SkillSet) -> list[_Profile]:
-        profiles = self._profiles_for.get(requirement)
-        if profiles is None:
-            if len(self._profiles_for) >= 65_536:
-                self._profiles_for.clear()
-            profiles = [p for p in self._profiles.values() if requirement.satisfied_by(p.skills)]
-            self._profiles_for[requirement] = profiles
-        return profiles
-
     # -- routability --------------------------------------------------------------
-
-    def _routable(self, skills: SkillSet, channel: str | None) -> bool:
-        """Whether some agent on the roster, in any status, could ever take a
-        ticket requiring ``skills`` (preferred skills relax away) on ``channel``."""
-        key = (skills, channel)
-        known = self._routable_memo.get(key)
-        if known is None:
-            known = False
-            for profile in self._eligible_profiles(skills):
-                if profile.agents:
-                    slot = profile.slot_for(channel)
-                    if slot is not None and profile.capacity[slot] > 0:
-                        known = True
-                        break
-            if len(self._routable_memo) >= 4096:
-                self._routable_memo.clear()
-            self._routable_memo[key] = known
-        return known
 
     def _why_unroutable(self, ticket: Ticket) -> str:
         skills = ticket.skills
         if not len(self._roster):
             return "the roster is empty"
-        if not any(p.agents for p in self._eligible_profiles(skills)):
+        if not self._presence.anyone_has(skills):
             needs = ", ".join(f"{name!r} >= {level}" for name, level in skills.items())
             return f"no agent on the roster has skills {needs}"
         channel = "without a channel" if ticket.channel is None else f"on channel {ticket.channel!r}"
@@ -1848,7 +1697,7 @@ class Dispatcher:
         # A ticket now waiting (new, updated or handed back): flag it, once,
         # if no agent could ever take it; clear the flag if one now could.
         ticket_id = ticket.id
-        if self._routable(ticket.skills, ticket.channel):
+        if self._presence.routable(ticket.skills, ticket.channel):
             if self._unroutable and ticket_id in self._unroutable:
                 del self._unroutable[ticket_id]
                 self._emit(EventKind.ROUTABLE, now, ticket_id, detail=why or "an agent can take it")
@@ -1865,23 +1714,24 @@ class Dispatcher:
         flagged tickets may be routable now; if one lost its last, waiting
         tickets may have become unroutable (a scan of the queue, but only
         then: the last agent with a skill leaving is rare)."""
-        widened, narrowed = self._roster_widened, self._roster_narrowed
+        presence = self._presence
+        widened, narrowed = presence.widened, presence.narrowed
         if not (widened or narrowed):
             return
-        self._roster_widened = self._roster_narrowed = False
-        self._routable_memo.clear()
+        presence.widened = presence.narrowed = False
+        presence.routable_memo.clear()
         queue = self._queue
         if widened and self._unroutable:
             for ticket_id in list(self._unroutable):
                 ticket = queue.get(ticket_id) if ticket_id not in self._tracks else None
                 if ticket is None:
                     del self._unroutable[ticket_id]  # no longer waiting
-                elif self._routable(ticket.skills, ticket.channel):
+                elif self._presence.routable(ticket.skills, ticket.channel):
                     del self._unroutable[ticket_id]
                     self._emit(EventKind.ROUTABLE, now, ticket_id, detail="the roster changed: an agent can take it")
         if narrowed:
             for ticket in queue:
-                if ticket.id not in self._unroutable and not self._routable(ticket.skills, ticket.channel):
+                if ticket.id not in self._unroutable and not self._presence.routable(ticket.skills, ticket.channel):
                     self._check_routable(ticket, now)
 
     def _unroutable_count(self) -> int:
@@ -1903,8 +1753,8 @@ class Dispatcher:
         # 2. The rest: greedy in priority order with augmenting paths over
         #    nodes (agent profile, capacity key) whose free room is counted.
         nodes: dict[tuple[int, str], int] = {}  # (profile id, slot) -> free room
-        node_profile: dict[tuple[int, str], _Profile] = {}
-        for profile in self._profiles.values():
+        node_profile: dict[tuple[int, str], Profile] = {}
+        for profile in self._presence.profiles.values():
             for slot in profile.capacity:
                 room = 0
                 for agent_id in profile.agents:
@@ -1912,7 +1762,7 @@ class Dispatcher:
                     if state.agent.status is AgentStatus.AVAILABLE:
                         room += max(0, state.agent.capacity.get(slot, 0) - state.load.get(slot, 0))
                 if room:
-                    node = (id(profile), slot)
+                    node = (profile.number, slot)
                     nodes[node] = room
                     node_profile[node] = profile
         if not nodes:
@@ -1934,7 +1784,7 @@ class Dispatcher:
                 offer = self._route(ticket.id, "batch assignment (held for this agent)")
                 if offer is not None:
                     offers.append(offer)
-                    node = (id(self._profile_of[offer.agent_id]), self._tracks[ticket.id].slot)
+                    node = (self._presence.profile_of[offer.agent_id].number, self._tracks[ticket.id].slot)
                     if node in nodes:
                         nodes[node] -= 1
         adjacency: dict[tuple[SkillSet, str | None], list[tuple[int, str]]] = {}
@@ -1944,10 +1794,10 @@ class Dispatcher:
             if found is None:
                 requirement, channel = lane_key
                 found = []
-                for profile in self._eligible_profiles(requirement):
+                for profile in self._presence.eligible(requirement):
                     slot = profile.slot_for(channel)
-                    if slot is not None and (id(profile), slot) in node_profile:
-                        found.append((id(profile), slot))
+                    if slot is not None and (profile.number, slot) in node_profile:
+                        found.append((profile.number, slot))
                 adjacency[lane_key] = found
             return found
 
@@ -2016,20 +1866,7 @@ class Dispatcher:
             for agent_id, state in self._roster._states.items():
                 for slot, used in state.load.items():
                     assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
-                profile = self._profile_of[agent_id]
-                assert agent_id in profile.agents
-                for slot, heap in profile.free.items():
-                    should = (
-                        state.agent.status is AgentStatus.AVAILABLE and state.load.get(slot, 0) < state.agent.capacity[slot]
-                    )
-                    assert (agent_id in heap) == should, f"free heap of {agent_id!r} on {slot!r} out of step"
-                    if should:
-                        assert heap[agent_id] == self._selection.order(state), "stale selection order"
-            for profile in self._profiles.values():
-                for heap in profile.free.values():
-                    heap._check()
-                has_free = any(profile.free.values())
-                assert has_free == (profile in self._free_profiles), "free-profile index out of step"
+            self._presence._check(self._roster._states)
             waiting = len(self._queue)
             self._books._check(waiting)
             for agent_id, inbox in self._inbox.items():
@@ -2067,21 +1904,6 @@ def _joined(agent: Agent) -> str:
     if not any(agent.capacity.values()):
         detail += "; capacity 0 on every channel: it can take no ticket"
     return detail
-
-
-def _first_not_in(
-    heap: IndexedHeap[str, tuple[Any, ...]], excluded: Container[str]
-) -> tuple[str, tuple[Any, ...]] | None:
-    # The best agent in a free heap not in ``excluded``: rare (after a
-    # decline), so a linear pass is fine.
-    best = None
-    for agent_id in heap:
-        if agent_id in excluded:
-            continue
-        order = heap[agent_id]
-        if best is None or order < best[1]:
-            best = (agent_id, order)
-    return best
 
 
 def _check_key(field: str, value: Any) -> None:
