@@ -263,3 +263,39 @@ def test_the_random_runs_exercised_every_path() -> None:
     if not any(SEEN.values()):
         pytest.skip("the property test did not run in this session")
     assert all(SEEN.values()), SEEN
+
+
+# -- determinism: equal instants are applied in arrival order ----------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(order=st.permutations(range(6)), until=st.sampled_from([10.0, 30.0]), extra=st.lists(st.integers(0, 5), max_size=6))
+def test_changes_at_the_same_instant_are_applied_in_arrival_order_whatever_the_history(
+    order: list[int], until: float, extra: list[int]
+) -> None:
+    """Holds ending together come back in arrival order, not in the order they
+    were set (nor re-set): the order follows from the queue's state alone."""
+    q = TicketQueue(clock=ManualClock(0.0))
+    seam = q.attach("desk")
+    for i in range(6):
+        q.push(Ticket(f"T-{i}", 0.0))
+    for i in order:
+        q.hold(f"T-{i}", "ana", until=until)
+    for i in extra:
+        q.hold(f"T-{i}", "ana", until=until)  # again: same instant, later in history
+    assert seam.relaned() == []
+    assert seam.apply_due(until) == [f"T-{i}" for i in range(6)]
+    q._check()
+
+
+def test_tickets_relaxing_at_the_same_instant_are_relaned_in_arrival_order() -> None:
+    clock = ManualClock(0.0)
+    q = TicketQueue(clock=clock)
+    seam = q.attach("desk")
+    # Arrival order b, a; the later-created ticket relaxes at the same instant.
+    q.push(Ticket("b", 30.0, skills={"api": 1}, preferred_skills={"api": 3}, relax_after=30.0))
+    q.push(Ticket("a", 0.0, skills={"api": 1}, preferred_skills={"api": 3}, relax_after=60.0))
+    q.hold("a", "ana", until=60.0)
+    q.hold("b", "ana", until=60.0)
+    clock.set(60.0)
+    assert seam.apply_due(60.0) == ["b", "a"]

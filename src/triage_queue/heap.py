@@ -176,6 +176,41 @@ class IndexedHeap(MutableMapping[K, P], Generic[K, P]):
         if self._dead > _COMPACT_FLOOR and self._dead > len(index):
             self._compact()
 
+    def set_tied(self, key: K, priority: P, tie: int) -> None:
+        """Insert ``key`` or change its priority, like ``h[key] = priority``,
+        but with ``tie`` (an int; smaller leaves first) deciding its order
+        among keys of equal priority instead of first-insertion order.  Give
+        keys distinct ties (an arrival number, say): the order then follows
+        from the priorities and ties alone, not from the heap's history.  Do
+        not mix with ``h[key] = priority`` for keys of equal priority.
+
+        Runtime complexity: O(log n) amortised.
+
+        >>> h = IndexedHeap()
+        >>> h.set_tied("late", 5, tie=9); h.set_tied("early", 5, tie=2)
+        >>> [h.pop() for _ in range(len(h))]
+        ['early', 'late']
+        """
+        index = self._index
+        if type(priority) is float and priority != priority:
+            raise InvalidPriority("priority", priority, f"NaN cannot be ordered (key {_brief(key)})")
+        try:
+            old = index.get(key)
+        except Exception as exc:  # unhashable: checked only when it fails
+            raise _bad_key("key", key, exc) from exc
+        entry = (priority, tie, key)
+        try:
+            heappush(self._heap, entry)
+        except Exception as exc:
+            self._undo_push(entry, exc)
+        index[key] = entry
+        if tie >= self._next_seq:
+            self._next_seq = tie + 1
+        if old is not None:
+            self._dead += 1
+            if self._dead > _COMPACT_FLOOR and self._dead > len(index):
+                self._compact()
+
     def push(self, key: K, priority: P) -> None:
         """Insert a new ``key``; raise :class:`DuplicateKey` if it is present.
 

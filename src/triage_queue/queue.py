@@ -76,6 +76,10 @@ class TicketQueue:
     every clock reading.  The same mechanism drops a ticket's
     ``preferred_skills`` once it has waited ``relax_after`` seconds, and ends
     a :meth:`hold` when it runs out: no call ever scans the queue for them.
+    Changes falling due at the same instant are applied in arrival order
+    (the order of :meth:`push`), so which tickets a dispatcher sees re-laned,
+    and in what order, follows from the queue's contents alone, not from the
+    history of calls that built it.
 
     Every failed call raises a :class:`~triage_queue.TriageError` subclass and
     leaves the queue unchanged.  With a policy whose rules step in time, any
@@ -133,7 +137,9 @@ class TicketQueue:
         self._store = store
         self._sort_key = policy.sort_key
         self._stepped = policy.time_stepped
-        # Ticket id -> the next instant its key or lane changes.
+        # Ticket id -> the next instant its key or lane changes; equal
+        # instants are applied in arrival order (the ticket's sequence number
+        # is the heap's tie-break), so the order follows from the state alone.
         self._changes: IndexedHeap[str, float] = IndexedHeap()
         # Ticket id -> (agent id, until): tickets kept for one agent.
         self._holds: dict[str, tuple[str, float]] = {}
@@ -242,7 +248,7 @@ class TicketQueue:
                 when = lane_when
         self._store.insert(ticket, priority, lane)
         if when is not None:
-            self._changes[ticket.id] = when
+            self._changes.set_tied(ticket.id, when, seq)
         if lane[2] is not None:
             self._holds[ticket.id] = hold  # type: ignore[assignment]
 
@@ -418,7 +424,7 @@ class TicketQueue:
             if self._changes:
                 self._changes.pop(ticket_id, None)
         else:
-            self._changes[ticket_id] = when
+            self._changes.set_tied(ticket_id, when, int(seq))
 
     def remove(self, ticket_id: str) -> Ticket:
         """Remove a ticket (cancelled, solved elsewhere) and return it.

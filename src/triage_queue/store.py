@@ -266,7 +266,9 @@ class MemoryStore:
         # brought up to date only when asked: serving by skill, the hot path,
         # never needs it, so a partition whose head changed is noted in _stale.
         self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
-        self._stale: set[_Partition] = set()
+        # An insertion-ordered dict used as a set, so the heads heap is built
+        # in the same order on every run (a set would follow identity hashes).
+        self._stale: dict[_Partition, None] = {}
         # Agent skill set -> the unheld partitions those skills satisfy.
         self._eligible: dict[SkillSet, list[_Partition]] = {}
         # Agent id -> the partitions held for that agent.
@@ -431,7 +433,7 @@ class MemoryStore:
         if top is None or entry < top:
             partition.top = entry
             if partition.holder is None:
-                self._stale.add(partition)
+                self._stale[partition] = None
         if ticket.sla_due is not None:
             self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
@@ -480,7 +482,7 @@ class MemoryStore:
         elif entry < top:  # type: ignore[operator]
             partition.top = entry
             if partition.holder is None:
-                self._stale.add(partition)
+                self._stale[partition] = None
         if old.sla_due is not None:
             self._deadlines.remove((old.sla_due, old_entry))
         if ticket.sla_due is not None:
@@ -505,7 +507,7 @@ class MemoryStore:
         head = partition.head()
         partition.top = head
         if partition.holder is None:
-            self._stale.add(partition)
+            self._stale[partition] = None
         if head is None:
             self._empty += 1
             if self._empty > _MAX_EMPTY and 2 * self._empty > len(self._partitions):
