@@ -102,6 +102,13 @@ class Dispatcher:
     ``refuse_unroutable``: refuse (with :class:`Unroutable`) a new ticket that
     no agent on the roster could ever take; by default it waits, with an
     ``unroutable`` event and a warning.
+    ``advance_on_read``: whether reads (:meth:`status`, :meth:`offers_for`,
+    :meth:`stats`, :meth:`explain_assignment`) first apply what fell due,
+    showing the desk as of now (the default); with False they report the
+    desk as of the last operation and change nothing, so that replicas
+    that read at different moments stay identical (time-driven changes then
+    happen only through operations and :meth:`tick`; see :meth:`next_due`).
+    ``name``: the desk's name; offer ids are ``f"{name}-{number}"``.
     ``on_listener_error``: called as ``on_listener_error(event, error)`` when
     a listener raises (default :func:`log_listener_error`, which logs it);
     a listener's error never reaches the caller of an operation, whose
@@ -132,6 +139,8 @@ class Dispatcher:
         audit: int = 10_000,
         refuse_unroutable: bool = False,
         on_listener_error: Callable[[Event, Exception], None] | None = None,
+        advance_on_read: bool = True,
+        name: str = "offer",
     ) -> None:
         """Runtime complexity: O(A log A + n)."""
         if queue is None:
@@ -154,6 +163,8 @@ class Dispatcher:
             raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
         if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
             raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
         if isinstance(agents, Roster):
@@ -176,6 +187,8 @@ class Dispatcher:
         self._selection = selection
         self._offer_timeout = None if offer_timeout is None else float(offer_timeout)
         self._mark_not_responding = bool(mark_not_responding)
+        self._advance_on_read = bool(advance_on_read)
+        self._name = name
         self._affinity_wait = float(affinity_wait)
         self._retry_after = None if retry_after is None else float(retry_after)
         self._sla_warning = None if sla_warning is None else float(sla_warning)
@@ -496,7 +509,7 @@ class Dispatcher:
             _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
-                self._advance()
+                self._read_advance()
                 track = self._tracks.get(ticket_id)
                 if track is not None:
                     return "offered" if track.offer is not None else "assigned"
@@ -561,7 +574,7 @@ class Dispatcher:
             _check_key("agent_id", agent_id)
         try:
             with self._lock:
-                self._advance()
+                self._read_advance()
                 if agent_id not in self._roster._states:
                     self._roster._state(agent_id)  # raises UnknownAgent
                 offers = [o for o in self._offers.values() if o.agent_id == agent_id]
@@ -994,6 +1007,29 @@ class Dispatcher:
     def _wake_keeper_if_due_earlier(self) -> None:
         self._waiters.wake_keeper_if_due_earlier(self._next_instant())
 
+    def next_due(self) -> float | None:
+        """The clock instant at which the next time-driven change falls due
+        (an offer expiring, a hold ending, skills relaxing, a pass lapsing,
+        an SLA warning or breach), or None if nothing is scheduled: call
+        :meth:`tick` once the clock reaches it.  The instant may turn out to
+        change nothing (an offer answered since, say): such a tick is
+        harmless.  Reads no clock and changes nothing.
+
+        Runtime complexity: O(1).
+
+        >>> from triage_queue import ManualClock
+        >>> d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")], offer_timeout=30)
+        >>> d.next_due(), d.submit(Ticket("T-1", 0.0)).expires_at, d.next_due()
+        (None, 30.0, 30.0)
+        """
+        with self._lock:
+            return self._next_instant()
+
+    def _read_advance(self) -> float:
+        # What a read does first: bring the desk up to the clock, or (with
+        # advance_on_read=False) report it as of the last operation.
+        return self._advance() if self._advance_on_read else self._now
+
     def _next_instant(self) -> float | None:
         # The clock time of the next time-driven change, or None.  (A
         # simulator asks before every event: no list, no min().)
@@ -1027,7 +1063,7 @@ class Dispatcher:
         """
         try:
             with self._lock:
-                now = self._advance()
+                now = self._read_advance()
                 figures = self._books.figures
                 by_class = {name: figures(book, now) for name, book in sorted(self._books.by_class.items())}
                 by_skills = {name: figures(book, now) for name, book in sorted(self._books.by_skills.items())}
@@ -1065,7 +1101,7 @@ class Dispatcher:
             _check_key("ticket_id", ticket_id)
         try:
             with self._lock:
-                now = self._advance()
+                now = self._read_advance()
                 track = self._tracks.get(ticket_id)
                 holder = None
                 note = ""
@@ -1444,7 +1480,7 @@ class Dispatcher:
             expires = now + timeout
             if expires <= now:  # a timeout too small to register at this clock's magnitude
                 expires = math.nextafter(now, _INF)
-        offer_id = f"offer-{count}"
+        offer_id = f"{self._name}-{count}"
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
         self._offers[offer_id] = offer
         self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note, how, books)

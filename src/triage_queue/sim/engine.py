@@ -273,7 +273,7 @@ def simulate(
     # Local names for the hot loop.
     submit, accept, complete, cancel = dispatcher.submit, dispatcher.accept, dispatcher.complete, dispatcher.cancel
     update, tick, set_status = dispatcher.update, dispatcher.tick, dispatcher.set_status
-    next_instant = dispatcher._next_instant
+    next_instant = dispatcher.next_due
     queue = dispatcher.queue
     heappush, heappop = heapq.heappush, heapq.heappop
     inf = math.inf
