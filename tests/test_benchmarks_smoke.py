@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from triage_queue.__main__ import main
-from triage_queue.bench import cli, dispatch_suite, heap_suite
+from triage_queue.bench import cli, dispatch_suite, heap_suite, lifecycle_suite
 from triage_queue.bench.anchors import HeapqRecipe, SortedListDict, structures
 
 
@@ -59,7 +59,7 @@ def test_every_scenario_in_the_package_is_reported(quick_run: tuple[Path, dict[s
     """results.json has a section for every scenario module present, with its
     parameters and wall time; the machine and commit are recorded."""
     _, report = quick_run
-    assert {"heap", "queue", "scale", "dispatch"} <= _present()
+    assert {"heap", "queue", "scale", "dispatch", "lifecycle"} <= _present()
     assert set(report["scenarios"]) == _present()
     assert report["errors"] == {} and report["non_finite"] == []
     for name, entry in report["scenarios"].items():
@@ -135,6 +135,27 @@ def test_dispatch_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
     shift = dispatch["assign_all"]
     assert shift["maximal"] is True and shift["violations"] == 0
     assert 0 < shift["offered"] <= shift["capacity"]
+
+
+def test_lifecycle_figures(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """Every contender timed at every waiting size, ratios to the minimal
+    desk, calls counted, restore measured or reported not available yet."""
+    _, report = quick_run
+    lifecycle = report["scenarios"]["lifecycle"]["result"]
+    assert [int(n) for n in lifecycle["sizes"]] == lifecycle["params"]["waiting"]
+    for n, row in lifecycle["sizes"].items():
+        us = row["us_per_lifecycle"]
+        assert set(us) == set(lifecycle_suite.CONTENDERS) and all(value > 0 for value in us.values()), n
+        assert row["ratios"]["default_vs_minimal"] == pytest.approx(us["dispatcher_default"] / us["minimal"]), n
+        assert row["ratios"]["lean_vs_minimal"] == pytest.approx(us["dispatcher_lean"] / us["minimal"]), n
+        for kind in lifecycle_suite.CONTENDERS:
+            calls = row["calls_per_lifecycle"][kind]
+            assert 4 <= calls["python"] <= calls["all"], (n, kind)  # at least the four calls themselves
+        assert row["calls_per_lifecycle"]["dispatcher_default"]["top"], n
+    assert lifecycle["lean_options"]["audit"] == 0
+    restore = lifecycle["restore"]
+    assert restore["status"] in {"measured", "not available yet", "failed"}, restore  # failed: an API to adapt to
+    assert (restore["seconds"] is None) == (restore["status"] != "measured")
 
 
 def test_load_accounting_found_nothing_lost(quick_run: tuple[Path, dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ Scenarios, each compared with its anchors in the same run:
   queue     TicketQueue end to end (push, update, skill-aware pop), position()
   scale     per-call cost, its tail with GC on and frozen, memory per ticket
   dispatch  the Dispatcher's cycle over skill groups and agents; assign_all
+  lifecycle a ticket's lifecycle in the Dispatcher vs a minimal hand-written desk; restore
   load      a contact centre under load on threads, vs queue.PriorityQueue
   asyncio   wake-up latency of thousands of agent coroutines awaiting work
   simulator the contact-centre simulator vs SimPy
@@ -39,7 +40,16 @@ from triage_queue.bench.suite import Scenario, pyplot
 __all__ = ["MODULES", "add_arguments", "commit", "discover", "machine", "run", "run_suite", "summary"]
 
 # In the order they run: the data structures first, threads and the simulator last.
-MODULES = ("heap_suite", "queue_suite", "scale_suite", "dispatch_suite", "load_suite", "aio_suite", "sim_suite")
+MODULES = (
+    "heap_suite",
+    "queue_suite",
+    "scale_suite",
+    "dispatch_suite",
+    "lifecycle_suite",
+    "load_suite",
+    "aio_suite",
+    "sim_suite",
+)
 _SHAPE = ("NAME", "TITLE", "params", "run", "markdown", "plots")
 
 
@@ -57,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         action="append",
         metavar="NAME",
-        help="run only this scenario (repeatable): heap, queue, scale, dispatch, load, asyncio, simulator",
+        help="run only this scenario (repeatable): heap, queue, scale, dispatch, lifecycle, load, asyncio, simulator",
     )
     parser.add_argument(
         "--out",
