@@ -92,7 +92,7 @@ def snapshot(d: Dispatcher, ticket_ids: Iterable[str]) -> dict[str, Any]:
         agents[agent.id] = (agent, dict(state.load), state.idle_since, state.offered, state.declined, state.expired)
         offers[agent.id] = [o.id for o in d.offers_for(agent.id)]
     order = [(t.id, d.queue.holder(t.id)) for t in d.queue]
-    stats = d.stats().as_dict()
+    stats = d.stats().to_dict()
     stats.pop("now")
     return {
         "statuses": statuses,

@@ -905,7 +905,7 @@ def test_the_audit_trail_records_every_decision_in_order() -> None:
     assert by_kind[EventKind.TRANSFERRED].detail == "skills"
     offers = [e.offer_id for e in events if e.kind is EventKind.OFFERED]
     assert len(set(offers)) == len(offers)
-    assert json.loads(json.dumps([e.as_dict() for e in events]))[4]["kind"] == "offered"
+    assert json.loads(json.dumps([e.to_dict() for e in events]))[4]["kind"] == "offered"
     d._check()
 
 
@@ -1107,7 +1107,7 @@ def test_stats_give_waiting_and_served_figures_per_class_skill_group_and_agent()
     assert s.overall.wait_p99 == pytest.approx(30.0, rel=0.02)
     assert s.overall.wait_max == 30.0
     assert s.occupancy == 1.0  # bo is away: only ana's capacity counts
-    assert s.agents["ana"].as_dict() == {
+    assert s.agents["ana"].to_dict() == {
         "status": "available",
         "load": 2,
         "capacity": 2,
@@ -1124,7 +1124,7 @@ def test_stats_give_waiting_and_served_figures_per_class_skill_group_and_agent()
     assert s.by_class["critical"].waiting == 0 and s.by_class["critical"].oldest_wait is None
     assert s.by_class["critical"].wait_max == 20.0
     assert s.by_skills["billing+payments"].oldest_wait == 35.0
-    text = json.dumps(s.as_dict(), allow_nan=False)
+    text = json.dumps(s.to_dict(), allow_nan=False)
     assert json.loads(text)["by_skills"]["billing+payments"]["waiting"] == 1
 
 

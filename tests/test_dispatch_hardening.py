@@ -247,7 +247,7 @@ def test_a_ticket_no_agent_could_ever_take_is_reported_once_and_counted(caplog: 
     [event] = [e for e in d.events if e.kind is EventKind.UNROUTABLE]
     assert event.detail == "no agent on the roster has skills 'german' >= 1"
     assert d.stats().unroutable == 1
-    assert d.stats().as_dict()["unroutable"] == 1
+    assert d.stats().to_dict()["unroutable"] == 1
     assert any("'T-1' is unroutable" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     # Time passing, ticks and other calls do not repeat it.
     clock.advance(100)

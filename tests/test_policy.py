@@ -280,7 +280,7 @@ def test_lexicographic_explanation_lists_rules_in_order() -> None:
         "  3. complexity: complexity 1/5, complex tickets first\n"
         "  4. feedback_order: first contact 30 s ago"
     )
-    data = e.as_dict()
+    data = e.to_dict()
     assert data == {
         "ticket_id": "T",
         "now": 30.0,
@@ -311,7 +311,7 @@ def test_weighted_explanation_shows_weights_products_and_total() -> None:
         "  - vip: 600 x 2 = 1200 (customer tier 'gold': rank 2)\n"
         "  - aging: 1 x 30 = 30 (waited 30 s at 1/s)"
     )
-    data = e.as_dict()
+    data = e.to_dict()
     assert data["composition"] == "weighted"
     assert data["total"] == 1230.0
     assert [c["weight"] for c in data["contributions"]] == [600.0, 1.0]
@@ -603,6 +603,6 @@ def test_policies_are_hashable_values() -> None:
 def test_explanation_as_dict_is_strict_json() -> None:
     """as_dict() of a ticket without a deadline serialises as strict JSON (no -Infinity)."""
     policy = Policy.lexicographic(SlaDeadline(), FeedbackOrder())
-    data = policy.explain(Ticket("T", 0.0), NOW).as_dict()
+    data = policy.explain(Ticket("T", 0.0), NOW).to_dict()
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["contributions"][0]["score"] is None

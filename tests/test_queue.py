@@ -547,7 +547,7 @@ def test_explain_gives_the_rules_reasons_and_the_position() -> None:
     text = str(e)
     assert "'T-3': 1 ticket(s) ahead" in text
     assert "customer tier 'gold'" in text
-    data = e.as_dict()
+    data = e.to_dict()
     assert data["position"] == 1
     assert data["ticket_id"] == "T-3"
     assert data["composition"] == "lexicographic"
@@ -562,7 +562,7 @@ def test_explain_of_a_weighted_policy_shows_the_total() -> None:
     assert e.position == 0
     assert e.total is not None
     assert "weighted total" in str(e)
-    assert e.as_dict()["total"] == e.total
+    assert e.to_dict()["total"] == e.total
 
 
 def test_a_stepped_rule_reorders_the_queue_exactly_when_the_clock_passes_the_step() -> None:

@@ -711,7 +711,7 @@ def test_explain_shows_how_long_a_ticket_waited_against_the_bound() -> None:
     assert e.wait_bound == "waited 550s of the 600s bound"
     assert e.position == 1
     assert "  waited 550s of the 600s bound" in str(e).splitlines()
-    assert e.as_dict()["wait_bound"] == "waited 550s of the 600s bound"
+    assert e.to_dict()["wait_bound"] == "waited 550s of the 600s bound"
     clock.set(600.0)
     e = q.explain("old")
     assert e.position == 0
@@ -726,7 +726,7 @@ def test_explain_without_a_bound_has_no_wait_bound() -> None:
     e = q.explain("T")
     assert e.wait_bound is None
     assert "bound" not in str(e)
-    assert e.as_dict()["wait_bound"] is None
+    assert e.to_dict()["wait_bound"] is None
 
 
 # -- the lock -------------------------------------------------------------------------------

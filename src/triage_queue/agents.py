@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from triage_queue.errors import (
+    _MISSING,
     AgentBusy,
     DuplicateAgent,
     InvalidAgent,
@@ -38,6 +39,9 @@ from triage_queue.errors import (
     UnknownAgent,
     _bad_key,
     _brief,
+    _json_data,
+    _unknown_field,
+    _wire_items,
 )
 from triage_queue.ticket import SkillSet, SkillsLike
 
@@ -215,11 +219,71 @@ class Agent:
             raise InvalidAgent(name, changes[name], "no such agent field")
         return attrs.evolve(self, **changes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The agent as JSON data: ``id``, ``skills`` (``{name: level}``
+        sorted by name), ``capacity`` (``{channel: limit}`` sorted by
+        channel), ``status`` (its value), ``dedicated_customers`` (a sorted
+        list) and ``attributes`` (a copy with every dict's keys sorted).
+        The same agent always gives the same dict, and
+        ``Agent.from_dict(json.loads(json.dumps(a.to_dict())))`` equals ``a``.
+
+        Raises :class:`InvalidAgent` naming ``attributes`` and the path of
+        the first value in them that is not JSON data.
+
+        Runtime complexity: O(k + C + D log D + a log a) for k skills, C
+        capacity keys, D dedicated customers and a attribute values.
+
+        >>> Agent("ana", skills={"billing": 4}, capacity={"chat": 3}, dedicated_customers=["c2", "c1"]).to_dict()
+        {'id': 'ana', 'skills': {'billing': 4}, 'capacity': {'chat': 3}, 'status': 'available', \
+'dedicated_customers': ['c1', 'c2'], 'attributes': {}}
+        """
+        attributes = self.attributes
+        return {
+            "id": self.id,
+            "skills": dict(self.skills.items()),
+            "capacity": dict(self.capacity),
+            "status": self.status.value,
+            "dedicated_customers": _sorted_customers(self.dedicated_customers),
+            "attributes": _json_data(InvalidAgent, "attributes", attributes) if attributes else {},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Agent:
+        """The agent :meth:`to_dict` describes, validated as the constructor
+        validates.  ``id`` is required; the other fields default as in the
+        constructor.  Untrusted data is safe to pass: anything wrong raises
+        :class:`InvalidAgent` naming the field, an unknown key (with the
+        closest field name) or a missing one, and ``attributes`` must be
+        JSON data.
+
+        Runtime complexity: O(len(data) + k log k + C log C + D + a log a).
+
+        >>> Agent.from_dict({"id": "bo", "capacity": {"phone": 1}, "status": "away"}).status
+        <AgentStatus.AWAY: 'away'>
+        >>> Agent.from_dict({"id": "bo", "skils": ["billing"]})
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidAgent: skils=['billing']: not an agent field; did you mean 'skills'?
+        """
+        items = _wire_items(InvalidAgent, "agent", data)
+        for key, value in items.items():
+            if key not in _AGENT_FIELDS:
+                _unknown_field(InvalidAgent, key, value, _AGENT_FIELDS, "an agent field")
+        if "id" not in items:
+            raise InvalidAgent("id", _MISSING, "missing: an agent needs an id")
+        attributes = items.get("attributes")
+        if attributes is not None:
+            items["attributes"] = _json_data(InvalidAgent, "attributes", attributes)
+        return cls(**items)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             Agent,
             (self.id, self.skills, dict(self.capacity), self.status, self.dedicated_customers, dict(self.attributes)),
         )
+
+
+_AGENT_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(Agent))
 
 
 @attrs.frozen(slots=True)

@@ -18,14 +18,24 @@ replaced by ``<type instance at 0x...>``.
 "unknown ticket id 'T-9'"
 >>> isinstance(err, KeyError)
 True
+
+Every error also travels as plain data (:meth:`TriageError.to_dict`,
+:meth:`TriageError.from_dict`), so a refused command's error can be sent to
+another process and raised there as the same class with the same message:
+
+>>> TriageError.from_dict(err.to_dict())
+UnknownTicket("unknown ticket id 'T-9'")
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import reprlib
+import warnings
+from collections.abc import Callable, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar, NoReturn, Self
 
 __all__ = [
     "AgentBusy",
@@ -129,11 +139,89 @@ def _brief(value: Any) -> str:
 
 
 class TriageError(Exception):
-    """Base class of every error triage-queue raises on purpose."""
+    """Base class of every error triage-queue raises on purpose.
+
+    :meth:`to_dict` and :meth:`from_dict` turn any of them into JSON data
+    and back (same class, same message, same structured attributes).
+    """
+
+    # The structured attributes to_dict() carries, in the order it gives them.
+    _wire_fields: ClassVar[tuple[str, ...]] = ()
 
     def __str__(self) -> str:
         # KeyError.__str__ would print repr(args[0]); we always want the message.
         return str(self.args[0]) if self.args else self.__class__.__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: ``{"error": class name, "message": str(self)}``
+        plus the error's structured attributes (``field``, ``value`` and
+        ``reason`` of an :class:`InvalidValue`; ``key`` of an
+        :class:`UnknownKey`; ``rule``, ``ticket_id`` and ``problem`` of a
+        :class:`RuleError`...).  An attribute that is not a plain value
+        (``None``, a bool, a string of at most 200 characters, an int of at
+        most 64 bits, a finite float) is given as its bounded repr, a string:
+        ``float("inf")`` as ``"inf"``, a list as ``"[1, 2]"``.
+
+        Runtime complexity: O(1) (every repr is bounded).
+
+        >>> InvalidTicket("complexity", 9, "out of range: expected 1..5").to_dict()
+        {'error': 'InvalidTicket', 'message': 'complexity=9: out of range: expected 1..5', \
+'field': 'complexity', 'value': 9, 'reason': 'out of range: expected 1..5'}
+        """
+        data: dict[str, Any] = {"error": self.__class__.__name__, "message": str(self)}
+        for name in self._wire_fields:
+            data[name] = _plain(getattr(self, name, None))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild the error :meth:`to_dict` gave: an instance of the class
+        named by ``data["error"]`` (a class of :mod:`triage_queue.errors`
+        derived from the class this is called on), with the same ``str()``
+        and attributes.  Anything else raises :class:`InvalidArgument`
+        naming the offending key (``error`` for an unknown class name).
+
+        Runtime complexity: O(len(data)).
+
+        >>> e = TriageError.from_dict({"error": "UnknownAgent", "message": "unknown agent id 'zed'", "key": "zed"})
+        >>> isinstance(e, UnknownAgent), isinstance(e, KeyError), str(e), e.key
+        (True, True, "unknown agent id 'zed'", 'zed')
+        >>> InvalidValue.from_dict({"error": "Empty", "message": "empty"})
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: error='Empty': expected the name of a triage_queue.errors class \
+derived from InvalidValue (InvalidAgent, InvalidArgument, InvalidKey, InvalidPolicy, InvalidPriority, ...)
+        """
+        items = _wire_items(InvalidArgument, "error", data)
+        name = items.get("error", _MISSING)
+        klass = _ERROR_CLASSES.get(name) if name.__class__ is str else None
+        if klass is None or not issubclass(klass, cls):
+            known = sorted(n for n, k in _ERROR_CLASSES.items() if issubclass(k, cls))
+            shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+            raise InvalidArgument(
+                "error", name, f"expected the name of a triage_queue.errors class derived from {cls.__name__} ({shown})"
+            )
+        message = items.get("message", _MISSING)
+        if message.__class__ is not str:
+            raise InvalidArgument("message", message, "expected the error's message, a string")
+        fields = klass._wire_fields
+        allowed = ("error", "message", *fields)
+        for key, value in items.items():
+            if key not in allowed:
+                _unknown_field(InvalidArgument, key, value, allowed, f"a field of {klass.__name__}")
+        values = []
+        for field in fields:
+            value = items.get(field, _MISSING)
+            if value is _MISSING:
+                raise InvalidArgument(field, value, f"missing: {klass.__name__} data has {', '.join(allowed)}")
+            if _plain(value) is not value:
+                raise InvalidArgument(field, value, "expected plain data: None, a bool, a string, an int or a finite float")
+            values.append(value)
+        error = klass.__new__(klass)
+        Exception.__init__(error, message)
+        for field, value in zip(fields, values, strict=True):
+            setattr(error, field, value)
+        return error
 
 
 class InvalidValue(TriageError, ValueError):
@@ -142,6 +230,8 @@ class InvalidValue(TriageError, ValueError):
     ``field`` names what was wrong, ``value`` is the value that was given and
     ``reason`` says what was expected.
     """
+
+    _wire_fields = ("field", "value", "reason")
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
         self.field = field
@@ -193,6 +283,8 @@ class RuleError(TriageError, ValueError):
     original exception, if any, is chained as ``__cause__``.
     """
 
+    _wire_fields = ("rule", "ticket_id", "problem")
+
     def __init__(self, rule: str, ticket_id: str, problem: str) -> None:
         self.rule = rule
         self.ticket_id = ticket_id
@@ -212,6 +304,8 @@ class Empty(TriageError, KeyError):
 class UnknownKey(TriageError, KeyError):
     """A key is not present (``key`` holds it)."""
 
+    _wire_fields = ("key",)
+
     def __init__(self, key: Any, what: str = "key") -> None:
         self.key = key
         super().__init__(f"unknown {what} {_brief(key)}")
@@ -226,6 +320,8 @@ class UnknownTicket(UnknownKey):
 
 class DuplicateKey(TriageError, KeyError):
     """A key is already present and the operation would not replace it."""
+
+    _wire_fields = ("key",)
 
     def __init__(self, key: Any, what: str = "key") -> None:
         self.key = key
@@ -264,6 +360,8 @@ class OfferClosed(TriageError, ValueError):
     """The offer can no longer be answered: it was accepted, declined,
     expired or revoked (``status`` says which)."""
 
+    _wire_fields = ("offer_id", "status")
+
     def __init__(self, offer_id: str, status: str) -> None:
         self.offer_id = offer_id
         self.status = status
@@ -273,6 +371,8 @@ class OfferClosed(TriageError, ValueError):
 class NotAssigned(TriageError, KeyError):
     """The ticket is not assigned (accepted) to an agent, or not to this one."""
 
+    _wire_fields = ("ticket_id",)
+
     def __init__(self, ticket_id: str, detail: str) -> None:
         self.ticket_id = ticket_id
         super().__init__(f"ticket {_brief(ticket_id)} {detail}")
@@ -280,6 +380,8 @@ class NotAssigned(TriageError, KeyError):
 
 class AgentBusy(TriageError, ValueError):
     """The agent still has offers or tickets, so it cannot be removed."""
+
+    _wire_fields = ("agent_id",)
 
     def __init__(self, agent_id: str, detail: str) -> None:
         self.agent_id = agent_id
@@ -353,7 +455,215 @@ class Unroutable(TriageError, ValueError):
     ``reason`` says what is missing.
     """
 
+    _wire_fields = ("ticket_id", "reason")
+
     def __init__(self, ticket_id: str, reason: str) -> None:
         self.ticket_id = ticket_id
         self.reason = reason
         super().__init__(f"ticket {_brief(ticket_id)} is unroutable: {reason}")
+
+
+# -- plain data: the wire format's shared checks -------------------------------
+
+# JSON data in attributes and event changes: nested at most this deep, and
+# at most this many values in all (a list holding the same list twice, 30
+# levels down, is a billion values to walk and to write).
+MAX_JSON_DEPTH = 32
+MAX_JSON_VALUES = 1_000_000
+# Ints wider than this are refused in plain data: Python's json writes any
+# int, but other readers (and json.loads past 4300 digits) do not.
+_MAX_WIRE_INT_BITS = 64
+
+
+class _Missing:
+    """The value of a key a mapping lacks, as error messages show it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` itself if it is a plain JSON scalar (None, a bool, a string
+    of at most 200 characters, an int of at most 64 bits, a finite float),
+    else its bounded repr: what an error's attribute becomes on the wire.
+
+    Runtime complexity: O(1).
+
+    >>> _plain(3), _plain(float("-inf")), _plain([1, 2]), _plain(10**400)[:12]
+    (3, '-inf', '[1, 2]', '100000000000')
+    """
+    cls = value.__class__
+    if value is None or cls is bool:
+        return value
+    if cls is str:
+        return value if len(value) <= _MAX_REPR + 3 else _brief(value)  # _brief gives at most 203
+    if cls is int:
+        return value if value.bit_length() <= _MAX_WIRE_INT_BITS else _brief(value)
+    if cls is float:
+        return value if value - value == 0.0 else _brief(value)
+    return _brief(value)
+
+
+def _wire_items(error: Callable[[str, Any, str], InvalidValue], what: str, data: Any) -> dict[str, Any]:
+    """The items of ``data``, a mapping with string keys given to a
+    ``from_dict``, as a dict; else raise ``error(what, data, ...)``.
+
+    Runtime complexity: O(len(data)).
+    """
+    if not isinstance(data, Mapping):
+        raise error(what, data, "expected a mapping (a JSON object) of field names to values")
+    try:
+        items = dict(data)
+    except Exception as exc:  # a mapping whose keys(), __getitem__ or keys misbehave
+        raise error(what, data, f"cannot be read as a mapping ({_brief_text(exc)})") from exc
+    for key in items:
+        if key.__class__ is not str:
+            raise error(what, key, "field names must be strings")
+    return items
+
+
+def _unknown_field(
+    error: Callable[[str, Any, str], InvalidValue],
+    key: str,
+    value: Any,
+    fields: tuple[str, ...],
+    what: str,
+    *,
+    prefix: str = "",
+) -> NoReturn:
+    """Raise ``error(prefix + key, value, ...)`` for a key that is not
+    ``what`` (one of ``fields``), suggesting the closest field name.
+
+    Runtime complexity: O(len(fields)) (long keys are not compared).
+    """
+    close = difflib.get_close_matches(key, fields, n=1) if len(key) <= 64 else []
+    hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(fields)}"
+    raise error(prefix + (_brief(key) if len(key) > _MAX_REPR else key), value, f"not {what}; {hint}")
+
+
+def _json_data(error: Callable[[str, Any, str], InvalidValue], field: str, value: Any) -> Any:
+    """A copy of ``value`` as JSON data, with every dict's keys sorted (so
+    equal values give the same text), or raise ``error(field, ...)`` naming
+    the path of the first value that is not JSON data.
+
+    JSON data is ``None``, a bool, a str, an int of at most 64 bits, a
+    finite float, and lists and dicts (or read-only mapping proxies) of
+    them with string keys, at most :data:`MAX_JSON_DEPTH` deep and
+    :data:`MAX_JSON_VALUES` values in all.  Tuples, sets, NaN and the
+    infinities, and subclasses (an enum member) are refused: they would not
+    read back equal.
+
+    Runtime complexity: O(n log n) for n values (keys are sorted).
+
+    >>> _json_data(InvalidTicket, "attributes", {"b": [1, 2.5], "a": None})
+    {'a': None, 'b': [1, 2.5]}
+    >>> _json_data(InvalidTicket, "attributes", {"seats": [1, (2, 3)]})
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidTicket: attributes=(2, 3): attributes['seats'][1] is a tuple, which is not JSON data \
+(expected None, bool, str, int, float, list, or dict with str keys)
+    """
+    budget = [MAX_JSON_VALUES]
+    return _copy_json(error, field, value, (), budget)
+
+
+def _copy_json(
+    error: Callable[[str, Any, str], InvalidValue], field: str, value: Any, path: tuple[Any, ...], budget: list[int]
+) -> Any:
+    budget[0] -= 1
+    cls = value.__class__
+    if value is None or cls is str or cls is bool:
+        return value
+    if cls is int:
+        if value.bit_length() > _MAX_WIRE_INT_BITS:
+            raise error(field, value, f"{_path(field, path)} is an int of more than {_MAX_WIRE_INT_BITS} bits")
+        return value
+    if cls is float:
+        if value - value != 0.0:
+            raise error(field, value, f"{_path(field, path)} is {value!r}; JSON has no NaN or infinity")
+        return value
+    if budget[0] < 0:
+        raise error(field, value, f"{_path(field, path)}: more than {MAX_JSON_VALUES} values")
+    if len(path) >= MAX_JSON_DEPTH and (cls is list or cls is dict):
+        raise error(field, value, f"{_path(field, path)} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if cls is list:
+        return [_copy_json(error, field, item, (*path, i), budget) for i, item in enumerate(value)]
+    if cls is _MappingProxy:  # a read-only view: of any mapping, whose iteration may raise
+        try:
+            value = dict(value)
+        except Exception as exc:
+            raise error(field, value, f"{_path(field, path)} cannot be read ({_brief_text(exc)})") from exc
+        cls = dict
+    if cls is dict:
+        for key in value:
+            if key.__class__ is not str:
+                raise error(field, key, f"{_path(field, path)} has key {_brief(key)}; JSON object keys are strings")
+        return {key: _copy_json(error, field, value[key], (*path, key), budget) for key in sorted(value)}
+    raise error(
+        field,
+        value,
+        f"{_path(field, path)} is a{'n' if cls.__name__[:1] in 'aeiouAEIOU' else ''} {cls.__name__}, which is not "
+        "JSON data (expected None, bool, str, int, float, list, or dict with str keys)",
+    )
+
+
+_MappingProxy = type(type.__dict__)
+_WIRE_SPECIALS = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _wire_number(value: Any) -> Any:
+    """A number for strict JSON: an infinite float as ``"inf"`` or
+    ``"-inf"``, NaN as ``"nan"``, anything else as it is.
+
+    Runtime complexity: O(1).
+
+    >>> _wire_number(2.5), _wire_number(float("-inf")), _wire_number(float("nan"))
+    (2.5, '-inf', 'nan')
+    """
+    if value.__class__ is float and value - value != 0.0:
+        return "nan" if value != value else "inf" if value > 0 else "-inf"
+    return value
+
+
+def _read_number(error: Callable[[str, Any, str], InvalidValue], field: str, value: Any, what: str) -> Any:
+    """What :func:`_wire_number` gave, read back: a float, an int of at most
+    64 bits, or ``"inf"``, ``"-inf"``, ``"nan"``; else raise ``error``.
+
+    Runtime complexity: O(1).
+    """
+    cls = value.__class__
+    if cls is float:
+        return value
+    if cls is int and value.bit_length() <= _MAX_WIRE_INT_BITS:
+        return value
+    if cls is str:
+        special = _WIRE_SPECIALS.get(value)
+        if special is not None:
+            return special
+    raise error(field, value, f'expected {what}: a number, "inf", "-inf" or "nan"')
+
+
+def _path(field: str, path: tuple[Any, ...]) -> str:
+    return field + "".join(f"[{_brief(step)}]" for step in path)
+
+
+def _deprecated_as_dict(value: Any) -> dict[str, Any]:
+    """``value.to_dict()``, with a DeprecationWarning for the old name
+    ``as_dict()``.  Runtime complexity: that of ``to_dict``."""
+    name = value.__class__.__name__
+    warnings.warn(f"{name}.as_dict() is deprecated; use {name}.to_dict()", DeprecationWarning, stacklevel=3)
+    result: dict[str, Any] = value.to_dict()
+    return result
+
+
+# Every class from_dict can rebuild: the library's own errors, by name.
+_ERROR_CLASSES: dict[str, type[TriageError]] = {
+    name: obj
+    for name, obj in list(globals().items())
+    if isinstance(obj, type) and issubclass(obj, TriageError) and obj.__module__ == __name__ and not name.startswith("_")
+}

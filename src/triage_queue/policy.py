@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from triage_queue.errors import InvalidArgument, InvalidPolicy, RuleError, _brief, _finite
+from triage_queue.errors import InvalidArgument, InvalidPolicy, RuleError, _brief, _deprecated_as_dict, _finite
 from triage_queue.rules import (
     Aging,
     BaseRule,
@@ -55,7 +55,7 @@ class Explanation:
     """Why a ticket stands where it does: each rule's contribution, the total
     for a weighted policy, and (from a queue) how many tickets are ahead.
 
-    ``str(explanation)`` gives readable text; :meth:`as_dict` plain data for
+    ``str(explanation)`` gives readable text; :meth:`to_dict` plain data for
     logs and audit trails.
     """
 
@@ -67,23 +67,33 @@ class Explanation:
     position: int | None = None
     wait_bound: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data, ready for strict JSON: an infinite score (a ticket with
-        no SLA deadline, say) becomes None.
+        no SLA deadline, say), or an infinite or NaN total, becomes None.
 
         Runtime complexity: O(number of rules).
+
+        >>> from triage_queue import Ticket
+        >>> data = Policy.default().explain(Ticket("T", 0.0, customer_tier="gold"), 30.0).to_dict()
+        >>> data["composition"], data["contributions"][1]
+        ('lexicographic', {'rule': 'vip', 'score': 2, 'reason': "customer tier 'gold': rank 2", 'weight': 1.0})
         """
         return {
             "ticket_id": self.ticket_id,
             "now": self.now,
             "composition": self.composition.value,
             "contributions": [
-                {**attrs.asdict(c), "score": c.score if math.isfinite(c.score) else None} for c in self.contributions
+                {"rule": c.rule, "score": _finite_or_none(c.score), "reason": c.reason, "weight": c.weight}
+                for c in self.contributions
             ],
-            "total": self.total,
+            "total": _finite_or_none(self.total),
             "position": self.position,
             "wait_bound": self.wait_bound,
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: O(number of rules)."""
+        return _deprecated_as_dict(self)
 
     def __str__(self) -> str:
         head = f"ticket {self.ticket_id!r}"
@@ -101,6 +111,11 @@ class Explanation:
             for c in self.contributions:
                 lines.append(f"  - {c.rule}: {c.weight:g} x {c.score:g} = {c.weight * c.score:g} ({c.reason})")
         return "\n".join(lines)
+
+
+def _finite_or_none(value: Any) -> Any:
+    # Explanations give an infinite score as None (strict JSON has no infinity).
+    return value if value is None or not isinstance(value, float) or math.isfinite(value) else None
 
 
 def _to_rules(value: Any) -> tuple[Rule, ...]:

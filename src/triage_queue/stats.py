@@ -17,7 +17,17 @@ from typing import Any
 
 import attrs
 
-from triage_queue.errors import InvalidArgument, _finite
+from triage_queue.errors import (
+    _MISSING,
+    InvalidArgument,
+    _brief,
+    _deprecated_as_dict,
+    _finite,
+    _read_number,
+    _unknown_field,
+    _wire_items,
+    _wire_number,
+)
 
 __all__ = ["AgentFigures", "GroupFigures", "Statistics", "WaitHistogram"]
 
@@ -181,9 +191,29 @@ class GroupFigures:
     declined: int
     expired: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, in field order.  Runtime complexity: O(1).
+
+        >>> GroupFigures(2, 30.0, 5, 10.0, 20.0, 25.0, 26.0, 1, 0).to_dict()["oldest_wait"]
+        30.0
+        """
+        return {name: _wire_number(getattr(self, name)) for name in _GROUP_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupFigures:
+        """The figures :meth:`to_dict` describes; anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field.
+        Runtime complexity: O(len(data)).
+
+        >>> g = GroupFigures(0, None, 0, None, None, None, None, 0, 0)
+        >>> GroupFigures.from_dict(g.to_dict()) == g
+        True
+        """
+        return cls(**_read_figures(data, "figures", _GROUP_FIELDS, ""))
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain data.  Runtime complexity: O(1)."""
-        return attrs.asdict(self)
+        """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: O(1)."""
+        return _deprecated_as_dict(self)
 
 
 @attrs.frozen(slots=True)
@@ -199,9 +229,29 @@ class AgentFigures:
     expired: int
     served: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, in field order.  Runtime complexity: O(1).
+
+        >>> AgentFigures("available", 1, 3, 4, 1, 0, 2).to_dict()["load"]
+        1
+        """
+        return {name: getattr(self, name) for name in _AGENT_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AgentFigures:
+        """The figures :meth:`to_dict` describes; anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field.
+        Runtime complexity: O(len(data)).
+
+        >>> a = AgentFigures("away", 0, 1, 0, 0, 0, 0)
+        >>> AgentFigures.from_dict(a.to_dict()) == a
+        True
+        """
+        return cls(**_read_figures(data, "agent figures", _AGENT_FIELDS, ""))
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain data.  Runtime complexity: O(1)."""
-        return attrs.asdict(self)
+        """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: O(1)."""
+        return _deprecated_as_dict(self)
 
 
 @attrs.frozen(slots=True)
@@ -225,14 +275,107 @@ class Statistics:
     agents: Mapping[str, AgentFigures]
     unroutable: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data, ready for JSON.  Runtime complexity: O(groups + agents)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, ready for strict JSON: the groups and agents as
+        :meth:`GroupFigures.to_dict` and :meth:`AgentFigures.to_dict` give
+        them, keyed in sorted order (so equal snapshots give equal text).
+
+        Runtime complexity: O((groups + agents) log(groups + agents)).
+
+        >>> empty = GroupFigures(0, None, 0, None, None, None, None, 0, 0)
+        >>> Statistics(10.0, empty, {}, {}, None, {}).to_dict()["overall"]["waiting"]
+        0
+        """
         return {
-            "now": self.now,
-            "overall": self.overall.as_dict(),
-            "by_class": {k: v.as_dict() for k, v in self.by_class.items()},
-            "by_skills": {k: v.as_dict() for k, v in self.by_skills.items()},
-            "occupancy": self.occupancy,
-            "agents": {k: v.as_dict() for k, v in self.agents.items()},
+            "now": _wire_number(self.now),
+            "overall": self.overall.to_dict(),
+            "by_class": {k: self.by_class[k].to_dict() for k in sorted(self.by_class)},
+            "by_skills": {k: self.by_skills[k].to_dict() for k in sorted(self.by_skills)},
+            "occupancy": _wire_number(self.occupancy),
+            "agents": {k: self.agents[k].to_dict() for k in sorted(self.agents)},
             "unroutable": self.unroutable,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Statistics:
+        """The snapshot :meth:`to_dict` describes; anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field (a
+        path such as ``by_class['gold'].served``).
+
+        Runtime complexity: O(groups + agents).
+
+        >>> empty = GroupFigures(0, None, 0, None, None, None, None, 0, 0)
+        >>> s = Statistics(10.0, empty, {"gold": empty}, {}, 0.5, {"ana": AgentFigures("available", 1, 3, 4, 1, 0, 2)})
+        >>> Statistics.from_dict(s.to_dict()) == s
+        True
+        """
+        items = _wire_items(InvalidArgument, "statistics", data)
+        for key, value in items.items():
+            if key not in _STATISTICS_FIELDS:
+                _unknown_field(InvalidArgument, key, value, _STATISTICS_FIELDS, "a statistics field")
+        for key in _STATISTICS_FIELDS:
+            if key not in items and key != "unroutable":
+                raise InvalidArgument(key, _MISSING, f"missing: expected the fields {', '.join(_STATISTICS_FIELDS)}")
+        occupancy = items["occupancy"]
+        return cls(
+            now=_read_number(InvalidArgument, "now", items["now"], "clock seconds"),
+            overall=GroupFigures(**_read_figures(items["overall"], "overall", _GROUP_FIELDS, "overall")),
+            by_class=_read_groups(items["by_class"], "by_class", GroupFigures, _GROUP_FIELDS),
+            by_skills=_read_groups(items["by_skills"], "by_skills", GroupFigures, _GROUP_FIELDS),
+            occupancy=None if occupancy is None else _read_number(InvalidArgument, "occupancy", occupancy, "a share"),
+            agents=_read_groups(items["agents"], "agents", AgentFigures, _AGENT_FIELDS),
+            unroutable=_read_count("unroutable", items.get("unroutable", 0)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: as :meth:`to_dict`."""
+        return _deprecated_as_dict(self)
+
+
+_GROUP_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(GroupFigures))
+_AGENT_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(AgentFigures))
+_STATISTICS_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(Statistics))
+# The counts of the figures; the other fields are optional seconds (or, for
+# an agent, its status).
+_COUNTS = frozenset({"waiting", "served", "declined", "expired", "load", "capacity", "offered", "unroutable"})
+
+
+def _read_count(field: str, value: Any) -> int:
+    if value.__class__ is not int or not 0 <= value < 2**63:
+        raise InvalidArgument(field, value, "expected a count: an int 0..2**63-1")
+    return int(value)
+
+
+def _read_figures(data: Any, what: str, fields: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    # The keyword arguments of GroupFigures or AgentFigures from plain data;
+    # fields are named with their path (by_class['gold'].served).
+    def name(field: str) -> str:
+        return f"{prefix}.{field}" if prefix else field
+
+    items = _wire_items(InvalidArgument, prefix or what, data)
+    for key, value in items.items():
+        if key not in fields:
+            _unknown_field(InvalidArgument, key, value, fields, f"a field of {what}", prefix=f"{prefix}." if prefix else "")
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = items.get(field, _MISSING)
+        if value is _MISSING:
+            raise InvalidArgument(name(field), value, f"missing: expected the fields {', '.join(fields)}")
+        if field in _COUNTS:
+            values[field] = _read_count(name(field), value)
+        elif field == "status":
+            if value.__class__ is not str:
+                raise InvalidArgument(name(field), value, "expected the agent's status, a string")
+            values[field] = value
+        elif value is not None:
+            values[field] = _read_number(InvalidArgument, name(field), value, "seconds or None")
+        else:
+            values[field] = None
+    return values
+
+
+def _read_groups(
+    data: Any, field: str, kind: type[GroupFigures] | type[AgentFigures], fields: tuple[str, ...]
+) -> Mapping[str, Any]:
+    items = _wire_items(InvalidArgument, field, data)
+    return {key: kind(**_read_figures(value, kind.__name__, fields, f"{field}[{_brief(key)}]")) for key, value in items.items()}

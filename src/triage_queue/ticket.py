@@ -5,10 +5,18 @@ mapping used both for what a ticket requires and for what an agent can do.
 >>> t = Ticket("T-1", created_at=100.0, severity="critical", skills={"payments": 3})
 >>> t.severity, t.skills["payments"], t.contacts
 (<Severity.CRITICAL: 4>, 3, 1)
+
+Times are clock seconds; a timezone-aware :class:`datetime.datetime` is
+converted to them (its POSIX timestamp, the clock of :func:`time.time`):
+
+>>> from datetime import datetime, timezone
+>>> Ticket("T-2", datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)).created_at
+1714555800.0
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import operator
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +25,17 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from triage_queue.errors import InvalidArgument, InvalidTicket, _bad_key, _brief, _finite
+from triage_queue.errors import (
+    _MISSING,
+    InvalidArgument,
+    InvalidTicket,
+    _bad_key,
+    _brief,
+    _finite,
+    _json_data,
+    _unknown_field,
+    _wire_items,
+)
 
 __all__ = [
     "Impact",
@@ -329,12 +347,38 @@ def _time(field: str, value: Any) -> float:
     return _finite(InvalidTicket, field, value, "expected a finite number of clock seconds")
 
 
+def _instant(field: str, value: Any) -> float:
+    # Clock seconds, or a timezone-aware datetime (checked only once the
+    # value is not a number, so a number costs nothing more).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, datetime.datetime):
+            return _from_datetime(field, value)
+        raise InvalidTicket(field, value, "expected a number of clock seconds, or a timezone-aware datetime")
+    return _finite(InvalidTicket, field, value, "expected a finite number of clock seconds")
+
+
+def _from_datetime(field: str, value: datetime.datetime) -> float:
+    try:
+        aware = value.utcoffset() is not None
+        seconds = value.timestamp() if aware else None
+    except Exception as exc:  # a tzinfo whose utcoffset() raises or is out of range
+        raise InvalidTicket(field, value, f"cannot convert the datetime to clock seconds ({exc})") from exc
+    if seconds is None:
+        raise InvalidTicket(
+            field,
+            value,
+            "a naive datetime names no instant: attach a tzinfo (datetime.timezone.utc, zoneinfo.ZoneInfo(...)), "
+            "or give clock seconds",
+        )
+    return _finite(InvalidTicket, field, seconds, "expected a finite number of clock seconds")
+
+
 def _to_created_at(value: Any) -> float:
-    return _time("created_at", value)
+    return _instant("created_at", value)
 
 
 def _to_sla_due(value: Any) -> float | None:
-    return None if value is None else _time("sla_due", value)
+    return None if value is None else _instant("sla_due", value)
 
 
 def _int_in_range(field: str, value: Any, low: int, high: int | None) -> int:
@@ -452,13 +496,15 @@ class Ticket:
 
     ==============  ====================================================
     id              non-empty string, unique within a queue
-    created_at      clock seconds of the customer's first contact
+    created_at      clock seconds of the customer's first contact (a
+                    timezone-aware ``datetime`` is converted to them)
     severity        :class:`Severity` (or its name or number)
     customer_tier   tier name such as ``"gold"``, or None for a standard customer
     complexity      int 1 (simple) .. 5 (complex)
     skills          required skills: ``{name: minimum level 1..5}`` or names
     contacts        how many times the customer wrote about it, 1..2**53
-    sla_due         clock seconds by which it must be answered, or None
+    sla_due         clock seconds (or an aware ``datetime``) by which it
+                    must be answered, or None
     customer_id     who asked (for affinity), or None
     channel         ``"chat"``, ``"email"``, ``"phone"``... or None
     attributes      free mapping for your own rules
@@ -469,7 +515,8 @@ class Ticket:
     ==============  ====================================================
 
     Invalid values raise :class:`InvalidTicket` naming the field and value.
-    Use :meth:`evolve` to get a changed copy.
+    Use :meth:`evolve` to get a changed copy, :meth:`to_dict` and
+    :meth:`from_dict` for plain (JSON) data.
 
     Runtime complexity: construction O(k log k) for k skills.
 
@@ -616,6 +663,75 @@ class Ticket:
             set_slot(new, value)
         return new
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON data, in field order: ``severity`` as its
+        lower-case name, ``skills`` and ``preferred_skills`` as
+        ``{name: level}`` sorted by name, times as clock seconds (floats),
+        ``attributes`` as a copy with every dict's keys sorted.  The same
+        ticket always gives the same dict, and
+        ``Ticket.from_dict(json.loads(json.dumps(t.to_dict())))`` equals ``t``.
+
+        Raises :class:`InvalidTicket` naming ``attributes`` and the path of
+        the first value in them that is not JSON data (a tuple, a set, NaN,
+        an object...), which would not read back equal.
+
+        Runtime complexity: O(k + a log a) for k skills and a values in the
+        attributes.
+
+        >>> Ticket("T-4", 60, severity="high", skills=["billing"], sla_due=960).to_dict()
+        {'id': 'T-4', 'created_at': 60.0, 'severity': 'high', 'customer_tier': None, 'complexity': 1, \
+'skills': {'billing': 1}, 'contacts': 1, 'sla_due': 960.0, 'customer_id': None, 'channel': None, 'attributes': {}, \
+'preferred_skills': {}, 'relax_after': None}
+        """
+        attributes = self.attributes
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "severity": _SEVERITY_NAMES[self.severity],
+            "customer_tier": self.customer_tier,
+            "complexity": self.complexity,
+            "skills": dict(self.skills._items),
+            "contacts": self.contacts,
+            "sla_due": self.sla_due,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "attributes": _json_data(InvalidTicket, "attributes", attributes) if attributes else {},
+            "preferred_skills": dict(self.preferred_skills._items),
+            "relax_after": self.relax_after,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ticket:
+        """The ticket :meth:`to_dict` describes, validated as the constructor
+        validates (a datetime is accepted where it is).  ``id`` and
+        ``created_at`` are required; the other fields default as in the
+        constructor.  Untrusted data is safe to pass: anything wrong raises
+        :class:`InvalidTicket` naming the field, an unknown key (with the
+        closest field name) or a missing one, and ``attributes`` must be JSON
+        data.
+
+        Runtime complexity: O(len(data) + k log k + a log a) for k skills
+        and a values in the attributes.
+
+        >>> Ticket.from_dict({"id": "T-5", "created_at": 0, "severity": "critical"}).severity
+        <Severity.CRITICAL: 4>
+        >>> Ticket.from_dict({"id": "T-5", "created_at": 0, "sla_deu": 60})
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidTicket: sla_deu=60: not a ticket field; did you mean 'sla_due'?
+        """
+        items = _wire_items(InvalidTicket, "ticket", data)
+        for key, value in items.items():
+            if key not in _POSITION:
+                _unknown_field(InvalidTicket, key, value, _FIELD_NAMES, "a ticket field")
+        for key in _REQUIRED:
+            if key not in items:
+                raise InvalidTicket(key, _MISSING, f"missing: a ticket needs {' and '.join(_REQUIRED)}")
+        attributes = items.get("attributes")
+        if attributes is not None:
+            items["attributes"] = _json_data(InvalidTicket, "attributes", attributes)
+        return cls(**items)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # The read-only attributes proxy cannot be pickled or deep-copied:
         # rebuild from plain values (as SkillSet does).
@@ -642,5 +758,8 @@ class Ticket:
 _CONVERTERS: dict[str, Any] = {a.name: a.converter for a in attrs.fields(Ticket)}
 _POSITION: dict[str, int] = {name: i for i, name in enumerate(_CONVERTERS)}
 _ALL_FIELDS = operator.attrgetter(*_CONVERTERS)
+_FIELD_NAMES: tuple[str, ...] = tuple(_CONVERTERS)
+_REQUIRED = ("id", "created_at")
+_SEVERITY_NAMES = {member: member.name.lower() for member in Severity}
 # The slots' own descriptors: they write past the frozen __setattr__.
 _SLOT_SETTERS = tuple(getattr(Ticket, name).__set__ for name in _CONVERTERS)

@@ -53,6 +53,7 @@ from typing import Any
 
 import attrs
 
+from triage_queue.errors import _deprecated_as_dict
 from triage_queue.sim.model import InvalidSimulation
 
 __all__ = [
@@ -242,9 +243,13 @@ class Figures:
         return self.abandoned / self.count if self.count else None
 
     def as_dict(self) -> dict[str, Any]:
+        """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: O(1)."""
+        return _deprecated_as_dict(self)
+
+    def to_dict(self) -> dict[str, Any]:
         """Plain data (without the list of waits).  Runtime complexity: O(1).
 
-        >>> Figures.of([]).as_dict()["count"]
+        >>> Figures.of([]).to_dict()["count"]
         0
         """
         return {
@@ -501,11 +506,11 @@ class SimulationResult:
             "events": self.events,
             "occupancy": self.occupancy,
             "fairness": {"jain_index": self.fairness.jain_index, "max_to_median": self.fairness.max_to_median},
-            "overall": self.overall.as_dict(),
-            "by_class": {k: v.as_dict() for k, v in self.by_class.items()},
-            "by_skills": {k: v.as_dict() for k, v in self.by_skills.items()},
-            "by_tier": {k: v.as_dict() for k, v in self.by_tier.items()},
-            "by_severity": {k: v.as_dict() for k, v in self.by_severity.items()},
+            "overall": self.overall.to_dict(),
+            "by_class": {k: v.to_dict() for k, v in self.by_class.items()},
+            "by_skills": {k: v.to_dict() for k, v in self.by_skills.items()},
+            "by_tier": {k: v.to_dict() for k, v in self.by_tier.items()},
+            "by_severity": {k: v.to_dict() for k, v in self.by_severity.items()},
             "agents": {
                 a.agent_id: {"served": a.served, "busy": a.busy, "on_duty": a.on_duty, "occupancy": a.occupancy}
                 for a in self.agents
