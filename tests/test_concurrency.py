@@ -290,7 +290,7 @@ def test_dispatcher_stress(fast_switching: None) -> None:
                         with d.lock:
                             current = d.queue.get(tid)
                             if current is None:
-                                track = d._tracks.get(tid)
+                                track = d._res.tracks.get(tid)
                                 if track is None:
                                     raise UnknownTicket(tid)
                                 current = track.ticket
@@ -353,8 +353,8 @@ def test_dispatcher_stress(fast_switching: None) -> None:
     # -- nothing left behind ----------------------------------------------------------------
     d._check()
     assert len(d.queue) == 0
-    assert not d._tracks and not d._offers
-    assert not d._passed, "passes outlive their tickets"
+    assert not d._res.tracks and not d._res.pending
+    assert not d._res.passed, "passes outlive their tickets"
     for agent in AGENTS:
         assert d.roster.state(agent.id).total_load == 0
     stats = d.stats()
@@ -497,7 +497,7 @@ def test_cancel_of_an_offered_ticket_forgets_who_passed() -> None:
     d.decline(offer)  # on to bo
     d.cancel("T-1")  # withdrawn while offered to bo
     d.set_status("bo", "away")
-    assert not d._passed
+    assert not d._res.passed
     offer = d.submit(Ticket("T-1", 0.0))  # the same id again (a reopened ticket): ana is free
     assert offer is not None and offer.agent_id == "ana"
 
@@ -935,4 +935,4 @@ def test_concurrent_answers_to_one_offer(fast_switching: None) -> None:
         elif status != "gone":
             d.cancel(tid)
         d._check()
-    assert not d._tracks and len(d.queue) == 0
+    assert not d._res.tracks and len(d.queue) == 0

@@ -58,7 +58,7 @@ def places(d: Dispatcher, ticket_id: str) -> list[str]:
         found = []
         if ticket_id in d.queue:
             found.append("waiting")
-        found += [f"offered to {o.agent_id}" for o in d._offers.values() if o.ticket.id == ticket_id]
+        found += [f"offered to {o.agent_id}" for o in d._res.pending.values() if o.ticket.id == ticket_id]
         for agent in d.roster:
             if ticket_id in [t.id for t in d.assigned(agent.id)]:
                 found.append(f"assigned to {agent.id}")

@@ -8,7 +8,6 @@ import heapq
 import math
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import attrs
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.books import Books, Books3
+from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, Profile, profile_key
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import AsyncKeeper, Waiters
@@ -25,10 +25,7 @@ from triage_queue.errors import (
     DuplicateTicket,
     InvalidArgument,
     InvalidKey,
-    NotAssigned,
-    OfferClosed,
     RuleError,
-    UnknownOffer,
     UnknownTicket,
     Unroutable,
 )
@@ -41,34 +38,8 @@ from triage_queue.ticket import SkillSet, Ticket
 
 __all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
 
-# Closed offers remembered, so that answering one says "expired" rather than
-# "unknown".
-_CLOSED_MEMORY = 100_000
 
 _INF = math.inf
-
-
-class _Track:
-    """A ticket out of the queue: offered to, or assigned to, an agent."""
-
-    __slots__ = ("agent_id", "assigned_at", "books", "how", "note", "offer", "seq", "slot", "ticket")
-
-    def __init__(  # noqa: PLR0917
-        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str | float, how: str, books: Books3
-    ) -> None:
-        self.ticket = ticket
-        # Where the chosen agent stood by the strategy, when chosen (for
-        # LongestIdle only its idle_since, worded when explained).
-        self.note = note
-        self.how = how  # why this agent got it
-        # The ticket's statistics books, looked up once: acceptance records
-        # the wait in them without asking classify again.
-        self.books = books
-        self.seq = seq
-        self.agent_id = agent_id
-        self.slot = slot
-        self.offer: Offer | None = offer
-        self.assigned_at: float | None = None
 
 
 class _RoomFilter:
@@ -196,15 +167,8 @@ class Dispatcher:
         self._now = -math.inf
         self._clock_held: float | None = None  # while the clock is behind: the time the desk holds
 
-        self._offers: dict[str, Offer] = {}  # pending only
-        self._closed: OrderedDict[str, OfferStatus] = OrderedDict()
-        self._offer_count = 0
+        self._res = Reservations(name)
         self._expiry: list[tuple[float, str]] = []  # (expires_at, offer id), lazily cleaned
-        self._tracks: dict[str, _Track] = {}  # ticket id -> offered or assigned
-        self._inbox: dict[str, deque[str]] = {}  # agent id -> offers not yet delivered
-        # Ticket id -> {agent id: until}: agents who declined or missed it, and
-        # until when they are not offered it again.
-        self._passed: dict[str, dict[str, float]] = {}
         self._retry: list[tuple[float, str, str]] = []  # (instant, ticket id, agent id): a pass lapses
         self._presence = Presence(selection)
         self._paused = 0
@@ -340,7 +304,7 @@ class Dispatcher:
                 now = self._advance()
                 if not isinstance(ticket, Ticket):
                     raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
-                if ticket.id in self._tracks:
+                if ticket.id in self._res.tracks:
                     raise DuplicateTicket(ticket.id)
                 if self._refuse_unroutable and not self._presence.routable(ticket.skills, ticket.channel):
                     if ticket.id in self._queue:
@@ -380,7 +344,7 @@ class Dispatcher:
             raise DuplicateTicket(ticket.id)
         queue._score_check(ticket, now)  # what push would raise, before anything changes
         try:
-            agent_id = self._presence.pick(ticket, ticket.requirement(now), ticket.channel, self._passed.get(ticket.id))
+            agent_id = self._presence.pick(ticket, ticket.requirement(now), ticket.channel, self._res.passed.get(ticket.id))
         except BaseException:
             # The strategy raised: as on the usual path, the ticket waits.
             self._queue.push(ticket)
@@ -426,7 +390,7 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance_for(ticket_id)
-                track = self._tracks.get(ticket_id)
+                track = self._res.tracks.get(ticket_id)
                 if track is not None:
                     old = track.ticket
                     new = old.evolve(**changes)
@@ -476,13 +440,13 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance_for(ticket_id)
-                track = self._tracks.get(ticket_id)
+                track = self._res.tracks.get(ticket_id)
                 if track is None:
                     if ticket_id not in self._queue:
                         raise UnknownTicket(ticket_id)
                     ticket = self._queue.remove(ticket_id)
                     self._books.leave(ticket)
-                    self._passed.pop(ticket_id, None)
+                    self._res.passed.pop(ticket_id, None)
                     self._unroutable.pop(ticket_id, None)
                     self._emit(EventKind.CANCELLED, now, ticket_id)
                 else:
@@ -510,7 +474,7 @@ class Dispatcher:
         try:
             with self._lock:
                 self._read_advance()
-                track = self._tracks.get(ticket_id)
+                track = self._res.tracks.get(ticket_id)
                 if track is not None:
                     return "offered" if track.offer is not None else "assigned"
                 if ticket_id in self._queue:
@@ -533,7 +497,7 @@ class Dispatcher:
             _check_key("agent_id", agent_id)
         with self._lock:
             self._roster._state(agent_id)
-            return [t.ticket for t in self._tracks.values() if t.agent_id == agent_id and t.offer is None]
+            return self._res.assigned_to(agent_id)
 
     # -- offers ---------------------------------------------------------------
 
@@ -577,7 +541,7 @@ class Dispatcher:
                 self._read_advance()
                 if agent_id not in self._roster._states:
                     self._roster._state(agent_id)  # raises UnknownAgent
-                offers = [o for o in self._offers.values() if o.agent_id == agent_id]
+                offers = self._res.offers_to(agent_id)
         finally:
             if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
                 self._flush()
@@ -604,7 +568,7 @@ class Dispatcher:
             with self._lock:
                 now = self._advance()
                 pending = self._pending(offer)
-                track = self._tracks[pending.ticket.id]
+                track = self._res.tracks[pending.ticket.id]
                 self._close(pending, OfferStatus.ACCEPTED, now, "")
                 track.offer = None
                 track.assigned_at = now
@@ -614,8 +578,7 @@ class Dispatcher:
                 Books.record_wait(books, waited)
                 state = self._roster._states[track.agent_id]
                 self._roster._record_service(state, ticket.id, ticket.customer_id, now)
-                if self._passed:
-                    self._passed.pop(ticket.id, None)
+                self._res.forget_passes(ticket.id)
                 # The detail is worded only if someone can read it.
                 detail = f"waited {waited:g}s" if self._trail.wants_detail else ""
                 self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
@@ -667,7 +630,7 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                track = self._tracks.get(ticket_id)
+                track = self._res.tracks.get(ticket_id)
                 if track is None or track.offer is not None or (agent_id is not None and agent_id != track.agent_id):
                     track = self._assigned(ticket_id, agent_id)  # raises the right error
                 self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
@@ -745,7 +708,7 @@ class Dispatcher:
             with self._lock:
                 now = self._advance()
                 state = self._roster._state(agent_id)
-                if any(t.agent_id == agent_id and t.offer is None for t in self._tracks.values()):
+                if any(t.agent_id == agent_id and t.offer is None for t in self._res.tracks.values()):
                     raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
                 original = state.agent
                 if original.status is AgentStatus.AVAILABLE:
@@ -993,8 +956,7 @@ class Dispatcher:
         except BaseException:
             if offer is not None:
                 with self._lock:
-                    if offer.id in self._offers:
-                        self._inbox.setdefault(agent_id, deque()).appendleft(offer.id)
+                    self._res.put_back(agent_id, offer.id)
             raise
 
     def _keep_time(self, waiter: Any, remaining: float | None) -> float | None:
@@ -1102,7 +1064,7 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._read_advance()
-                track = self._tracks.get(ticket_id)
+                track = self._res.tracks.get(ticket_id)
                 holder = None
                 note = ""
                 if track is not None:
@@ -1120,7 +1082,7 @@ class Dispatcher:
                     requirement = self._queue._store.lane(ticket_id)[0]
                     holder = self._queue.holder(ticket_id)
                     how = None
-                passed = self._passed.get(ticket_id, {})
+                passed = self._res.passed.get(ticket_id, {})
                 selection = self._selection
                 verdicts = []
                 for agent_id, state in self._roster._states.items():
@@ -1266,7 +1228,7 @@ class Dispatcher:
             return
         queue._relaned = []
         for ticket_id in relaned:
-            if ticket_id in queue and ticket_id not in self._tracks:
+            if ticket_id in queue and ticket_id not in self._res.tracks:
                 if queue.holder(ticket_id) is None:
                     self._emit(EventKind.RELEASED, now, ticket_id, detail="hold ended or skills relaxed")
                 if not self._paused:
@@ -1274,7 +1236,7 @@ class Dispatcher:
 
     def _expire_one(self, now: float) -> None:
         expires, offer_id = heapq.heappop(self._expiry)
-        offer = self._offers.get(offer_id)
+        offer = self._res.pending.get(offer_id)
         if offer is None:
             return
         try:
@@ -1285,12 +1247,8 @@ class Dispatcher:
 
     def _lapse_one(self) -> None:
         until, ticket_id, agent_id = heapq.heappop(self._retry)
-        passed = self._passed.get(ticket_id)
-        if passed is None or passed.get(agent_id) != until:
+        if not self._res.lapse(ticket_id, agent_id, until):
             return  # forgotten, or passed on again later
-        del passed[agent_id]
-        if not passed:
-            del self._passed[ticket_id]
         if ticket_id in self._queue and not self._paused:
             self._route(ticket_id, "routed again after a pass lapsed")
 
@@ -1326,7 +1284,7 @@ class Dispatcher:
 
     def _waiting_ticket(self, ticket_id: str) -> Ticket | None:
         # A ticket not yet answered: waiting, or offered but not accepted.
-        track = self._tracks.get(ticket_id)
+        track = self._res.tracks.get(ticket_id)
         if track is not None:
             return track.ticket if track.offer is not None else None
         return self._queue.get(ticket_id)
@@ -1385,7 +1343,7 @@ class Dispatcher:
         requirement, channel, holder = queue._store.lane(ticket_id)
         ticket = queue._store.get(ticket_id)
         assert ticket is not None
-        passed = self._passed.get(ticket_id)
+        passed = self._res.passed.get(ticket_id)
         if holder is not None:
             state = self._roster._states.get(holder)
             if (
@@ -1425,7 +1383,7 @@ class Dispatcher:
         channels: Container[str | None] | None = None if simple else _RoomFilter(state)
         skipped: list[tuple[Ticket, int]] = []
         queue = self._queue
-        passed_by = self._passed
+        passed_by = self._res.passed
         now = self._now
         offered = 0
         try:
@@ -1472,7 +1430,7 @@ class Dispatcher:
         selection = self._selection
         # For LongestIdle only idle_since is kept, worded by _idle_note if explained.
         note = state.idle_since if selection.__class__ is LongestIdle else selection.describe(agent, state, ticket)
-        count = self._offer_count = self._offer_count + 1
+        count, offer_id = self._res.next_id()
         timeout = self._offer_timeout
         if timeout is None:
             expires = math.inf
@@ -1480,10 +1438,9 @@ class Dispatcher:
             expires = now + timeout
             if expires <= now:  # a timeout too small to register at this clock's magnitude
                 expires = math.nextafter(now, _INF)
-        offer_id = f"{self._name}-{count}"
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
-        self._offers[offer_id] = offer
-        self._tracks[ticket.id] = _Track(ticket, seq, agent_id, slot, offer, note, how, books)
+        self._res.pending[offer_id] = offer
+        self._res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
             heapq.heappush(self._expiry, (expires, offer_id))
         state.load[slot] += 1  # the roster keeps a load entry for every capacity key
@@ -1491,10 +1448,7 @@ class Dispatcher:
         state.last_offer = count
         state.idle_since = now
         self._presence.refresh(state)
-        inbox = self._inbox.get(agent_id)
-        if inbox is None:
-            inbox = self._inbox[agent_id] = deque()
-        inbox.append(offer_id)
+        self._res.post(agent_id, offer_id)
         self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer_id, how)
         if self._waiters.any:
             self._waiters.wake(agent_id)
@@ -1502,53 +1456,19 @@ class Dispatcher:
 
     def _deliver(self, agent_id: str) -> Offer | None:
         self._roster._state(agent_id)
-        inbox = self._inbox.get(agent_id)
-        if not inbox:
+        if not self._res.inbox.get(agent_id):
             self._fill(agent_id, "pulled by the agent")
-            inbox = self._inbox.get(agent_id)
-        while inbox:
-            offer = self._offers.get(inbox.popleft())
-            if offer is not None:
-                return offer
-        return None
+        return self._res.hand_out(agent_id)
 
     def _pending(self, offer: Offer | str) -> Offer:
-        # The usual cases first: a pending Offer, or its id.
-        if offer.__class__ is Offer:
-            found = self._offers.get(offer.id)
-            if found is not None:
-                return found
-        elif offer.__class__ is str:
-            found = self._offers.get(offer)
-            if found is not None:
-                return found
-        offer_id = offer.id if isinstance(offer, Offer) else offer
-        if not isinstance(offer_id, str):
-            raise InvalidArgument("offer", offer, "expected an Offer or an offer id")
-        found = self._offers.get(offer_id)
-        if found is None:
-            status = self._closed.get(offer_id)
-            if status is None:
-                raise UnknownOffer(offer_id)
-            raise OfferClosed(offer_id, status.value)
-        return found
+        return self._res.pending_offer(offer)
 
     def _close(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
-        del self._offers[offer.id]
-        closed = self._closed
-        closed[offer.id] = status
-        if len(closed) > _CLOSED_MEMORY:
-            closed.popitem(last=False)
-        inbox = self._inbox.get(offer.agent_id)
-        if inbox:
-            if offer.id in inbox:  # not handed out yet (inboxes hold a few ids)
-                inbox.remove(offer.id)
-            if not inbox:
-                del self._inbox[offer.agent_id]
+        self._res.close(offer, status)
 
     def _give_back(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
         """Decline, expiry or revocation: the ticket goes back to its place."""
-        track = self._tracks[offer.ticket.id]
+        track = self._res.tracks[offer.ticket.id]
         # If the policy cannot place the ticket (a rule raising), or classify
         # fails, say so before anything changes: the offer stays pending.
         self._queue._score_check(track.ticket, now)
@@ -1589,7 +1509,7 @@ class Dispatcher:
             if status is not OfferStatus.REVOKED:
                 self._fill(agent_id, "freed by giving an offer back")
 
-    def _recheck_track(self, track: _Track, now: float) -> None:
+    def _recheck_track(self, track: Track, now: float) -> None:
         """After a ticket or its agent changed: move the load to the right
         capacity key, and take back an offer the agent no longer qualifies for."""
         state = self._roster._states.get(track.agent_id)
@@ -1608,25 +1528,24 @@ class Dispatcher:
             self._give_back(offer, OfferStatus.REVOKED, now, "the agent no longer qualifies")
 
     def _recheck_agent(self, agent_id: str, now: float) -> None:
-        for track in [t for t in self._tracks.values() if t.agent_id == agent_id]:
-            if track.ticket.id in self._tracks:  # a revocation may have routed others
+        for track in self._res.tracks_of(agent_id):
+            if track.ticket.id in self._res.tracks:  # a revocation may have routed others
                 self._recheck_track(track, now)
 
     def _pass(self, ticket_id: str, agent_id: str, now: float) -> None:
         # The agent passed on the ticket: not offered it again for a while.
         until = math.inf if self._retry_after is None else now + self._retry_after
-        self._passed.setdefault(ticket_id, {})[agent_id] = until
+        self._res.pass_on(ticket_id, agent_id, until)
         if self._retry_after is not None:
             heapq.heappush(self._retry, (until, ticket_id, agent_id))
 
-    def _finish(self, track: _Track, now: float, kind: EventKind, how: str) -> None:
+    def _finish(self, track: Track, now: float, kind: EventKind, how: str) -> None:
         # A ticket leaves for good (completed or cancelled): free its agent,
         # who may get the next waiting ticket at once.
         state = self._untrack(track, now, refresh=False)
         offered = 0
         try:
-            if self._passed:
-                self._passed.pop(track.ticket.id, None)
+            self._res.forget_passes(track.ticket.id)
             self._emit(kind, now, track.ticket.id, track.agent_id)
             offered = self._fill(track.agent_id, how)
         finally:
@@ -1635,11 +1554,11 @@ class Dispatcher:
             if state is not None and not offered:
                 self._presence.refresh(state)
 
-    def _untrack(self, track: _Track, now: float, refresh: bool = True) -> AgentState | None:
+    def _untrack(self, track: Track, now: float, refresh: bool = True) -> AgentState | None:
         """Forget a ticket's offer or assignment and free the agent's room
         (its place in the free heaps refreshed unless ``refresh`` is false:
         then the caller must call _refresh).  Return the agent's state."""
-        del self._tracks[track.ticket.id]
+        del self._res.tracks[track.ticket.id]
         state = self._roster._states.get(track.agent_id)
         if state is not None:
             state.load[track.slot] -= 1
@@ -1648,20 +1567,11 @@ class Dispatcher:
                 self._presence.refresh(state)
         return state
 
-    def _assigned(self, ticket_id: str, agent_id: str | None) -> _Track:
-        track = self._tracks.get(ticket_id)
-        if track is None:
-            if ticket_id in self._queue:
-                raise NotAssigned(ticket_id, "is waiting in the queue, not assigned")
-            raise UnknownTicket(ticket_id)
-        if track.offer is not None:
-            raise NotAssigned(ticket_id, f"is offered to {track.agent_id!r} but not accepted yet")
-        if agent_id is not None and agent_id != track.agent_id:
-            raise NotAssigned(ticket_id, f"is assigned to {track.agent_id!r}, not to {agent_id!r}")
-        return track
+    def _assigned(self, ticket_id: str, agent_id: str | None) -> Track:
+        return self._res.assigned_track(ticket_id, agent_id, ticket_id in self._queue)
 
     def _revoke_offers(self, agent_id: str, now: float, detail: str) -> None:
-        for offer in [o for o in self._offers.values() if o.agent_id == agent_id]:
+        for offer in self._res.offers_to(agent_id):
             self._give_back(offer, OfferStatus.REVOKED, now, detail)
 
     # -- agent index -------------------------------------------------------------
@@ -1759,7 +1669,7 @@ class Dispatcher:
         queue = self._queue
         if widened and self._unroutable:
             for ticket_id in list(self._unroutable):
-                ticket = queue.get(ticket_id) if ticket_id not in self._tracks else None
+                ticket = queue.get(ticket_id) if ticket_id not in self._res.tracks else None
                 if ticket is None:
                     del self._unroutable[ticket_id]  # no longer waiting
                 elif self._presence.routable(ticket.skills, ticket.channel):
@@ -1771,7 +1681,7 @@ class Dispatcher:
                     self._check_routable(ticket, now)
 
     def _unroutable_count(self) -> int:
-        queue, tracks = self._queue, self._tracks
+        queue, tracks = self._queue, self._res.tracks
         for ticket_id in [t for t in self._unroutable if t in tracks or t not in queue]:
             del self._unroutable[ticket_id]  # left the queue (cancelled through the queue, say)
         return len(self._unroutable)
@@ -1811,7 +1721,7 @@ class Dispatcher:
             lane = store.lane(ticket.id)
             if lane[2] is not None:
                 held.append(ticket)
-            elif self._passed.get(ticket.id):
+            elif self._res.passed.get(ticket.id):
                 declined.append(ticket.id)
             else:
                 plain.append((ticket, lane))
@@ -1820,7 +1730,7 @@ class Dispatcher:
                 offer = self._route(ticket.id, "batch assignment (held for this agent)")
                 if offer is not None:
                     offers.append(offer)
-                    node = (self._presence.profile_of[offer.agent_id].number, self._tracks[ticket.id].slot)
+                    node = (self._presence.profile_of[offer.agent_id].number, self._res.tracks[ticket.id].slot)
                     if node in nodes:
                         nodes[node] -= 1
         adjacency: dict[tuple[SkillSet, str | None], list[tuple[int, str]]] = {}
@@ -1879,8 +1789,8 @@ class Dispatcher:
 
     def __repr__(self) -> str:
         return (
-            f"<Dispatcher: {len(self._queue)} waiting, {len(self._offers)} offered, "
-            f"{len(self._tracks) - len(self._offers)} assigned, {len(self._roster)} agent(s)>"
+            f"<Dispatcher: {len(self._queue)} waiting, {len(self._res.pending)} offered, "
+            f"{len(self._res.tracks) - len(self._res.pending)} assigned, {len(self._roster)} agent(s)>"
         )
 
     def _check(self) -> None:
@@ -1891,23 +1801,17 @@ class Dispatcher:
             self._roster._check()
             self._trail._check()
             self._waiters._check()
+            self._res._check()
             load: dict[tuple[str, str], int] = {}
-            for ticket_id, track in self._tracks.items():
+            for ticket_id, track in self._res.tracks.items():
                 assert ticket_id not in self._queue, "a ticket is both waiting and out"
-                assert track.ticket.id == ticket_id
                 load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
-                if track.offer is not None:
-                    assert self._offers.get(track.offer.id) is track.offer
-            assert len([t for t in self._tracks.values() if t.offer is not None]) == len(self._offers)
             for agent_id, state in self._roster._states.items():
                 for slot, used in state.load.items():
                     assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
             self._presence._check(self._roster._states)
             waiting = len(self._queue)
             self._books._check(waiting)
-            for agent_id, inbox in self._inbox.items():
-                for offer_id in inbox:
-                    assert offer_id in self._offers and self._offers[offer_id].agent_id == agent_id
             if not self._paused:
                 self._check_work_conserving()
 
@@ -1918,7 +1822,7 @@ class Dispatcher:
         now = self._clock()
         for ticket in self._queue:
             requirement, channel, holder = store.lane(ticket.id)
-            passed = self._passed.get(ticket.id, {})
+            passed = self._res.passed.get(ticket.id, {})
             for agent_id, state in self._roster._states.items():
                 agent = state.agent
                 if (
