@@ -103,7 +103,7 @@ def test_take_of_an_unknown_ticket_raises_and_restore_of_a_queued_one_too() -> N
 
 
 def test_check_placeable_raises_what_push_would_and_changes_nothing() -> None:
-    def broken(ticket: Ticket, now: float) -> float:
+    def broken(ticket: Ticket) -> float:
         raise ValueError("no")
 
     from triage_queue import FunctionRule, RuleError
@@ -205,10 +205,10 @@ def test_every_seam_method_matches_the_private_path_it_replaces(policy_name: str
         elif op == "take_best":
             skills = data.draw(st.one_of(st.none(), agent_skills.map(SkillSet.of)))
             channels = data.draw(channel_filters)
-            agent = data.draw(agents)
+            who = data.draw(agents)
             with a.lock:
-                got = _call(seam.take_best, skills, channels, agent)
-            assert got == _call(b._take_locked, skills, channels, agent)
+                got = _call(seam.take_best, skills, channels, who)
+            assert got == _call(b._take_locked, skills, channels, who)
             if got[0] == "ok" and got[1] is not None:
                 twins.taken.append(got[1])
                 SEEN["taken"] += 1
@@ -299,3 +299,143 @@ def test_tickets_relaxing_at_the_same_instant_are_relaned_in_arrival_order() -> 
     q.hold("b", "ana", until=60.0)
     clock.set(60.0)
     assert seam.apply_due(60.0) == ["b", "a"]
+
+
+# -- reads that do not write (DeskSeam.set_reads) ------------------------------------
+
+
+def internal_dump(q: TicketQueue) -> Any:
+    """Every internal structure of a queue on a MemoryStore, as plain data
+    (partitions named by their lane, so two queues compare too)."""
+    store: Any = q._store
+    parts = store._partitions
+    lane_of = {id(p): lane for lane, p in parts.items()}
+    return {
+        "changes": (list(q._changes._heap), dict(q._changes._index), q._changes._dead, q._changes._next_seq),
+        "holds": dict(q._holds),
+        "next_seq": q._next_seq,
+        "relaned": None if q._relaned is None else list(q._relaned),
+        "tickets": list(store._tickets.items()),
+        "odd": dict(store._odd),
+        "partitions": [(lane, list(p.heap), dict(p.index), p.dead, p.top) for lane, p in parts.items()],
+        "heads": ([(lane_of[id(e[2])], e[0], e[1]) for e in store._heads._heap], store._heads._next_seq),
+        "stale": [lane_of.get(id(p)) for p in store._stale],
+        "eligible": {k: [lane_of.get(id(p)) for p in v] for k, v in store._eligible.items()},
+        "held": {k: [lane_of.get(id(p)) for p in v] for k, v in store._held.items()},
+        "empty": store._empty,
+        "deadlines": list(store._deadlines),
+        "ranks": None if store._ranks is None else list(store._ranks),
+    }
+
+
+def every_read(q: TicketQueue) -> Any:
+    """The answers of every read, for every ticket and a few agents."""
+    from triage_queue import Empty
+
+    out: list[Any] = [[t.id for t in q], q.breached(), q.due_within(120.0)]
+    for skills in (None, SkillSet(), SkillSet({"billing": 3, "payments": 3, "german": 2})):
+        for agent in (None, *AGENTS):
+            try:
+                out.append(q.peek(skills, agent=agent).id)
+            except Empty:
+                out.append(None)
+    for ticket_id in sorted(t.id for t in q):
+        out.append((q.holder(ticket_id), q.position(ticket_id), q.explain(ticket_id)))
+    return out
+
+
+def random_queue(data: st.DataObject, policy_name: str) -> tuple[TicketQueue, ManualClock]:
+    """A queue of up to 10 random tickets, some held, pushed as the clock moves."""
+    clock = ManualClock(1_000.0)
+    q = TicketQueue(POLICIES[policy_name](), clock=clock)
+    for ticket_id in data.draw(st.lists(st.sampled_from(IDS), unique=True, max_size=10), label="ids"):
+        clock.advance(data.draw(st.sampled_from([0, 0, 1, 20])))
+        q.push(data.draw(tickets(ticket_id, clock()), label="ticket"))
+        if data.draw(st.booleans(), label="hold?"):
+            q.hold(ticket_id, data.draw(st.sampled_from(AGENTS)), clock() + data.draw(st.sampled_from([1, 30, 60, 200])))
+    return q, clock  # its last operation was at the clock's reading
+
+
+def build_twice(data: st.DataObject, policy_name: str) -> tuple[TicketQueue, ManualClock, TicketQueue, ManualClock]:
+    """Two equal queues from the same random draws."""
+    draws: list[Any] = []
+
+    class Replay:
+        def draw(self, strategy: Any, label: Any = None) -> Any:
+            value = data.draw(strategy, label=label)
+            draws.append(value)
+            return value
+
+    class Again:
+        def draw(self, strategy: Any, label: Any = None) -> Any:
+            return draws.pop(0)
+
+    a, clock_a = random_queue(Replay(), policy_name)  # type: ignore[arg-type]
+    b, clock_b = random_queue(Again(), policy_name)  # type: ignore[arg-type]
+    return a, clock_a, b, clock_b
+
+
+later = st.sampled_from([0.5, 1, 30, 60, 61, 120, 300, 1_000])
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy_name=policy_names, data=st.data(), waits=st.lists(later, min_size=1, max_size=4))
+def test_reads_that_do_not_advance_change_nothing_and_report_the_last_operation(
+    policy_name: str, data: st.DataObject, waits: list[float]
+) -> None:
+    """With advance=False, reads at later clock readings leave every internal
+    structure as it was, and answer as the same queue would at the time of
+    its last operation (as_of)."""
+    a, clock_a, b, clock_b = build_twice(data, policy_name)
+    seam = a.attach("desk")
+    last_op = clock_a()
+    seam.set_reads(False, as_of=lambda: last_op)
+    every_read(a)  # warm the caches the reads keep (position index, eligibility memo)
+    before = internal_dump(a)
+    expected = every_read(b)  # b's clock stays at the last operation
+    for wait in waits:
+        clock_a.advance(wait)
+        assert every_read(a) == expected
+        assert internal_dump(a) == before
+        a._check()
+    # A write applies what fell due meanwhile, as it always did.
+    seam.set_reads(True)
+    clock_b.set(clock_a())
+    assert every_read(a) == every_read(b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(policy_name=policy_names, data=st.data(), waits=st.lists(later, min_size=1, max_size=4))
+def test_reads_advance_by_default_as_they_always_did(policy_name: str, data: st.DataObject, waits: list[float]) -> None:
+    """The default (and set_reads(True)) keeps today's behaviour: a read
+    applies the changes due at the clock's reading, exactly like a queue
+    with no seam."""
+    a, clock_a, b, clock_b = build_twice(data, policy_name)
+    seam = a.attach("desk")
+    seam.set_reads(False)
+    seam.set_reads(True, None)
+    for wait in waits:
+        clock_a.advance(wait)
+        clock_b.advance(wait)
+        assert every_read(a) == every_read(b)
+        dump_a, dump_b = internal_dump(a), internal_dump(b)
+        dump_a.pop("relaned"), dump_b.pop("relaned")
+        assert dump_a == dump_b
+
+
+def test_set_reads_validates_and_detach_restores_the_default() -> None:
+    clock = ManualClock(0.0)
+    q = TicketQueue(clock=clock)
+    seam = q.attach("desk")
+    with pytest.raises(InvalidArgument):
+        seam.set_reads(0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        seam.set_reads(False, as_of=5.0)  # type: ignore[arg-type]
+    q.push(Ticket("a", 0.0, sla_due=10.0))
+    seam.set_reads(False)  # as_of None: windows at the clock's reading
+    clock.set(20.0)
+    assert [t.id for t in q.breached()] == ["a"]
+    seam.set_reads(False, as_of=lambda: 5.0)
+    assert q.breached() == [] and [t.id for t in q.due_within(5.0)] == ["a"]
+    seam.detach()
+    assert q._advance_reads is True and q._as_of is None

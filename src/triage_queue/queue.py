@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from typing import Any, NoReturn, Protocol, cast
 
 import attrs
@@ -56,7 +56,7 @@ class _LockLike(Protocol):
 
     def __enter__(self) -> Any: ...
 
-    def __exit__(self, *exc: object) -> Any: ...
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
 
 
 class TicketQueue:
@@ -154,6 +154,10 @@ class TicketQueue:
         self._relaned: list[str] | None = None
         # The seam handed out by attach(), while one is attached.
         self._seam: DeskSeam | None = None
+        # Whether reads apply the changes due first (DeskSeam.set_reads), and
+        # the time reads that do not report at (None: the clock).
+        self._advance_reads = True
+        self._as_of: Callable[[], float] | None = None
 
     @property
     def policy(self) -> Policy:
@@ -350,7 +354,7 @@ class TicketQueue:
         wanted = None if skills is None else _to_skills(skills)
         _check_filters(channels, agent)
         with self._lock:
-            if self._changes:
+            if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
             try:
                 ticket = self._store.first(wanted, channels, agent)
@@ -511,7 +515,7 @@ class TicketQueue:
         with self._lock:
             if not self._has(ticket_id):
                 raise UnknownTicket(ticket_id)
-            if self._changes:
+            if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
             hold = self._holds.get(ticket_id)
             return None if hold is None else hold[0]
@@ -591,7 +595,7 @@ class TicketQueue:
         with self._lock:
             if not self._has(ticket_id):
                 raise UnknownTicket(ticket_id)
-            if self._changes:
+            if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
             return self._store.rank(ticket_id)
 
@@ -612,9 +616,7 @@ class TicketQueue:
             ticket = self._get(ticket_id)
             if ticket is None:
                 raise UnknownTicket(ticket_id)
-            now = self._clock()
-            if self._changes:
-                self._rekey_due(now)
+            now = self._read_time()
             explanation = self._policy.explain(ticket, now)
             return attrs.evolve(explanation, position=self._store.rank(ticket_id))
 
@@ -635,9 +637,7 @@ class TicketQueue:
         if _finite(InvalidArgument, "seconds", seconds, reason) < 0:
             raise InvalidArgument("seconds", seconds, reason)
         with self._lock:
-            now = self._clock()
-            if self._changes:
-                self._rekey_due(now)  # equal deadlines come out in service order
+            now = self._read_time()  # re-keys first: equal deadlines come out in service order
             return self._store.deadlines(now, now + seconds)
 
     def breached(self) -> list[Ticket]:
@@ -651,9 +651,7 @@ class TicketQueue:
         ['late']
         """
         with self._lock:
-            now = self._clock()
-            if self._changes:
-                self._rekey_due(now)
+            now = self._read_time()
             return self._store.deadlines(-math.inf, now)
 
     def __iter__(self) -> Iterator[Ticket]:
@@ -663,7 +661,7 @@ class TicketQueue:
         Runtime complexity: O(n log n) for the snapshot.
         """
         with self._lock:
-            if self._changes:
+            if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
             return iter([ticket for ticket, _ in self._store.ordered()])
 
@@ -672,6 +670,18 @@ class TicketQueue:
         return f"<TicketQueue: {len(self)} ticket(s), {policy.composition.value} policy of {len(policy.rules)} rule(s)>"
 
     # -- time ----------------------------------------------------------------
+
+    def _read_time(self) -> float:
+        # The instant a read reports at: by default the clock's reading, with
+        # the changes due by then applied; with reads that do not advance
+        # (DeskSeam.set_reads), as_of() (or the clock) and nothing applied.
+        if self._advance_reads:
+            now = self._clock()
+            if self._changes._index:
+                self._rekey_due(now)
+            return now
+        as_of = self._as_of
+        return self._clock() if as_of is None else as_of()
 
     def _rekey_due(self, now: float) -> None:
         # Re-key (and re-lane) every ticket whose key or lane stepped at or
@@ -777,6 +787,8 @@ class DeskSeam:
                 raise InvalidArgument("seam", self, "this seam is not attached to its queue any more")
             queue._seam = None
             queue._relaned = None
+            queue._advance_reads = True
+            queue._as_of = None
 
     # -- checking and numbering ---------------------------------------------
 
@@ -992,6 +1004,42 @@ class DeskSeam:
             return []
         queue._relaned = []
         return relaned
+
+    def set_reads(self, advance: bool, as_of: Callable[[], float] | None = None) -> None:
+        """Choose what the queue's reads (:meth:`~TicketQueue.peek`,
+        :meth:`~TicketQueue.holder`, :meth:`~TicketQueue.position`,
+        :meth:`~TicketQueue.explain`, :meth:`~TicketQueue.due_within`,
+        :meth:`~TicketQueue.breached`, iteration) do about time.
+
+        ``advance=True`` (the default, and what :meth:`detach` restores):
+        each read first applies the changes due at the clock's reading, as
+        a queue on its own does.  ``advance=False``: reads never change the
+        queue; they report it as of its last operation (the dispatcher's
+        last step), and the time windows of ``explain``, ``due_within`` and
+        ``breached`` are taken at ``as_of()`` (the clock's reading if
+        ``as_of`` is None).  Writes always apply the changes due first.
+        Raises :class:`InvalidArgument` for a non-bool ``advance`` or a
+        non-callable ``as_of``.
+
+        Runtime complexity: O(1).
+
+        >>> from triage_queue import ManualClock
+        >>> clock = ManualClock(0.0); q = TicketQueue(clock=clock); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.hold("a", "ana", until=30.0)
+        >>> seam.set_reads(False, as_of=lambda: 0.0); clock.set(40.0)
+        >>> q.holder("a"), seam.next_change_at()     # as of the last operation
+        ('ana', 30.0)
+        >>> seam.set_reads(True); q.holder("a"), seam.relaned()
+        (None, ['a'])
+        """
+        if advance is not True and advance is not False:
+            raise InvalidArgument("advance", advance, "expected True or False")
+        if as_of is not None and not callable(as_of):
+            raise InvalidArgument("as_of", as_of, "expected a zero-argument callable returning clock time, or None")
+        queue = self._queue
+        with queue._lock:
+            queue._advance_reads = advance
+            queue._as_of = as_of
 
     def check(self) -> None:
         """Assert every invariant of the queue (for test suites).
