@@ -44,6 +44,7 @@ from triage_queue.errors import (
     _wire_items,
 )
 from triage_queue.ticket import SkillSet, SkillsLike
+from triage_queue.wire import Reader
 
 __all__ = ["ANY_CHANNEL", "Agent", "AgentState", "AgentStatus", "Roster", "Service"]
 
@@ -619,6 +620,83 @@ class Roster:
             last.move_to_end(customer_id)
             if len(last) > self._customers:
                 last.popitem(last=False)
+
+    # -- plain data ---------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The roster as plain JSON data: every agent in the order it joined,
+        with its live state (load per capacity key, idle since, counters,
+        recent services), and which agent last served each remembered
+        customer, oldest first.  What :meth:`from_dict` reads back.
+
+        Runtime complexity: O(A·H + customers) for H services kept per agent.
+
+        >>> r = Roster([Agent("ana")]); r.to_dict()["agents"][0]["load"]
+        {'*': 0}
+        """
+        with self._lock:
+            return {
+                "history": self._history_size,
+                "customers": self._customers,
+                "joined": self._joined,
+                "agents": [
+                    {
+                        "agent": s.agent.to_dict(),
+                        "joined": s.joined,
+                        "load": dict(sorted(s.load.items())),
+                        "idle_since": s.idle_since,
+                        "last_offer": s.last_offer,
+                        "offered": s.offered,
+                        "declined": s.declined,
+                        "expired": s.expired,
+                        "served": s.served,
+                        "services": [[v.ticket_id, v.customer_id, v.at] for v in s.history],
+                    }
+                    for s in self._states.values()
+                ],
+                "last_agent": [[customer, agent_id] for customer, agent_id in self._last_agent.items()],
+            }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, clock: Callable[[], float] | None = None, path: str = "roster") -> Roster:
+        """The roster :meth:`to_dict` describes, with every value checked:
+        anything wrong raises :class:`InvalidArgument` (or :class:`InvalidAgent`
+        for an agent's own fields) naming its path in the data.
+
+        Runtime complexity: O(A·H + customers).
+
+        >>> r = Roster([Agent("ana", dedicated_customers=["acme"])])
+        >>> Roster.from_dict(r.to_dict()).dedicated_agent("acme")
+        'ana'
+        """
+        top = Reader(data, path)
+        roster = cls((), clock=clock, history=top.integer("history", high=sys.maxsize), customers=top.integer("customers"))
+        joined = top.integer("joined")
+        for item in top.seq("agents").items():
+            agent = Agent.from_dict(item.raw("agent"))
+            if agent.id in roster._states:
+                raise InvalidArgument(item.path + ".agent.id", agent.id, "an agent listed twice")
+            roster._claim_customers(agent, None)
+            number = item.integer("joined", high=max(0, joined - 1))
+            state = AgentState(agent, item.real("idle_since"), number, roster._history_size)
+            load = item.table("load")
+            for slot in agent.capacity:
+                state.load[slot] = load.integer(slot, high=MAX_CAPACITY)
+            for slot in load.data:
+                if slot not in agent.capacity:
+                    raise InvalidArgument(load.path, dict(load.data), f"a load for {_brief(slot)}: not one of its capacity keys")
+            state.last_offer = item.integer("last_offer", low=-1)
+            state.offered, state.declined = item.integer("offered"), item.integer("declined")
+            state.expired, state.served = item.integer("expired"), item.integer("served")
+            for service in item.seq("services").items():
+                ticket_id, customer_id, at = service.fields(str, (str, type(None)), float)
+                state.history.append(Service(ticket_id, customer_id, at))
+            roster._states[agent.id] = state
+        roster._joined = joined
+        for entry in top.seq("last_agent").items():
+            customer_id, agent_id = entry.fields(str, str)
+            roster._last_agent[customer_id] = agent_id
+        return roster
 
     def _notify(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
         for observer in self._observers:
