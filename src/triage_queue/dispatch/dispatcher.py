@@ -118,10 +118,8 @@ class Dispatcher:
             queue = TicketQueue(clock=clock if clock is not None else time.time)
         elif not isinstance(queue, TicketQueue):
             raise InvalidArgument("queue", queue, "expected a triage_queue.TicketQueue")
-        elif clock is not None and clock is not queue._clock:
+        elif clock is not None and clock is not queue.clock:
             raise InvalidArgument("clock", clock, "a dispatcher uses its queue's clock; pass the clock to the queue")
-        if queue._relaned is not None:
-            raise InvalidArgument("queue", queue, "this queue already has a dispatcher")
         if selection is None:
             selection = LongestIdle()
         elif not isinstance(selection, Selection):
@@ -149,9 +147,9 @@ class Dispatcher:
                 raise InvalidArgument("agents", agents, "expected a Roster or an iterable of triage_queue.Agent")
             # Built (and validated) before anything is attached, so a bad agent
             # leaves the queue free for another attempt.
-            roster = Roster(agents, clock=queue._clock)
+            roster = Roster(agents, clock=queue.clock)
         self._queue = queue
-        self._clock = queue._clock  # the raw clock: only _advance and _read_clock judge its readings
+        self._clock = queue.clock  # the raw clock: only _advance and _read_clock judge its readings
         self._lock = queue.lock
         self._roster = roster
         roster._lock = self._lock
@@ -188,7 +186,7 @@ class Dispatcher:
         # gains its first agent or loses its last.
         self._refuse_unroutable = bool(refuse_unroutable)
         self._unroutable: dict[str, None] = {}
-        self._books = Books(classify, queue._store.get)
+        self._books = Books(classify, queue.get)
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
         # time-driven change falls due, and applies it (which wakes exactly
@@ -197,7 +195,12 @@ class Dispatcher:
 
         with self._lock:
             now = self._read_clock()  # a clock that cannot be read refuses the dispatcher, before anything is attached
-            queue._relaned = []
+            try:
+                self._seam = seam = queue.attach(self)
+            except InvalidArgument:
+                raise InvalidArgument("queue", queue, "this queue already has a dispatcher") from None
+            if not self._advance_on_read:
+                seam.set_reads(False, as_of=self._desk_time)
             roster._observers.append(self._on_agent_change)
             # The queue and roster read the desk's time, which never goes back.
             queue._clock = roster._clock = self._desk_clock
@@ -215,7 +218,7 @@ class Dispatcher:
                 self._assign_all_locked()
             except BaseException:
                 # A rule failing on a queued ticket: leave queue and roster as they were.
-                queue._relaned = None
+                seam.detach()
                 roster._observers.remove(self._on_agent_change)
                 queue._clock = roster._clock = self._clock
                 raise
@@ -340,9 +343,9 @@ class Dispatcher:
         that the same outcome would otherwise cost.  None if no free agent
         qualifies, and nothing has changed then."""
         queue = self._queue
-        if ticket.id in queue._store:
+        if ticket.id in queue:
             raise DuplicateTicket(ticket.id)
-        queue._score_check(ticket, now)  # what push would raise, before anything changes
+        self._seam.check_placeable(ticket, now)  # what push would raise, before anything changes
         try:
             agent_id = self._presence.pick(ticket, ticket.requirement(now), ticket.channel, self._res.passed.get(ticket.id))
         except BaseException:
@@ -352,7 +355,7 @@ class Dispatcher:
             raise
         if agent_id is None:
             return None
-        seq = queue._new_sequence()
+        seq = self._seam.new_sequence()
         self._admit(ticket, books, now, waiting=False)
         try:
             return self._offer(ticket, seq, agent_id, f"routed on arrival: {self._selection.name}", self._now, books)
@@ -396,7 +399,7 @@ class Dispatcher:
                     new = old.evolve(**changes)
                     # Checked now, so that a ticket handed back later can
                     # always be put back in its place.
-                    self._queue._score_check(new, now)
+                    self._seam.check_placeable(new, now)
                     books = self._books.of(new)
                     track.ticket = new
                     track.books = books
@@ -411,7 +414,7 @@ class Dispatcher:
                     old = found
                     new = old.evolve(**changes)
                     books = self._books.of(new)
-                    self._queue._update_to(new)
+                    self._seam.replace(new)
                     self._books.leave(old)
                     self._books.enter(new, books)
                     if new.skills != old.skills or new.channel != old.channel:
@@ -662,7 +665,7 @@ class Dispatcher:
                 now = self._advance()
                 track = self._assigned(ticket_id, agent_id)
                 new = track.ticket.evolve(**changes)
-                self._queue._score_check(new, now)  # raises before anything changes
+                self._seam.check_placeable(new, now)  # raises before anything changes
                 books = self._books.of(new)
                 self._untrack(track, now)
                 self._pass(ticket_id, track.agent_id, now)
@@ -995,8 +998,7 @@ class Dispatcher:
     def _next_instant(self) -> float | None:
         # The clock time of the next time-driven change, or None.  (A
         # simulator asks before every event: no list, no min().)
-        changes = self._queue._changes
-        instant = changes.peekitem()[1] if changes._index else None
+        instant = self._seam.next_change_at()
         for schedule in (self._expiry, self._sla, self._retry):
             if schedule:
                 at = schedule[0][0]
@@ -1079,7 +1081,7 @@ class Dispatcher:
                     ticket = self._queue[ticket_id]
                     state_name = "waiting"
                     chosen = None
-                    requirement = self._queue._store.lane(ticket_id)[0]
+                    requirement = self._seam.lane(ticket_id)[0]
                     holder = self._queue.holder(ticket_id)
                     how = None
                 passed = self._res.passed.get(ticket_id, {})
@@ -1134,18 +1136,15 @@ class Dispatcher:
                 self._clock_held = None  # caught up
         else:
             now = self._odd_reading(now)
-        queue = self._queue
-        changes, expiry, retry, sla = queue._changes, self._expiry, self._retry, self._sla
-        # The heap's own dict: its truth test costs no Python call.
-        pending = changes._index
-        while pending or expiry or retry or sla:
+        seam = self._seam
+        expiry, retry, sla = self._expiry, self._retry, self._sla
+        while True:
             # The earliest due item of the four schedules (ties: in this order).
             when = now
             source = -1
-            if pending:
-                at = changes.peekitem()[1]
-                if at <= when:
-                    when, source = at, 0
+            at = seam.next_change_at()
+            if at is not None and at <= when:
+                when, source = at, 0
             if expiry and (expiry[0][0] < when or (source < 0 and expiry[0][0] <= when)):
                 when, source = expiry[0][0], 1
             if retry and (retry[0][0] < when or (source < 0 and retry[0][0] <= when)):
@@ -1155,17 +1154,21 @@ class Dispatcher:
             if source < 0:
                 break
             if source == 0:
-                queue._rekey_due(when)
-                self._route_relaned(now)
+                self._route_relaned(seam.apply_due(when), now)
             elif source == 1:
                 self._expire_one(now)
             elif source == 2:
                 self._lapse_one()
             else:
                 self._sla_one(now)
-        if queue._relaned:
-            self._route_relaned(now)  # lanes changed by queue calls since the last time
+        relaned = seam.relaned()  # lanes changed by queue calls since the last time
+        if relaned:
+            self._route_relaned(relaned, now)
         return now
+
+    def _desk_time(self) -> float:
+        # The desk's time: the clock reading of the last operation.
+        return self._now
 
     def _read_clock(self) -> float:
         # The clock, never earlier than a reading already used.  Lock held.
@@ -1221,12 +1224,8 @@ class Dispatcher:
             )
         return held
 
-    def _route_relaned(self, now: float) -> None:
+    def _route_relaned(self, relaned: list[str], now: float) -> None:
         queue = self._queue
-        relaned = queue._relaned
-        if not relaned:
-            return
-        queue._relaned = []
         for ticket_id in relaned:
             if ticket_id in queue and ticket_id not in self._res.tracks:
                 if queue.holder(ticket_id) is None:
@@ -1328,20 +1327,17 @@ class Dispatcher:
         return None
 
     def _take_waiting(self, ticket_id: str) -> tuple[Ticket, int, Books3]:
-        queue = self._queue
-        seq = queue._sequence(ticket_id)
-        ticket = queue.remove(ticket_id)
+        ticket, seq = self._seam.take(ticket_id)
         return ticket, seq, self._books.leave(ticket)
 
     def _requeue(self, ticket: Ticket, seq: int, books: Books3 | None = None) -> None:
-        self._queue._restore(ticket, seq)
+        self._seam.restore(ticket, seq)
         self._books.enter(ticket, books)
 
     def _route(self, ticket_id: str, how: str) -> Offer | None:
         """Offer a waiting ticket to the best free qualified agent, if any."""
-        queue = self._queue
-        requirement, channel, holder = queue._store.lane(ticket_id)
-        ticket = queue._store.get(ticket_id)
+        requirement, channel, holder = self._seam.lane(ticket_id)
+        ticket = self._seam.get(ticket_id)
         assert ticket is not None
         passed = self._res.passed.get(ticket_id)
         if holder is not None:
@@ -1382,7 +1378,7 @@ class Dispatcher:
         simple = len(agent.capacity) == 1 and ANY_CHANNEL in agent.capacity
         channels: Container[str | None] | None = None if simple else _RoomFilter(state)
         skipped: list[tuple[Ticket, int]] = []
-        queue = self._queue
+        queue, seam = self._queue, self._seam
         passed_by = self._res.passed
         now = self._now
         offered = 0
@@ -1390,9 +1386,9 @@ class Dispatcher:
             while True:
                 if simple and state.load[ANY_CHANNEL] >= agent.capacity[ANY_CHANNEL]:
                     break
-                if not len(queue._store):
+                if not len(queue):
                     break  # nothing waits: the usual state of a calm desk, O(1)
-                found = queue._take_locked(agent.skills, channels, agent_id)  # the lock is held
+                found = seam.take_best(agent.skills, channels, agent_id)  # the lock is held
                 if found is None:
                     break
                 ticket, seq = found
@@ -1416,7 +1412,7 @@ class Dispatcher:
                 offered += 1
         finally:
             for ticket, seq in skipped:
-                queue._restore(ticket, seq)
+                seam.restore(ticket, seq)
         return offered
 
     def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: Books3) -> Offer:  # noqa: PLR0917
@@ -1471,7 +1467,7 @@ class Dispatcher:
         track = self._res.tracks[offer.ticket.id]
         # If the policy cannot place the ticket (a rule raising), or classify
         # fails, say so before anything changes: the offer stays pending.
-        self._queue._score_check(track.ticket, now)
+        self._seam.check_placeable(track.ticket, now)
         books = self._books.of(track.ticket)
         agent_id = offer.agent_id
         self._close(offer, status, now, detail)
@@ -1620,7 +1616,7 @@ class Dispatcher:
     def _release_holds(self, agent_id: str, now: float) -> None:
         # Tickets kept for an agent who went offline or left go to anyone.
         queue = self._queue
-        held = [ticket_id for ticket_id, (holder, _) in queue._holds.items() if holder == agent_id]
+        held = self._seam.held_by(agent_id)
         for ticket_id in held:
             queue.release(ticket_id)
             self._emit(EventKind.RELEASED, now, ticket_id, agent_id, detail="its agent is no longer available")
@@ -1692,7 +1688,6 @@ class Dispatcher:
         if self._paused:
             return []
         queue = self._queue
-        store = queue._store
         now = self._now
         offers: list[Offer] = []
         # 1. Held tickets go to their holder if it has room.
@@ -1713,12 +1708,11 @@ class Dispatcher:
                     node_profile[node] = profile
         if not nodes:
             return offers
-        backlog = [t for t, _ in store.ordered()]
+        backlog = self._seam.backlog()
         plain: list[tuple[Ticket, Any]] = []  # (ticket, lane)
         held: list[Ticket] = []
         declined: list[str] = []
-        for ticket in backlog:
-            lane = store.lane(ticket.id)
+        for ticket, lane in backlog:
             if lane[2] is not None:
                 held.append(ticket)
             elif self._res.passed.get(ticket.id):
@@ -1818,10 +1812,9 @@ class Dispatcher:
     def _check_work_conserving(self) -> None:
         # No available agent with room has a waiting ticket it may take
         # (except ones it passed on, or held for another agent).
-        store = self._queue._store
         now = self._clock()
         for ticket in self._queue:
-            requirement, channel, holder = store.lane(ticket.id)
+            requirement, channel, holder = self._seam.lane(ticket.id)
             passed = self._res.passed.get(ticket.id, {})
             for agent_id, state in self._roster._states.items():
                 agent = state.agent
