@@ -28,6 +28,7 @@ from triage_queue.errors import (
     _wire_items,
     _wire_number,
 )
+from triage_queue.wire import Reader
 
 __all__ = ["AgentFigures", "GroupFigures", "Statistics", "WaitHistogram"]
 
@@ -49,7 +50,7 @@ class WaitHistogram:
     Runtime complexity: add O(1); percentile O(B log B) for B buckets in use.
     """
 
-    __slots__ = ("_buckets", "_floor", "_log_base", "_log_floor", "count", "max", "min", "total")
+    __slots__ = ("_buckets", "_floor", "_log_base", "_log_floor", "_precision", "count", "max", "min", "total")
 
     def __init__(self, precision: float = 0.01, floor: float = 0.001) -> None:
         """Runtime complexity: O(1)."""
@@ -57,6 +58,7 @@ class WaitHistogram:
             raise InvalidArgument("precision", precision, f"expected a relative precision in [{_MIN_PRECISION:g}, 1]")
         if not _finite(InvalidArgument, "floor", floor, "expected a finite number > 0") > 0:
             raise InvalidArgument("floor", floor, "expected a finite number > 0")
+        self._precision = float(precision)
         self._floor = float(floor)
         self._log_floor = math.log(self._floor)
         self._log_base = math.log1p(2 * precision)
@@ -97,6 +99,47 @@ class WaitHistogram:
             if seen >= rank:
                 return self._representative(bucket)
         return self.max  # pragma: no cover - rank <= count always ends the loop
+
+    def to_dict(self) -> dict[str, Any]:
+        """The histogram as plain JSON data (its settings, the non-empty
+        buckets in order, and the exact count, total, min and max); what
+        :meth:`from_dict` reads back.  Runtime complexity: O(B log B).
+
+        >>> h = WaitHistogram(); h.add(3.0); WaitHistogram.from_dict(h.to_dict()).percentile(50) == h.percentile(50)
+        True
+        """
+        return {
+            "precision": self._precision,
+            "floor": self._floor,
+            "buckets": [[bucket, self._buckets[bucket]] for bucket in sorted(self._buckets)],
+            "count": self.count,
+            "total": self.total,
+            "min": self.min if self.count else None,
+            "max": self.max if self.count else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, path: str = "histogram") -> WaitHistogram:
+        """The histogram :meth:`to_dict` describes, every value checked;
+        anything wrong raises :class:`InvalidArgument` naming its path.
+        Runtime complexity: O(B).
+        """
+        r = Reader(data, path)
+        histogram = cls(r.real("precision"), r.real("floor"))
+        total_count = 0
+        for entry in r.seq("buckets").items():
+            bucket, count = entry.fields(int, int)
+            if count <= 0 or bucket in histogram._buckets:
+                raise InvalidArgument(entry.path, entry.data, "expected a new bucket with a positive count")
+            histogram._buckets[bucket] = count
+            total_count += count
+        histogram.count = r.integer("count")
+        if histogram.count != total_count:
+            raise InvalidArgument(f"{path}.count", histogram.count, f"the buckets hold {total_count} values")
+        histogram.total = r.real("total")
+        if histogram.count:
+            histogram.min, histogram.max = r.real("min"), r.real("max")
+        return histogram
 
     def _representative(self, bucket: int) -> float:
         # The geometric middle of the bucket is within the precision of every
