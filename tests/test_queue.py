@@ -613,20 +613,25 @@ def test_equal_deadlines_follow_a_stepped_reorder_at_once() -> None:
 def test_the_step_schedule_is_dropped_when_a_ticket_leaves() -> None:
     """Popped and removed tickets are no longer scheduled for re-keying, and later steps still work."""
     q, clock = make_queue(stepped_policy(), now=0.0)
+    seam = q.attach("test")
+
+    def scheduled() -> set[str]:
+        return {r["ticket"]["id"] for r in seam.export() if r["next"] is not None}
+
     q.push(Ticket("A", 0.0, severity="critical"))  # steps at 300
     q.push(Ticket("B", 10.0))  # steps at 310
     q.push(Ticket("C", 20.0, sla_due=200.0))  # steps at 80 (SLA warning) and 320
     q.push(Ticket("D", 30.0, customer_tier="gold"))  # steps at 330
-    assert set(q._changes) == {"A", "B", "C", "D"}
+    assert scheduled() == {"A", "B", "C", "D"}
     assert q.pop().id == "A"
     assert q.remove("B").id == "B"
-    assert set(q._changes) == {"C", "D"}
+    assert scheduled() == {"C", "D"}
     q._check()
     clock.set(100.0)
     assert ids(q) == ["C", "D"]
     clock.set(400.0)
     assert ids(q) == ["C", "D"]
-    assert len(q._changes) == 0
+    assert scheduled() == set() and seam.next_change_at() is None
     q._check()
 
 

@@ -779,7 +779,9 @@ def test_concurrent_agents_never_get_the_same_ticket() -> None:
 def by_sort_key(queue: TicketQueue) -> list[str]:
     """The ids in the order the queue's policy gives them at this instant, from scratch."""
     now = queue.now()
-    ranked = sorted(queue, key=lambda t: queue.policy.sort_key(t, now) + (queue._sequence(t.id),))
+    tickets = list(queue)  # applies what is due, as the reads below the seam do not
+    sequence = {record["ticket"]["id"]: record["seq"] for record in seam(queue).export()}
+    ranked = sorted(tickets, key=lambda t: queue.policy.sort_key(t, now) + (sequence[t.id],))
     return [t.id for t in ranked]
 
 

@@ -649,7 +649,8 @@ class QueueMachine(RuleBasedStateMachine):
         assert [t.id for t in self.queue] == [t.id for t in expected]
         assert list(self.queue) == expected
         assert len(self.queue) == len(self.model)
-        assert dict(self.queue._changes.items()) == self.model.schedule(self.now)
+        schedule = {r["ticket"]["id"]: r["next"] for r in self.seam.export() if r["next"] is not None}
+        assert schedule == self.model.schedule(self.now)
         for ticket in expected:
             assert self.queue.holder(ticket.id) == self.model.holder(ticket.id, self.now)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any, NoReturn, Protocol, cast
 
 import attrs
@@ -1041,6 +1041,107 @@ class DeskSeam:
             queue._advance_reads = advance
             queue._as_of = as_of
 
+    # -- snapshots ----------------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        """The arrival sequence number the next ticket will get (for
+        :meth:`load`).  Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); seam.next_seq
+        1
+        """
+        return self._queue._next_seq
+
+    def export(self) -> list[dict[str, Any]]:
+        """Every queued ticket as plain JSON data, in service order, as of
+        the queue's last change (nothing is applied first): ``ticket``
+        (:meth:`Ticket.to_dict`), ``seq`` (its arrival number), ``key`` (the
+        policy key it is ordered by, a list), ``next`` (the clock time its
+        key or lane next changes, or None), ``requirement`` (the skills its
+        lane requires, ``{name: level}``, when preferred skills still apply;
+        else None), ``holder`` and ``hold_until`` (its hold, or None).
+        Infinite numbers are written as the strings ``"inf"`` and ``"-inf"``.
+        With :attr:`next_seq`, :meth:`load` rebuilds the queue from it.
+
+        Runtime complexity: O(n log n).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.hold("a", "ana", until=30.0)
+        >>> record = seam.export()[0]
+        >>> record["seq"], record["key"], record["next"], record["holder"], record["hold_until"]
+        (0, [0, 0, -1, -0.0], 30.0, 'ana', 30.0)
+        """
+        queue = self._queue
+        store = queue._store
+        with queue._lock:
+            index = queue._changes._index
+            holds = queue._holds
+            records = []
+            for ticket, priority in store.ordered():
+                ticket_id = ticket.id
+                requirement = store.lane(ticket_id)[0]
+                change = index.get(ticket_id)
+                hold = holds.get(ticket_id)
+                records.append(
+                    {
+                        "ticket": ticket.to_dict(),
+                        "seq": int(priority[-1]),
+                        "key": [_encode(part) for part in priority[:-1]],
+                        "next": None if change is None else _encode(change[0]),
+                        "requirement": None if requirement == ticket.skills else dict(requirement),
+                        "holder": None if hold is None else hold[0],
+                        "hold_until": None if hold is None else _encode(hold[1]),
+                    }
+                )
+            return records
+
+    def load(self, records: Iterable[Mapping[str, Any]], next_seq: int) -> None:
+        """Fill this empty queue from :meth:`export` records (after a JSON
+        round trip, say) and the exporting queue's :attr:`next_seq`: the same
+        order, lanes, holds and scheduled changes, and the same next
+        arrival number.  The policy is not called (the keys are stored), so
+        the queue must have the exporting queue's policy.  Uses the store's
+        ``bulk_load`` when it has one (one heapify per lane), otherwise
+        inserts one by one.  Raises :class:`InvalidArgument` naming
+        ``records`` or ``next_seq`` for malformed or inconsistent data (and
+        leaves the queue empty), or if the queue is not empty.
+
+        Runtime complexity: O(n) plus parsing the tickets (O(n log n) with a
+        store without ``bulk_load``).
+
+        >>> q = TicketQueue(clock=lambda: 0.0); seam = q.attach("desk")
+        >>> q.push(Ticket("a", 0.0)); q.push(Ticket("b", 5.0, severity="critical"))
+        >>> copy = TicketQueue(clock=lambda: 0.0); copy_seam = copy.attach("desk")
+        >>> copy_seam.load(seam.export(), seam.next_seq)
+        >>> [t.id for t in copy], copy_seam.next_seq
+        (['b', 'a'], 2)
+        """
+        queue = self._queue
+        if not isinstance(next_seq, int) or isinstance(next_seq, bool) or next_seq < 0:
+            raise InvalidArgument("next_seq", next_seq, "expected an int >= 0")
+        with queue._lock:
+            if len(queue._store) or queue._changes._index or queue._holds:
+                raise InvalidArgument("queue", queue, "load fills an empty queue")
+            entries, changes, holds = _parse_records(records, next_seq)
+            store = queue._store
+            bulk_load = getattr(store, "bulk_load", None)
+            try:
+                if bulk_load is not None:
+                    bulk_load(entries)
+                else:
+                    for ticket, priority, lane in entries:
+                        store.insert(ticket, priority, lane)
+            except BaseException:
+                for ticket, _, _ in entries:
+                    if ticket.id in store:
+                        store.delete(ticket.id)
+                raise
+            queue._changes.load_tied(changes)
+            queue._holds.update(holds)
+            queue._next_seq = next_seq
+
     def check(self) -> None:
         """Assert every invariant of the queue (for test suites).
 
@@ -1049,6 +1150,74 @@ class DeskSeam:
         >>> q = TicketQueue(clock=lambda: 0.0); q.attach("desk").check()
         """
         self._queue._check()
+
+
+def _encode(number: float) -> float | str:
+    """A number as JSON data: the infinities as ``"inf"`` / ``"-inf"``."""
+    if number.__class__ is float and number in (math.inf, -math.inf):
+        return "inf" if number > 0 else "-inf"
+    return number
+
+
+def _decode(value: Any, where: str) -> float:
+    """The number :func:`_encode` wrote."""
+    if value == "inf":
+        return math.inf
+    if value == "-inf":
+        return -math.inf
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return value
+    raise ValueError(f"{where}: expected a number, 'inf' or '-inf', got {_brief(value)}")
+
+
+def _parse_records(
+    records: Iterable[Mapping[str, Any]], next_seq: int
+) -> tuple[list[tuple[Ticket, tuple[Any, ...], Lane]], list[tuple[str, float, int]], dict[str, tuple[str, float]]]:
+    """Tickets with priority and lane, scheduled changes and holds from
+    DeskSeam.export records; InvalidArgument naming what is wrong."""
+    entries: list[tuple[Ticket, tuple[Any, ...], Lane]] = []
+    changes: list[tuple[str, float, int]] = []
+    holds: dict[str, tuple[str, float]] = {}
+    ids: set[str] = set()
+    seqs: set[int] = set()
+    from_dict = Ticket.from_dict
+    i = -1
+    try:
+        for record in records:
+            i += 1
+            data = record["ticket"]
+            ticket = data if isinstance(data, Ticket) else from_dict(data)
+            seq = record["seq"]
+            if seq.__class__ is not int or not 0 <= seq < next_seq:
+                raise ValueError(f"seq: expected an int in [0, next_seq={next_seq}), got {_brief(seq)}")
+            ticket_id = ticket.id
+            if ticket_id in ids:
+                raise ValueError(f"ticket id {ticket_id!r} appears twice")
+            if seq in seqs:
+                raise ValueError(f"seq {seq} appears twice")
+            ids.add(ticket_id)
+            seqs.add(seq)
+            key = record["key"]
+            if not isinstance(key, list | tuple) or not key:
+                raise ValueError(f"key: expected a non-empty list of numbers, got {_brief(key)}")
+            priority = (*(_decode(part, "key") for part in key), seq)
+            requirement = record.get("requirement")
+            skills = ticket.skills if requirement is None else SkillSet.of(requirement, field="requirement")
+            holder = record.get("holder")
+            if holder is not None:
+                if not isinstance(holder, str) or not holder:
+                    raise ValueError(f"holder: expected an agent id, got {_brief(holder)}")
+                holds[ticket_id] = (holder, _decode(record.get("hold_until"), "hold_until"))
+            entries.append((ticket, priority, (skills, ticket.channel, holder)))
+            when = record.get("next")
+            if when is not None:
+                changes.append((ticket_id, _decode(when, "next"), seq))
+    except InvalidArgument:
+        raise
+    except (TriageError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        at = "" if i < 0 else f"record {i}: "
+        raise InvalidArgument("records", records, f"{at}{_brief_text(exc)}") from exc
+    return entries, changes, holds
 
 
 def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[Lane, float | None]:

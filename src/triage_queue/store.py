@@ -27,7 +27,7 @@ positions in O(log n).
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from heapq import heapify, heappop, heappush
 from typing import Any, Protocol, cast
 
@@ -89,6 +89,11 @@ class TicketStore(Protocol):
     The queue validates every argument before calling a store, and calls
     only these methods, so a store may assume ids are present or absent as
     documented.
+
+    Optional: ``bulk_load(entries)``, filling an empty store with
+    ``(ticket, priority, lane)`` triples (ids and priorities unique) in one
+    pass, as :meth:`MemoryStore.bulk_load` does; a queue restoring a
+    snapshot uses it when present and falls back to :meth:`insert`.
     """
 
     def __len__(self) -> int:
@@ -415,6 +420,52 @@ class MemoryStore:
         return [(tickets[e[-1]], e[:-1]) for e in entries]
 
     # -- writing ------------------------------------------------------------
+
+    def bulk_load(self, entries: Iterable[tuple[Ticket, Priority, Lane]]) -> None:
+        """Fill this empty store with ``(ticket, priority, lane)`` triples
+        (unique ids and priorities, as for :meth:`insert`), building each
+        partition's heap with one heapify.  Raises ``ValueError`` if the
+        store is not empty.
+
+        Runtime complexity: O(n + D log D) for D tickets with a deadline,
+        against O(n log n) for n inserts.
+
+        >>> from triage_queue import Ticket
+        >>> store = MemoryStore()
+        >>> a, b = Ticket("a", 0.0), Ticket("b", 0.0, sla_due=9.0)
+        >>> store.bulk_load([(a, (1.0, 0), (a.skills, None, None)), (b, (0.0, 1), (b.skills, None, None))])
+        >>> [t.id for t, _ in store.ordered()], store.first(None).id
+        (['b', 'a'], 'b')
+        """
+        if self._tickets or self._partitions:
+            raise ValueError("bulk_load fills an empty store")
+        tickets = self._tickets
+        odd = self._odd
+        partitions = self._partitions
+        deadlines = []
+        for ticket, priority, lane in entries:
+            ticket_id = ticket.id
+            entry: Entry = priority + (ticket_id,)
+            partition = partitions.get(lane)
+            if partition is None:
+                partition = partitions[lane] = _Partition(lane)
+            partition.heap.append(entry)
+            partition.index[ticket_id] = entry
+            tickets[ticket_id] = ticket
+            if lane[2] is not None or lane[1] != ticket.channel or (lane[0] is not ticket.skills and lane[0] != ticket.skills):
+                odd[ticket_id] = lane
+            if ticket.sla_due is not None:
+                deadlines.append((ticket.sla_due, entry))
+        for partition in partitions.values():
+            heapify(partition.heap)
+            partition.top = partition.heap[0]
+            if partition.holder is None:
+                self._stale[partition] = None
+            else:
+                self._held.setdefault(partition.holder, []).append(partition)
+        if deadlines:
+            deadlines.sort()
+            self._deadlines = SortedList(deadlines)
 
     def insert(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
         ticket_id = ticket.id
