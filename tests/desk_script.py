@@ -110,7 +110,101 @@ def state_of(d: Dispatcher, known: list[str]) -> str:
     return "|".join(parts)
 
 
-def run(seed: int, steps: int, strategy: str) -> list[str]:
+class Run:
+    """A desk and what the script knows about it, so that a run can be cut
+    at any step, the desk saved and restored, and the run continued on the
+    copy with the same random choices."""
+
+    def __init__(self, d: Dispatcher, clock: ManualClock, rng: random.Random, known: list[str], agents: list[str]) -> None:
+        self.d = d
+        self.clock = clock
+        self.rng = rng
+        self.known = known
+        self.agents = agents
+        self.heard: list[Event] = []
+        d.subscribe(self.heard.append)
+
+    def step(self, step: int) -> str:
+        """One random operation; the digest of what it did and of the desk after."""
+        d, rng, known = self.d, self.rng, self.known
+        op = rng.choice(
+            ["submit"] * 5
+            + ["accept"] * 3
+            + ["complete"] * 3
+            + ["decline", "next_for", "update", "cancel", "transfer", "tick", "tick", "set_status", "update_agent"]
+            + ["add_agent", "remove_agent", "paused", "explain"]
+        )
+        try:
+            result = self.apply(op, step)
+        except TriageError as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        events = ";".join(str(e) for e in self.heard)
+        self.heard.clear()
+        line = f"{step}|{op}|{result!r}|{events}|{state_of(d, known)}"
+        return hashlib.sha256(line.encode()).hexdigest()[:16]
+
+    def apply(self, op: str, step: int) -> Any:
+        d, clock, rng, known, agents = self.d, self.clock, self.rng, self.known, self.agents
+        if op == "submit":
+            ticket_id = f"T-{step}"
+            known.append(ticket_id)
+            sla = rng.choice([None, 30.0, 120.0])
+            return d.submit(
+                Ticket(
+                    ticket_id,
+                    clock(),
+                    severity=rng.choice(["low", "normal", "normal", "high", "critical"]),
+                    customer_tier=rng.choice([None, "gold", "silver"]),
+                    skills=skills(rng),
+                    preferred_skills=rng.choice([{}, {"german": 2}]),
+                    relax_after=rng.choice([None, 15.0]),
+                    channel=rng.choice(CHANNELS),
+                    customer_id=rng.choice(CUSTOMERS),
+                    sla_due=None if sla is None else clock() + sla,
+                )
+            )
+        if op in ("accept", "decline"):
+            offers = [o for a in agents if a in d.roster for o in d.offers_for(a)]
+            return getattr(d, op)(rng.choice(offers)) if offers else None
+        if op == "complete":
+            held = [t.id for a in agents if a in d.roster for t in d.assigned(a)]
+            return d.complete(rng.choice(held)) if held else None
+        if op == "next_for":
+            return d.next_for(rng.choice(agents))
+        if op == "update" and known:
+            return d.update(rng.choice(known), severity=rng.choice(["normal", "critical"]), contacts=rng.randint(1, 3))
+        if op == "cancel" and known:
+            return d.cancel(rng.choice(known))
+        if op == "transfer":
+            held = [t.id for a in agents if a in d.roster for t in d.assigned(a)]
+            return d.transfer(rng.choice(held), skills=skills(rng)) if held else None
+        if op == "tick":
+            clock.advance(rng.choice([1.0, 5.0, 20.0, 31.0, 70.0]))
+            d.tick()
+            return None
+        if op == "set_status":
+            return d.set_status(rng.choice(agents), rng.choice(["available", "away", "offline"]))
+        if op == "update_agent":
+            return d.update_agent(rng.choice(agents), skills={n: rng.randint(1, 3) for n in rng.sample(SKILLS, 2)})
+        if op == "add_agent":
+            new_id = f"a{len(agents)}"
+            d.add_agent(agent(rng, new_id))
+            agents.append(new_id)
+            return None
+        if op == "remove_agent":
+            return d.remove_agent(rng.choice(agents))
+        if op == "paused":
+            with d.paused():
+                d.submit(Ticket(f"P-{step}", clock()))
+                known.append(f"P-{step}")
+            return None
+        if op == "explain" and known:
+            return str(d.explain_assignment(rng.choice(known)))
+        return None
+
+
+def start(seed: int, strategy: str) -> Run:
+    """A new desk for a seeded run."""
     rng = random.Random(seed)
     clock = ManualClock(0.0)
     d = Dispatcher(
@@ -122,84 +216,14 @@ def run(seed: int, steps: int, strategy: str) -> list[str]:
         sla_warning=10.0,
         affinity_wait=20.0,
     )
-    heard: list[Event] = []
-    d.subscribe(heard.append)
-    known: list[str] = []
-    agents = [a.id for a in d.roster]
-    digests = []
-    for step in range(steps):
-        op = rng.choice(
-            ["submit"] * 5
-            + ["accept"] * 3
-            + ["complete"] * 3
-            + ["decline", "next_for", "update", "cancel", "transfer", "tick", "tick", "set_status", "update_agent"]
-            + ["add_agent", "remove_agent", "paused", "explain"]
-        )
-        try:
-            if op == "submit":
-                ticket_id = f"T-{step}"
-                known.append(ticket_id)
-                sla = rng.choice([None, 30.0, 120.0])
-                result: Any = d.submit(
-                    Ticket(
-                        ticket_id,
-                        clock(),
-                        severity=rng.choice(["low", "normal", "normal", "high", "critical"]),
-                        customer_tier=rng.choice([None, "gold", "silver"]),
-                        skills=skills(rng),
-                        preferred_skills=rng.choice([{}, {"german": 2}]),
-                        relax_after=rng.choice([None, 15.0]),
-                        channel=rng.choice(CHANNELS),
-                        customer_id=rng.choice(CUSTOMERS),
-                        sla_due=None if sla is None else clock() + sla,
-                    )
-                )
-            elif op in ("accept", "decline"):
-                offers = [o for a in agents if a in d.roster for o in d.offers_for(a)]
-                result = getattr(d, op)(rng.choice(offers)) if offers else None
-            elif op == "complete":
-                held = [t.id for a in agents if a in d.roster for t in d.assigned(a)]
-                result = d.complete(rng.choice(held)) if held else None
-            elif op == "next_for":
-                result = d.next_for(rng.choice(agents))
-            elif op == "update" and known:
-                result = d.update(rng.choice(known), severity=rng.choice(["normal", "critical"]), contacts=rng.randint(1, 3))
-            elif op == "cancel" and known:
-                result = d.cancel(rng.choice(known))
-            elif op == "transfer":
-                held = [t.id for a in agents if a in d.roster for t in d.assigned(a)]
-                result = d.transfer(rng.choice(held), skills=skills(rng)) if held else None
-            elif op == "tick":
-                clock.advance(rng.choice([1.0, 5.0, 20.0, 31.0, 70.0]))
-                d.tick()
-                result = None
-            elif op == "set_status":
-                result = d.set_status(rng.choice(agents), rng.choice(["available", "away", "offline"]))
-            elif op == "update_agent":
-                result = d.update_agent(rng.choice(agents), skills={n: rng.randint(1, 3) for n in rng.sample(SKILLS, 2)})
-            elif op == "add_agent":
-                new_id = f"a{len(agents)}"
-                d.add_agent(agent(rng, new_id))
-                agents.append(new_id)
-                result = None
-            elif op == "remove_agent":
-                result = d.remove_agent(rng.choice(agents))
-            elif op == "paused":
-                with d.paused():
-                    d.submit(Ticket(f"P-{step}", clock()))
-                    known.append(f"P-{step}")
-                result = None
-            elif op == "explain" and known:
-                result = str(d.explain_assignment(rng.choice(known)))
-            else:
-                result = None
-        except TriageError as exc:
-            result = f"{type(exc).__name__}: {exc}"
-        events = ";".join(str(e) for e in heard)
-        heard.clear()
-        line = f"{step}|{op}|{result!r}|{events}|{state_of(d, known)}"
-        digests.append(hashlib.sha256(line.encode()).hexdigest()[:16])
-    d._check()
+    return Run(d, clock, rng, [], [a.id for a in d.roster])
+
+
+def run(seed: int, steps: int, strategy: str) -> list[str]:
+    """Digests of a whole seeded run."""
+    r = start(seed, strategy)
+    digests = [r.step(step) for step in range(steps)]
+    r.d._check()
     return digests
 
 

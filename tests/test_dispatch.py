@@ -1184,7 +1184,7 @@ def test_explain_assignment_gives_every_agent_its_specific_reason() -> None:
     assert reasons["eve"] == "lacks skill 'payments' >= 3 (has 1)"
     assert reasons["fay"] == "takes no 'phone' tickets"
     assert qualified == {"gus": True, "ana": True, "hal": True, "dee": True, "bo": True, "cy": True, "eve": False, "fay": False}
-    data = explanation.as_dict()
+    data = explanation.to_dict()
     assert json.loads(json.dumps(data))["agent_id"] == "ana"
     assert [v["agent_id"] for v in data["verdicts"]] == ["gus", "ana", "hal", "dee", "bo", "cy", "eve", "fay"]
     text = str(explanation)

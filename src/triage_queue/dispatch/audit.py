@@ -21,7 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from triage_queue.dispatch.values import Listener
+from triage_queue.errors import InvalidArgument
 from triage_queue.events import Event, EventKind
+from triage_queue.wire import Reader
 
 __all__ = ["MAX_AUDIT", "AuditTrail", "log_listener_error", "logger"]
 
@@ -123,6 +125,25 @@ class AuditTrail:
         except Exception as hook_error:
             # The hook itself failed: logged, still not the caller's business.
             logger.error("on_listener_error failed on event %s: %r", event, hook_error, exc_info=hook_error)
+
+    def export(self) -> dict[str, Any]:
+        """The trail as plain data: the latest event number and the kept
+        events.  Runtime complexity: O(keep)."""
+        return {"seq": self.seq, "events": [e.to_dict() for e in self.events()]}
+
+    def load(self, data: Reader) -> None:
+        """Take the trail :meth:`export` gave (into an empty trail).
+        Runtime complexity: O(events)."""
+        seq = data.integer("seq")
+        events: list[Event] = []
+        for item in data.seq("events").items():
+            event = Event.from_dict(item.data)
+            if (events and event.seq <= events[-1].seq) or event.seq > seq:
+                raise InvalidArgument(item.path, item.data, "events must be in order and numbered up to seq")
+            events.append(event)
+        self.seq = seq
+        self._trail = deque(events[-self.keep :] if self.keep else [], maxlen=self.keep)
+        self._raw = False
 
     def _check(self) -> None:
         """Assert the trail's invariants (used by the test suite)."""

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import Any
 
+from triage_queue.errors import InvalidArgument
 from triage_queue.stats import GroupFigures, WaitHistogram, _add_to_all
 from triage_queue.ticket import Severity, SkillSet, Ticket
+from triage_queue.wire import Reader
 
 __all__ = ["Book", "Books", "Books3", "default_classify"]
 
@@ -204,6 +207,37 @@ class Books:
         """Runtime complexity: O(1)."""
         for book in books:
             book.expired += 1
+
+    def export(self) -> dict[str, Any]:
+        """What the books have counted, as plain data: per book its declined
+        and expired offers and its waits (the waiting counts and oldest
+        waits follow from the queue).  Runtime complexity: O(books · B)."""
+
+        def book(b: Book) -> dict[str, Any]:
+            return {"declined": b.declined, "expired": b.expired, "waits": b.waits.to_dict()}
+
+        return {
+            "overall": book(self.overall),
+            "by_class": {label: book(b) for label, b in self.by_class.items()},
+            "by_skills": {label: book(b) for label, b in self.by_skills.items()},
+        }
+
+    def load(self, data: Reader) -> None:
+        """Take what :meth:`export` gave (into empty books); then
+        :meth:`enter` each waiting ticket.  Runtime complexity: O(books · B)."""
+
+        def fill(b: Book, r: Reader) -> None:
+            b.declined, b.expired = r.integer("declined"), r.integer("expired")
+            b.waits = WaitHistogram.from_dict(r.raw("waits"), path=r.path + ".waits")
+
+        fill(self.overall, data.table("overall"))
+        for kind, section, books in ((1, "by_class", self.by_class), (2, "by_skills", self.by_skills)):
+            table = data.table(section)
+            for label in table.data:
+                if not isinstance(label, str):
+                    raise InvalidArgument(table.path, label, "expected string labels")
+                books[label] = Book(kind, label)
+                fill(books[label], table.table(label))
 
     def _check(self, waiting: int) -> None:
         """Assert the books agree with ``waiting`` tickets in the queue."""

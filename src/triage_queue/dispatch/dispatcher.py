@@ -15,9 +15,10 @@ import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
-from triage_queue.dispatch.books import Books, Books3
+from triage_queue.dispatch.books import Books, Books3, default_classify
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, Profile, profile_key
+from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_difference, policy_identity
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import AsyncKeeper, Waiters
 from triage_queue.errors import (
@@ -31,10 +32,12 @@ from triage_queue.errors import (
 )
 from triage_queue.events import Event, EventKind
 from triage_queue.matching import priority_matching
+from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, Statistics
 from triage_queue.ticket import SkillSet, Ticket
+from triage_queue.wire import Reader, number
 
 __all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "Offer", "OfferStatus", "log_listener_error"]
 
@@ -1780,6 +1783,200 @@ class Dispatcher:
         with self._lock:
             events, listeners = self._trail.take_outbox()
         self._trail.deliver(events, listeners)
+
+    # -- saving and restoring -----------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole desk as plain, JSON-serialisable data with a schema
+        version: the waiting tickets at their exact places (arrival numbers,
+        keys, lanes, holds, scheduled changes), the agents with their live
+        state and the customers they served, the offers and assignments with
+        their deadlines, the passes, every timer, the counters (offer and
+        event numbers), the statistics and the audit trail, and the identity
+        of the policy, selection strategy and classify function it ran with.
+        :meth:`restore` gives a desk that behaves exactly as this one from
+        here on.  Reads the desk as a read does (see ``advance_on_read``);
+        raises :class:`InvalidArgument` inside :meth:`paused`.
+
+        Runtime complexity: O(n log n + A·H + offers + audit).
+
+        >>> import json
+        >>> from triage_queue import ManualClock
+        >>> d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")])
+        >>> d.submit(Ticket("T-1", 0.0)).id
+        'offer-1'
+        >>> copy = Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(0.0))
+        >>> copy.status("T-1"), copy.submit(Ticket("T-2", 0.0)), copy.offers_for("ana")[0].id
+        ('offered', None, 'offer-1')
+        """
+        try:
+            with self._lock:
+                if self._paused:
+                    raise InvalidArgument("snapshot", None, "a desk cannot be saved inside paused()")
+                self._read_advance()
+                return self._export()
+        finally:
+            self._flush()
+
+    def _export(self) -> dict[str, Any]:
+        latest = self._sla_latest
+        sla = sorted((at, kind, ticket_id) for at, kind, ticket_id, number in self._sla if latest.get(ticket_id) == number)
+        classify = self._books.classify
+        return {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "name": self._name,
+            "now": number(self._now),
+            "clock_held": self._clock_held,
+            "settings": {
+                "offer_timeout": self._offer_timeout,
+                "mark_not_responding": self._mark_not_responding,
+                "affinity_wait": self._affinity_wait,
+                "retry_after": self._retry_after,
+                "sla_warning": self._sla_warning,
+                "audit": self._trail.keep,
+                "refuse_unroutable": self._refuse_unroutable,
+                "advance_on_read": self._advance_on_read,
+            },
+            "policy": policy_identity(self._queue.policy),
+            "selection": self._selection.name,
+            "classify": "severity" if classify is default_classify else code_name(classify),
+            "queue": {"next_seq": self._seam.next_seq, "tickets": self._seam.export()},
+            "roster": self._roster.to_dict(),
+            "profiles": self._presence.export(),
+            "offers": self._res.export(),
+            "sla": {
+                "entries": [[number(at), kind, ticket_id] for at, kind, ticket_id in sla],
+                "sent": [[ticket_id, kind, due] for ticket_id, sent in self._sla_sent.items() for kind, due in sorted(sent)],
+            },
+            "books": self._books.export(),
+            "audit": self._trail.export(),
+            "unroutable": list(self._unroutable),
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        data: Any,
+        *,
+        clock: Callable[[], float],
+        policy: Policy | None = None,
+        selection: Selection | None = None,
+        classify: Callable[[Ticket], str] | None = None,
+        on_listener_error: Callable[[Event, Exception], None] | None = None,
+    ) -> Dispatcher:
+        """A desk that behaves exactly as the one that made ``data`` (see
+        :meth:`snapshot`) from the moment it was made: the same results,
+        events, offer ids and event numbers for the same operations at the
+        same clock readings.  Its settings come from the snapshot; the code
+        it ran with must be given again: ``policy`` (default
+        :meth:`Policy.default`), ``selection`` (default :class:`LongestIdle`)
+        and ``classify``, and must match what the snapshot records (rule
+        names and parameters; strategy and function names), or
+        :class:`InvalidArgument` names the difference.  No listener is
+        called while restoring.  The data is checked: anything malformed or
+        inconsistent raises :class:`InvalidArgument` (or the error of the
+        value it describes) naming its path, and a snapshot of another
+        schema version is refused naming it.
+
+        Runtime complexity: O(n + A·H + offers + audit) plus parsing.
+        """
+        top = Reader(data, "snapshot")
+        if top.raw("schema", None) != SCHEMA:
+            raise InvalidArgument("snapshot.schema", top.raw("schema", None), f"not a desk snapshot (expected {SCHEMA!r})")
+        version = top.raw("version", None)
+        if version != VERSION:
+            raise InvalidArgument(
+                "snapshot.version", version, f"this library reads desk snapshots of version {VERSION}, not {version!r}"
+            )
+        policy = Policy.default() if policy is None else policy
+        if not isinstance(policy, Policy):
+            raise InvalidArgument("policy", policy, "expected a triage_queue.Policy")
+        difference = policy_difference(top.raw("policy"), policy_identity(policy))
+        if difference is not None:
+            raise InvalidArgument("policy", policy, f"not the policy the snapshot was made with: {difference}")
+        selection = LongestIdle() if selection is None else selection
+        recorded = top.string("selection")
+        if not isinstance(selection, Selection) or selection.name != recorded:
+            raise InvalidArgument("selection", selection, f"the snapshot was made with selection {recorded!r}")
+        recorded = top.string("classify")
+        given = "severity" if classify is None else code_name(classify)
+        if given != recorded:
+            raise InvalidArgument("classify", classify, f"the snapshot was made with classify {recorded!r}, not {given!r}")
+        settings = top.table("settings")
+        desk = cls(
+            TicketQueue(policy, clock=clock),
+            (),
+            selection=selection,
+            offer_timeout=settings.real("offer_timeout", allow_none=True),
+            mark_not_responding=settings.flag("mark_not_responding"),
+            affinity_wait=settings.real("affinity_wait"),
+            retry_after=settings.real("retry_after", allow_none=True),
+            sla_warning=settings.real("sla_warning", allow_none=True),
+            classify=classify,
+            audit=settings.integer("audit", high=MAX_AUDIT),
+            refuse_unroutable=settings.flag("refuse_unroutable"),
+            advance_on_read=settings.flag("advance_on_read"),
+            name=top.string("name"),
+            on_listener_error=on_listener_error,
+        )
+        with desk._lock:
+            desk._load(top)
+        return desk
+
+    def _load(self, top: Reader) -> None:
+        # Fill this new, empty desk from a snapshot.  Lock held.
+        self._now = top.real("now")
+        self._clock_held = top.real("clock_held", allow_none=True)
+        roster = Roster.from_dict(top.raw("roster"), clock=self._desk_clock, path="snapshot.roster")
+        self._roster._observers.remove(self._on_agent_change)
+        roster._observers.append(self._on_agent_change)
+        roster._lock = self._lock
+        self._roster = roster
+        self._presence.load(top.seq("profiles"))
+        for state in roster._states.values():
+            self._presence.place(state)
+        self._presence.widened = self._presence.narrowed = False
+        queue = top.table("queue")
+        self._seam.load(queue.seq("tickets").data, queue.integer("next_seq"))
+        self._books.load(top.table("books"))
+        for ticket, _ in self._seam.backlog():
+            self._books.enter(ticket)
+        self._res.load(top.table("offers"), self._books.of)
+        self._expiry = [(o.expires_at, o.id) for o in self._res.pending.values() if o.expires_at != _INF]
+        heapq.heapify(self._expiry)
+        self._retry = [(until, t, a) for t, by in self._res.passed.items() for a, until in by.items() if until != _INF]
+        heapq.heapify(self._retry)
+        sla = top.table("sla")
+        for entry in sla.seq("entries").items():
+            at, kind, ticket_id = entry.fields(float, int, str)
+            number = self._sla_latest.get(ticket_id)
+            if number is None:
+                self._sla_count += 1
+                number = self._sla_latest[ticket_id] = self._sla_count
+            heapq.heappush(self._sla, (at, kind, ticket_id, number))
+        for entry in sla.seq("sent").items():
+            ticket_id, kind, due = entry.fields(str, int, float)
+            self._sla_sent.setdefault(ticket_id, set()).add((kind, due))
+        self._trail.load(top.table("audit"))
+        for item in top.seq("unroutable").items():
+            if not isinstance(item.data, str) or item.data not in self._queue:
+                raise InvalidArgument(item.path, item.data, "expected the id of a waiting ticket")
+            self._unroutable[item.data] = None
+        self._verify_loaded(top.path)
+
+    def _verify_loaded(self, path: str) -> None:
+        # What the parts cannot check alone: tracks, loads and the queue agree.
+        load: dict[tuple[str, str], int] = {}
+        for ticket_id, track in self._res.tracks.items():
+            state = self._roster._states.get(track.agent_id)
+            if state is None or track.slot not in state.agent.capacity or ticket_id in self._queue:
+                raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
+            load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+        for agent_id, state in self._roster._states.items():
+            for slot, used in state.load.items():
+                if used != load.get((agent_id, slot), 0):
+                    raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
 
     def __repr__(self) -> str:
         return (

@@ -15,11 +15,14 @@ offer numbers only grow.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
 
 from triage_queue.dispatch.books import Books3
 from triage_queue.dispatch.values import Offer, OfferStatus
 from triage_queue.errors import InvalidArgument, NotAssigned, OfferClosed, UnknownOffer, UnknownTicket
 from triage_queue.ticket import Ticket
+from triage_queue.wire import Reader, number, read_number
 
 __all__ = ["CLOSED_MEMORY", "Reservations", "Track"]
 
@@ -34,7 +37,7 @@ class Track:
     __slots__ = ("agent_id", "assigned_at", "books", "how", "note", "offer", "seq", "slot", "ticket")
 
     def __init__(  # noqa: PLR0917
-        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer, note: str | float, how: str, books: Books3
+        self, ticket: Ticket, seq: int, agent_id: str, slot: str, offer: Offer | None, note: str | float, how: str, books: Books3
     ) -> None:
         """Runtime complexity: O(1)."""
         self.ticket = ticket
@@ -181,6 +184,69 @@ class Reservations:
         """Runtime complexity: O(1)."""
         if self.passed:
             self.passed.pop(ticket_id, None)
+
+    def export(self) -> dict[str, Any]:
+        """Everything reserved, as plain data, in order: tracks (with their
+        offer, if pending), the offer number, closed offers, inboxes and
+        passes.  Runtime complexity: O(tracks + closed + passes)."""
+        return {
+            "count": self.count,
+            "tracks": [
+                {
+                    "ticket": t.ticket.to_dict(),
+                    "seq": t.seq,
+                    "agent_id": t.agent_id,
+                    "slot": t.slot,
+                    "offer": None if t.offer is None else t.offer.to_dict(),
+                    "note": number(t.note) if isinstance(t.note, float) else t.note,
+                    "how": t.how,
+                    "assigned_at": t.assigned_at,
+                }
+                for t in self.tracks.values()
+            ],
+            "closed": [[offer_id, status.value] for offer_id, status in self.closed.items()],
+            "inbox": [[agent_id, list(ids)] for agent_id, ids in self.inbox.items()],
+            "passed": [
+                [ticket_id, agent_id, number(until)] for ticket_id, by in self.passed.items() for agent_id, until in by.items()
+            ],
+        }
+
+    def load(self, data: Reader, books_of: Callable[[Ticket], Books3]) -> None:
+        """Take what :meth:`export` gave (into empty reservations);
+        ``books_of`` gives a ticket's statistics books.
+        Runtime complexity: O(tracks + closed + passes)."""
+        self.count = data.integer("count")
+        for item in data.seq("tracks").items():
+            ticket = Ticket.from_dict(item.raw("ticket"))
+            offer_data = item.raw("offer")
+            offer = None if offer_data is None else Offer.from_dict(offer_data, path=item.path + ".offer")
+            note_data = item.raw("note")
+            note: str | float = note_data if isinstance(note_data, str) else read_number(note_data, item.path + ".note")
+            agent_id = item.string("agent_id")
+            if ticket.id in self.tracks or (offer is not None and (offer.id in self.pending or offer.agent_id != agent_id)):
+                raise InvalidArgument(item.path, item.data, "a ticket or offer listed twice, or an offer to another agent")
+            seq, slot, how = item.integer("seq"), item.string("slot"), item.string("how")
+            track = Track(ticket, seq, agent_id, slot, offer, note, how, books_of(ticket))
+            track.assigned_at = item.real("assigned_at", allow_none=True)
+            self.tracks[ticket.id] = track
+            if offer is not None:
+                self.pending[offer.id] = offer
+        for entry in data.seq("closed").items():
+            offer_id, status = entry.fields(str, str)
+            try:
+                self.closed[offer_id] = OfferStatus(status)
+            except ValueError:
+                raise InvalidArgument(entry.path, entry.data, "not an offer status") from None
+        for entry in data.seq("inbox").items():
+            agent_id, ids = entry.fields(str, list)
+            for offer_id in ids:
+                offer = self.pending.get(offer_id) if isinstance(offer_id, str) else None
+                if offer is None or offer.agent_id != agent_id:
+                    raise InvalidArgument(entry.path, entry.data, "an inbox may hold only pending offers to its agent")
+            self.inbox[agent_id] = deque(ids)
+        for entry in data.seq("passed").items():
+            ticket_id, agent_id, until = entry.fields(str, str, float)
+            self.pass_on(ticket_id, agent_id, until)
 
     def _check(self) -> None:
         """Assert the reservations' invariants (used by the test suite)."""

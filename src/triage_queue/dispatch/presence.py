@@ -29,9 +29,11 @@ from collections.abc import Container
 from typing import Any
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus
+from triage_queue.errors import InvalidArgument, InvalidValue
 from triage_queue.heap import IndexedHeap
 from triage_queue.selection import LeastLoaded, LongestIdle, MostProficient, RoundRobin, Selection
 from triage_queue.ticket import SkillSet, Ticket
+from triage_queue.wire import Reader
 
 __all__ = ["Presence", "Profile", "profile_key"]
 
@@ -239,6 +241,25 @@ class Presence:
     def anyone_has(self, skills: SkillSet) -> bool:
         """Whether some agent on the roster has ``skills``.  Runtime complexity: O(G)."""
         return any(p.agents for p in self.eligible(skills))
+
+    def export(self) -> list[dict[str, Any]]:
+        """The profiles in the order they were created (their numbers, which
+        break ties), as plain data.  Runtime complexity: O(G)."""
+        return [{"skills": dict(p.skills.items()), "capacity": dict(sorted(p.capacity.items()))} for p in self.profiles.values()]
+
+    def load(self, data: Reader) -> None:
+        """Create the profiles :meth:`export` gave, in order and still empty
+        (then :meth:`place` each agent).  Runtime complexity: O(G)."""
+        for item in data.items():
+            try:
+                sample = Agent("profile", skills=item.raw("skills"), capacity=item.raw("capacity"))
+            except InvalidValue as exc:
+                raise InvalidArgument(item.path, item.data, f"not a profile: {exc}") from None
+            key = profile_key(sample)
+            if key in self.profiles:
+                raise InvalidArgument(item.path, item.data, "a profile listed twice")
+            self.profiles[key] = Profile(sample, self._count)
+            self._count += 1
 
     def _check(self, states: dict[str, AgentState]) -> None:
         """Assert the profiles agree with the roster's live ``states``."""

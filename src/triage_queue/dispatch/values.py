@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import attrs
 
 from triage_queue.events import Event
 from triage_queue.ticket import Ticket
+from triage_queue.wire import Reader, number
 
 __all__ = ["AgentVerdict", "AssignmentExplanation", "Listener", "Offer", "OfferStatus"]
 
@@ -45,6 +47,35 @@ class Offer:
     created_at: float
     expires_at: float
     how: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (an offer without a timeout expires at ``"inf"``);
+        what :meth:`from_dict` reads back.  Runtime complexity: O(ticket).
+
+        >>> o = Offer("offer-1", Ticket("T-1", 0.0), "ana", 0.0, float("inf"), "routed")
+        >>> Offer.from_dict(o.to_dict()) == o, o.to_dict()["expires_at"]
+        (True, 'inf')
+        """
+        return {
+            "id": self.id,
+            "ticket": self.ticket.to_dict(),
+            "agent_id": self.agent_id,
+            "created_at": self.created_at,
+            "expires_at": number(self.expires_at),
+            "how": self.how,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, path: str = "offer") -> Offer:
+        """The offer :meth:`to_dict` describes, every value checked (the
+        ticket as :meth:`Ticket.from_dict` checks it); anything wrong raises
+        the library's error naming its path.  Runtime complexity: O(ticket).
+        """
+        r = Reader(data, path)
+        return cls(
+            r.string("id"), Ticket.from_dict(r.raw("ticket")), r.string("agent_id"), r.real("created_at"), r.real("expires_at"),
+            r.string("how"),
+        )
 
 
 @attrs.frozen(slots=True)
@@ -78,7 +109,16 @@ class AssignmentExplanation:
     verdicts: tuple[AgentVerdict, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for logs and audit trails.  Runtime complexity: O(agents)."""
+        """Deprecated: use :meth:`to_dict`.  Runtime complexity: O(agents)."""
+        warnings.warn("AssignmentExplanation.as_dict() is deprecated; use to_dict()", DeprecationWarning, stacklevel=2)
+        return self.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for logs and audit trails.  Runtime complexity: O(agents).
+
+        >>> AssignmentExplanation("T-1", 0.0, "waiting", None, None, "longest_idle", ()).to_dict()["state"]
+        'waiting'
+        """
         return {
             "ticket_id": self.ticket_id,
             "now": self.now,

@@ -1,0 +1,116 @@
+"""What a snapshot of a desk is: its schema and version, and the identity
+of the code it ran with (the policy, the selection strategy, the classify
+function), which a restore must be given again and which must match.
+
+A policy is code, not data: the snapshot records its composition, its
+``max_wait``, its weights and, per rule, the rule's type, name and
+parameters, so that :meth:`Dispatcher.restore` can refuse a different
+policy and name the difference.
+
+>>> from triage_queue import Policy
+>>> identity = policy_identity(Policy.default())
+>>> [rule["name"] for rule in identity["rules"]]
+['emergency', 'vip', 'complexity', 'feedback_order']
+>>> policy_difference(identity, policy_identity(Policy.default(max_wait=60))) is not None
+True
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from triage_queue.policy import Policy
+
+__all__ = ["SCHEMA", "VERSION", "code_name", "policy_difference", "policy_identity"]
+
+SCHEMA = "triage-queue/desk"
+VERSION = 1
+
+
+def code_name(obj: Any) -> str:
+    """A stable name for a piece of code (``module.qualname``), the same in
+    every process.  Runtime complexity: O(1)."""
+    target = obj if callable(obj) and hasattr(obj, "__qualname__") else type(obj)
+    return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+
+
+def _plain(value: Any) -> Any:
+    # A rule parameter as plain, process-independent data.
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, bool | str | int) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple | frozenset | set):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, frozenset | set) else items
+    if callable(value):
+        return code_name(value)
+    return repr(value)
+
+
+def _rule_identity(rule: Any) -> dict[str, Any]:
+    if attrs.has(type(rule)):
+        params = {f.name: _plain(getattr(rule, f.name)) for f in attrs.fields(type(rule)) if f.name != "name"}
+    elif hasattr(rule, "__dict__"):
+        params = {k: _plain(v) for k, v in sorted(vars(rule).items()) if not k.startswith("_")}
+    else:
+        params = {}
+    return {"type": code_name(type(rule)), "name": getattr(rule, "name", "?"), "params": params}
+
+
+def policy_identity(policy: Policy) -> dict[str, Any]:
+    """The policy as plain data that is the same in every process for the
+    same policy: composition, ``max_wait``, weights and each rule's type,
+    name and parameters.  Runtime complexity: O(R).
+    """
+    return {
+        "composition": policy.composition.value,
+        "max_wait": policy.max_wait,
+        "weights": None if policy.weights is None else list(policy.weights),
+        "rules": [_rule_identity(rule) for rule in policy.rules],
+    }
+
+
+def policy_difference(recorded: Any, given: dict[str, Any]) -> str | None:
+    """What differs between a recorded policy identity and the given one,
+    in words, or None if they match.  Runtime complexity: O(R).
+    """
+    if recorded == given:
+        return None
+    if not isinstance(recorded, Mapping):
+        return "the snapshot records no policy"
+    for key in ("composition", "max_wait", "weights"):
+        if recorded.get(key) != given[key]:
+            return f"the snapshot's {key} is {recorded.get(key)!r}, this policy's is {given[key]!r}"
+    rules = recorded.get("rules")
+    if not isinstance(rules, list) or len(rules) != len(given["rules"]):
+        count = len(rules) if isinstance(rules, list) else "no"
+        return f"the snapshot's policy has {count} rules, this one {len(given['rules'])}"
+    for i, (a, b) in enumerate(zip(rules, given["rules"], strict=True)):
+        if a != b:
+            return f"the snapshot's rule {i + 1} is {_describe(a)}, this policy's is {_describe(b)}"
+    return "the policies differ"
+
+
+def _describe(rule: Any) -> str:
+    if not isinstance(rule, Mapping):
+        return repr(rule)
+    params = rule.get("params")
+    if not isinstance(params, Mapping):
+        params = {}
+    inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"{rule.get('name')}({inner})"
+
+
+def describe_callable(obj: Callable[..., Any] | None, default: str) -> str:
+    """``default`` for None, else :func:`code_name`.  Runtime complexity: O(1)."""
+    return default if obj is None else code_name(obj)

@@ -1,0 +1,184 @@
+"""Dispatcher.snapshot() and Dispatcher.restore(): a desk saved at any point
+of any run, through JSON (and in a fresh process), behaves exactly as the
+original from there on: the same results, events, offer ids and state."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from desk_script import STRATEGIES, Run, start
+from triage_queue import (
+    Agent,
+    Dispatcher,
+    Emergency,
+    InvalidArgument,
+    ManualClock,
+    Policy,
+    Ticket,
+    TicketQueue,
+    TriageError,
+    Vip,
+)
+
+HERE = Path(__file__).parent
+DERANDOMIZE = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def restored(r: Run, through_json: bool = True) -> Run:
+    """A copy of a run whose desk is restored from a snapshot of the original."""
+    data = r.d.snapshot()
+    if through_json:
+        data = json.loads(json.dumps(data, allow_nan=False))
+    clock = ManualClock(r.clock())
+    selection = STRATEGIES[r.d.selection.name]()
+    d = Dispatcher.restore(data, clock=clock, policy=Policy.default(max_wait=600), selection=selection)
+    rng = random.Random()
+    rng.setstate(r.rng.getstate())
+    return Run(d, clock, rng, list(r.known), list(r.agents))
+
+
+def normal(snapshot: dict[str, Any]) -> str:
+    return json.dumps(snapshot, sort_keys=True, allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None, derandomize=DERANDOMIZE)
+@given(
+    seed=st.integers(0, 10**6),
+    cut=st.integers(0, 150),
+    strategy=st.sampled_from(sorted(STRATEGIES)),
+)
+def test_a_restored_desk_continues_exactly_as_the_original(seed: int, cut: int, strategy: str) -> None:
+    original = start(seed, strategy)
+    for step in range(cut):
+        original.step(step)
+    copy_run = restored(original)
+    assert normal(copy_run.d.snapshot()) == normal(original.d.snapshot())
+    for step in range(cut, cut + 80):
+        assert original.step(step) == copy_run.step(step), f"diverged at step {step}"
+    assert normal(copy_run.d.snapshot()) == normal(original.d.snapshot())
+    copy_run.d._check()
+    original.d._check()
+
+
+def test_a_desk_restored_in_a_fresh_process_continues_exactly(tmp_path: Path) -> None:
+    original = start(7, "longest_idle")
+    for step in range(120):
+        original.step(step)
+    saved = tmp_path / "desk.json"
+    saved.write_text(json.dumps(original.d.snapshot()))
+    rng_state = tmp_path / "rng.json"
+    rng_state.write_text(json.dumps(original.rng.getstate()))
+    program = f"""
+import json, random, sys
+sys.path.insert(0, {str(HERE)!r})
+from desk_script import Run, STRATEGIES
+from triage_queue import Dispatcher, ManualClock, Policy
+data = json.loads(open({str(saved)!r}).read())
+clock = ManualClock({original.clock()!r})
+d = Dispatcher.restore(data, clock=clock, policy=Policy.default(max_wait=600))
+rng = random.Random()
+state = json.loads(open({str(rng_state)!r}).read())
+rng.setstate((state[0], tuple(state[1]), state[2]))
+r = Run(d, clock, rng, {original.known!r}, {original.agents!r})
+print("\\n".join(r.step(step) for step in range(120, 200)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], env={**os.environ, "PYTHONHASHSEED": "99"}, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = [original.step(step) for step in range(120, 200)]
+    assert done.stdout.split() == expected
+
+
+def test_offer_and_event_numbers_continue_across_a_restore() -> None:
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana", capacity=5)], name="eu")
+    for i in range(3):
+        d.submit(Ticket(f"T-{i}", 0.0))
+    copy_desk = Dispatcher.restore(d.snapshot(), clock=ManualClock(0.0))
+    offer = copy_desk.submit(Ticket("T-9", 0.0))
+    assert offer is not None and offer.id == "eu-4"
+    assert copy_desk.events[-1].seq == d.events[-1].seq + 2  # submitted, offered
+
+
+def test_restore_refuses_a_different_policy_naming_the_difference() -> None:
+    d = Dispatcher(TicketQueue(Policy.lexicographic(Emergency(), Vip(tiers={"gold": 2})), clock=lambda: 0.0))
+    data = d.snapshot()
+    with pytest.raises(InvalidArgument) as caught:
+        Dispatcher.restore(data, clock=lambda: 0.0, policy=Policy.lexicographic(Emergency(), Vip(tiers={"gold": 3})))
+    assert caught.value.field == "policy"
+    assert "rule 2 is vip(" in str(caught.value) and "'gold': 2" in str(caught.value) and "'gold': 3" in str(caught.value)
+    with pytest.raises(InvalidArgument, match="selection 'longest_idle'"):
+        Dispatcher.restore(data, clock=lambda: 0.0, policy=d.queue.policy, selection=STRATEGIES["tied"]())
+
+
+def test_restore_refuses_another_schema_version_naming_it() -> None:
+    data = Dispatcher(TicketQueue(clock=lambda: 0.0)).snapshot()
+    data["version"] = 99
+    with pytest.raises(InvalidArgument, match="version 1, not 99"):
+        Dispatcher.restore(data, clock=lambda: 0.0)
+    with pytest.raises(InvalidArgument, match="not a desk snapshot"):
+        Dispatcher.restore({"hello": 1}, clock=lambda: 0.0)
+
+
+def test_a_snapshot_is_plain_json_and_no_listener_hears_the_restore() -> None:
+    r = start(3, "least_loaded")
+    for step in range(60):
+        r.step(step)
+    data = r.d.snapshot()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    heard: list[Any] = []
+    d = Dispatcher.restore(data, clock=ManualClock(r.clock()), policy=Policy.default(max_wait=600), selection=STRATEGIES["least_loaded"](), on_listener_error=None)
+    d.subscribe(heard.append)
+    assert heard == []
+    assert [e.seq for e in d.events] == [e.seq for e in r.d.events]
+
+
+def test_snapshot_inside_paused_is_refused() -> None:
+    d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+    with d.paused(), pytest.raises(InvalidArgument, match="paused"):
+        d.snapshot()
+
+
+def _mutations(data: dict[str, Any]) -> list[dict[str, Any]]:
+    bad = []
+    for path, value in [
+        (("roster", "agents", 0, "load", "*"), 7),
+        (("offers", "tracks", 0, "agent_id"), "nobody"),
+        (("queue", "next_seq"), -1),
+        (("audit", "seq"), "many"),
+        (("now",), "later"),
+        (("books", "overall", "waits", "count"), 10**30),
+        (("profiles",), 5),
+        (("unroutable",), ["no-such-ticket"]),
+        (("sla", "entries"), [[1.0, 0]]),
+    ]:
+        mutated = copy.deepcopy(data)
+        target: Any = mutated
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        bad.append(mutated)
+    return bad
+
+
+def test_a_malformed_snapshot_is_refused_with_a_library_error_naming_the_place() -> None:
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=30, sla_warning=5)
+    d.submit(Ticket("T-1", 0.0, sla_due=50.0))
+    d.submit(Ticket("T-2", 0.0))
+    for bad in _mutations(d.snapshot()):
+        with pytest.raises(TriageError) as caught:
+            Dispatcher.restore(bad, clock=ManualClock(0.0))
+        assert "snapshot" in str(caught.value) or "roster" in str(caught.value) or "next_seq" in str(caught.value)
