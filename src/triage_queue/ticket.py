@@ -435,6 +435,9 @@ def _to_skills(value: Any) -> SkillSet:
 # caller passes is kept as is.)
 _SHARED: dict[SkillSet, SkillSet] = {_EMPTY_SKILLS: _EMPTY_SKILLS}
 
+# Requirements read by Ticket.from_dict, by (field, *items) of the dict given.
+_FROM_DICT_SKILLS: dict[tuple[Any, ...], SkillSet] = {}
+
 
 def _shared(skills: SkillSet) -> SkillSet:
     found = _SHARED.get(skills)
@@ -729,7 +732,24 @@ class Ticket:
                 raise InvalidTicket(key, _MISSING, f"missing: a ticket needs {' and '.join(_REQUIRED)}")
         attributes = items.get("attributes")
         if attributes is not None:
-            items["attributes"] = _json_data(InvalidTicket, "attributes", attributes)
+            if attributes.__class__ is dict and not attributes:
+                del items["attributes"]  # the default: nothing to copy or check
+            else:
+                items["attributes"] = _json_data(InvalidTicket, "attributes", attributes)
+        for field in ("skills", "preferred_skills"):
+            # A snapshot holds many tickets with few distinct requirements:
+            # each distinct one is checked and built once.
+            value = items.get(field)
+            # Only plain str -> int maps are memoised (True == 1 must not pass for a level).
+            if value.__class__ is dict and all(k.__class__ is str and v.__class__ is int for k, v in value.items()):
+                memo_key = (field, *value.items())
+                known = _FROM_DICT_SKILLS.get(memo_key)
+                if known is None:
+                    known = _to_skills(value) if field == "skills" else _to_preferred_skills(value)
+                    if len(_FROM_DICT_SKILLS) >= 4096:
+                        _FROM_DICT_SKILLS.clear()
+                    _FROM_DICT_SKILLS[memo_key] = known
+                items[field] = known
         return cls(**items)
 
     def __reduce__(self) -> tuple[Any, ...]:

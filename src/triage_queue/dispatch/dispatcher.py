@@ -1938,10 +1938,14 @@ class Dispatcher:
             self._presence.place(state)
         self._presence.widened = self._presence.narrowed = False
         queue = top.table("queue")
-        self._seam.load(queue.seq("tickets").data, queue.integer("next_seq"))
+        records = queue.seq("tickets").data
+        self._seam.load(records, queue.integer("next_seq"))
         self._books.load(top.table("books"))
-        for ticket, _ in self._seam.backlog():
-            self._books.enter(ticket)
+        get, enter = self._queue.get, self._books.enter
+        for record in records:  # checked by the load: each names a ticket now waiting
+            ticket = get(record["ticket"]["id"])
+            assert ticket is not None
+            enter(ticket)
         self._res.load(top.table("offers"), self._books.of)
         self._expiry = [(o.expires_at, o.id) for o in self._res.pending.values() if o.expires_at != _INF]
         heapq.heapify(self._expiry)
