@@ -182,3 +182,22 @@ def test_a_malformed_snapshot_is_refused_with_a_library_error_naming_the_place()
         with pytest.raises(TriageError) as caught:
             Dispatcher.restore(bad, clock=ManualClock(0.0))
         assert "snapshot" in str(caught.value) or "roster" in str(caught.value) or "next_seq" in str(caught.value)
+
+
+def test_events_carry_what_changed_so_the_trail_can_rebuild_history() -> None:
+    d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana"), Agent("bo", skills={"api": 2})])
+    d.submit(Ticket("T-1", 0.0))
+    d.update("T-1", severity="high", contacts=2)
+    assert d.events[-1].changes == {"contacts": 2, "severity": "high"}
+    d.accept(d.offers_for("ana")[0])
+    d.transfer("T-1", skills={"api": 2})
+    transferred = next(e for e in d.events if e.kind.value == "transferred")
+    assert transferred.changes == {"from_agent": "ana", "skills": {"api": 2}}
+    assert json.loads(json.dumps([e.to_dict() for e in d.events])) == [e.to_dict() for e in d.events]
+
+
+def test_an_update_with_attributes_that_are_not_json_still_works() -> None:
+    d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")])
+    d.submit(Ticket("T-1", 0.0))
+    new = d.update("T-1", attributes={"seats": {1, 2}})
+    assert new.attributes["seats"] == {1, 2} and "seats" in d.events[-1].changes["attributes"]  # type: ignore[index]

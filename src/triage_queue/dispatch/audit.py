@@ -81,15 +81,17 @@ class AuditTrail:
         agent_id: str | None = None,
         offer_id: str | None = None,
         detail: str = "",
+        changes: dict[str, Any] | None = None,
     ) -> None:
-        """Record one event.  Runtime complexity: O(1)."""
+        """Record one event (``changes``: what changed, as plain data).
+        Runtime complexity: O(1)."""
         seq = self.seq = self.seq + 1
         if self.listeners:
-            event = Event(kind, now, seq, ticket_id, agent_id, offer_id, detail)
+            event = Event(kind, now, seq, ticket_id, agent_id, offer_id, detail, changes)
             self._trail.append(event)
             self.outbox.append(event)
         elif self.keep:
-            self._trail.append((kind, now, seq, ticket_id, agent_id, offer_id, detail))
+            self._trail.append((kind, now, seq, ticket_id, agent_id, offer_id, detail, changes))
             self._raw = True
 
     def events(self) -> list[Event]:

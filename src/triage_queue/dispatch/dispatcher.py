@@ -27,6 +27,7 @@ from triage_queue.errors import (
     InvalidArgument,
     InvalidKey,
     RuleError,
+    TriageError,
     UnknownTicket,
     Unroutable,
 )
@@ -426,7 +427,7 @@ class Dispatcher:
                         self._route(ticket_id, "routed after an update")
                 if new.sla_due != old.sla_due:
                     self._schedule_sla(new, now)
-                self._emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)))
+                self._emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)), changes=_changed(new, changes))
         finally:
             self._flush()
         return new
@@ -673,7 +674,14 @@ class Dispatcher:
                 self._untrack(track, now)
                 self._pass(ticket_id, track.agent_id, now)
                 self._requeue(new, track.seq, books)
-                self._emit(EventKind.TRANSFERRED, now, ticket_id, track.agent_id, detail=", ".join(sorted(changes)))
+                self._emit(
+                    EventKind.TRANSFERRED,
+                    now,
+                    ticket_id,
+                    track.agent_id,
+                    detail=", ".join(sorted(changes)),
+                    changes={"from_agent": track.agent_id, **_changed(new, changes)},
+                )
                 self._check_routable(new, now)
                 if not self._paused:
                     self._route(ticket_id, "routed after a transfer")
@@ -2027,6 +2035,17 @@ class Dispatcher:
                     and (holder is None or holder == agent_id)
                 ):
                     raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
+
+
+def _changed(ticket: Ticket, changes: dict[str, Any]) -> dict[str, Any]:
+    # The new values of the changed fields, as plain data (for the event).
+    if not changes:
+        return {}
+    try:
+        data = ticket.to_dict()
+    except TriageError:  # attributes that are not JSON data: the changed fields in words
+        return {name: repr(getattr(ticket, name, None))[:200] for name in sorted(changes)}
+    return {name: data[name] for name in sorted(changes) if name in data}
 
 
 def _warn_no_capacity(agent_id: str, how: str) -> None:
