@@ -180,6 +180,10 @@ class Dispatcher:
         self._sla_latest: dict[str, int] = {}
         self._sla_sent: dict[str, set[tuple[int, float]]] = {}  # events already sent per ticket
         self._sla_count = 0
+        # The earliest head of _expiry, _retry and _sla (or +inf), kept so
+        # that _advance is one comparison when none of them is due: lowered
+        # at every push, recomputed after every pass that pops.
+        self._due_at = _INF
         # The audit trail keeps events as plain tuples, made into Event
         # values only when read (most are never read): far cheaper per call.
         self._trail = AuditTrail(audit, log_listener_error if on_listener_error is None else on_listener_error)
@@ -1148,6 +1152,34 @@ class Dispatcher:
         else:
             now = self._odd_reading(now)
         seam = self._seam
+        if now < self._due_at:
+            at = seam.next_change_at()
+            if at is None or at > now:
+                # Nothing is due (the usual case): no loop over the schedules.
+                relaned = seam.relaned()  # lanes changed by queue calls since the last time
+                if relaned:
+                    self._route_relaned(relaned, now)
+                return now
+        try:
+            self._apply_due(now)
+        finally:
+            self._reset_due()
+        relaned = seam.relaned()  # lanes changed by queue calls since the last time
+        if relaned:
+            self._route_relaned(relaned, now)
+        return now
+
+    def _reset_due(self) -> None:
+        # _due_at from the heads of the desk's own schedules.
+        due = _INF
+        for schedule in (self._expiry, self._retry, self._sla):
+            if schedule and schedule[0][0] < due:
+                due = schedule[0][0]
+        self._due_at = due
+
+    def _apply_due(self, now: float) -> None:
+        # Everything due by now, earliest first (see _advance).
+        seam = self._seam
         expiry, retry, sla = self._expiry, self._retry, self._sla
         while True:
             # The earliest due item of the four schedules (ties: in this order).
@@ -1172,10 +1204,6 @@ class Dispatcher:
                 self._lapse_one()
             else:
                 self._sla_one(now)
-        relaned = seam.relaned()  # lanes changed by queue calls since the last time
-        if relaned:
-            self._route_relaned(relaned, now)
-        return now
 
     def _desk_time(self) -> float:
         # The desk's time: the clock reading of the last operation.
@@ -1253,6 +1281,7 @@ class Dispatcher:
             self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
         except BaseException:
             heapq.heappush(self._expiry, (expires, offer_id))  # tried again on the next call
+            self._due_at = min(self._due_at, expires)
             raise
 
     def _lapse_one(self) -> None:
@@ -1309,7 +1338,9 @@ class Dispatcher:
         warning = self._sla_warning
         if warning is not None:
             heapq.heappush(self._sla, (due - warning, 0, ticket.id, number))
+            self._due_at = min(self._due_at, due - warning)
         heapq.heappush(self._sla, (due, 1, ticket.id, number))
+        self._due_at = min(self._due_at, due)
 
     def _affinity(self, ticket: Ticket, now: float) -> Offer | None:
         customer = ticket.customer_id
@@ -1450,6 +1481,8 @@ class Dispatcher:
         self._res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
             heapq.heappush(self._expiry, (expires, offer_id))
+            if expires < self._due_at:  # noqa: PLR1730 - no builtin call on the hot path
+                self._due_at = expires
         state.load[slot] += 1  # the roster keeps a load entry for every capacity key
         state.offered += 1
         state.last_offer = count
@@ -1545,6 +1578,7 @@ class Dispatcher:
         self._res.pass_on(ticket_id, agent_id, until)
         if self._retry_after is not None:
             heapq.heappush(self._retry, (until, ticket_id, agent_id))
+            self._due_at = min(self._due_at, until)
 
     def _finish(self, track: Track, now: float, kind: EventKind, how: str) -> None:
         # A ticket leaves for good (completed or cancelled): free its agent,
@@ -1970,6 +2004,7 @@ class Dispatcher:
         for entry in sla.seq("sent").items():
             ticket_id, kind, due = entry.fields(str, int, float)
             self._sla_sent.setdefault(ticket_id, set()).add((kind, due))
+        self._reset_due()
         self._trail.load(top.table("audit"))
         for item in top.seq("unroutable").items():
             if not isinstance(item.data, str) or item.data not in self._queue:
