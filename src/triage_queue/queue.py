@@ -226,10 +226,16 @@ class TicketQueue:
         if ticket.__class__ is not Ticket and not isinstance(ticket, Ticket):
             raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
         with self._lock:
-            if ticket.id in self._store:
+            store = self._store
+            if ticket.id in store:
                 raise DuplicateTicket(ticket.id)
-            self._insert(ticket, self._next_seq)
-            self._next_seq += 1
+            seq = self._next_seq
+            if self._stepped or ticket.preferred_skills or self._changes._index:
+                self._insert(ticket, seq)
+            else:
+                # _insert for the common case: nothing scheduled, nothing to schedule.
+                store.insert(ticket, self._sort_key(ticket, self._clock()) + (seq,), (ticket.skills, ticket.channel, None))
+            self._next_seq = seq + 1
 
     def _new_sequence(self) -> int:
         # An arrival number for a ticket a dispatcher hands to an agent
@@ -282,6 +288,21 @@ class TicketQueue:
         >>> q.pop(skills={"api": 1}).id, q.pop().id
         ('std', 'vip')
         """
+        if skills is None and channels is None and agent is None:
+            # The unfiltered pop: _take_locked inlined.
+            with self._lock:
+                changes = self._changes
+                if changes._index:  # the heap's dict: no Python-level __len__ call
+                    self._rekey_due(self._clock())
+                popped = self._store.pop_first(None)
+                if popped is None:
+                    raise Empty(_empty_message(len(self._store), None))
+                ticket = popped[0]
+                if changes._index:
+                    changes.pop(ticket.id, None)
+                if self._holds:
+                    self._holds.pop(ticket.id, None)
+                return ticket
         _check_filters(channels, agent)
         found = self._take(None if skills is None else _to_skills(skills), channels, agent)
         if found is None:

@@ -323,6 +323,13 @@ class MemoryStore:
         best: Entry | None = None
         found = None
         if skills is None and channels is None:
+            if len(self._partitions) == 1 and not held:
+                # One lane (the common single-skill-group queue): no heads
+                # heap to consult.
+                for partition in self._partitions.values():
+                    if partition.holder is None and partition.top is not None:
+                        return partition
+                return None
             if self._stale:
                 self._sync_heads()
             if self._heads:
