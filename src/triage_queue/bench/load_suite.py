@@ -494,11 +494,8 @@ def dispatcher_checks(d: Dispatcher, submitted: list[str], tally: EventTally | N
 
 
 def _library_desk(agents: list[Agent], lock: InstrumentedRLock | None = None, tally: EventTally | None = None) -> _LibraryDesk:
-    q = TicketQueue(Policy.default(), clock=time.monotonic)
-    if lock is not None:
-        # No constructor hook exists for the lock: swap it in before the
-        # dispatcher reads it, so queue, roster and dispatcher all share it.
-        q._lock = lock  # type: ignore[assignment]
+    # The queue's lock is the one the roster and dispatcher share.
+    q = TicketQueue(Policy.default(), clock=time.monotonic, lock=lock)
     return _LibraryDesk(Dispatcher(q, agents, affinity_wait=0), tally)
 
 
