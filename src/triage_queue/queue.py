@@ -772,12 +772,13 @@ class DeskSeam:
     SkillSet({'api': 1})
     """
 
-    __slots__ = ("_owner", "_queue")
+    __slots__ = ("_clock", "_owner", "_queue")
 
     def __init__(self, queue: TicketQueue, owner: object) -> None:
         """Made by :meth:`TicketQueue.attach`.  Runtime complexity: O(1)."""
         self._queue = queue
         self._owner = owner
+        self._clock = queue._clock  # the queue's own clock, given back on detach
 
     def __repr__(self) -> str:
         return f"<DeskSeam of {self._queue!r} for {_brief(self._owner)}>"
@@ -810,6 +811,24 @@ class DeskSeam:
             queue._relaned = None
             queue._advance_reads = True
             queue._as_of = None
+            queue._clock = self._clock
+
+    def use_clock(self, clock: Clock) -> None:
+        """Read ``clock`` instead of the queue's own while attached (a
+        dispatcher's clock that never goes back, say); :meth:`detach` gives
+        the queue its own clock back.  Runtime complexity: O(1).
+
+        >>> q = TicketQueue(clock=lambda: 5.0); seam = q.attach("desk")
+        >>> seam.use_clock(lambda: 7.0); q.now()
+        7.0
+        >>> seam.detach(); q.now()
+        5.0
+        """
+        if not callable(clock):
+            raise InvalidArgument("clock", clock, "expected a zero-argument callable returning seconds")
+        queue = self._queue
+        with queue._lock:
+            queue._clock = clock
 
     # -- checking and numbering ---------------------------------------------
 
