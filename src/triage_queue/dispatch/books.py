@@ -25,7 +25,7 @@ from triage_queue.stats import GroupFigures, WaitHistogram, _add_to_all
 from triage_queue.ticket import Severity, SkillSet, Ticket
 from triage_queue.wire import Reader
 
-__all__ = ["Book", "Books", "Books3", "default_classify"]
+__all__ = ["Book", "Books", "Books3", "NoBooks", "default_classify"]
 
 # Stale entries checked per new ticket while a sweep is going on.
 _SWEEP_STEP = 8
@@ -244,3 +244,38 @@ class Books:
         assert self.overall.waiting == waiting, "waiting count out of step"
         assert sum(b.waiting for b in self.by_class.values()) == waiting
         assert sum(b.waiting for b in self.by_skills.values()) == waiting
+
+
+class NoBooks(Books):
+    """The books of a desk made with ``stats=False``: nothing is counted.
+    Every ticket gets the same three books, which nothing reads, and
+    ``classify`` is never called.  A snapshot records empty books.
+
+    >>> books = NoBooks(None, lambda ticket_id: None)
+    >>> books.enter(Ticket("T-1", 0.0)); books.overall.waiting, books.of(Ticket("T-2", 0.0)) is books.of(Ticket("T-3", 0.0))
+    (0, True)
+    """
+
+    def __init__(self, classify: Callable[[Ticket], str] | None, lookup_waiting: Callable[[str], Ticket | None]) -> None:
+        """Runtime complexity: O(1)."""
+        super().__init__(classify, lookup_waiting)
+        self._unread: Books3 = (Book(1, ""), Book(2, ""), Book(0, ""))
+
+    def of(self, ticket: Ticket) -> Books3:
+        return self._unread
+
+    def enter(self, ticket: Ticket, books: Books3 | None = None) -> None:
+        pass
+
+    def leave(self, ticket: Ticket) -> Books3:
+        return self._unread
+
+    def export(self) -> dict[str, Any]:
+        """Empty books (see :meth:`Books.export`).  Runtime complexity: O(1)."""
+        return Books(None, self._lookup_waiting).export()
+
+    def load(self, data: Reader) -> None:
+        """Nothing to take: a desk without statistics keeps none.  Runtime complexity: O(1)."""
+
+    def _check(self, waiting: int) -> None:
+        """Nothing is counted, so nothing can be out of step."""

@@ -8,6 +8,7 @@ import heapq
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
-from triage_queue.dispatch.books import Books, Books3, default_classify
+from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, Profile, profile_key
 from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_difference, policy_identity
@@ -36,7 +37,7 @@ from triage_queue.matching import priority_matching
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
-from triage_queue.stats import AgentFigures, Statistics
+from triage_queue.stats import AgentFigures, Statistics, _add_to_all
 from triage_queue.ticket import SkillSet, Ticket
 from triage_queue.wire import Reader, number
 
@@ -73,6 +74,12 @@ class Dispatcher:
     again (None: not while it waits).  ``sla_warning``: seconds before an
     SLA runs out to emit an ``sla_warning`` event (None: none).
     ``classify``: a ticket's class for statistics (default: severity name).
+    ``stats``: keep the statistics :meth:`stats` reports (the default); with
+    False nothing is counted (a ticket's lifecycle costs less), ``classify``
+    is never called, :meth:`stats` raises :class:`InvalidArgument`, and a
+    snapshot records empty statistics (and the setting, which a restore
+    keeps).  Per-agent counters (offered, declined, expired, served) are the
+    roster's and are kept either way.
     ``audit``: how many recent events :attr:`events` keeps.
     ``refuse_unroutable``: refuse (with :class:`Unroutable`) a new ticket that
     no agent on the roster could ever take; by default it waits, with an
@@ -116,6 +123,7 @@ class Dispatcher:
         on_listener_error: Callable[[Event, Exception], None] | None = None,
         advance_on_read: bool = True,
         name: str = "offer",
+        stats: bool = True,
     ) -> None:
         """Runtime complexity: O(A log A + n)."""
         if queue is None:
@@ -136,6 +144,8 @@ class Dispatcher:
             raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
         if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
             raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
+        if not isinstance(stats, bool):
+            raise InvalidArgument("stats", stats, "expected True (keep statistics) or False")
         if not isinstance(name, str) or not name or len(name) > 200:
             raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
@@ -194,7 +204,10 @@ class Dispatcher:
         # gains its first agent or loses its last.
         self._refuse_unroutable = bool(refuse_unroutable)
         self._unroutable: dict[str, None] = {}
-        self._books = Books(classify, queue.get)
+        # With stats=False nothing is counted (NoBooks) and the hot paths
+        # skip the books altogether; stats() then refuses.
+        self._stats = stats
+        self._books = (Books if stats else NoBooks)(classify, queue.get)
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
         # time-driven change falls due, and applies it (which wakes exactly
@@ -211,7 +224,8 @@ class Dispatcher:
                 seam.set_reads(False, as_of=self._desk_time)
             roster._observers.append(self._on_agent_change)
             # The queue and roster read the desk's time, which never goes back.
-            queue._clock = roster._clock = self._desk_clock
+            seam.use_clock(self._desk_clock)
+            roster._clock = self._desk_clock
             try:
                 for agent_id, state in roster._states.items():
                     self._presence.place(state)
@@ -228,7 +242,7 @@ class Dispatcher:
                 # A rule failing on a queued ticket: leave queue and roster as they were.
                 seam.detach()
                 roster._observers.remove(self._on_agent_change)
-                queue._clock = roster._clock = self._clock
+                roster._clock = self._clock
                 raise
         self._flush()
 
@@ -578,18 +592,31 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                pending = self._pending(offer)
-                track = self._res.tracks[pending.ticket.id]
-                self._close(pending, OfferStatus.ACCEPTED, now, "")
+                res = self._res
+                # Reservations.pending_offer's usual cases, inline (once per ticket).
+                if offer.__class__ is Offer:
+                    pending = res.pending.get(offer.id)
+                elif offer.__class__ is str:
+                    pending = res.pending.get(offer)
+                else:
+                    pending = None
+                if pending is None:
+                    pending = res.pending_offer(offer)  # raises the right error
+                track = res.tracks[pending.ticket.id]
+                res.close(pending, OfferStatus.ACCEPTED)
                 track.offer = None
                 track.assigned_at = now
                 ticket = track.ticket
-                waited = max(0.0, now - ticket.created_at)
-                books = track.books
-                Books.record_wait(books, waited)
+                waited = now - ticket.created_at
+                if waited <= 0.0:  # noqa: PLR1730 - max() without the call; -0.0 too
+                    waited = 0.0
+                if self._stats:
+                    books = track.books
+                    _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
                 state = self._roster._states[track.agent_id]
                 self._roster._record_service(state, ticket.id, ticket.customer_id, now)
-                self._res.forget_passes(ticket.id)
+                if res.passed:
+                    res.passed.pop(ticket.id, None)
                 # The detail is worded only if someone can read it.
                 detail = f"waited {waited:g}s" if self._trail.wants_detail else ""
                 self._emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
@@ -1039,7 +1066,16 @@ class Dispatcher:
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0)); d.submit(Ticket("T-1", 0.0, skills=["api"]))
         >>> s = d.stats(); s.overall.waiting, s.by_class["normal"].waiting, list(s.by_skills)
         (1, 1, ['api'])
+
+        A desk made with ``stats=False`` keeps no statistics and refuses:
+
+        >>> Dispatcher(TicketQueue(clock=lambda: 0.0), stats=False).stats()
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: stats=False: this desk keeps no statistics: it was made with Dispatcher(stats=False)
         """
+        if not self._stats:
+            raise InvalidArgument("stats", False, "this desk keeps no statistics: it was made with Dispatcher(stats=False)")
         try:
             with self._lock:
                 now = self._read_advance()
@@ -1468,7 +1504,9 @@ class Dispatcher:
         selection = self._selection
         # For LongestIdle only idle_since is kept, worded by _idle_note if explained.
         note = state.idle_since if selection.__class__ is LongestIdle else selection.describe(agent, state, ticket)
-        count, offer_id = self._res.next_id()
+        res = self._res
+        count = res.count = res.count + 1  # Reservations.next_id, inline
+        offer_id = f"{res.name}-{count}"
         timeout = self._offer_timeout
         if timeout is None:
             expires = math.inf
@@ -1477,8 +1515,8 @@ class Dispatcher:
             if expires <= now:  # a timeout too small to register at this clock's magnitude
                 expires = math.nextafter(now, _INF)
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
-        self._res.pending[offer_id] = offer
-        self._res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
+        res.pending[offer_id] = offer
+        res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
             heapq.heappush(self._expiry, (expires, offer_id))
             if expires < self._due_at:  # noqa: PLR1730 - no builtin call on the hot path
@@ -1488,10 +1526,15 @@ class Dispatcher:
         state.last_offer = count
         state.idle_since = now
         self._presence.refresh(state)
-        self._res.post(agent_id, offer_id)
+        inbox = res.inbox.get(agent_id)  # Reservations.post, inline
+        if inbox is None:
+            res.inbox[agent_id] = deque((offer_id,))
+        else:
+            inbox.append(offer_id)
         self._emit(EventKind.OFFERED, now, ticket.id, agent_id, offer_id, how)
-        if self._waiters.any:
-            self._waiters.wake(agent_id)
+        waiters = self._waiters
+        if waiters.conditions or waiters.async_waiters:  # Waiters.any, inline
+            waiters.wake(agent_id)
         return offer
 
     def _deliver(self, agent_id: str) -> Offer | None:
@@ -1879,6 +1922,7 @@ class Dispatcher:
                 "audit": self._trail.keep,
                 "refuse_unroutable": self._refuse_unroutable,
                 "advance_on_read": self._advance_on_read,
+                "stats": self._stats,
             },
             "policy": policy_identity(self._queue.policy),
             "selection": self._selection.name,
@@ -1960,6 +2004,7 @@ class Dispatcher:
             refuse_unroutable=settings.flag("refuse_unroutable"),
             advance_on_read=settings.flag("advance_on_read"),
             name=top.string("name"),
+            stats=settings.flag("stats") if "stats" in settings.data else True,
             on_listener_error=on_listener_error,
         )
         with desk._lock:

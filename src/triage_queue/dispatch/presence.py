@@ -46,7 +46,7 @@ class Profile:
     """Agents alike in skills and capacity keys, with the free ones of each
     capacity key in a heap ordered by the selection strategy."""
 
-    __slots__ = ("agents", "capacity", "default_slot", "free", "number", "sample", "skills")
+    __slots__ = ("agents", "capacity", "default_slot", "free", "number", "only", "sample", "skills")
 
     def __init__(self, sample: Agent, number: int) -> None:
         """Runtime complexity: O(capacity keys)."""
@@ -58,6 +58,9 @@ class Profile:
         self.sample = sample  # for Selection.fit, which reads skills and capacity only
         self.agents: dict[str, None] = {}  # in the order they were placed
         self.free: dict[str, IndexedHeap[str, tuple[Any, ...]]] = {slot: IndexedHeap() for slot in sample.capacity}
+        # The one (capacity key, free heap) of a profile with a single key (the
+        # usual case): refresh then needs no loop.
+        self.only = next(iter(self.free.items())) if len(self.free) == 1 else None
 
     def slot_for(self, channel: str | None) -> str | None:
         """The capacity key a ticket on ``channel`` counts against, or None.
@@ -86,13 +89,15 @@ def first_not_in(heap: IndexedHeap[str, tuple[Any, ...]], excluded: Container[st
 class Presence:
     """The profiles of a desk's agents and who among them is free."""
 
-    __slots__ = ("_count", "_unique_order", "free", "narrowed", "profile_of", "profiles", "profiles_for", "routable_memo",
+    __slots__ = ("_count", "_longest_idle", "_unique_order", "free", "narrowed", "profile_of", "profiles", "profiles_for",
+                 "routable_memo",
                  "selection", "widened")
 
     def __init__(self, selection: Selection) -> None:
         """Runtime complexity: O(1)."""
         self.selection = selection
         self._unique_order = selection.__class__ in _UNIQUE_ORDER
+        self._longest_idle = selection.__class__ is LongestIdle  # its order, inline: (idle_since, joined)
         self.profiles: dict[tuple[Any, ...], Profile] = {}
         self.profile_of: dict[str, Profile] = {}
         self.profiles_for: dict[SkillSet, list[Profile]] = {}  # memo: profiles whose skills satisfy a requirement
@@ -145,6 +150,25 @@ class Presence:
         agent_id = agent.id
         profile = self.profile_of.get(agent_id)
         if profile is None:
+            return
+        only = profile.only
+        if only is not None:
+            # One capacity key: the loop below, unrolled (twice per ticket).
+            slot, heap = only
+            if agent.status is AgentStatus.AVAILABLE and state.load.get(slot, 0) < agent.capacity[slot]:
+                if self._longest_idle:
+                    heap[agent_id] = (state.idle_since, state.joined)
+                else:
+                    key = self.selection.order(state)
+                    heap[agent_id] = key if self._unique_order else (*key, state.joined)
+                self.free[profile.number] = profile
+                return
+            if agent_id in heap._index:
+                del heap[agent_id]
+            if heap._index:
+                self.free[profile.number] = profile
+            else:
+                self.free.pop(profile.number, None)
             return
         available = agent.status is AgentStatus.AVAILABLE
         order = None  # the strategy's key, computed only if the agent has room
