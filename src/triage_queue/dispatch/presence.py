@@ -40,6 +40,9 @@ __all__ = ["Presence", "Profile", "profile_key"]
 # Strategies whose order already ends with the agent's join number, so it
 # never ties between two agents.
 _UNIQUE_ORDER = (LongestIdle, LeastLoaded, MostProficient, RoundRobin)
+# Strategies whose fit is () for every agent and ticket: routing compares
+# orders alone (the same choice, without a call per profile).
+_CONSTANT_FIT = (LongestIdle, LeastLoaded, RoundRobin)
 
 
 class Profile:
@@ -89,15 +92,15 @@ def first_not_in(heap: IndexedHeap[str, tuple[Any, ...]], excluded: Container[st
 class Presence:
     """The profiles of a desk's agents and who among them is free."""
 
-    __slots__ = ("_count", "_longest_idle", "_unique_order", "free", "narrowed", "profile_of", "profiles", "profiles_for",
-                 "routable_memo",
-                 "selection", "widened")
+    __slots__ = ("_constant_fit", "_count", "_longest_idle", "_unique_order", "free", "narrowed", "profile_of",
+                 "profiles", "profiles_for", "routable_memo", "selection", "widened")
 
     def __init__(self, selection: Selection) -> None:
         """Runtime complexity: O(1)."""
         self.selection = selection
         self._unique_order = selection.__class__ in _UNIQUE_ORDER
         self._longest_idle = selection.__class__ is LongestIdle  # its order, inline: (idle_since, joined)
+        self._constant_fit = selection.__class__ in _CONSTANT_FIT
         self.profiles: dict[tuple[Any, ...], Profile] = {}
         self.profile_of: dict[str, Profile] = {}
         self.profiles_for: dict[SkillSet, list[Profile]] = {}  # memo: profiles whose skills satisfy a requirement
@@ -218,7 +221,7 @@ class Presence:
             eligible = [p for p in free.values() if satisfied(p.skills)]
         best: tuple[Any, ...] | None = None
         best_agent = None
-        fit = self.selection.fit
+        fit = None if self._constant_fit else self.selection.fit
         for profile in eligible:
             if channel is not None and channel in profile.capacity:
                 slot = channel
@@ -237,7 +240,7 @@ class Presence:
                 agent_id, order = found
             # Orders never tie between agents, so neither do the keys: the
             # choice does not depend on the order profiles are looked at.
-            key = (fit(profile.sample, ticket), order)
+            key = order if fit is None else (fit(profile.sample, ticket), order)
             if best is None or key < best:
                 best = key
                 best_agent = agent_id
