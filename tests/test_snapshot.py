@@ -201,3 +201,63 @@ def test_an_update_with_attributes_that_are_not_json_still_works() -> None:
     d.submit(Ticket("T-1", 0.0))
     new = d.update("T-1", attributes={"seats": {1, 2}})
     assert new.attributes["seats"] == {1, 2} and "seats" in d.events[-1].changes["attributes"]  # type: ignore[index]
+
+
+# == review findings ==================================================================
+
+
+def test_a_desk_whose_agent_lost_a_capacity_key_with_a_ticket_out_restores() -> None:
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana", capacity={"phone": 1, "chat": 1})])
+    d.submit(Ticket("T-1", 0.0, channel="phone"))
+    d.accept(d.offers_for("ana")[0])
+    d.roster.set_capacity("ana", {"chat": 2})
+    copy_desk = Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(0.0))
+    assert copy_desk.complete("T-1").id == "T-1"
+    assert normal(copy_desk.snapshot()) != normal(d.snapshot())  # the copy moved on
+    d.complete("T-1")
+    assert normal(copy_desk.snapshot()) == normal(d.snapshot())
+
+
+def test_next_due_is_the_same_after_a_restore_even_with_stale_timers() -> None:
+    clock = ManualClock(1000.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("ana")], offer_timeout=30, sla_warning=5)
+    d.accept(d.submit(Ticket("T-1", 1000.0, sla_due=1100.0)))  # type: ignore[arg-type]
+    d.update("T-1", sla_due=1200.0)
+    copy_desk = Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(1000.0))
+    assert copy_desk.next_due() == d.next_due() == 1030.0  # the accepted offer's stale expiry
+
+
+def _offered_desk() -> dict[str, Any]:
+    d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", capacity=2)], offer_timeout=30)
+    d.submit(Ticket("T-1", 0.0))
+    d.submit(Ticket("T-2", 0.0))
+    return json.loads(json.dumps(d.snapshot()))
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda s: s.update(now="inf"),
+        lambda s: s.update(now=1.0, clock_held=0.5),
+        lambda s: s["offers"]["tracks"][0]["offer"]["ticket"].update(id="T-2"),
+        lambda s: s["offers"].update(count=0),
+        lambda s: s["offers"]["inbox"][0][1].append(s["offers"]["inbox"][0][1][0]),
+        lambda s: s["offers"]["closed"].append([s["offers"]["tracks"][0]["offer"]["id"], "expired"]),
+        lambda s: s["sla"]["entries"].append([5.0, 7, "T-1", True]),
+        lambda s: s["offers"]["tracks"][0].update(offer=None),
+        lambda s: s["timers"].update(expiry=[]),
+    ],
+)
+def test_a_tampered_snapshot_is_refused(tamper: Any) -> None:
+    data = _offered_desk()
+    tamper(data)
+    with pytest.raises(TriageError):
+        Dispatcher.restore(data, clock=lambda: 0.0)
+
+
+def test_a_policy_identity_holds_no_memory_address() -> None:
+    from triage_queue.dispatch.snapshot import policy_identity
+
+    identity = json.dumps(policy_identity(Policy.default()))
+    assert "0x" not in identity

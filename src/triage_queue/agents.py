@@ -682,9 +682,12 @@ class Roster:
             load = item.table("load")
             for slot in agent.capacity:
                 state.load[slot] = load.integer(slot, high=MAX_CAPACITY)
+            # A capacity key removed while tickets on it were out keeps its load.
             for slot in load.data:
                 if slot not in agent.capacity:
-                    raise InvalidArgument(load.path, dict(load.data), f"a load for {_brief(slot)}: not one of its capacity keys")
+                    if not isinstance(slot, str) or len(state.load) > 2 * MAX_CAPACITY:
+                        raise InvalidArgument(load.path, _brief(slot), "expected a capacity key")
+                    state.load[slot] = load.integer(slot, high=MAX_CAPACITY)
             state.last_offer = item.integer("last_offer", low=-1)
             state.offered, state.declined = item.integer("offered"), item.integer("declined")
             state.expired, state.served = item.integer("expired"), item.integer("served")

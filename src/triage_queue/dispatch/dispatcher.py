@@ -1905,7 +1905,9 @@ class Dispatcher:
 
     def _export(self) -> dict[str, Any]:
         latest = self._sla_latest
-        sla = sorted((at, kind, ticket_id) for at, kind, ticket_id, number in self._sla if latest.get(ticket_id) == number)
+        # The timers as they are, entries made stale by later changes
+        # included, so that next_due() is the same after a restore.
+        sla = sorted((at, kind, ticket_id, latest.get(ticket_id) == number) for at, kind, ticket_id, number in self._sla)
         classify = self._books.classify
         return {
             "schema": SCHEMA,
@@ -1931,8 +1933,12 @@ class Dispatcher:
             "roster": self._roster.to_dict(),
             "profiles": self._presence.export(),
             "offers": self._res.export(),
+            "timers": {
+                "expiry": [[number(at), offer_id] for at, offer_id in sorted(self._expiry)],
+                "retry": [[number(at), ticket_id, agent_id] for at, ticket_id, agent_id in sorted(self._retry)],
+            },
             "sla": {
-                "entries": [[number(at), kind, ticket_id] for at, kind, ticket_id in sla],
+                "entries": [[number(at), kind, ticket_id, live] for at, kind, ticket_id, live in sla],
                 "sent": [[ticket_id, kind, due] for ticket_id, sent in self._sla_sent.items() for kind, due in sorted(sent)],
             },
             "books": self._books.export(),
@@ -2013,8 +2019,11 @@ class Dispatcher:
 
     def _load(self, top: Reader) -> None:
         # Fill this new, empty desk from a snapshot.  Lock held.
-        self._now = top.real("now")
-        self._clock_held = top.real("clock_held", allow_none=True)
+        now = top.real("now")
+        held = top.real("clock_held", allow_none=True)
+        if not -_INF < now < _INF or (held is not None and not now <= held < _INF):
+            raise InvalidArgument("snapshot.now", now, "expected a finite time (and a finite clock_held not before it, or none)")
+        self._now, self._clock_held = now, held
         roster = Roster.from_dict(top.raw("roster"), clock=self._desk_clock, path="snapshot.roster")
         self._roster._observers.remove(self._on_agent_change)
         roster._observers.append(self._on_agent_change)
@@ -2034,18 +2043,29 @@ class Dispatcher:
             assert ticket is not None
             enter(ticket)
         self._res.load(top.table("offers"), self._books.of)
-        self._expiry = [(o.expires_at, o.id) for o in self._res.pending.values() if o.expires_at != _INF]
+        timers = top.table("timers")
+        for entry in timers.seq("expiry").items():
+            self._expiry.append(entry.fields(float, str))
+        for entry in timers.seq("retry").items():
+            self._retry.append(entry.fields(float, str, str))
+        for offer in self._res.pending.values():
+            if offer.expires_at != _INF and (offer.expires_at, offer.id) not in self._expiry:
+                raise InvalidArgument("snapshot.timers.expiry", offer.id, "a pending offer's deadline is not scheduled")
         heapq.heapify(self._expiry)
-        self._retry = [(until, t, a) for t, by in self._res.passed.items() for a, until in by.items() if until != _INF]
         heapq.heapify(self._retry)
         sla = top.table("sla")
         for entry in sla.seq("entries").items():
-            at, kind, ticket_id = entry.fields(float, int, str)
-            number = self._sla_latest.get(ticket_id)
-            if number is None:
-                self._sla_count += 1
-                number = self._sla_latest[ticket_id] = self._sla_count
-            heapq.heappush(self._sla, (at, kind, ticket_id, number))
+            at, kind, ticket_id, live = entry.fields(float, int, str, bool)
+            if kind not in (0, 1) or at != at:
+                raise InvalidArgument(entry.path, entry.data, "expected [instant, 0 (warning) or 1 (breach), ticket id, live]")
+            number = 0  # a stale entry: never a ticket's latest
+            if live:
+                number = self._sla_latest.get(ticket_id, 0)
+                if not number:
+                    self._sla_count += 1
+                    number = self._sla_latest[ticket_id] = self._sla_count
+            self._sla.append((at, kind, ticket_id, number))
+        heapq.heapify(self._sla)
         for entry in sla.seq("sent").items():
             ticket_id, kind, due = entry.fields(str, int, float)
             self._sla_sent.setdefault(ticket_id, set()).add((kind, due))
@@ -2062,9 +2082,14 @@ class Dispatcher:
         load: dict[tuple[str, str], int] = {}
         for ticket_id, track in self._res.tracks.items():
             state = self._roster._states.get(track.agent_id)
-            if state is None or track.slot not in state.agent.capacity or ticket_id in self._queue:
+            if state is None or track.slot not in state.load or ticket_id in self._queue:
                 raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
+            if (track.offer is None) == (track.assigned_at is None):
+                raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
             load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+        joined = [state.joined for state in self._roster._states.values()]
+        if len(set(joined)) != len(joined):
+            raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
         for agent_id, state in self._roster._states.items():
             for slot, used in state.load.items():
                 if used != load.get((agent_id, slot), 0):

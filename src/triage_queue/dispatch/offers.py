@@ -223,8 +223,16 @@ class Reservations:
             note_data = item.raw("note")
             note: str | float = note_data if isinstance(note_data, str) else read_number(note_data, item.path + ".note")
             agent_id = item.string("agent_id")
-            if ticket.id in self.tracks or (offer is not None and (offer.id in self.pending or offer.agent_id != agent_id)):
-                raise InvalidArgument(item.path, item.data, "a ticket or offer listed twice, or an offer to another agent")
+            mismatched = offer is not None and (
+                offer.id in self.pending
+                or offer.agent_id != agent_id
+                or offer.ticket.id != ticket.id
+                or not self._numbered(offer.id)
+            )
+            if ticket.id in self.tracks or mismatched:
+                raise InvalidArgument(
+                    item.path, item.data, "a ticket or offer listed twice, or an offer of another ticket, agent or desk, or ahead"
+                )
             seq, slot, how = item.integer("seq"), item.string("slot"), item.string("how")
             track = Track(ticket, seq, agent_id, slot, offer, note, how, books_of(ticket))
             track.assigned_at = item.real("assigned_at", allow_none=True)
@@ -233,12 +241,16 @@ class Reservations:
                 self.pending[offer.id] = offer
         for entry in data.seq("closed").items():
             offer_id, status = entry.fields(str, str)
+            if offer_id in self.pending:
+                raise InvalidArgument(entry.path, entry.data, "an offer both pending and closed")
             try:
                 self.closed[offer_id] = OfferStatus(status)
             except ValueError:
                 raise InvalidArgument(entry.path, entry.data, "not an offer status") from None
         for entry in data.seq("inbox").items():
             agent_id, ids = entry.fields(str, list)
+            if agent_id in self.inbox or len(set(map(str, ids))) != len(ids):
+                raise InvalidArgument(entry.path, entry.data, "an inbox listed twice, or an offer in it twice")
             for offer_id in ids:
                 offer = self.pending.get(offer_id) if isinstance(offer_id, str) else None
                 if offer is None or offer.agent_id != agent_id:
@@ -247,6 +259,11 @@ class Reservations:
         for entry in data.seq("passed").items():
             ticket_id, agent_id, until = entry.fields(str, str, float)
             self.pass_on(ticket_id, agent_id, until)
+
+    def _numbered(self, offer_id: str) -> bool:
+        # Whether an offer id is this desk's, numbered at most ``count``.
+        name, _, digits = offer_id.rpartition("-")
+        return name == self.name and digits.isdigit() and len(digits) < 20 and int(digits) <= self.count
 
     def _check(self) -> None:
         """Assert the reservations' invariants (used by the test suite)."""

@@ -54,7 +54,9 @@ def _plain(value: Any) -> Any:
         return sorted(items, key=repr) if isinstance(value, frozenset | set) else items
     if callable(value):
         return code_name(value)
-    return repr(value)
+    text = repr(value)
+    # A repr with a memory address differs in every process: the type's name stands for it.
+    return code_name(type(value)) if " at 0x" in text else text
 
 
 def _rule_identity(rule: Any) -> dict[str, Any]:
