@@ -232,7 +232,8 @@ def _offered_desk() -> dict[str, Any]:
     d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", capacity=2)], offer_timeout=30)
     d.submit(Ticket("T-1", 0.0))
     d.submit(Ticket("T-2", 0.0))
-    return json.loads(json.dumps(d.snapshot()))
+    data: dict[str, Any] = json.loads(json.dumps(d.snapshot()))
+    return data
 
 
 @pytest.mark.parametrize(
