@@ -94,7 +94,8 @@ def agent(rng: random.Random, agent_id: str) -> Agent:
     )
 
 
-def state_of(d: Dispatcher, known: list[str]) -> str:
+def state_of(d: Dispatcher, known: list[str], *, with_stats: bool = True) -> str:
+    """Everything observable of the desk (statistics only ``with_stats``)."""
     parts = []
     for ticket_id in known:
         try:
@@ -105,8 +106,9 @@ def state_of(d: Dispatcher, known: list[str]) -> str:
     for a in d.roster:
         s = d.roster.state(a.id)
         offers = ",".join(o.id + ">" + o.ticket.id for o in d.offers_for(a.id))
-        parts.append(f"{a.id}:{a.status.value}:{sorted(s.load.items())}:{s.idle_since}:{offers}")
-    parts.append(repr(sorted(d.stats().to_dict().items()) if hasattr(d.stats(), "to_dict") else d.stats()))
+        parts.append(f"{a.id}:{a.status.value}:{sorted(s.load.items())}:{s.idle_since}:{s.offered}:{s.served}:{offers}")
+    if with_stats:
+        parts.append(repr(sorted(d.stats().to_dict().items())))
     return "|".join(parts)
 
 

@@ -36,21 +36,6 @@ def _start(seed: int, strategy: str, stats: bool) -> desk_script.Run:
     return desk_script.Run(d, clock, rng, [], [a.id for a in d.roster])
 
 
-def _state(d: Dispatcher, known: list[str]) -> str:
-    parts = []
-    for ticket_id in known:
-        try:
-            parts.append(f"{ticket_id}:{d.status(ticket_id)}")
-        except TriageError:
-            parts.append(f"{ticket_id}:gone")
-    parts.append("queue:" + ",".join(f"{t.id}@{d.queue.holder(t.id)}" for t in d.queue))
-    for a in d.roster:
-        s = d.roster.state(a.id)
-        offers = ",".join(o.id + ">" + o.ticket.id for o in d.offers_for(a.id))
-        parts.append(f"{a.id}:{a.status.value}:{sorted(s.load.items())}:{s.idle_since}:{s.offered}:{s.served}:{offers}")
-    return "|".join(parts)
-
-
 def _step(r: desk_script.Run, step: int) -> str:
     op = r.rng.choice(
         ["submit"] * 5
@@ -65,7 +50,7 @@ def _step(r: desk_script.Run, step: int) -> str:
         result = f"{type(exc).__name__}: {exc}"
     events = ";".join(str(e) for e in r.heard)
     r.heard.clear()
-    return f"{step}|{op}|{result!r}|{events}|{_state(r.d, r.known)}"
+    return f"{step}|{op}|{result!r}|{events}|{desk_script.state_of(r.d, r.known, with_stats=False)}"
 
 
 @pytest.mark.parametrize("strategy", ["longest_idle", "tied", "least_loaded"])
