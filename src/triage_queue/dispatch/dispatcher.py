@@ -17,6 +17,7 @@ import attrs
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
+from triage_queue.dispatch.explain import judge_agents
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, Profile, profile_key
 from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_difference, policy_identity
@@ -1135,44 +1136,21 @@ class Dispatcher:
                     requirement = self._seam.lane(ticket_id)[0]
                     holder = self._queue.holder(ticket_id)
                     how = None
-                passed = self._res.passed.get(ticket_id, {})
                 selection = self._selection
-                verdicts = []
-                for agent_id, state in self._roster._states.items():
-                    agent = state.agent
-                    if agent_id == chosen:
-                        verdicts.append(AgentVerdict(agent_id, True, True, f"chosen: {how}; when chosen: {note}"))
-                        continue
-                    missing = requirement.missing_from(agent.skills)
-                    slot = agent.slot_for(ticket.channel)
-                    qualified = not missing and slot is not None
-                    if missing:
-                        reason = "lacks " + ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
-                    elif slot is None:
-                        reason = (
-                            "takes no tickets without a channel"
-                            if ticket.channel is None
-                            else f"takes no {ticket.channel!r} tickets"
-                        )
-                    elif agent.status is not AgentStatus.AVAILABLE:
-                        reason = f"status {agent.status.value}"
-                    elif not state.has_room(ticket.channel):
-                        reason = f"at capacity {state.load.get(slot, 0)}/{agent.capacity[slot]} for {slot!r}"
-                    elif agent_id in passed:
-                        reason = "declined this ticket or let its offer expire"
-                    elif holder is not None:
-                        reason = f"the ticket is held for {holder!r} (affinity)"
-                    elif chosen is not None:
-                        reason = (
-                            f"qualified, but {selection.name} preferred {chosen!r} ({note} when chosen); "
-                            f"this agent now: {selection.describe(agent, state, ticket)}"
-                        )
-                    else:
-                        reason = "qualified and free: the ticket will be offered on the next operation"
-                    verdicts.append(AgentVerdict(agent_id, False, qualified, reason))
+                verdicts = judge_agents(
+                    ticket,
+                    requirement,
+                    self._roster._states.values(),
+                    chosen=chosen,
+                    how=how,
+                    note=note,
+                    holder=holder,
+                    passed=self._res.passed.get(ticket_id, {}),
+                    selection=selection,
+                )
         finally:
             self._flush()
-        return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, tuple(verdicts))
+        return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
 
     # == internals ==============================================================
 
