@@ -21,8 +21,8 @@ from __future__ import annotations
 import enum
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import attrs
 
@@ -171,6 +171,8 @@ class Policy:
     _keys: tuple[Any, ...] = attrs.field(eq=False, repr=False)
     _stepped: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
     _trusted: bool = attrs.field(eq=False, repr=False)
+    # sort_key(ticket, now) + (seq,), compiled once (see _compile_key).
+    _seq_key: Any = attrs.field(eq=False, repr=False)
 
     def __init__(
         self,
@@ -211,7 +213,13 @@ class Policy:
             tuple(r.key for r in rule_tuple),
             tuple(r for r in rule_tuple if _has_steps(r)),
             weight_tuple is None and all(type(r) in _TRUSTED for r in rule_tuple),
+            None,
         )
+        object.__setattr__(self, "_seq_key", _compile_key(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The compiled key function does not pickle: rebuild from the parts.
+        return (_rebuild, (self.rules, self.weights, self.max_wait))
 
     @classmethod
     def lexicographic(cls, *rules: Rule, max_wait: float | None = None) -> Policy:
@@ -320,6 +328,58 @@ class Policy:
         except Exception:
             _check_call(ticket, now)  # a bad argument is named, not blamed on a rule
             raise
+
+    def _slow_seq_key(self, ticket: Ticket, now: float, seq: int) -> tuple[float, ...]:
+        # The generic path behind a compiled key function: every check, and
+        # the same errors as sort_key().
+        return self.sort_key(ticket, now) + (seq,)
+
+    def _checked_seq_key(
+        self, ticket: Ticket, now: float, seq: int, values: list[Any], exc: Exception | None
+    ) -> tuple[float, ...]:
+        # The failure path of a compiled key function for rules that are not
+        # trusted: ``values`` are the raw keys of the first rules, ``exc``
+        # what the next rule raised (None if it returned an irregular value,
+        # the last of ``values``).  Raises the RuleError the generic path
+        # would, or finishes the key with its checks and coercions.
+        try:
+            checked = []
+            for i, value in enumerate(values):
+                checked.append(self._check_value(i, ticket, value))
+            i = len(values)
+            if exc is not None:
+                if isinstance(exc, RuleError):
+                    raise exc
+                raise RuleError(self.rules[i].name, getattr(ticket, "id", repr(ticket)), f"raised {exc!r}") from exc
+            keys = self._keys
+            while i < len(keys):
+                try:
+                    value = keys[i](ticket, now)
+                except RuleError:
+                    raise
+                except Exception as error:
+                    raise RuleError(
+                        self.rules[i].name, getattr(ticket, "id", repr(ticket)), f"raised {error!r}"
+                    ) from error
+                checked.append(self._check_value(i, ticket, value))
+                i += 1
+            key = tuple([-v for v in checked])
+            max_wait = self.max_wait
+            if max_wait is not None:
+                created = ticket.created_at
+                key = (created if now >= created + max_wait else math.inf,) + key
+            return key + (seq,)
+        except Exception:
+            _check_call(ticket, now)
+            raise
+
+    def _check_value(self, i: int, ticket: Ticket, value: Any) -> Any:
+        cls = value.__class__
+        if cls is not int and cls is not float:
+            value = self._coerce(i, ticket, value)
+        if value != value:
+            raise RuleError(self.rules[i].name, ticket.id, "returned NaN, which cannot be ordered")
+        return value
 
     def _rule_key(self, ticket: Ticket, now: float) -> tuple[float, ...]:
         if self._trusted:
@@ -437,6 +497,70 @@ class Policy:
             else:
                 bound = f"waited {waited:g}s of the {self.max_wait:g}s bound"
         return Explanation(ticket.id, now, self.composition, tuple(contributions), total, None, bound)
+
+
+def _rebuild(rules: tuple[Rule, ...], weights: tuple[float, ...] | None, max_wait: float | None) -> Policy:
+    return Policy(rules, weights, max_wait=max_wait)
+
+
+# Lexicographic policies of up to this many rules get a key function of
+# their own arity; longer and weighted ones use the generic path.
+_MAX_COMPILED = 6
+
+
+def _compile_key(policy: Policy) -> Callable[[Ticket, float, int], tuple[float, ...]]:
+    """``(ticket, now, seq) -> policy.sort_key(ticket, now) + (seq,)``, as a
+    function of the policy's arity that builds the flat tuple directly.
+
+    The keys are exactly sort_key's, and so are the errors: trusted (built-in)
+    rules are called without per-value checks and any exception re-runs the
+    generic checked path (as sort_key does); other rules are called once each,
+    in order, a value that is not a plain int or float, or is NaN, or an
+    exception, handing over to the checked path at that rule.
+    """
+    n = len(policy.rules)
+    if policy.weights is not None or n > _MAX_COMPILED:
+        return policy._slow_seq_key
+    names = [f"k{i}" for i in range(n)]
+    env: dict[str, Any] = dict(zip(names, policy._keys, strict=True))
+    env.update(inf=math.inf, max_wait=policy.max_wait, slow=policy._slow_seq_key, fail=policy._checked_seq_key)
+    lines = ["def seq_key(ticket, now, seq):"]
+    if policy._trusted:
+        lines.append("    try:")
+        if policy.max_wait is None:
+            lead = ""
+        else:
+            lines.append("        created = ticket.created_at")
+            lead = "created if now >= created + max_wait else inf, "
+        values = "".join(f"-{k}(ticket, now), " for k in names)
+        lines.append(f"        return ({lead}{values}seq)")
+        lines.append("    except Exception:")
+        lines.append("        return slow(ticket, now, seq)")
+    else:
+        if policy.max_wait is not None:
+            # Before any rule is called, as in sort_key (a bad now fails here).
+            lines += [
+                "    try:",
+                "        created = ticket.created_at",
+                "        lead = created if now >= created + max_wait else inf",
+                "    except Exception:",
+                "        return slow(ticket, now, seq)",
+            ]
+        for i, k in enumerate(names):
+            done = ", ".join(f"v{j}" for j in range(i))
+            lines += [
+                "    try:",
+                f"        v{i} = {k}(ticket, now)",
+                "    except Exception as exc:",
+                f"        return fail(ticket, now, seq, [{done}], exc)",
+                f"    c = v{i}.__class__",
+                f"    if (c is not float and c is not int) or v{i} != v{i}:",
+                f"        return fail(ticket, now, seq, [{done}{', ' if done else ''}v{i}], None)",
+            ]
+        values = "".join(f"-v{i}, " for i in range(n))
+        lines.append(f"    return ({'lead, ' if policy.max_wait is not None else ''}{values}seq)")
+    exec("\n".join(lines), env)  # generated from the rule count alone: no user text
+    return cast(Callable[[Ticket, float, int], tuple[float, ...]], env["seq_key"])
 
 
 def _check_call(ticket: Any, now: Any) -> None:

@@ -136,6 +136,8 @@ class TicketQueue:
         self._clock = clock
         self._store = store
         self._sort_key = policy.sort_key
+        # sort_key(ticket, now) + (seq,) in one call: the stored priority.
+        self._seq_key = policy._seq_key
         self._stepped = policy.time_stepped
         # Ticket id -> the next instant its key or lane changes; equal
         # instants are applied in arrival order (the ticket's sequence number
@@ -234,7 +236,7 @@ class TicketQueue:
                 self._insert(ticket, seq)
             else:
                 # _insert for the common case: nothing scheduled, nothing to schedule.
-                store.insert(ticket, self._sort_key(ticket, self._clock()) + (seq,), (ticket.skills, ticket.channel, None))
+                store.insert(ticket, self._seq_key(ticket, self._clock(), seq), (ticket.skills, ticket.channel, None))
             self._next_seq = seq + 1
 
     def _new_sequence(self) -> int:
@@ -248,7 +250,7 @@ class TicketQueue:
         now = self._clock()
         if self._changes._index:  # the heap's dict: no Python-level __len__ call
             self._rekey_due(now)
-        priority = self._sort_key(ticket, now) + (seq,)
+        priority = self._seq_key(ticket, now, seq)
         when = self._policy.next_change(ticket, now) if self._stepped else None
         if hold is None and not ticket.preferred_skills:
             lane: Lane = (ticket.skills, ticket.channel, None)
@@ -433,7 +435,7 @@ class TicketQueue:
         store = self._store
         ticket_id = ticket.id
         seq = store.priority(ticket_id)[-1]
-        priority = self._sort_key(ticket, now) + (seq,)
+        priority = self._seq_key(ticket, now, seq)
         when = self._policy.next_change(ticket, now) if self._stepped else None
         hold = self._holds.get(ticket_id) if self._holds else None
         if hold is None and not ticket.preferred_skills:
