@@ -31,6 +31,7 @@ from triage_queue.errors import (
     Empty,
     InvalidArgument,
     InvalidTicket,
+    InvalidValue,
     RuleError,
     TriageError,
     UnknownTicket,
@@ -1139,16 +1140,19 @@ class DeskSeam:
                 )
             return records
 
-    def load(self, records: Iterable[Mapping[str, Any]], next_seq: int) -> None:
+    def load(self, records: Iterable[Mapping[str, Any]], next_seq: int, *, path: str = "records") -> None:
         """Fill this empty queue from :meth:`export` records (after a JSON
         round trip, say) and the exporting queue's :attr:`next_seq`: the same
         order, lanes, holds and scheduled changes, and the same next
         arrival number.  The policy is not called (the keys are stored), so
         the queue must have the exporting queue's policy.  Uses the store's
         ``bulk_load`` when it has one (one heapify per lane), otherwise
-        inserts one by one.  Raises :class:`InvalidArgument` naming
-        ``records`` or ``next_seq`` for malformed or inconsistent data (and
-        leaves the queue empty), or if the queue is not empty.
+        inserts one by one.  Raises :class:`InvalidArgument` for malformed
+        or inconsistent data, naming the field at fault as
+        ``{path}[i].field`` (``path`` is where the records sit in the
+        caller's data, ``"records"`` by default; e.g. ``records[3].key``),
+        or ``next_seq``; the queue is then left empty.  Also raises it if
+        the queue is not empty.
 
         Runtime complexity: O(n) plus parsing the tickets (O(n log n) with a
         store without ``bulk_load``).
@@ -1161,12 +1165,14 @@ class DeskSeam:
         (['b', 'a'], 2)
         """
         queue = self._queue
-        if not isinstance(next_seq, int) or isinstance(next_seq, bool) or next_seq < 0:
-            raise InvalidArgument("next_seq", next_seq, "expected an int >= 0")
+        if not isinstance(next_seq, int) or isinstance(next_seq, bool) or not 0 <= next_seq <= _MAX_SEQ:
+            raise InvalidArgument("next_seq", next_seq, f"expected an int in [0, {_MAX_SEQ}]")
+        if not isinstance(path, str):
+            raise InvalidArgument("path", path, "expected a string naming where the records are")
         with queue._lock:
             if len(queue._store) or queue._changes._index or queue._holds:
                 raise InvalidArgument("queue", queue, "load fills an empty queue")
-            entries, changes, holds = _parse_records(records, next_seq)
+            entries, changes, holds = _parse_records(records, next_seq, _key_length(queue._policy), path)
             store = queue._store
             bulk_load = getattr(store, "bulk_load", None)
             try:
@@ -1201,7 +1207,7 @@ def _encode(number: float) -> float | str:
     return number
 
 
-def _decode(value: Any, where: str) -> float:
+def _decode(value: Any) -> float:
     """The number :func:`_encode` wrote."""
     if value == "inf":
         return math.inf
@@ -1209,56 +1215,115 @@ def _decode(value: Any, where: str) -> float:
         return -math.inf
     if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
         return value
-    raise ValueError(f"{where}: expected a number, 'inf' or '-inf', got {_brief(value)}")
+    raise ValueError("expected a number, 'inf' or '-inf'")
+
+
+def _key_length(policy: Policy) -> int:
+    """How many parts the policy's sort keys have (without the sequence)."""
+    return (1 if policy.weights is not None else len(policy.rules)) + (policy.max_wait is not None)
+
+
+# Arrival numbers beyond this are refused by load (a queue counts up from 0).
+_MAX_SEQ = 2**63
 
 
 def _parse_records(
-    records: Iterable[Mapping[str, Any]], next_seq: int
+    records: Iterable[Mapping[str, Any]], next_seq: int, key_length: int, path: str = "records"
 ) -> tuple[list[tuple[Ticket, tuple[Any, ...], Lane]], list[tuple[str, float, int]], dict[str, tuple[str, float]]]:
     """Tickets with priority and lane, scheduled changes and holds from
-    DeskSeam.export records; InvalidArgument naming what is wrong."""
+    DeskSeam.export records; InvalidArgument naming the field at fault,
+    ``{path}[i].field``, for anything malformed or inconsistent."""
     entries: list[tuple[Ticket, tuple[Any, ...], Lane]] = []
     changes: list[tuple[str, float, int]] = []
     holds: dict[str, tuple[str, float]] = {}
-    ids: set[str] = set()
-    seqs: set[int] = set()
+    ids: dict[str, int] = {}
+    seqs: dict[int, int] = {}
     from_dict = Ticket.from_dict
-    i = -1
     try:
-        for record in records:
-            i += 1
-            data = record["ticket"]
+        iterator = iter(records)
+    except Exception:
+        raise InvalidArgument(path, records, "expected a list of queue records") from None
+    if isinstance(records, str | bytes | Mapping):
+        raise InvalidArgument(path, records, "expected a list of queue records")
+    i = -1
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            break
+        except Exception as exc:
+            raise InvalidArgument(path, records, f"iterating over it raised {_brief_text(exc)}") from exc
+        i += 1
+        at = f"{path}[{i}]"
+        if not isinstance(record, Mapping):
+            raise InvalidArgument(at, record, "expected a queue record (a mapping)")
+        field = "ticket"
+        value: Any = None
+        try:
+            value = data = record["ticket"]
             ticket = data if isinstance(data, Ticket) else from_dict(data)
-            seq = record["seq"]
-            if seq.__class__ is not int or not 0 <= seq < next_seq:
-                raise ValueError(f"seq: expected an int in [0, next_seq={next_seq}), got {_brief(seq)}")
             ticket_id = ticket.id
+            field = "ticket.id"
+            value = ticket_id
             if ticket_id in ids:
-                raise ValueError(f"ticket id {ticket_id!r} appears twice")
+                raise ValueError(f"ticket id appears twice (also at {path}[{ids[ticket_id]}])")
+            field = "seq"
+            value = seq = record["seq"]
+            if seq.__class__ is not int or not 0 <= seq < next_seq:
+                raise ValueError(f"expected an int in [0, next_seq={next_seq})")
             if seq in seqs:
-                raise ValueError(f"seq {seq} appears twice")
-            ids.add(ticket_id)
-            seqs.add(seq)
-            key = record["key"]
-            if not isinstance(key, list | tuple) or not key:
-                raise ValueError(f"key: expected a non-empty list of numbers, got {_brief(key)}")
-            priority = (*(_decode(part, "key") for part in key), seq)
-            requirement = record.get("requirement")
-            skills = ticket.skills if requirement is None else SkillSet.of(requirement, field="requirement")
-            holder = record.get("holder")
+                raise ValueError(f"seq appears twice (also at {path}[{seqs[seq]}])")
+            field = "key"
+            value = key = record["key"]
+            if not isinstance(key, list | tuple) or len(key) != key_length:
+                raise ValueError(f"expected a list of {key_length} number(s), the policy's key length")
+            priority = (*(_decode(part) for part in key), seq)
+            field = "requirement"
+            value = requirement = record.get("requirement")
+            relax_at = None
+            if requirement is None:
+                skills = ticket.skills
+            else:
+                skills = SkillSet.of(requirement, field="requirement")
+                if skills != ticket.skills:
+                    if not ticket.preferred_skills or skills != ticket.requirement(-math.inf):
+                        raise ValueError("expected None, the ticket's skills, or its skills with its preferred skills")
+                    relax_at = ticket.relaxes_at()
+            field = "next"
+            value = when = record.get("next")
+            if when is not None:
+                when = _decode(when)
+            if relax_at is not None and (when is None or when > relax_at):
+                raise ValueError(f"the preferred skills relax at {relax_at!r}: expected a change scheduled by then")
+            field = "holder"
+            value = holder = record.get("holder")
             if holder is not None:
                 if not isinstance(holder, str) or not holder:
-                    raise ValueError(f"holder: expected an agent id, got {_brief(holder)}")
-                holds[ticket_id] = (holder, _decode(record.get("hold_until"), "hold_until"))
-            entries.append((ticket, priority, (skills, ticket.channel, holder)))
-            when = record.get("next")
-            if when is not None:
-                changes.append((ticket_id, _decode(when, "next"), seq))
-    except InvalidArgument:
-        raise
-    except (TriageError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        at = "" if i < 0 else f"record {i}: "
-        raise InvalidArgument("records", records, f"{at}{_brief_text(exc)}") from exc
+                    raise ValueError("expected an agent id (a non-empty string) or None")
+                field = "hold_until"
+                value = record.get("hold_until")
+                until = _decode(value)
+                if until in (math.inf, -math.inf):
+                    raise ValueError("expected a finite clock time")
+                if when is None or when > until:
+                    raise ValueError(f"the hold's end is not scheduled (next={_brief(when)})")
+        except InvalidArgument:
+            raise
+        except KeyError as exc:
+            raise InvalidArgument(f"{at}.{field}", None, "missing") from exc
+        except InvalidValue as exc:
+            if field == "ticket" and exc.field != "ticket":  # a field of the ticket: name it
+                raise InvalidArgument(f"{at}.ticket.{exc.field}", exc.value, exc.reason) from exc
+            raise InvalidArgument(f"{at}.{field}", value, exc.reason) from exc
+        except Exception as exc:
+            raise InvalidArgument(f"{at}.{field}", value, _brief_text(exc)) from exc
+        ids[ticket_id] = i
+        seqs[seq] = i
+        if holder is not None:
+            holds[ticket_id] = (holder, until)
+        entries.append((ticket, priority, (skills, ticket.channel, holder)))
+        if when is not None:
+            changes.append((ticket_id, when, seq))
     return entries, changes, holds
 
 
