@@ -143,6 +143,8 @@ class AuditTrail:
             if (events and event.seq <= events[-1].seq) or event.seq > seq:
                 raise InvalidArgument(item.path, item.data, "events must be in order and numbered up to seq")
             events.append(event)
+        if events and events[-1].seq != seq:
+            raise InvalidArgument(data.path + ".seq", seq, f"the last event kept is number {events[-1].seq}")
         self.seq = seq
         self._trail = deque(events[-self.keep :] if self.keep else [], maxlen=self.keep)
         self._raw = False

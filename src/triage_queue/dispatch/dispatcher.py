@@ -2013,7 +2013,14 @@ class Dispatcher:
         self._presence.widened = self._presence.narrowed = False
         queue = top.table("queue")
         records = queue.seq("tickets").data
-        self._seam.load(records, queue.integer("next_seq"))
+        next_seq = queue.integer("next_seq")
+        try:
+            self._seam.load(records, next_seq)
+        except TriageError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+            # Data the queue's own checks let through: still the library's error.
+            raise InvalidArgument(queue.path, type(exc).__name__, f"the queue's tickets do not load: {exc}"[:300]) from None
         self._books.load(top.table("books"))
         get, enter = self._queue.get, self._books.enter
         for record in records:  # checked by the load: each names a ticket now waiting
@@ -2032,12 +2039,14 @@ class Dispatcher:
         heapq.heapify(self._expiry)
         heapq.heapify(self._retry)
         sla = top.table("sla")
+        timers_of: dict[str, list[tuple[int, float]]] = {}  # the live timers of each ticket
         for entry in sla.seq("entries").items():
             at, kind, ticket_id, live = entry.fields(float, int, str, bool)
             if kind not in (0, 1) or at != at:
                 raise InvalidArgument(entry.path, entry.data, "expected [instant, 0 (warning) or 1 (breach), ticket id, live]")
             number = 0  # a stale entry: never a ticket's latest
             if live:
+                timers_of.setdefault(ticket_id, []).append((kind, at))
                 number = self._sla_latest.get(ticket_id, 0)
                 if not number:
                     self._sla_count += 1
@@ -2046,7 +2055,10 @@ class Dispatcher:
         heapq.heapify(self._sla)
         for entry in sla.seq("sent").items():
             ticket_id, kind, due = entry.fields(str, int, float)
+            if kind not in (0, 1) or ticket_id not in timers_of:
+                raise InvalidArgument(entry.path, entry.data, "a notice (0 or 1) sent for a ticket with no live SLA timer")
             self._sla_sent.setdefault(ticket_id, set()).add((kind, due))
+        self._verify_sla(timers_of, sla.path + ".entries")
         self._reset_due()
         self._trail.load(top.table("audit"))
         for item in top.seq("unroutable").items():
@@ -2054,6 +2066,22 @@ class Dispatcher:
                 raise InvalidArgument(item.path, item.data, "expected the id of a waiting ticket")
             self._unroutable[item.data] = None
         self._verify_loaded(top.path)
+
+    def _verify_sla(self, timers_of: dict[str, list[tuple[int, float]]], path: str) -> None:
+        # A ticket's live SLA timers are one breach and at most one warning
+        # (none without sla_warning); a ticket still unanswered has them at
+        # its deadline.
+        warning = self._sla_warning
+        for ticket_id, timers in timers_of.items():
+            kinds = sorted(kind for kind, _ in timers)
+            if kinds not in ([1], [0, 1]) or (kinds[0] == 0 and warning is None):
+                raise InvalidArgument(path, ticket_id, "a ticket's live SLA timers must be one breach and at most one warning")
+            ticket = self._waiting_ticket(ticket_id)
+            if ticket is None:
+                continue  # answered or gone: its timers fire and find nothing to say
+            due = ticket.sla_due
+            if due is None or any(at != (due if kind else due - (warning or 0.0)) for kind, at in timers):
+                raise InvalidArgument(path, ticket_id, "a live SLA timer not at its ticket's deadline")
 
     def _verify_loaded(self, path: str) -> None:
         # What the parts cannot check alone: tracks, loads and the queue agree.
@@ -2072,6 +2100,40 @@ class Dispatcher:
             for slot, used in state.load.items():
                 if used != load.get((agent_id, slot), 0):
                     raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
+        for ticket_id in self._res.passed:
+            if ticket_id not in self._res.tracks and ticket_id not in self._queue:
+                raise InvalidArgument(f"{path}.offers.passed", ticket_id, "a pass on a ticket neither waiting nor out")
+        self._verify_waiting(path)
+
+    def _verify_waiting(self, path: str) -> None:
+        # Each waiting ticket has a key the policy can compute and a holder
+        # on the roster, and the desk is work-conserving as a saved desk
+        # always is: no available agent with room qualifies for a waiting
+        # ticket it has not passed on and that is not held for another.
+        # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
+        # + holds·agents).
+        now, sort_key, states = self._now, self._queue.policy.sort_key, self._roster._states
+        lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
+        for ticket in self._queue:
+            try:
+                sort_key(ticket, now)
+            except RuleError as exc:
+                raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
+            requirement, channel, holder = self._seam.lane(ticket.id)
+            if holder is not None and holder not in states:
+                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster")
+            lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
+        passed = self._res.passed
+        for (requirement, channel), tickets in lanes.items():
+            for agent_id, state in states.items():
+                agent = state.agent
+                if not (
+                    agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
+                ):
+                    continue
+                for ticket_id, holder in tickets:
+                    if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):
+                        raise InvalidArgument(f"{path}.queue", ticket_id, f"waiting while agent {agent_id!r} is free to take it")
 
     def __repr__(self) -> str:
         return (
