@@ -2092,6 +2092,15 @@ class Dispatcher:
                 raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
             if (track.offer is None) == (track.assigned_at is None):
                 raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
+            agent, ticket = state.agent, track.ticket
+            slot = agent.slot_for(ticket.channel)
+            if slot not in (None, track.slot) or (
+                track.offer is not None
+                and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
+            ):
+                raise InvalidArgument(
+                    f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
+                )
             load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
         joined = [state.joined for state in self._roster._states.values()]
         if len(set(joined)) != len(joined):
@@ -2120,8 +2129,8 @@ class Dispatcher:
             except RuleError as exc:
                 raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
             requirement, channel, holder = self._seam.lane(ticket.id)
-            if holder is not None and holder not in states:
-                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster")
+            if holder is not None and (holder not in states or states[holder].agent.status is AgentStatus.OFFLINE):
+                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
             lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
         passed = self._res.passed
         for (requirement, channel), tickets in lanes.items():
