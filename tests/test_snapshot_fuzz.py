@@ -266,7 +266,7 @@ def _sla_moved(d: dict[str, Any]) -> None:
 
 
 TAMPERINGS: list[tuple[Any, str]] = [
-    (_hold_without_end, "[0].hold_until"),
+    (_hold_without_end, "snapshot.queue.tickets[0].hold_until"),
     (_hold_for_a_stranger, "snapshot.queue"),
     (lambda d: d["sla"]["sent"].append(["ghost", 1, 5.0]), "snapshot.sla.sent[0]"),
     (_sla_moved, "snapshot.sla.entries"),

@@ -2015,7 +2015,7 @@ class Dispatcher:
         records = queue.seq("tickets").data
         next_seq = queue.integer("next_seq")
         try:
-            self._seam.load(records, next_seq)
+            self._seam.load(records, next_seq, path=f"{queue.path}.tickets")
         except TriageError:
             raise
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
