@@ -711,7 +711,7 @@ class RecordingStore:
         return ticket_id in self.inner
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        if name not in self.PROTOCOL:  # private, or optional (insert_new, pop_best...): the queue falls back
             raise AttributeError(name)
         method = getattr(self.inner, name)
 

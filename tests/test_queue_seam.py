@@ -318,7 +318,7 @@ def internal_dump(q: TicketQueue) -> Any:
         "tickets": list(store._tickets.items()),
         "odd": dict(store._odd),
         "partitions": [(lane, list(p.heap), dict(p.index), p.dead, p.top) for lane, p in parts.items()],
-        "heads": ([(lane_of[id(e[2])], e[0], e[1]) for e in store._heads._heap], store._heads._next_seq),
+        "heads": [(lane_of.get(id(e[2])), e[0], e[1]) for e in store._heads],
         "stale": [lane_of.get(id(p)) for p in store._stale],
         "eligible": {k: [lane_of.get(id(p)) for p in v] for k, v in store._eligible.items()},
         "held": {k: [lane_of.get(id(p)) for p in v] for k, v in store._held.items()},

@@ -140,6 +140,9 @@ class TicketQueue:
         # sort_key(ticket, now) + (seq,) in one call: the stored priority.
         self._seq_key = policy._seq_key
         self._stepped = policy.time_stepped
+        # The store's optional fast paths (TicketStore), or None.
+        self._insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] | None = getattr(store, "insert_new", None)
+        self._pop_best: Callable[[], Ticket | None] | None = getattr(store, "pop_best", None)
         # Ticket id -> the next instant its key or lane changes; equal
         # instants are applied in arrival order (the ticket's sequence number
         # is the heap's tie-break), so the order follows from the state alone.
@@ -229,15 +232,23 @@ class TicketQueue:
         if ticket.__class__ is not Ticket and not isinstance(ticket, Ticket):
             raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
         with self._lock:
-            store = self._store
-            if ticket.id in store:
-                raise DuplicateTicket(ticket.id)
             seq = self._next_seq
-            if self._stepped or ticket.preferred_skills or self._changes._index:
+            insert_new = self._insert_new
+            if self._stepped or ticket.preferred_skills or self._changes._index or insert_new is None:
+                if ticket.id in self._store:
+                    raise DuplicateTicket(ticket.id)
                 self._insert(ticket, seq)
             else:
-                # _insert for the common case: nothing scheduled, nothing to schedule.
-                store.insert(ticket, self._seq_key(ticket, self._clock(), seq), (ticket.skills, ticket.channel, None))
+                # _insert for the common case (nothing scheduled, nothing to
+                # schedule), with the duplicate test in the store's insert.
+                try:
+                    priority = self._seq_key(ticket, self._clock(), seq)
+                except Exception:
+                    if ticket.id in self._store:  # a duplicate is reported first, as ever
+                        raise DuplicateTicket(ticket.id) from None
+                    raise
+                if not insert_new(ticket, priority, (ticket.skills, ticket.channel, None)):
+                    raise DuplicateTicket(ticket.id)
             self._next_seq = seq + 1
 
     def _new_sequence(self) -> int:
@@ -297,10 +308,15 @@ class TicketQueue:
                 changes = self._changes
                 if changes._index:  # the heap's dict: no Python-level __len__ call
                     self._rekey_due(self._clock())
-                popped = self._store.pop_first(None)
-                if popped is None:
+                pop_best = self._pop_best
+                if pop_best is not None:
+                    best = pop_best()
+                else:
+                    popped = self._store.pop_first(None)
+                    best = None if popped is None else popped[0]
+                if best is None:
                     raise Empty(_empty_message(len(self._store), None))
-                ticket = popped[0]
+                ticket = best
                 if changes._index:
                     changes.pop(ticket.id, None)
                 if self._holds:

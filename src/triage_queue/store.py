@@ -12,9 +12,9 @@ How :class:`MemoryStore` is laid out
 ------------------------------------
 Tickets are partitioned by their *lane*: the exact
 :class:`~triage_queue.SkillSet` they need now, their channel, and the agent
-holding them, if any (a ticket held for one agent is served to no one else).  Each partition is an
-:class:`~triage_queue.IndexedHeap` from ticket id to priority.  A second
-IndexedHeap holds the head priority of every non-empty partition, so the best
+holding them, if any (a ticket held for one agent is served to no one else).  Each partition is a
+heap of flat entries ``(*priority, ticket_id)`` indexed by ticket id.  A
+heapq list holds the head entry of every non-empty partition, so the best
 ticket overall is found in O(log P) for P partitions.  For an agent's skills,
 the store remembers which partitions those skills satisfy (computed once per
 distinct skill set and kept up to date as partitions appear), and compares
@@ -28,13 +28,12 @@ positions in O(log n).
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any, Protocol, cast
 
 from sortedcontainers import SortedList
 
 from triage_queue.errors import UnknownTicket
-from triage_queue.heap import IndexedHeap
 from triage_queue.ticket import SkillSet, Ticket
 
 __all__ = ["Lane", "MemoryStore", "Priority", "TicketStore"]
@@ -94,6 +93,11 @@ class TicketStore(Protocol):
     ``(ticket, priority, lane)`` triples (ids and priorities unique) in one
     pass, as :meth:`MemoryStore.bulk_load` does; a queue restoring a
     snapshot uses it when present and falls back to :meth:`insert`.
+    Optional too, for speed: ``insert_new(ticket, priority, lane) -> bool``
+    (:meth:`insert` for an id that may be held: False, changing nothing,
+    if it is) and ``pop_best() -> Ticket | None`` (``pop_first(None)``
+    without the priority), as :class:`MemoryStore` has; a queue uses them
+    when present.
     """
 
     def __len__(self) -> int:
@@ -163,17 +167,22 @@ class TicketStore(Protocol):
 
 class _Partition:
     """The tickets of one lane: a heapq list of flat entries
-    ``(*priority, ticket_id)`` with lazy deletion, as in IndexedHeap.
+    ``(*priority, ticket_id)`` with lazy deletion, as in
+    :class:`~triage_queue.IndexedHeap`.
 
     Flat entries are compared in one pass (a nested ``(priority, seq, key)``
     tuple would scan the priority prefix twice per comparison), which makes
     the sift on the serving path markedly cheaper.
     """
 
-    __slots__ = ("channel", "dead", "heap", "holder", "index", "lane", "requirement", "top")
+    __slots__ = ("channel", "dead", "heap", "holder", "index", "lane", "requirement", "serial", "top")
 
-    def __init__(self, lane: Lane) -> None:
+    def __init__(self, lane: Lane, serial: int) -> None:
         self.lane = lane
+        # Unique per store: breaks ties between equal heads in the heads
+        # heap (a ticket that moved lanes keeps its priority), so partitions
+        # are never compared.
+        self.serial = serial
         self.requirement, self.channel, self.holder = lane
         self.heap: list[Entry] = []
         self.index: dict[str, Entry] = {}
@@ -267,10 +276,13 @@ class MemoryStore:
         self._odd: dict[str, Lane] = {}
         self._partitions: dict[Lane, _Partition] = {}
         # The heads of non-empty partitions not held for an agent, for the
-        # best ticket overall.  Partitions hash by identity (cheap).  It is
-        # brought up to date only when asked: serving by skill, the hot path,
-        # never needs it, so a partition whose head changed is noted in _stale.
-        self._heads: IndexedHeap[_Partition, Entry] = IndexedHeap()
+        # best ticket overall: a heapq list of (head entry, serial,
+        # partition), with lazy deletion: an item is live while its entry is
+        # still its partition's top (an identity test).  It is brought up to
+        # date only when asked: serving by skill, the hot path, never needs
+        # it, so a partition whose head changed is noted in _stale.
+        self._heads: list[tuple[Entry, int, _Partition]] = []
+        self._serial = 0
         # An insertion-ordered dict used as a set, so the heads heap is built
         # in the same order on every run (a set would follow identity hashes).
         self._stale: dict[_Partition, None] = {}
@@ -332,9 +344,14 @@ class MemoryStore:
                 return None
             if self._stale:
                 self._sync_heads()
-            if self._heads:
-                found = self._heads.peek()
-                best = found.top
+            heads = self._heads
+            while heads:
+                item = heads[0]
+                if item[2].top is item[0]:
+                    found = item[2]
+                    best = item[0]
+                    break
+                heappop(heads)
         else:
             if skills is None:
                 pool: list[_Partition] = [p for p in self._partitions.values() if p.holder is None]
@@ -396,6 +413,66 @@ class MemoryStore:
             self._unindex(ticket, entry)
         return ticket, entry[:-1]
 
+    def pop_best(self) -> Ticket | None:
+        """``pop_first(None)``, returning the ticket alone: the best ticket
+        not held for an agent, removed; None if there is none.
+
+        Runtime complexity: O(log P + log n) amortised.
+
+        >>> from triage_queue import Ticket
+        >>> store, a, b = MemoryStore(), Ticket("a", 0.0), Ticket("b", 0.0, channel="chat")
+        >>> store.insert(a, (1.0, 0), (a.skills, None, None)); store.insert(b, (0.0, 1), (b.skills, "chat", None))
+        >>> store.pop_best().id, store.pop_best().id, store.pop_best()
+        ('b', 'a', None)
+        """
+        partitions = self._partitions
+        if len(partitions) == 1:
+            for partition in partitions.values():
+                if partition.holder is not None or partition.top is None:
+                    return None
+            entry = partition.pop_head()
+            self._refresh_head(partition)
+        else:
+            if self._stale:
+                self._sync_heads()
+            heads = self._heads
+            while True:
+                if not heads:
+                    return None
+                item = heads[0]
+                partition = item[2]
+                if partition.top is item[0]:
+                    break
+                heappop(heads)
+            # partition.pop_head() and partition.head(), inlined.
+            heap = partition.heap
+            index = partition.index
+            while True:
+                entry = heappop(heap)
+                ticket_id = entry[-1]
+                if index.get(ticket_id) is entry:
+                    del index[ticket_id]
+                    break
+                partition.dead -= 1
+            while heap:
+                head = heap[0]
+                if index.get(head[-1]) is head:
+                    # The partition's heads item is at the top: replace it in place.
+                    partition.top = head
+                    heapreplace(heads, (head, partition.serial, partition))
+                    break
+                heappop(heap)
+                partition.dead -= 1
+            else:
+                self._refresh_head(partition)
+        ticket_id = entry[-1]
+        ticket = self._tickets.pop(ticket_id)
+        if self._odd:
+            self._odd.pop(ticket_id, None)
+        if ticket.sla_due is not None or self._ranks is not None:
+            self._unindex(ticket, entry)
+        return ticket
+
     def _remember(self, skills: SkillSet) -> list[_Partition]:
         if len(self._eligible) >= _MAX_MEMO:
             self._eligible.clear()
@@ -455,7 +532,8 @@ class MemoryStore:
             entry: Entry = priority + (ticket_id,)
             partition = partitions.get(lane)
             if partition is None:
-                partition = partitions[lane] = _Partition(lane)
+                partition = partitions[lane] = _Partition(lane, self._serial)
+                self._serial += 1
             partition.heap.append(entry)
             partition.index[ticket_id] = entry
             tickets[ticket_id] = ticket
@@ -475,15 +553,33 @@ class MemoryStore:
             self._deadlines = SortedList(deadlines)
 
     def insert(self, ticket: Ticket, priority: Priority, lane: Lane) -> None:
+        self.insert_new(ticket, priority, lane)
+
+    def insert_new(self, ticket: Ticket, priority: Priority, lane: Lane) -> bool:
+        """:meth:`insert`, unless a ticket of this id is held: then return
+        False and change nothing (one lookup where a caller would otherwise
+        test ``in`` first).
+
+        Runtime complexity: as :meth:`insert`.
+
+        >>> from triage_queue import Ticket
+        >>> store, a = MemoryStore(), Ticket("a", 0.0)
+        >>> store.insert_new(a, (0.0, 0), (a.skills, None, None)), store.insert_new(a, (0.0, 1), (a.skills, None, None))
+        (True, False)
+        """
+        tickets = self._tickets
         ticket_id = ticket.id
+        if ticket_id in tickets:
+            return False
         entry: Entry = priority + (ticket_id,)
         partition = self._partitions.get(lane)
         if partition is None:
             partition = self._new_partition(lane)
         elif partition.top is None:
             self._empty -= 1
-        partition.add(entry)
-        self._tickets[ticket_id] = ticket
+        heappush(partition.heap, entry)  # partition.add, inlined
+        partition.index[ticket_id] = entry
+        tickets[ticket_id] = ticket
         # ``is`` first: SkillSet equality is a Python-level call.
         if lane[2] is not None or lane[1] != ticket.channel or (lane[0] is not ticket.skills and lane[0] != ticket.skills):
             self._odd[ticket_id] = lane
@@ -496,6 +592,7 @@ class MemoryStore:
             self._deadlines.add((ticket.sla_due, entry))
         if self._ranks is not None:
             self._ranks.add(entry)
+        return True
 
     def delete(self, ticket_id: str) -> Ticket:
         ticket = self._tickets.pop(ticket_id)
@@ -550,7 +647,8 @@ class MemoryStore:
             self._ranks.add(entry)
 
     def _new_partition(self, lane: Lane) -> _Partition:
-        partition = _Partition(lane)
+        partition = _Partition(lane, self._serial)
+        self._serial += 1
         self._partitions[lane] = partition
         if partition.holder is None:
             requirement = partition.requirement
@@ -575,11 +673,14 @@ class MemoryStore:
         heads = self._heads
         for partition in self._stale:
             top = partition.top
-            if top is None:
-                heads.pop(partition, None)
-            elif heads.get(partition) is not top:
-                heads[partition] = top
+            if top is not None:
+                heappush(heads, (top, partition.serial, partition))
         self._stale.clear()
+        if len(heads) > 2 * len(self._partitions) + _COMPACT_FLOOR:
+            # Mostly superseded heads: rebuild from the live ones.
+            live = [(p.top, p.serial, p) for p in self._partitions.values() if p.holder is None and p.top is not None]
+            heapify(live)
+            self._heads = live
 
     def _prune(self) -> None:
         # Empty partitions are kept so that a lane seen again reuses its
@@ -609,18 +710,20 @@ class MemoryStore:
             seen += len(partition.index)
             head = partition.head()
             assert partition.top is head, "cached partition head is stale"
-            if partition.holder is None and partition not in self._stale:
-                assert self._heads.get(partition) is head, "heads heap out of step"
+            if partition.holder is None and partition not in self._stale and head is not None:
+                assert any(item[0] is head and item[2] is partition for item in self._heads), "heads heap out of step"
         for ticket_id, lane in self._odd.items():
             ticket = self._tickets[ticket_id]
             assert lane != (ticket.skills, ticket.channel, None), "an ordinary lane is recorded as odd"
-        for partition in self._heads:
+        heads = self._heads
+        for i, (_, serial, partition) in enumerate(heads):
             assert partition.holder is None, "a held partition is in the heads heap"
-            assert partition in self._stale or partition.top is not None
+            assert serial == partition.serial
+            assert i == 0 or not heads[i] < heads[(i - 1) >> 1], "heads heap order broken"
+        assert len({p.serial for p in self._partitions.values()}) == len(self._partitions), "serials not unique"
         assert seen == len(self._tickets), "a ticket is in no partition or in two"
         assert self._empty == sum(1 for p in self._partitions.values() if p.top is None), "empty count is wrong"
         assert len(set(e[:-1] for e in entries)) == len(entries), "priorities are not unique"
-        self._heads._check()
         for skills, eligible in self._eligible.items():
             assert len(eligible) == len(set(map(id, eligible)))
             assert {id(p) for p in eligible} == {
