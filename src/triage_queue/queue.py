@@ -43,7 +43,7 @@ from triage_queue.errors import (
 from triage_queue.heap import IndexedHeap
 from triage_queue.policy import Explanation, Policy
 from triage_queue.store import Lane, MemoryStore, TicketStore
-from triage_queue.ticket import SkillSet, SkillsLike, Ticket
+from triage_queue.ticket import _EMPTY_SKILLS, SkillSet, SkillsLike, Ticket
 
 __all__ = ["DeskSeam", "TicketQueue"]
 
@@ -234,7 +234,9 @@ class TicketQueue:
         with self._lock:
             seq = self._next_seq
             insert_new = self._insert_new
-            if self._stepped or ticket.preferred_skills or self._changes._index or insert_new is None:
+            # ``is not _EMPTY_SKILLS``: a SkillSet's truth is a Python-level
+            # __len__ call; any other empty set takes _insert, which agrees.
+            if self._stepped or ticket.preferred_skills is not _EMPTY_SKILLS or self._changes._index or insert_new is None:
                 if ticket.id in self._store:
                     raise DuplicateTicket(ticket.id)
                 self._insert(ticket, seq)
