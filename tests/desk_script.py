@@ -117,7 +117,10 @@ class Run:
     at any step, the desk saved and restored, and the run continued on the
     copy with the same random choices."""
 
-    def __init__(self, d: Dispatcher, clock: ManualClock, rng: random.Random, known: list[str], agents: list[str]) -> None:
+    def __init__(
+        self, d: Dispatcher, clock: ManualClock, rng: random.Random, known: list[str], agents: list[str], with_stats: bool = True
+    ) -> None:
+        self.with_stats = with_stats  # whether the digest includes statistics (a desk made with stats=False has none)
         self.d = d
         self.clock = clock
         self.rng = rng
@@ -128,6 +131,10 @@ class Run:
 
     def step(self, step: int) -> str:
         """One random operation; the digest of what it did and of the desk after."""
+        return hashlib.sha256(self.line(step).encode()).hexdigest()[:16]
+
+    def line(self, step: int) -> str:
+        """One random operation; what it did and the desk after, in words."""
         d, rng, known = self.d, self.rng, self.known
         op = rng.choice(
             ["submit"] * 5
@@ -142,8 +149,7 @@ class Run:
             result = f"{type(exc).__name__}: {exc}"
         events = ";".join(str(e) for e in self.heard)
         self.heard.clear()
-        line = f"{step}|{op}|{result!r}|{events}|{state_of(d, known)}"
-        return hashlib.sha256(line.encode()).hexdigest()[:16]
+        return f"{step}|{op}|{result!r}|{events}|{state_of(d, known, with_stats=self.with_stats)}"
 
     def apply(self, op: str, step: int) -> Any:
         d, clock, rng, known, agents = self.d, self.clock, self.rng, self.known, self.agents

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -438,21 +439,7 @@ def outcome(call: Callable[[], object]) -> BaseException | None:
     return None
 
 
-TICKET_FIELDS = [
-    "id",
-    "created_at",
-    "severity",
-    "customer_tier",
-    "complexity",
-    "skills",
-    "contacts",
-    "sla_due",
-    "customer_id",
-    "channel",
-    "attributes",
-    "preferred_skills",
-    "relax_after",
-]
+TICKET_FIELDS = [field.name for field in attrs.fields(Ticket)]
 
 
 @fuzz

@@ -118,13 +118,18 @@ def _finite_or_none(value: Any) -> Any:
     return value if value is None or not isinstance(value, float) or math.isfinite(value) else None
 
 
-def _to_rules(value: Any) -> tuple[Rule, ...]:
+def _as_tuple(field: str, value: Any, reason: str) -> tuple[Any, ...]:
+    # An iterable's items (not a string's characters), else InvalidPolicy.
     if isinstance(value, str | bytes):
-        raise InvalidPolicy("rules", value, "expected an iterable of rules")
+        raise InvalidPolicy(field, value, reason)
     try:
-        rules = tuple(value)
+        return tuple(value)
     except Exception:  # not iterable
-        raise InvalidPolicy("rules", value, "expected an iterable of rules") from None
+        raise InvalidPolicy(field, value, reason) from None
+
+
+def _to_rules(value: Any) -> tuple[Rule, ...]:
+    rules = _as_tuple("rules", value, "expected an iterable of rules")
     if not rules:
         raise InvalidPolicy("rules", rules, "a policy needs at least one rule")
     names: set[str] = set()
@@ -196,12 +201,7 @@ class Policy:
         rule_tuple = _to_rules(rules)
         weight_tuple: tuple[float, ...] | None = None
         if weights is not None:
-            if isinstance(weights, str | bytes):
-                raise InvalidPolicy("weights", weights, "expected a sequence of numbers, one per rule")
-            try:
-                weight_tuple = tuple(weights)
-            except Exception:  # not iterable
-                raise InvalidPolicy("weights", weights, "expected a sequence of numbers, one per rule") from None
+            weight_tuple = _as_tuple("weights", weights, "expected a sequence of numbers, one per rule")
             if len(weight_tuple) != len(rule_tuple):
                 raise InvalidPolicy("weights", weight_tuple, f"expected {len(rule_tuple)} weights, one per rule")
             for w in weight_tuple:

@@ -1224,7 +1224,8 @@ class Dispatcher:
         return self._now
 
     def _read_clock(self) -> float:
-        # The clock, never earlier than a reading already used.  Lock held.
+        # The clock, never earlier than a reading already used (inlined in
+        # _advance, which runs several times per ticket).  Lock held.
         now = self._clock()
         if now.__class__ is float and self._now <= now < _INF:
             self._now = now
