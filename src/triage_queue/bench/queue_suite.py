@@ -10,12 +10,24 @@ The plan is recorded once on a reference queue, so the timed replay does
 nothing but call the queue.  Memory per waiting ticket and per-call latency
 tails are in the "scale" scenario, which replays this same workload.
 
+A second measurement, :func:`push_pop`, is the queue's mixed operation
+alone: with n tickets waiting, push one and pop the best (no filter), so
+n stays put, against a bare ``heapq`` push and pop of the very priority
+tuples the queue orders by (the policy's key and arrival number), in the
+same run: the contenders alternate in every round on the same tickets, and
+each keeps its best round.  It runs with every ticket in one lane (no
+skills) and with the mix above (48 lanes, served through the heads heap).
+
 >>> from triage_queue._progress import Progress
->>> result = run({"sizes": [300], "ops": 600, "repeat": 1, "positions_n": 300, "polls": 100}, Progress(enabled=False))
+>>> options = {"sizes": [300], "ops": 600, "repeat": 1, "positions_n": 300, "polls": 100}
+>>> options.update(push_pop_sizes=[300], push_pop_ops=100, push_pop_rounds=2)
+>>> result = run(options, Progress(enabled=False))
 >>> result["sizes"]["300"]["ratio_to_heapq"] > 1
 True
 >>> markdown(result)[0]
 '### TicketQueue end to end, us/op, lower is better'
+>>> result["push_pop"]["300"]["one lane"]["ratio"] > 1
+True
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ __all__ = [
     "new_queue",
     "params",
     "plots",
+    "push_pop",
     "replay",
     "run",
     "time_positions",
@@ -81,15 +94,35 @@ def params(quick: bool) -> dict[str, Any]:
     [1000, 10000]
     """
     if quick:
-        return {"sizes": [1_000, 10_000], "ops": 20_000, "repeat": 1, "positions_n": 10_000, "polls": 20_000}
-    return {"sizes": [1_000, 10_000, 100_000, 1_000_000], "ops": 200_000, "repeat": 3, "positions_n": 100_000, "polls": 100_000}
+        return {
+            "sizes": [1_000, 10_000],
+            "ops": 20_000,
+            "repeat": 1,
+            "positions_n": 10_000,
+            "polls": 20_000,
+            "push_pop_sizes": [10_000],
+            "push_pop_ops": 5_000,
+            "push_pop_rounds": 3,
+        }
+    return {
+        "sizes": [1_000, 10_000, 100_000, 1_000_000],
+        "ops": 200_000,
+        "repeat": 3,
+        "positions_n": 100_000,
+        "polls": 100_000,
+        "push_pop_sizes": [100_000, 1_000_000],
+        "push_pop_ops": 50_000,
+        "push_pop_rounds": 7,
+    }
 
 
-def make_tickets(count: int, start: int = 0, seed: int = 11) -> list[Ticket]:
-    """``count`` tickets numbered from ``start``: the realistic mix above.  O(count).
+def make_tickets(count: int, start: int = 0, seed: int = 11, *, lanes: bool = True) -> list[Ticket]:
+    """``count`` tickets numbered from ``start``: the realistic mix above
+    (without ``lanes``, the same mix with no skills: every ticket in one
+    lane).  O(count).
 
-    >>> [t.id for t in make_tickets(2, start=5)]
-    ['T5', 'T6']
+    >>> [t.id for t in make_tickets(2, start=5)], len(make_tickets(1, lanes=False)[0].skills)
+    (['T5', 'T6'], 0)
     """
     rnd = random.Random(seed + start)
     requirements = [SkillSet({f"group{g}": level}) for g in range(GROUPS) for level in (1, 2, 3)]
@@ -97,14 +130,15 @@ def make_tickets(count: int, start: int = 0, seed: int = 11) -> list[Ticket]:
     tickets = []
     for i in range(start, start + count):
         severity = Severity.CRITICAL if rnd.random() < 0.02 else rnd.choice((Severity.LOW, Severity.NORMAL, Severity.HIGH))
+        tier, complexity, requirement = rnd.choice(tiers), rnd.randint(1, 5), rnd.choice(requirements)
         tickets.append(
             Ticket(
                 f"T{i}",
                 NOW - rnd.random() * 3600,
                 severity=severity,
-                customer_tier=rnd.choice(tiers),
-                complexity=rnd.randint(1, 5),
-                skills=rnd.choice(requirements),
+                customer_tier=tier,
+                complexity=complexity,
+                skills=requirement if lanes else None,
                 customer_id=f"C{rnd.randrange(count // 2 + 1)}",
             )
         )
@@ -224,6 +258,57 @@ def time_queue(fill: list[Ticket], plan: Plan, repeat: int = 3) -> float:
     return best / len(plan) * 1e6
 
 
+def push_pop(n: int, ops: int, rounds: int, *, lanes: bool = True) -> dict[str, float]:
+    """The queue's mixed operation at n waiting: push a ticket, then pop the
+    best (unfiltered), against a bare ``heapq`` push and pop of the same
+    priority tuples (``policy.sort_key(ticket, NOW) + (arrival number,)``,
+    built beforehand); per round ``ops`` pairs each, the two alternating
+    which goes first, on fresh tickets (both stay at n), the collector
+    paused.  Returns the best round's microseconds per operation (a push or
+    a pop: half a pair) for each, and their ratio.
+    O((n + ops * rounds) log n).
+
+    >>> figures = push_pop(200, 100, 2)
+    >>> sorted(figures), figures["ratio"] > 1
+    (['TicketQueue', 'heapq push/pop, same keys', 'ratio'], True)
+    """
+    from heapq import heapify, heappop, heappush
+
+    fill = make_tickets(n, lanes=lanes)
+    fresh = make_tickets(ops * rounds, start=n, lanes=lanes)
+    q = new_queue()
+    for ticket in fill:
+        q.push(ticket)
+    sort_key = q.policy.sort_key
+    heap = [(*sort_key(ticket, NOW), seq) for seq, ticket in enumerate(fill)]
+    heapify(heap)
+    items = [(*sort_key(ticket, NOW), n + seq) for seq, ticket in enumerate(fresh)]
+    del fill
+    push, pop = q.push, q.pop
+    best_queue = best_heapq = float("inf")
+    for r in range(rounds):
+        batch, keys = fresh[r * ops : (r + 1) * ops], items[r * ops : (r + 1) * ops]
+        gc.collect()
+        gc.disable()
+        try:
+            for turn in (r % 2, 1 - r % 2):
+                start = time.perf_counter()
+                if turn == 0:
+                    for ticket in batch:
+                        push(ticket)
+                        pop()
+                    best_queue = min(best_queue, time.perf_counter() - start)
+                else:
+                    for item in keys:
+                        heappush(heap, item)
+                        heappop(heap)
+                    best_heapq = min(best_heapq, time.perf_counter() - start)
+        finally:
+            gc.enable()
+    queue_us, heapq_us = best_queue / (2 * ops) * 1e6, best_heapq / (2 * ops) * 1e6
+    return {"TicketQueue": queue_us, "heapq push/pop, same keys": heapq_us, "ratio": queue_us / heapq_us}
+
+
 def time_positions(n: int, polls: int, ops: int, seed: int = 9) -> dict[str, float]:
     """Cost of "you are number N in line": build the index once, then poll;
     and what maintaining the index adds to the mixed workload.
@@ -294,6 +379,14 @@ def run(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
             "heapq tuple push/pop": heapq_us,
             "ratio_to_heapq": queue_us / heapq_us,
         }
+    result["push_pop"] = {}
+    for n in params["push_pop_sizes"]:
+        with progress.task(f"queue push+pop n={n:,}", total=2) as task:
+            row = {}
+            for layout, lanes in (("one lane", False), ("48 lanes", True)):
+                row[layout] = push_pop(n, params["push_pop_ops"], params["push_pop_rounds"], lanes=lanes)
+                task.advance()
+        result["push_pop"][str(n)] = row
     with progress.task(f"queue position() n={params['positions_n']:,}", total=None):
         result["positions"] = time_positions(params["positions_n"], params["polls"], min(ops, 30_000))
     return result
@@ -315,6 +408,23 @@ def markdown(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {int(n):,} | {row['TicketQueue']:.2f} | {row['heapq tuple push/pop']:.3f} | {row['ratio_to_heapq']:.1f}x |"
         )
+    if result.get("push_pop"):
+        lines += [
+            "",
+            "#### TicketQueue push + pop against bare heapq, us per operation (target: at most 3x)",
+            "",
+            "With n waiting, push one ticket and pop the best (no filter); bare heapq pushes and pops the same"
+            " priority tuples; contenders alternate in every round, best round each.",
+            "",
+            "| n waiting | lanes | TicketQueue | heapq, same keys | TicketQueue / heapq | met |",
+            "|---|---|---|---|---|---|",
+        ]
+        for n, row in result["push_pop"].items():
+            for layout, figures in row.items():
+                lines.append(
+                    f"| {int(n):,} | {layout} | {figures['TicketQueue']:.2f} | {figures['heapq push/pop, same keys']:.3f}"
+                    f" | {figures['ratio']:.2f}x | {'yes' if figures['ratio'] <= 3 else '**no**'} |"
+                )
     positions = result["positions"]
     lines += [
         "",
