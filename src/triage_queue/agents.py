@@ -46,7 +46,7 @@ from triage_queue.errors import (
 from triage_queue.ticket import SkillSet, SkillsLike
 from triage_queue.wire import Reader
 
-__all__ = ["ANY_CHANNEL", "Agent", "AgentState", "AgentStatus", "Roster", "Service"]
+__all__ = ["ANY_CHANNEL", "Agent", "AgentState", "AgentStatus", "Roster", "RosterSeam", "Service"]
 
 ANY_CHANNEL = "*"
 """The capacity key that covers every channel not named on its own (and
@@ -403,8 +403,35 @@ class Roster:
         # Called with (agent_id, old Agent or None, new Agent or None) after
         # every change, under the lock: the dispatcher's hook.
         self._observers: list[Callable[[str, Agent | None, Agent | None], None]] = []
+        self._seam: RosterSeam | None = None  # the seam handed out by attach(), while one is attached
         for agent in agents:
             self.add(agent)
+
+    def attach(self, observer: Callable[[str, Agent | None, Agent | None], None]) -> RosterSeam:
+        """Attach a dispatcher to this roster and return the :class:`RosterSeam`
+        it drives the roster through; ``observer(agent_id, old, new)`` is
+        called under the lock after every change (``old`` None for an agent
+        that joined, ``new`` None for one that left).  A roster serves one
+        dispatcher at a time: raises :class:`InvalidArgument` if one is
+        attached; ``seam.detach()`` frees the roster again.
+
+        Runtime complexity: O(1).
+
+        >>> r = Roster([Agent("ana")]); seam = r.attach(lambda *change: None)
+        >>> r.attach(print)
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: roster=<Roster: 1 agent(s)>: this roster already has a dispatcher
+        >>> seam.detach(); r.attach(print).detach()
+        """
+        if not callable(observer):
+            raise InvalidArgument("observer", observer, "expected a callable taking (agent_id, old, new)")
+        with self._lock:
+            if self._seam is not None:
+                raise InvalidArgument("roster", self, "this roster already has a dispatcher")
+            seam = self._seam = RosterSeam(self, observer)
+            self._observers.append(observer)
+            return seam
 
     # -- reading ------------------------------------------------------------
 
@@ -719,3 +746,68 @@ class Roster:
             for customer in state.agent.dedicated_customers:
                 owners[customer] = agent_id
         assert owners == self._dedicated, "dedicated-customer index out of step"
+
+
+class RosterSeam:
+    """The interface a dispatcher uses to drive a :class:`Roster`; not for
+    application code.  Get one with :meth:`Roster.attach`.
+
+    It offers what a dispatcher needs beyond the public roster API: the
+    live states of every agent (``states``, a read-only view by contract:
+    the dispatcher changes the :class:`AgentState` values in it, never the
+    mapping), the agent a customer's ticket is kept for, recording a
+    service, and the lock and clock the roster uses while attached.
+
+    >>> r = Roster([Agent("ana")]); seam = r.attach(lambda *change: None)
+    >>> list(seam.states), seam.affinity_agent("acme")
+    (['ana'], None)
+    >>> seam.record_service(seam.states["ana"], "T-1", "acme", 5.0); seam.affinity_agent("acme")
+    'ana'
+    >>> seam.detach()
+    """
+
+    __slots__ = ("_clock", "_lock", "_observer", "_roster", "affinity_agent", "record_service", "state", "states")
+
+    def __init__(self, roster: Roster, observer: Callable[[str, Agent | None, Agent | None], None]) -> None:
+        """Made by :meth:`Roster.attach`.  Runtime complexity: O(1)."""
+        self._roster = roster
+        self._observer = observer
+        self._clock = roster._clock  # the roster's own clock and lock, given back on detach
+        self._lock = roster._lock
+        # Bound once: a dispatcher calls these on every offer or acceptance.
+        self.states: dict[str, AgentState] = roster._states
+        """Agent id -> live state, in the order agents joined (read it; do not change the mapping)."""
+        self.state: Callable[[str], AgentState] = roster._state
+        """``state(agent_id)``: the live state, or :class:`UnknownAgent` (O(1))."""
+        self.affinity_agent: Callable[[str], str | None] = roster._affinity_agent
+        """``affinity_agent(customer_id)``: the agent a customer's ticket is kept
+        for (dedicated, else the one who last served them, if still here), or None (O(1))."""
+        self.record_service: Callable[[AgentState, str, str | None, float], None] = roster._record_service
+        """``record_service(state, ticket_id, customer_id, now)``: the agent took
+        a ticket (its history, served count and the customer's last agent; O(1))."""
+
+    @property
+    def roster(self) -> Roster:
+        """The roster this seam drives.  Runtime complexity: O(1)."""
+        return self._roster
+
+    def use(self, *, lock: threading.RLock, clock: Callable[[], float]) -> None:
+        """Share ``lock`` with the dispatcher and read ``clock`` while attached
+        (:meth:`detach` gives the roster its own back).  Runtime complexity: O(1)."""
+        self._roster._lock = lock
+        self._roster._clock = clock
+
+    def detach(self) -> None:
+        """Free the roster: no more calls to the observer, its own clock and
+        lock back.  Raises :class:`InvalidArgument` if this seam is no
+        longer attached.  Runtime complexity: O(observers)."""
+        roster = self._roster
+        with roster._lock:
+            if roster._seam is not self:
+                raise InvalidArgument("seam", self, "this seam is not attached to its roster any more")
+            roster._seam = None
+            roster._observers.remove(self._observer)
+            roster._lock, roster._clock = self._lock, self._clock
+
+    def __repr__(self) -> str:
+        return f"<RosterSeam of {self._roster!r}>"

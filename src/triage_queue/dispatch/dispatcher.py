@@ -153,9 +153,12 @@ class Dispatcher:
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
         if isinstance(agents, Roster):
             roster = agents
-            if roster._observers:
-                raise InvalidArgument("agents", roster, "this roster already has a dispatcher")
-            if any(s.total_load for s in roster._states.values()):
+            try:
+                rseam = roster.attach(self._on_agent_change)
+            except InvalidArgument:
+                raise InvalidArgument("agents", roster, "this roster already has a dispatcher") from None
+            if any(s.total_load for s in rseam.states.values()):
+                rseam.detach()
                 raise InvalidArgument("agents", roster, "roster agents must start with no load")
         else:
             if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
@@ -163,11 +166,12 @@ class Dispatcher:
             # Built (and validated) before anything is attached, so a bad agent
             # leaves the queue free for another attempt.
             roster = Roster(agents, clock=queue.clock)
+            rseam = roster.attach(self._on_agent_change)
         self._queue = queue
         self._clock = queue.clock  # the raw clock: only _advance and _read_clock judge its readings
         self._lock = queue.lock
         self._roster = roster
-        roster._lock = self._lock
+        self._rseam = rseam
         self._selection = selection
         self._offer_timeout = None if offer_timeout is None else float(offer_timeout)
         self._mark_not_responding = bool(mark_not_responding)
@@ -216,19 +220,24 @@ class Dispatcher:
         self._waiters = Waiters(self._lock)
 
         with self._lock:
-            now = self._read_clock()  # a clock that cannot be read refuses the dispatcher, before anything is attached
             try:
+                now = self._read_clock()  # a clock that cannot be read refuses the dispatcher
                 self._seam = seam = queue.attach(self)
-            except InvalidArgument:
+            except InvalidArgument as exc:
+                rseam.detach()
+                if exc.field != "queue":
+                    raise
                 raise InvalidArgument("queue", queue, "this queue already has a dispatcher") from None
+            except BaseException:
+                rseam.detach()
+                raise
             if not self._advance_on_read:
                 seam.set_reads(False, as_of=self._desk_time)
-            roster._observers.append(self._on_agent_change)
             # The queue and roster read the desk's time, which never goes back.
             seam.use_clock(self._desk_clock)
-            roster._clock = self._desk_clock
+            rseam.use(lock=self._lock, clock=self._desk_clock)
             try:
-                for agent_id, state in roster._states.items():
+                for agent_id, state in rseam.states.items():
                     self._presence.place(state)
                     self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
                     if not state.total_capacity:
@@ -242,8 +251,7 @@ class Dispatcher:
             except BaseException:
                 # A rule failing on a queued ticket: leave queue and roster as they were.
                 seam.detach()
-                roster._observers.remove(self._on_agent_change)
-                roster._clock = self._clock
+                rseam.detach()
                 raise
         self._flush()
 
@@ -342,7 +350,7 @@ class Dispatcher:
                     self._presence.free
                     and not self._paused
                     # No agent to keep it for (see _affinity): routed as any other.
-                    and (customer is None or self._roster._affinity_agent(customer) is None)
+                    and (customer is None or self._rseam.affinity_agent(customer) is None)
                 ):
                     offer = self._submit_to_free_agent(ticket, books, now)
                     if offer is not None:
@@ -522,7 +530,7 @@ class Dispatcher:
         if agent_id.__class__ is not str:
             _check_key("agent_id", agent_id)
         with self._lock:
-            self._roster._state(agent_id)
+            self._rseam.state(agent_id)
             return self._res.assigned_to(agent_id)
 
     # -- offers ---------------------------------------------------------------
@@ -565,8 +573,8 @@ class Dispatcher:
         try:
             with self._lock:
                 self._read_advance()
-                if agent_id not in self._roster._states:
-                    self._roster._state(agent_id)  # raises UnknownAgent
+                if agent_id not in self._rseam.states:
+                    self._rseam.state(agent_id)  # raises UnknownAgent
                 offers = self._res.offers_to(agent_id)
         finally:
             if self._trail.outbox or self._waiters.keeper is not None:  # else _flush has nothing to do
@@ -614,8 +622,8 @@ class Dispatcher:
                 if self._stats:
                     books = track.books
                     _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
-                state = self._roster._states[track.agent_id]
-                self._roster._record_service(state, ticket.id, ticket.customer_id, now)
+                state = self._rseam.states[track.agent_id]
+                self._rseam.record_service(state, ticket.id, ticket.customer_id, now)
                 if res.passed:
                     res.passed.pop(ticket.id, None)
                 # The detail is worded only if someone can read it.
@@ -753,7 +761,7 @@ class Dispatcher:
         try:
             with self._lock:
                 now = self._advance()
-                state = self._roster._state(agent_id)
+                state = self._rseam.state(agent_id)
                 if any(t.agent_id == agent_id and t.offer is None for t in self._res.tracks.values()):
                     raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
                 original = state.agent
@@ -942,7 +950,7 @@ class Dispatcher:
             while True:
                 expired = False
                 with self._lock:
-                    self._roster._state(agent_id)
+                    self._rseam.state(agent_id)
                     self._advance()
                     offer = self._deliver(agent_id)
                     if offer is None:
@@ -973,7 +981,7 @@ class Dispatcher:
         wait = remaining
         try:
             with self._lock:
-                self._roster._state(agent_id)
+                self._rseam.state(agent_id)
                 self._advance()
                 offer = self._deliver(agent_id)
                 if offer is None:
@@ -1086,7 +1094,7 @@ class Dispatcher:
                 overall = figures(self._books.overall, now)
                 agents = {}
                 used = room = 0
-                for agent_id, state in self._roster._states.items():
+                for agent_id, state in self._rseam.states.items():
                     load, capacity = state.total_load, state.total_capacity
                     if state.agent.status is AgentStatus.AVAILABLE:
                         used += load
@@ -1140,7 +1148,7 @@ class Dispatcher:
                 verdicts = judge_agents(
                     ticket,
                     requirement,
-                    self._roster._states.values(),
+                    self._rseam.states.values(),
                     chosen=chosen,
                     how=how,
                     note=note,
@@ -1369,7 +1377,7 @@ class Dispatcher:
             why = "returning customer"
         if agent_id is None:
             return None  # as Roster._affinity_agent says
-        state = roster._states[agent_id]
+        state = self._rseam.states[agent_id]
         agent = state.agent
         requirement = ticket.requirement(now)
         # An agent who cannot take the ticket at all (skills, or no capacity
@@ -1398,7 +1406,7 @@ class Dispatcher:
         assert ticket is not None
         passed = self._res.passed.get(ticket_id)
         if holder is not None:
-            state = self._roster._states.get(holder)
+            state = self._rseam.states.get(holder)
             if (
                 state is not None
                 and state.agent.status is AgentStatus.AVAILABLE
@@ -1428,7 +1436,7 @@ class Dispatcher:
         how many offers were made."""
         if self._paused:
             return 0
-        state = self._roster._states.get(agent_id)
+        state = self._rseam.states.get(agent_id)
         if state is None or state.agent.status is not AgentStatus.AVAILABLE:
             return 0
         agent = state.agent
@@ -1473,7 +1481,7 @@ class Dispatcher:
         return offered
 
     def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: Books3) -> Offer:  # noqa: PLR0917
-        state = self._roster._states[agent_id]
+        state = self._rseam.states[agent_id]
         agent = state.agent
         channel = ticket.channel
         capacity = agent.capacity
@@ -1517,7 +1525,7 @@ class Dispatcher:
         return offer
 
     def _deliver(self, agent_id: str) -> Offer | None:
-        self._roster._state(agent_id)
+        self._rseam.state(agent_id)
         if not self._res.inbox.get(agent_id):
             self._fill(agent_id, "pulled by the agent")
         return self._res.hand_out(agent_id)
@@ -1539,7 +1547,7 @@ class Dispatcher:
         self._close(offer, status, now, detail)
         self._untrack(track, now)
         ticket = track.ticket
-        state = self._roster._states.get(agent_id)
+        state = self._rseam.states.get(agent_id)
         if status is not OfferStatus.REVOKED:
             self._pass(ticket.id, agent_id, now)
             if status is OfferStatus.DECLINED:
@@ -1574,7 +1582,7 @@ class Dispatcher:
     def _recheck_track(self, track: Track, now: float) -> None:
         """After a ticket or its agent changed: move the load to the right
         capacity key, and take back an offer the agent no longer qualifies for."""
-        state = self._roster._states.get(track.agent_id)
+        state = self._rseam.states.get(track.agent_id)
         if state is None:
             return
         agent = state.agent
@@ -1622,7 +1630,7 @@ class Dispatcher:
         (its place in the free heaps refreshed unless ``refresh`` is false:
         then the caller must call _refresh).  Return the agent's state."""
         del self._res.tracks[track.ticket.id]
-        state = self._roster._states.get(track.agent_id)
+        state = self._rseam.states.get(track.agent_id)
         if state is not None:
             state.load[track.slot] -= 1
             state.idle_since = max(state.idle_since, now)
@@ -1650,7 +1658,7 @@ class Dispatcher:
             self._release_holds(agent_id, now)
             self._waiters.forget(agent_id)  # its waiting threads and coroutines learn it is gone
             return
-        state = self._roster._states[agent_id]
+        state = self._rseam.states[agent_id]
         if old is None:
             self._presence.place(state)
             self._emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
@@ -1766,7 +1774,7 @@ class Dispatcher:
             for slot in profile.capacity:
                 room = 0
                 for agent_id in profile.agents:
-                    state = self._roster._states[agent_id]
+                    state = self._rseam.states[agent_id]
                     if state.agent.status is AgentStatus.AVAILABLE:
                         room += max(0, state.agent.capacity.get(slot, 0) - state.load.get(slot, 0))
                 if room:
@@ -2004,12 +2012,12 @@ class Dispatcher:
             raise InvalidArgument("snapshot.now", now, "expected a finite time (and a finite clock_held not before it, or none)")
         self._now, self._clock_held = now, held
         roster = Roster.from_dict(top.raw("roster"), clock=self._desk_clock, path="snapshot.roster")
-        self._roster._observers.remove(self._on_agent_change)
-        roster._observers.append(self._on_agent_change)
-        roster._lock = self._lock
+        self._rseam.detach()
+        self._rseam = rseam = roster.attach(self._on_agent_change)
+        rseam.use(lock=self._lock, clock=self._desk_clock)
         self._roster = roster
         self._presence.load(top.seq("profiles"))
-        for state in roster._states.values():
+        for state in rseam.states.values():
             self._presence.place(state)
         self._presence.widened = self._presence.narrowed = False
         queue = top.table("queue")
@@ -2088,7 +2096,7 @@ class Dispatcher:
         # What the parts cannot check alone: tracks, loads and the queue agree.
         load: dict[tuple[str, str], int] = {}
         for ticket_id, track in self._res.tracks.items():
-            state = self._roster._states.get(track.agent_id)
+            state = self._rseam.states.get(track.agent_id)
             if state is None or track.slot not in state.load or ticket_id in self._queue:
                 raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
             if (track.offer is None) == (track.assigned_at is None):
@@ -2103,10 +2111,10 @@ class Dispatcher:
                     f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
                 )
             load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
-        joined = [state.joined for state in self._roster._states.values()]
+        joined = [state.joined for state in self._rseam.states.values()]
         if len(set(joined)) != len(joined):
             raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
-        for agent_id, state in self._roster._states.items():
+        for agent_id, state in self._rseam.states.items():
             for slot, used in state.load.items():
                 if used != load.get((agent_id, slot), 0):
                     raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
@@ -2122,7 +2130,7 @@ class Dispatcher:
         # ticket it has not passed on and that is not held for another.
         # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
         # + holds·agents).
-        now, sort_key, states = self._now, self._queue.policy.sort_key, self._roster._states
+        now, sort_key, states = self._now, self._queue.policy.sort_key, self._rseam.states
         lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
         for ticket in self._queue:
             try:
@@ -2164,10 +2172,10 @@ class Dispatcher:
             for ticket_id, track in self._res.tracks.items():
                 assert ticket_id not in self._queue, "a ticket is both waiting and out"
                 load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
-            for agent_id, state in self._roster._states.items():
+            for agent_id, state in self._rseam.states.items():
                 for slot, used in state.load.items():
                     assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
-            self._presence._check(self._roster._states)
+            self._presence._check(self._rseam.states)
             waiting = len(self._queue)
             self._books._check(waiting)
             if not self._paused:
@@ -2180,7 +2188,7 @@ class Dispatcher:
         for ticket in self._queue:
             requirement, channel, holder = self._seam.lane(ticket.id)
             passed = self._res.passed.get(ticket.id, {})
-            for agent_id, state in self._roster._states.items():
+            for agent_id, state in self._rseam.states.items():
                 agent = state.agent
                 if (
                     agent.status is AgentStatus.AVAILABLE
