@@ -88,3 +88,10 @@ def redis_log_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., 
     yield make
     for log in made:
         log.close()
+
+
+@pytest.fixture
+def redis_server_path() -> str:
+    """The path of redis-server, for tests that start their own server
+    (skipped without it; a failure under CI=true)."""
+    return require_redis_server()
