@@ -270,7 +270,7 @@ def test_commands_round_trip_as_json(engine: Engine) -> None:
         "op": "submit",
         "id": "c-é-🎫",
         "ticket": {"id": "T-1", "priority": [3, -0.5, 1e300], "tags": ("a", "b"), "big": 2**62, "none": None, "ok": True},
-        "text": "line\nbreak \"quoted\" \\ \u0000 nul",
+        "text": 'line\nbreak "quoted" \\ \u0000 nul',
     }
     entry = log.append(command)
     expected = json.loads(json.dumps(command))

@@ -52,9 +52,7 @@ try:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "triage_queue.shared.RedisLog needs redis-py: pip install 'triage-queue[redis]'"
-    ) from exc
+    raise ImportError("triage_queue.shared.RedisLog needs redis-py: pip install 'triage-queue[redis]'") from exc
 
 __all__ = ["RedisLog", "RedisLogConnectionError"]
 
