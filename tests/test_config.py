@@ -158,6 +158,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ("[dispatcher]\nretry_after = -3\n" + MINIMAL, "dispatcher.retry_after", ">= 0"),
     ("[dispatcher]\nsla_warning = true\n" + MINIMAL, "dispatcher.sla_warning", "not a boolean"),
     ('[dispatcher]\nmark_not_responding = "yes"\n' + MINIMAL, "dispatcher.mark_not_responding", "true or false"),
+    ('[criteria]\nteir = {}\n' + MINIMAL, "criteria.teir", "did you mean 'tier'"),
 ]
 
 

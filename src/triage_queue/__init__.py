@@ -13,6 +13,18 @@ from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Ros
 from triage_queue.aio import AsyncDispatcher
 from triage_queue.clock import Clock, ManualClock
 from triage_queue.config import PolicyFile, SlaTargets, load_policy, parse_policy
+from triage_queue.criteria import (
+    ComplexityCriteria,
+    ComplexityDecision,
+    Criteria,
+    TierCriteria,
+    TierDecision,
+    TierLevel,
+    assess_complexity,
+    classify_tier,
+    explain_complexity,
+    explain_tier,
+)
 from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus, log_listener_error
 from triage_queue.errors import (
     AgentBusy,
@@ -87,8 +99,11 @@ __all__ = [
     "BaseRule",
     "Clock",
     "Complexity",
+    "ComplexityCriteria",
+    "ComplexityDecision",
     "Composition",
     "Contribution",
+    "Criteria",
     "Dispatcher",
     "DuplicateAgent",
     "DuplicateKey",
@@ -140,6 +155,9 @@ __all__ = [
     "Ticket",
     "TicketQueue",
     "TicketStore",
+    "TierCriteria",
+    "TierDecision",
+    "TierLevel",
     "TriageError",
     "UnknownAgent",
     "UnknownKey",
@@ -148,7 +166,11 @@ __all__ = [
     "Unroutable",
     "Vip",
     "WaitHistogram",
+    "assess_complexity",
     "classify_severity",
+    "classify_tier",
+    "explain_complexity",
+    "explain_tier",
     "load_policy",
     "log_listener_error",
     "parse_policy",

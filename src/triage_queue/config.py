@@ -45,6 +45,7 @@ import attrs
 
 from triage_queue.agents import Agent
 from triage_queue.clock import Clock
+from triage_queue.criteria import MAX_TIERS, ComplexityCriteria, Criteria, TierCriteria, TierLevel
 from triage_queue.dispatch import Dispatcher
 from triage_queue.errors import InvalidPolicy, InvalidValue
 from triage_queue.policy import Composition, Policy
@@ -407,6 +408,119 @@ def _to_options(value: Any) -> Mapping[str, Any]:
     return MappingProxyType(out)
 
 
+# -- tier and complexity criteria ([criteria]) -------------------------------
+
+_CRITERIA_KEYS: Final = ("tier", "complexity")
+_CRITERIA_TIER_KEYS: Final = ("base", "levels")
+_CRITERIA_LEVEL_KEYS: Final = ("name", "monthly_spend", "employees", "years")
+_CRITERIA_COMPLEXITY_KEYS: Final = ("difficulty", "effort", "overlap")
+
+
+def _check_criteria(_: Any, __: Any, value: Any) -> None:
+    if not isinstance(value, Criteria):
+        raise InvalidPolicy("criteria", value, "expected triage_queue.Criteria")
+
+
+def _check_criteria_tiers(criteria: Criteria, known: set[str]) -> None:
+    """A ladder other than the default may name only tiers the policy's vip
+    rules rank (when there are any), as ``[sla.tier]`` may."""
+    if not known or criteria.tier == TierCriteria.default():
+        return
+    if criteria.tier.base not in known:
+        raise InvalidPolicy("criteria.tier.base", criteria.tier.base, _unknown_tier(criteria.tier.base, known))
+    for index, level in enumerate(criteria.tier.levels):
+        if level.name not in known:
+            raise InvalidPolicy(f"criteria.tier.levels[{index}].name", level.name, _unknown_tier(level.name, known))
+
+
+def _prefixed(prefix: str, exc: InvalidValue) -> InvalidPolicy:
+    return InvalidPolicy(f"{prefix}.{exc.field}", exc.value, exc.reason)
+
+
+def _read_criteria(value: Any, known_tiers: set[str]) -> Criteria:
+    """The ``[criteria]`` table: ``[criteria.tier]`` (``base`` and
+    ``[[criteria.tier.levels]]``, lowest first) and ``[criteria.complexity]``
+    (4 thresholds per fact; ``effort`` as durations).  Every error names the
+    key path.  O(size of the table)."""
+    reader = _Reader(value, "criteria", _CRITERIA_KEYS)
+    tier_table = reader.take("tier")
+    complexity_table = reader.take("complexity")
+    reader.done()
+    tier = TierCriteria.default()
+    if tier_table is not None:
+        tiers = _Reader(tier_table, "criteria.tier", _CRITERIA_TIER_KEYS)
+        base = tiers.take("base", "standard")
+        entries = tiers.take("levels")
+        tiers.done()
+        if not isinstance(entries, list) or not entries:
+            raise InvalidPolicy(
+                "criteria.tier.levels", entries, "expected a non-empty array of tables ([[criteria.tier.levels]]), lowest first"
+            )
+        if len(entries) > MAX_TIERS:
+            raise InvalidPolicy("criteria.tier.levels", entries, f"at most {MAX_TIERS} tiers (MAX_TIERS)")
+        levels = []
+        for index, entry in enumerate(entries):
+            path = f"criteria.tier.levels[{index}]"
+            level = _Reader(entry, path, _CRITERIA_LEVEL_KEYS)
+            name = level.take("name")
+            facts = {key: level.take(key) for key in _CRITERIA_LEVEL_KEYS[1:]}
+            level.done()
+            for key, fact in facts.items():
+                if fact is not None and (isinstance(fact, bool) or not isinstance(fact, int | float)):
+                    raise InvalidPolicy(f"{path}.{key}", fact, f"expected a finite number >= 0, not {_type_name(fact)}")
+            try:
+                levels.append(TierLevel(name, **facts))
+            except InvalidValue as exc:
+                raise _prefixed(path, exc) from None
+        try:
+            tier = TierCriteria(levels, base)
+        except InvalidValue as exc:
+            raise _prefixed("criteria.tier", exc) from None
+    complexity = ComplexityCriteria.default()
+    if complexity_table is not None:
+        table = _Reader(complexity_table, "criteria.complexity", _CRITERIA_COMPLEXITY_KEYS)
+        given: dict[str, Any] = {}
+        for key in _CRITERIA_COMPLEXITY_KEYS:
+            thresholds = table.take(key)
+            if thresholds is None:
+                continue
+            field = f"criteria.complexity.{key}"
+            if not isinstance(thresholds, list) or len(thresholds) != 4:
+                raise InvalidPolicy(field, thresholds, "expected an array of 4 thresholds, for levels 2, 3, 4 and 5")
+            if key == "effort":
+                thresholds = [parse_duration(item, f"{field}[{i}]") for i, item in enumerate(thresholds)]
+            else:
+                for i, item in enumerate(thresholds):
+                    if isinstance(item, bool) or not isinstance(item, int | float):
+                        raise InvalidPolicy(f"{field}[{i}]", item, f"expected a finite number >= 0, not {_type_name(item)}")
+            given[key] = thresholds
+        table.done()
+        try:
+            complexity = ComplexityCriteria(**given)
+        except InvalidValue as exc:
+            raise _prefixed("criteria.complexity", exc) from None
+    criteria = Criteria(tier, complexity)
+    _check_criteria_tiers(criteria, known_tiers)
+    return criteria
+
+
+def _criteria_lines(criteria: Criteria) -> list[str]:
+    """The ``[criteria]`` tables of a policy file, when not the defaults."""
+    out: list[str] = []
+    if criteria.tier != TierCriteria.default():
+        out += ["", "[criteria.tier]", f"base = {_value(criteria.tier.base)}"]
+        for level in criteria.tier.levels:
+            out += ["", "[[criteria.tier.levels]]", f"name = {_value(level.name)}"]
+            out += [f"{key} = {_value(float(v))}" for key, v in level.thresholds().items()]
+    if criteria.complexity != ComplexityCriteria.default():
+        c = criteria.complexity
+        out += ["", "[criteria.complexity]"]
+        out.append("difficulty = [" + ", ".join(_value(float(v)) for v in c.difficulty) + "]")
+        out.append("effort = [" + ", ".join(_duration(v) for v in c.effort) + "]")
+        out.append("overlap = [" + ", ".join(_value(float(v)) for v in c.overlap) + "]")
+    return out
+
+
 @attrs.frozen(slots=True)
 class PolicyFile:
     """A routing policy with its SLA targets and dispatcher options: what a
@@ -437,6 +551,7 @@ class PolicyFile:
     dispatcher_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_options, hash=False)
     description: str = attrs.field(default="", validator=_check_description)
     source: str = attrs.field(default="<python>", eq=False)
+    criteria: Criteria = attrs.field(factory=Criteria, validator=_check_criteria)
 
     @classmethod
     def from_policy(
@@ -448,6 +563,7 @@ class PolicyFile:
         selection: str = "longest_idle",
         dispatcher_options: Mapping[str, Any] | None = None,
         description: str = "",
+        criteria: Criteria | None = None,
     ) -> PolicyFile:
         """Wrap a hand-built :class:`~triage_queue.Policy` (for the simulator
         or :meth:`to_toml`).  Invalid options raise :class:`InvalidPolicy`.
@@ -460,7 +576,15 @@ class PolicyFile:
         ...
         triage_queue.errors.InvalidPolicy: dispatcher.selection='fastest': expected one of least_loaded, longest_idle, ...
         """
-        return cls(name, policy, sla if sla is not None else SlaTargets(), selection, dispatcher_options or {}, description)
+        return cls(
+            name,
+            policy,
+            sla if sla is not None else SlaTargets(),
+            selection,
+            dispatcher_options or {},
+            description,
+            criteria=criteria if criteria is not None else Criteria(),
+        )
 
     def __attrs_post_init__(self) -> None:
         known = _known_tiers(self.policy.rules)
@@ -468,6 +592,7 @@ class PolicyFile:
             if known and tier not in known:
                 # The name is what is wrong (the target was converted to seconds already).
                 raise InvalidPolicy("sla.tier", tier, _unknown_tier(tier, known))
+        _check_criteria_tiers(self.criteria, known)
 
     def sla_target(self, ticket: Ticket) -> float | None:
         """The ticket's first-response target in seconds (see
@@ -548,7 +673,7 @@ class PolicyFile:
 
 # -- reading ---------------------------------------------------------------
 
-_TOP_KEYS: Final = ("name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher")
+_TOP_KEYS: Final = ("name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher", "criteria")
 _SLA_KEYS: Final = ("default", "tier", "severity")
 _KIND_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
@@ -818,9 +943,10 @@ def _read(data: dict[str, Any], source: str, fallback_name: str, allow_code: boo
     selection = dispatcher.take("selection", "longest_idle")
     if not isinstance(selection, str):
         raise InvalidPolicy("dispatcher.selection", selection, f"expected a string, not {_type_name(selection)}")
+    criteria = _read_criteria(reader.take("criteria", {}), _known_tiers(rules))
     reader.done()
     policy = Policy(rules, weights if weighted else None, max_wait=max_wait)
-    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source)
+    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source, criteria)
 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> InvalidPolicy:
@@ -1089,5 +1215,6 @@ def _write(pf: PolicyFile) -> str:
             out.append(f"{key} = {_value(value)}")
         else:
             out.append(f"{key} = {_duration(value)}")
+    out += _criteria_lines(pf.criteria)
     return "\n".join(out) + "\n"
 
