@@ -10,6 +10,7 @@ Scenarios, each compared with its anchors in the same run:
   load      a contact centre under load on threads, vs queue.PriorityQueue
   asyncio   wake-up latency of thousands of agent coroutines awaiting work
   simulator the contact-centre simulator vs SimPy
+  shared    the shared desk's log: append and read on Redis Streams and SQLite
 
 Writes DIR/results.json (machine, Python, commit, parameters, every figure,
 wall time per scenario), DIR/summary.md (tables with ratios to the anchors)
@@ -49,6 +50,7 @@ MODULES = (
     "load_suite",
     "aio_suite",
     "sim_suite",
+    "shared_suite",
 )
 _SHAPE = ("NAME", "TITLE", "params", "run", "markdown", "plots")
 
@@ -67,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         action="append",
         metavar="NAME",
-        help="run only this scenario (repeatable): heap, queue, scale, dispatch, lifecycle, load, asyncio, simulator",
+        help="run only this scenario (repeatable): heap, queue, scale, dispatch, lifecycle, load, asyncio, simulator, shared",
     )
     parser.add_argument(
         "--out",
