@@ -1,0 +1,780 @@
+"""A replica of a shared desk: an ordinary Dispatcher that applies the log.
+
+A :class:`Replica` reads the log in order and applies each command to its
+own :class:`~triage_queue.Dispatcher` (built with ``advance_on_read=False``
+on a :class:`~triage_queue.ManualClock` set to each entry's time), so its
+state after position p is a pure function of the log up to p (and of the
+snapshot it started from).  Every replica computes the same result or
+error for every command; it keeps the results of the latest
+``results_kept`` commands by command id, so that a retried command is
+applied once and answers with its first result.
+
+>>> import os, tempfile
+>>> from triage_queue import Agent, Ticket
+>>> from triage_queue.shared.sqlite import SqliteLog
+>>> from triage_queue.shared.commands import encode
+>>> log = SqliteLog(os.path.join(tempfile.mkdtemp(), "d.db"), clock=lambda: 100.0)
+>>> _ = log.append(init_command(agents=[Agent("ana")], name="eu"))
+>>> submit = encode("submit", {"ticket": Ticket("T-1", 0.0)}, command_id="c-1")
+>>> entry = log.append(submit); _ = log.append(submit)   # a retry: applied once
+>>> r = Replica(log); r.catch_up()
+3
+>>> r.result("c-1").id, r.desk.status("T-1"), len(r.desk.queue)
+('eu-1', 'offered', 0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from triage_queue.agents import Agent, AgentStatus
+from triage_queue.clock import ManualClock
+from triage_queue.dispatch.dispatcher import Dispatcher
+from triage_queue.dispatch.snapshot import code_name, policy_difference, policy_identity
+from triage_queue.errors import InvalidArgument, TriageError
+from triage_queue.events import Event
+from triage_queue.policy import Policy
+from triage_queue.queue import TicketQueue
+from triage_queue.selection import LongestIdle, Selection
+from triage_queue.shared.commands import decode_args, decode_result, encode_result, new_command_id
+from triage_queue.shared.log import Entry, Log
+from triage_queue.ticket import Ticket
+
+__all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
+
+logger = logging.getLogger("triage_queue.shared")
+
+#: The format name and version of a shared desk's stored snapshots.
+SNAPSHOT_FORMAT = ("triage-queue/shared", 1)
+
+#: The Dispatcher settings a desk is created with (recorded in its ``init`` command).
+SETTINGS = (
+    "offer_timeout",
+    "mark_not_responding",
+    "affinity_wait",
+    "retry_after",
+    "sla_warning",
+    "audit",
+    "refuse_unroutable",
+    "stats",
+)
+
+
+@attrs.frozen
+class Alarm:
+    """Something a replica found wrong: ``kind`` is ``"divergence"`` (its
+    state digest differs from another replica's at the same position),
+    ``"log_lost_entries"`` (the log no longer has entries it applied) or
+    ``"resynced"`` (it reloaded a snapshot); ``position`` is where.
+
+    >>> Alarm("divergence", 12, "digest 1a2b != 3c4d").kind
+    'divergence'
+    """
+
+    kind: str
+    position: int
+    detail: str
+
+
+def init_command(
+    *,
+    agents: Iterable[Agent] = (),
+    policy: Policy | None = None,
+    selection: Selection | None = None,
+    classify: Callable[[Ticket], str] | None = None,
+    name: str = "desk",
+    presence_grace: float | None = None,
+    presence_status: str = "away",
+    **settings: Any,
+) -> dict[str, Any]:
+    """The command that creates a desk: its settings (the Dispatcher's
+    ``offer_timeout``, ``mark_not_responding``, ``affinity_wait``,
+    ``retry_after``, ``sla_warning``, ``audit``, ``refuse_unroutable``,
+    ``stats``), its first agents, its name, presence settings and the
+    identity of the code it runs with.  The settings are checked by building
+    a Dispatcher here, so a bad one raises before anything is appended.
+    The first ``init`` in a log wins; later ones are no-ops.
+
+    Runtime complexity: O(A log A).
+
+    >>> init_command(name="eu", offer_timeout=20)["args"]["settings"]["offer_timeout"]
+    20.0
+    """
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise InvalidArgument(unknown[0], settings[unknown[0]], f"not a desk setting (expected one of {', '.join(SETTINGS)})")
+    policy = Policy.default() if policy is None else policy
+    agents = list(agents)
+    if presence_grace is not None and (
+        isinstance(presence_grace, bool) or not isinstance(presence_grace, int | float) or not 0 < presence_grace < math.inf
+    ):
+        raise InvalidArgument("presence_grace", presence_grace, "expected seconds > 0, or None (no presence)")
+    status = AgentStatus(presence_status) if presence_status in ("away", "offline", "not_responding") else None
+    if status is None:
+        raise InvalidArgument("presence_status", presence_status, "expected 'away', 'offline' or 'not_responding'")
+    probe = Dispatcher(
+        TicketQueue(policy, clock=ManualClock(0.0)), agents, selection=selection, classify=classify, name=name, **settings
+    )
+    recorded = probe.snapshot()
+    return {
+        "op": "init",
+        "id": new_command_id(),
+        "args": {
+            "settings": dict(recorded["settings"], advance_on_read=False),
+            "agents": [agent.to_dict() for agent in agents],
+            "name": name,
+            "policy": recorded["policy"],
+            "selection": recorded["selection"],
+            "classify": recorded["classify"],
+            "presence_grace": None if presence_grace is None else float(presence_grace),
+            "presence_status": status.value,
+        },
+    }
+
+
+class _Result:
+    # One command's result: raw (as this replica computed it) or plain (read
+    # from a snapshot); each form made from the other when first needed.
+    __slots__ = ("data", "error", "op", "value")
+
+    def __init__(self, op: str, value: Any, error: BaseException | None, data: dict[str, Any] | None = None) -> None:
+        self.op = op
+        self.value = value
+        self.error = error
+        self.data = data
+
+    def plain(self) -> dict[str, Any]:
+        if self.data is None:
+            self.data = encode_result(self.op, self.value, self.error)
+        return self.data
+
+    def get(self) -> Any:
+        if self.data is not None and self.value is None and self.error is None:
+            self.value, self.error = decode_result(self.op, self.data)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _call(desk: Dispatcher, op: str, a: dict[str, Any]) -> Any:
+    # A command applied to the desk: the Dispatcher's own method.
+    if op == "submit":
+        return desk.submit(a["ticket"])
+    if op == "accept":
+        return desk.accept(a["offer"])
+    if op == "complete":
+        return desk.complete(a["ticket_id"], a.get("agent_id"))
+    if op == "next_for":
+        return desk.next_for(a["agent_id"])
+    if op == "tick":
+        desk.tick()
+        return None
+    if op == "decline":
+        desk.decline(a["offer"], a.get("reason", ""))
+        return None
+    if op == "update":
+        return desk.update(a["ticket_id"], **a.get("changes", {}))
+    if op == "cancel":
+        return desk.cancel(a["ticket_id"])
+    if op == "transfer":
+        return desk.transfer(a["ticket_id"], a.get("agent_id"), **a.get("changes", {}))
+    if op == "add_agent":
+        desk.add_agent(a["agent"])
+        return None
+    if op == "remove_agent":
+        return desk.remove_agent(a["agent_id"])
+    if op == "set_status":
+        return desk.set_status(a["agent_id"], a["status"])
+    if op == "update_agent":
+        return desk.update_agent(a["agent_id"], **a.get("changes", {}))
+    if op == "assign_all":
+        return desk.assign_all()
+    # Reads (a thin client's): the desk as of this place in the log.
+    if op == "status":
+        return desk.status(a["ticket_id"])
+    if op == "assigned":
+        return desk.assigned(a["agent_id"])
+    if op == "offers_for":
+        return desk.offers_for(a["agent_id"])
+    if op == "stats":
+        return desk.stats()
+    if op == "explain_assignment":
+        return desk.explain_assignment(a["ticket_id"])
+    raise InvalidArgument("op", op, "not an operation of a shared desk")
+
+
+class Replica:
+    """One process's copy of a shared desk, kept by applying the log.
+
+    ``log``: the engine.  ``policy``, ``selection`` and ``classify``: the
+    code the desk runs with (each replica must give the same; the desk's
+    ``init`` command records their identity and a mismatch raises
+    :class:`InvalidArgument`).  ``snapshot_every`` commands or
+    ``snapshot_seconds`` of log time, whichever comes first, make
+    :meth:`maybe_snapshot` store a snapshot (and, with ``trim``, trim the log
+    behind the older snapshot kept).  ``results_kept``: how many recent
+    commands' results are kept for retries (part of the replicated state: it
+    must be the same in every replica).  ``publish``: publish the results of
+    thin clients' commands.  ``on_alarm``: called with each :class:`Alarm`.
+
+    Catching up (:meth:`catch_up`) never calls listeners; applying new
+    entries afterwards (:meth:`poll`, :meth:`sync_to`) calls each listener
+    once per event.
+
+    Runtime complexity: see each method; applying a command costs what the
+    Dispatcher operation costs plus decoding it.
+    """
+
+    def __init__(
+        self,
+        log: Log,
+        *,
+        policy: Policy | None = None,
+        selection: Selection | None = None,
+        classify: Callable[[Ticket], str] | None = None,
+        snapshot_every: int = 10_000,
+        snapshot_seconds: float = 300.0,
+        results_kept: int = 10_000,
+        publish: bool = True,
+        trim: bool = True,
+        batch: int = 1000,
+        on_alarm: Callable[[Alarm], None] | None = None,
+        on_listener_error: Callable[[Event, Exception], None] | None = None,
+    ) -> None:
+        """Runtime complexity: O(1)."""
+        if not isinstance(log, Log):
+            raise InvalidArgument("log", log, "expected a triage_queue.shared.Log (SqliteLog, RedisLog)")
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise InvalidArgument("snapshot_every", snapshot_every, "expected an int >= 1 (commands)")
+        if isinstance(snapshot_seconds, bool) or not isinstance(snapshot_seconds, int | float) or not snapshot_seconds > 0:
+            raise InvalidArgument("snapshot_seconds", snapshot_seconds, "expected seconds > 0")
+        if isinstance(results_kept, bool) or not isinstance(results_kept, int) or results_kept < 1:
+            raise InvalidArgument("results_kept", results_kept, "expected an int >= 1")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidArgument("batch", batch, "expected an int >= 1")
+        if selection is not None and not isinstance(selection, Selection):
+            raise InvalidArgument("selection", selection, "expected a selection strategy (name, fit, order, describe)")
+        if policy is not None and not isinstance(policy, Policy):
+            raise InvalidArgument("policy", policy, "expected a triage_queue.Policy")
+        self.log = log
+        self._policy = Policy.default() if policy is None else policy
+        self._selection = LongestIdle() if selection is None else selection
+        self._classify = classify
+        self._snapshot_every = snapshot_every
+        self._snapshot_seconds = float(snapshot_seconds)
+        self._results_kept = results_kept
+        self._publish = publish
+        self._trim = trim
+        self._batch = batch
+        self._on_alarm = on_alarm
+        self._on_listener_error = on_listener_error
+        self.lock = threading.RLock()
+        #: Notified (lock held) after every batch applied.
+        self.applied = threading.Condition(self.lock)
+        self._clock = ManualClock(0.0)
+        self._desk: Dispatcher | None = None
+        self._init: dict[str, Any] | None = None
+        self.position = 0
+        self.time = -math.inf
+        self._results: OrderedDict[str, _Result] = OrderedDict()
+        # Presence: agent -> the instant its grace runs out; a heap of
+        # (instant, agent) with stale entries skipped.
+        self._seen: dict[str, float] = {}
+        self._seen_heap: list[tuple[float, str]] = []
+        self._digests: OrderedDict[int, str] = OrderedDict()  # position of a digest command -> digest before it
+        self._listeners: list[Callable[[Event], None]] = []
+        self._live = False
+        self._to_publish: list[tuple[str, dict[str, Any]]] = []
+        self._since_snapshot = 0
+        self._snapshot_time = -math.inf
+        self._stored: list[int] = []  # positions of the snapshots this replica stored
+        self.offered: dict[str, int] = {}  # agent -> offers made to it (live), for waiters
+        self.alarms: list[Alarm] = []
+        self.applied_count = 0
+        self._diverged = False
+
+    # -- reading the state --------------------------------------------------------
+
+    @property
+    def desk(self) -> Dispatcher:
+        """The replica's Dispatcher (read it under :attr:`lock`; never call
+        its operations directly, or the replica diverges).  Raises
+        :class:`InvalidArgument` before the desk's ``init`` is applied.
+        Runtime complexity: O(1)."""
+        if self._desk is None:
+            raise InvalidArgument("desk", None, "the desk is not created yet: no init command applied")
+        return self._desk
+
+    @property
+    def created(self) -> bool:
+        """Whether the desk's ``init`` command has been applied.  Runtime complexity: O(1)."""
+        return self._desk is not None
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The desk's ``init`` arguments (settings, name, presence).  Runtime complexity: O(1)."""
+        return {} if self._init is None else self._init
+
+    def result(self, command_id: str) -> Any:
+        """The result of an applied command, or raise its error (the same
+        exception, for commands this replica applied itself).  Raises
+        :class:`InvalidArgument` if the command is not among the last
+        ``results_kept``.  Runtime complexity: O(1) (plus decoding)."""
+        found = self._results.get(command_id)
+        if found is None:
+            raise InvalidArgument("command_id", command_id, "no result kept for this command")
+        return found.get()
+
+    def has_result(self, command_id: str) -> bool:
+        """Whether a result is kept for ``command_id``.  Runtime complexity: O(1)."""
+        return command_id in self._results
+
+    def next_due(self) -> float | None:
+        """The log time at which a ``tick`` next has something to do (the
+        desk's :meth:`~triage_queue.Dispatcher.next_due`, or an agent's
+        presence running out), or None.  Runtime complexity: O(1) amortised."""
+        with self.lock:
+            due = None if self._desk is None else self._desk.next_due()
+            heap, seen = self._seen_heap, self._seen
+            while heap and seen.get(heap[0][1]) != heap[0][0]:
+                heapq.heappop(heap)
+            if heap and (due is None or heap[0][0] < due):
+                due = heap[0][0]
+            return due
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event of a command applied
+        live (never during catch-up or a resync); return a function that
+        unsubscribes it.  Runtime complexity: O(1)."""
+        if not callable(listener):
+            raise InvalidArgument("listener", listener, "expected a callable taking an Event")
+        with self.lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self.lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def digest(self) -> str:
+        """A digest of the replicated state (the desk's snapshot, the kept
+        results, presence): equal in every replica at the same position.
+        Runtime complexity: O(size of the state)."""
+        with self.lock:
+            return _digest(self._state_data(with_digests=False))
+
+    # -- applying the log ---------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Bring the replica to the end of the log as it is now, without
+        calling listeners: load the newest snapshot if the replica has no
+        desk yet or is behind it past trimmed entries, then replay the tail
+        in batches.  Return the position reached.  Runtime complexity:
+        O(snapshot + tail).
+        """
+        with self.lock:
+            live, self._live = self._live, False
+            try:
+                self._check_position()
+                target = self.log.last_position()
+                while self.position < target:
+                    entries = self.log.read(self.position, limit=self._batch)
+                    if not entries:
+                        break
+                    self._apply_batch(entries)
+            finally:
+                self._live = live or self._desk is not None
+            self._flush_publish()
+            return self.position
+
+    def sync_to(self, position: int, *, timeout: float = 10.0) -> None:
+        """Apply the log (live) up to at least ``position``.  Raises
+        :class:`InvalidArgument` if it is not in the log within ``timeout``
+        seconds.  Runtime complexity: O(entries applied)."""
+        with self.lock:
+            waited = 0.0
+            while self.position < position:
+                entries = self.log.read(self.position, limit=self._batch, block=0.05 if waited else None)
+                if not entries:
+                    waited += 0.05
+                    if waited > timeout:
+                        raise InvalidArgument("position", position, f"not in the log after {timeout}s")
+                    continue
+                self._apply_batch(entries)
+            self._flush_publish()
+
+    def poll(self, *, block: float | None = None) -> int:
+        """Apply (live) whatever is in the log after the replica's
+        position, waiting up to ``block`` seconds for something to arrive
+        (without holding the lock).  Return how many entries were applied.
+        Runtime complexity: O(entries applied)."""
+        after = self.position
+        entries = self.log.read(after, limit=self._batch, block=block)
+        if not entries:
+            return 0
+        with self.lock:
+            if self.position != after:  # applied meanwhile by a caller: read on from here
+                entries = self.log.read(self.position, limit=self._batch)
+            before = self.applied_count
+            self._apply_batch(entries)
+            self._flush_publish()
+            return self.applied_count - before
+
+    def verify(self) -> bool:
+        """Check that the replica's last applied entry is still in the log
+        (call it after reconnecting): if the log lost entries it applied,
+        raise an alarm and resync; if entries after it were trimmed, load
+        the newest snapshot.  Return whether it resynced.  Runtime
+        complexity: O(1), or a resync."""
+        with self.lock:
+            return self._check_position()
+
+    def resync(self, reason: str = "asked") -> None:
+        """Drop the replica's state and rebuild it from the newest snapshot
+        and the log's tail, without calling listeners.  Runtime complexity:
+        O(snapshot + tail)."""
+        with self.lock:
+            self._reset()
+            snap = self.log.load_snapshot()
+            if snap is not None:
+                self._load(snap.position, snap.data)
+            self._alarm(Alarm("resynced", self.position, reason))
+            self.catch_up()
+
+    def _check_position(self) -> bool:
+        # See verify().  Lock held.
+        log = self.log
+        if self._desk is None:
+            snap = log.load_snapshot()
+            if snap is not None and snap.position > self.position:
+                self._load(snap.position, snap.data)
+            return False
+        if self.position == 0:
+            return False
+        probe = log.read(self.position - 1, limit=1)
+        if probe and probe[0].position == self.position:
+            return False
+        if self.position > log.last_position():
+            self._alarm(Alarm("log_lost_entries", self.position, f"the log ends at {log.last_position()}"))
+            self._resync_quietly()
+            return True
+        snap = log.load_snapshot()
+        if snap is not None and snap.position > self.position:
+            self._reset()
+            self._load(snap.position, snap.data)
+            return True
+        return False
+
+    def _resync_quietly(self) -> None:
+        self._reset()
+        snap = self.log.load_snapshot()
+        if snap is not None and snap.position <= self.log.last_position():
+            self._load(snap.position, snap.data)
+
+    def _reset(self) -> None:
+        self._desk = None
+        self._init = None
+        self.position = 0
+        self.time = -math.inf
+        self._clock = ManualClock(0.0)
+        self._results.clear()
+        self._seen.clear()
+        self._seen_heap.clear()
+        self._digests.clear()
+
+    def _apply_batch(self, entries: Sequence[Entry]) -> None:
+        # Lock held.
+        apply = self._apply
+        for entry in entries:
+            if entry.position > self.position:
+                apply(entry)
+        self.applied.notify_all()
+
+    def _apply(self, entry: Entry) -> None:
+        command = entry.command
+        when = entry.time
+        if when > self.time:
+            self.time = when
+            self._clock._now = when  # ManualClock.set without its checks: log time never goes back
+        self.position = entry.position
+        self.applied_count += 1
+        self._since_snapshot += 1
+        try:
+            command_id = command["id"]
+            op = command["op"]
+        except (KeyError, TypeError):
+            logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
+            return
+        results = self._results
+        if command_id in results:
+            return  # a retry: applied once
+        value: Any = None
+        error: BaseException | None = None
+        desk = self._desk
+        if op == "init":
+            if desk is None:
+                self._create(command, when)  # code that does not match the desk's: this replica cannot serve it
+            result = _Result(op, None, None)
+        elif desk is None:
+            result = _Result(op, None, InvalidArgument("desk", None, "the desk is not created yet: no init command applied"))
+        else:
+            if self._seen_heap and self._seen_heap[0][0] <= when:
+                self._expire_presence(desk, when)
+            try:
+                if op == "heartbeat":
+                    self._heartbeat(desk, command, when)
+                elif op == "digest":
+                    value = self._check_digest(command, entry.position)
+                elif op == "next_due":
+                    value = self.next_due()
+                else:
+                    args = command.get("args")
+                    value = _call(desk, op, decode_args(command) if args else {})
+            except Exception as exc:  # the command's error is its result, in every replica alike
+                error = exc
+            result = _Result(op, value, error)
+        results[command_id] = result
+        if len(results) > self._results_kept:
+            results.popitem(last=False)
+        if command.get("reply") and self._publish:
+            self._to_publish.append((command_id, result.plain()))
+
+    def _flush_publish(self) -> None:
+        pending, self._to_publish = self._to_publish, []
+        if not pending:
+            return
+        many = getattr(self.log, "publish_results", None)
+        try:
+            if many is not None:
+                many(pending)
+            else:
+                for command_id, data in pending:
+                    self.log.publish_result(command_id, data)
+        except (ConnectionError, OSError):  # another replica publishes them, or the client retries
+            logger.warning("could not publish %d result(s)", len(pending), exc_info=True)
+
+    # -- creating, presence, digests ---------------------------------------------
+
+    def _create(self, command: Mapping[str, Any], when: float) -> None:
+        args = command.get("args") or {}
+        recorded = args.get("policy")
+        difference = policy_difference(recorded, policy_identity(self._policy))
+        if difference is not None:
+            raise InvalidArgument("policy", self._policy, f"not the policy this desk runs with: {difference}")
+        if args.get("selection") != self._selection.name:
+            raise InvalidArgument("selection", self._selection, f"this desk runs with selection {args.get('selection')!r}")
+        classify = "severity" if self._classify is None else code_name(self._classify)
+        if args.get("classify") != classify:
+            raise InvalidArgument("classify", self._classify, f"this desk runs with classify {args.get('classify')!r}")
+        settings = dict(args["settings"])
+        settings.pop("advance_on_read", None)
+        agents = [Agent.from_dict(a) for a in args.get("agents", [])]
+        self._clock._now = when
+        self._desk = Dispatcher(
+            TicketQueue(self._policy, clock=self._clock),
+            agents,
+            selection=self._selection,
+            classify=self._classify,
+            name=args.get("name", "desk"),
+            advance_on_read=False,
+            on_listener_error=self._on_listener_error,
+            **settings,
+        )
+        self._init = dict(args)
+        self._snapshot_time = when
+        self._desk.subscribe(self._deliver)
+
+    def _heartbeat(self, desk: Dispatcher, command: Mapping[str, Any], when: float) -> None:
+        agent_id = decode_args(command)["agent_id"]
+        desk.roster[agent_id]  # UnknownAgent, InvalidKey
+        grace = self.settings.get("presence_grace")
+        if grace is None:
+            return
+        deadline = when + grace
+        self._seen[agent_id] = deadline
+        heapq.heappush(self._seen_heap, (deadline, agent_id))
+
+    def _expire_presence(self, desk: Dispatcher, when: float) -> None:
+        # Agents whose heartbeats stopped more than the grace period ago go
+        # away (their offers go back to the queue); deterministic: by
+        # deadline, then agent id.
+        heap, seen = self._seen_heap, self._seen
+        status = self.settings.get("presence_status", "away")
+        while heap and heap[0][0] <= when:
+            deadline, agent_id = heapq.heappop(heap)
+            if seen.get(agent_id) != deadline:
+                continue
+            del seen[agent_id]
+            agent = desk.roster.get(agent_id)
+            if agent is not None and agent.status is AgentStatus.AVAILABLE:
+                try:
+                    desk.set_status(agent_id, status)
+                except TriageError:
+                    logger.warning("presence: could not set %r %s", agent_id, status, exc_info=True)
+
+    def _check_digest(self, command: Mapping[str, Any], position: int) -> str:
+        # A digest command: record this replica's digest of the state before
+        # it, and compare the digest it carries (another replica's, at an
+        # earlier digest command) with this replica's own there.
+        mine = _digest(self._state_data(with_digests=False))
+        self._digests[position] = mine
+        while len(self._digests) > 16:
+            self._digests.popitem(last=False)
+        args = command.get("args") or {}
+        of, theirs = args.get("of"), args.get("digest")
+        own = self._digests.get(of) if isinstance(of, int) else None
+        if own is not None and theirs is not None and own != theirs:
+            detail = f"this replica's digest {own[:12]} != {str(theirs)[:12]} from {args.get('by')!r}"
+            self._alarm(Alarm("divergence", position, detail))
+            self._diverged = True
+        return mine
+
+    def _alarm(self, alarm: Alarm) -> None:
+        self.alarms.append(alarm)
+        logger.warning("shared desk alarm: %s at %s: %s", alarm.kind, alarm.position, alarm.detail)
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(alarm)
+            except Exception:
+                logger.exception("on_alarm raised")
+
+    def take_divergence(self) -> bool:
+        """Whether a digest check found this replica diverged since the last
+        call (the caller then resyncs; see :meth:`resync`).  Runtime complexity: O(1)."""
+        with self.lock:
+            found, self._diverged = self._diverged, False
+            return found
+
+    def recent_digest(self) -> tuple[int, str] | None:
+        """The position and digest of the latest digest command applied, or
+        None.  Runtime complexity: O(1)."""
+        with self.lock:
+            if not self._digests:
+                return None
+            position = next(reversed(self._digests))
+            return position, self._digests[position]
+
+    def digest_command(self, by: str = "") -> dict[str, Any]:
+        """A digest command carrying this replica's latest digest (see
+        :meth:`recent_digest`).  Runtime complexity: O(1)."""
+        recent = self.recent_digest()
+        of, digest = (None, None) if recent is None else recent
+        return {"op": "digest", "id": new_command_id(), "args": {"of": of, "digest": digest, "by": by}}
+
+    def _deliver(self, event: Event) -> None:
+        if event.kind.value == "offered" and event.agent_id is not None:
+            self.offered[event.agent_id] = self.offered.get(event.agent_id, 0) + 1
+        if not self._live:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:
+                handler = self._on_listener_error
+                if handler is not None:
+                    handler(event, exc)
+                else:
+                    logger.exception("a shared desk listener raised on %s", event)
+
+    # -- snapshots ------------------------------------------------------------------
+
+    def _state_data(self, *, with_digests: bool = True) -> dict[str, Any]:
+        # Lock held.
+        desk = self.desk
+        data: dict[str, Any] = {
+            "format": SNAPSHOT_FORMAT[0],
+            "version": SNAPSHOT_FORMAT[1],
+            "init": self._init,
+            "desk": desk.snapshot(),
+            "results": [[cid, r.op, r.plain()] for cid, r in self._results.items()],
+            "presence": sorted([agent_id, at] for agent_id, at in self._seen.items()),
+        }
+        if with_digests:
+            data["digests"] = [[p, d] for p, d in self._digests.items()]
+        return data
+
+    def snapshot(self) -> dict[str, Any]:
+        """The replica's state as plain data (the desk's snapshot, the kept
+        results, presence, recent digests, the desk's settings) with the
+        position it covers under ``"position"``.  Runtime complexity:
+        O(size of the state)."""
+        with self.lock:
+            data = self._state_data()
+            data["position"] = self.position
+            data["time"] = self.time
+            return data
+
+    def _load(self, position: int, data: Mapping[str, Any]) -> None:
+        # Lock held.
+        if data.get("format") != SNAPSHOT_FORMAT[0] or data.get("version") != SNAPSHOT_FORMAT[1]:
+            raise InvalidArgument(
+                "snapshot.format", data.get("format"), f"not a shared desk snapshot of version {SNAPSHOT_FORMAT[1]}"
+            )
+        desk_data = data["desk"]
+        self._clock._now = max(self._clock._now, float(desk_data["now"]))
+        desk = Dispatcher.restore(
+            desk_data,
+            clock=self._clock,
+            policy=self._policy,
+            selection=self._selection,
+            classify=self._classify,
+            on_listener_error=self._on_listener_error,
+        )
+        self._desk = desk
+        self._init = dict(data["init"])
+        self.position = position
+        self.time = float(data.get("time", desk_data["now"]))
+        self._results = OrderedDict((cid, _Result(op, None, None, plain)) for cid, op, plain in data["results"])
+        self._seen = {agent_id: float(at) for agent_id, at in data["presence"]}
+        self._seen_heap = sorted((at, agent_id) for agent_id, at in self._seen.items())
+        self._digests = OrderedDict((int(p), str(d)) for p, d in data.get("digests", []))
+        self._snapshot_time = self.time
+        self._since_snapshot = 0
+        desk.subscribe(self._deliver)
+
+    def snapshot_due(self) -> bool:
+        """Whether ``snapshot_every`` commands or ``snapshot_seconds`` of log
+        time have passed since the last snapshot.  Runtime complexity: O(1)."""
+        return self._desk is not None and (
+            self._since_snapshot >= self._snapshot_every
+            or (self._since_snapshot > 0 and self.time - self._snapshot_time >= self._snapshot_seconds)
+        )
+
+    def maybe_snapshot(self, *, force: bool = False) -> int | None:
+        """Store a snapshot if one is due (or ``force``), and trim the log
+        behind the older of the two latest this replica stored; return the
+        position stored, or None.  Runtime complexity: O(size of the state).
+        """
+        with self.lock:
+            if self._desk is None or not (force or self.snapshot_due()):
+                return None
+            data = self._state_data()
+            position = self.position
+            data["time"] = self.time
+            self._since_snapshot = 0
+            self._snapshot_time = self.time
+        self.log.store_snapshot(position, data)
+        self._stored.append(position)
+        if self._trim and len(self._stored) >= 2:
+            self.log.trim(self._stored[-2])
+            del self._stored[:-2]
+        return position
+
+    def __repr__(self) -> str:
+        return f"<Replica at {self.position} of {self.log!r}>"
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()).hexdigest()

@@ -1,0 +1,354 @@
+"""SharedDesk: one desk shared by several replicas (and thin clients) over
+one log, on SQLite and on a real Redis: each call returns what one
+in-process Dispatcher returns (the same value, the same exception), a
+retried command applies once, listeners hear live events once and never
+history, snapshots let a new replica join and the log be trimmed, presence
+sends silent agents away, and a diverged replica is caught and resynced."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triage_queue import (
+    Agent,
+    AgentStatus,
+    Dispatcher,
+    Event,
+    InvalidArgument,
+    ManualClock,
+    NotAssigned,
+    OfferClosed,
+    Ticket,
+    TicketQueue,
+    UnknownAgent,
+    UnknownTicket,
+)
+from triage_queue.shared import Alarm, CommandFailed, NoReply, SharedDesk, SqliteLog
+from triage_queue.shared.commands import encode
+from triage_queue.shared.log import Log
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+MakeLog = Callable[[], Log]
+
+
+def engine_log_factory(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> MakeLog:
+    """A callable giving a new handle on one fresh log of the engine."""
+    if engine == "sqlite":
+        path = tmp_path / "desk.db"
+        return lambda: SqliteLog(path)
+    try:
+        factory = request.getfixturevalue("redis_log_factory")
+    except pytest.FixtureLookupError:
+        if CI:
+            pytest.fail("the redis_log_factory fixture is missing (tests/conftest.py)")
+        pytest.skip("the redis_log_factory fixture is not available yet")
+    name = f"desk-{request.node.name}".replace("[", "-").replace("]", "")[:100]
+    return lambda: factory(name)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeLog]:
+    logs: list[Log] = []
+
+    def make() -> Log:
+        log = engine_log_factory(request, tmp_path, request.param)()
+        logs.append(log)
+        return log
+
+    yield make
+    for log in logs:
+        log.close()
+
+
+@pytest.fixture
+def desks() -> Iterator[list[SharedDesk]]:
+    made: list[SharedDesk] = []
+    yield made
+    for desk in made:
+        desk.close()
+
+
+def team() -> list[Agent]:
+    return [Agent("ana", skills=["billing"]), Agent("bo", capacity=2)]
+
+
+def test_two_replicas_agree_and_answer_as_one_dispatcher(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """Calls alternate between two replicas; every result and every error
+    equals what one in-process Dispatcher gives for the same calls."""
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    b = SharedDesk(make_log(), name="ignored: the desk exists", follow=False)
+    desks += [a, b]
+    assert a.replica is not None and b.replica is not None
+    clock = ManualClock(a.replica.time)  # the desk was created at the init command's log time
+    one = Dispatcher(TicketQueue(clock=clock), team(), name="eu")
+
+    def both(call: Callable[[Any], Any]) -> None:
+        shared = a if len(calls) % 2 else b
+        calls.append(call)
+        try:
+            got: Any = call(shared)
+        except Exception as exc:
+            got = exc
+        assert shared.replica is not None
+        clock.set(shared.replica.time)  # the command's time is its log entry's
+        try:
+            expected: Any = call(one)
+        except Exception as exc:
+            assert type(got) is type(exc) and str(got) == str(exc)
+        else:
+            assert got == expected
+
+    calls: list[Any] = []
+    both(lambda d: d.submit(Ticket("T-1", 0.0, skills=["billing"])))
+    both(lambda d: d.submit(Ticket("T-2", 0.0)))
+    both(lambda d: d.submit(Ticket("T-2", 0.0)))  # DuplicateTicket
+    both(lambda d: d.submit(Ticket("T-3", 0.0)))
+    both(lambda d: d.accept("eu-1"))
+    both(lambda d: d.accept("eu-1"))  # OfferClosed
+    both(lambda d: d.decline("eu-2", "busy"))
+    both(lambda d: d.next_for("bo"))
+    both(lambda d: d.update("T-3", severity="critical", skills={"billing": 1}))
+    both(lambda d: d.complete("T-1", "bo"))  # NotAssigned
+    both(lambda d: d.complete("T-1", "ana"))
+    both(lambda d: d.cancel("T-9"))  # UnknownTicket
+    both(lambda d: d.set_status("bo", AgentStatus.AWAY))
+    both(lambda d: d.update_agent("bo", skills={"billing": 2}, status="available"))
+    both(lambda d: d.add_agent(Agent("cy", dedicated_customers={"acme"})))
+    both(lambda d: d.transfer("T-1"))  # UnknownTicket: completed
+    both(lambda d: d.remove_agent("cy"))
+    both(lambda d: d.set_status("zed", "away"))  # UnknownAgent
+    both(lambda d: d.update("T-3", severity="bogus"))  # InvalidTicket
+    both(lambda d: d.tick())
+    b.sync()
+    a.sync()
+    for d in (a, b):
+        for ticket_id in ("T-2", "T-3"):
+            assert d.status(ticket_id) == one.status(ticket_id)
+        assert d.offers_for("bo") == one.offers_for("bo")
+        assert d.assigned("ana") == one.assigned("ana")
+        assert d.stats().to_dict()["overall"] == one.stats().to_dict()["overall"]
+        assert str(d.explain_assignment("T-3")) == str(one.explain_assignment("T-3"))
+    assert a.replica.digest() == b.replica.digest()
+
+
+def test_a_retried_command_applies_once(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """The same command appended twice (a retry after a lost reply) is
+    applied once, and both answers are the first result."""
+    desk = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    desks.append(desk)
+    command = encode("submit", {"ticket": Ticket("T-1", 0.0)})
+    desk.log.append(command)
+    entry = desk.log.append(command)
+    replica = desk.replica
+    assert replica is not None
+    replica.sync_to(entry.position)
+    assert replica.result(command["id"]).id == "eu-1"
+    assert len(replica.desk.queue) == 0 and replica.desk.status("T-1") == "offered"
+    assert desk.submit(Ticket("T-2", 0.0)).id == "eu-2"  # type: ignore[union-attr]
+
+
+def test_thin_clients_get_results_from_a_desk_server(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """A thin client appends and waits for the result a replica publishes:
+    values, reads and errors arrive as on the replica."""
+    server = SharedDesk(make_log(), agents=team(), name="eu", poll=0.01)
+    thin = SharedDesk(make_log(), replica=False, timeout=5.0)
+    desks += [server, thin]
+    offer = thin.submit(Ticket("T-1", 0.0))
+    assert offer is not None and offer.id == "eu-1" and offer.agent_id == "ana"
+    assert thin.accept(offer).id == "T-1"
+    with pytest.raises(OfferClosed, match="accepted"):
+        thin.accept(offer)
+    with pytest.raises(UnknownAgent):
+        thin.offers_for("zed")
+    assert thin.status("T-1") == "assigned"
+    assert [t.id for t in thin.assigned("ana")] == ["T-1"]
+    assert thin.stats().overall.waiting == 0
+    assert thin.explain_assignment("T-1").agent_id == "ana"
+    assert thin.next_due() == server.next_due()  # (a stale expiry: harmless)
+    with pytest.raises(InvalidArgument, match="thin client"):
+        thin.subscribe(print)
+
+
+def test_a_thin_client_with_no_server_gets_no_reply(tmp_path: Path) -> None:
+    """With no replica running, a thin client's call times out with NoReply."""
+    thin = SharedDesk(SqliteLog(tmp_path / "d.db"), replica=False, timeout=0.2)
+    with pytest.raises(NoReply, match="desk server"):
+        thin.tick()
+
+
+def test_listeners_hear_live_events_once_and_never_history(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """Each replica's listeners hear every live event once, whoever caused
+    it; a replica joining later replays history silently."""
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    a.submit(Ticket("T-0", 0.0))
+    b = SharedDesk(make_log(), follow=False)
+    desks += [a, b]
+    heard_a: list[Event] = []
+    heard_b: list[Event] = []
+    a.subscribe(heard_a.append)
+    b.subscribe(heard_b.append)
+    assert heard_b == []
+    a.submit(Ticket("T-1", 0.0))
+    b.sync()
+    assert [e.kind.value for e in heard_a] == ["submitted", "offered"]
+    assert heard_b == heard_a
+    late = SharedDesk(make_log(), follow=False)
+    desks.append(late)
+    heard_late: list[Event] = []
+    late.subscribe(heard_late.append)
+    assert heard_late == []
+
+
+def test_a_new_replica_joins_by_snapshot_after_the_log_is_trimmed(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """Snapshots are stored and the log trimmed behind the older one; a new
+    replica loads the newest and replays the tail to the same state; an old
+    replica that fell behind the trim point resyncs from the snapshot."""
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False, snapshot_every=5)
+    behind = SharedDesk(make_log(), follow=False)
+    desks += [a, behind]
+    assert a.replica is not None and behind.replica is not None
+    for i in range(12):
+        a.submit(Ticket(f"T-{i}", float(i)))
+        a.replica.maybe_snapshot()
+    a.replica.maybe_snapshot(force=True)
+    a.submit(Ticket("T-tail", 0.0))
+    assert a.log.first_position() > 1
+    fresh = SharedDesk(make_log(), follow=False)
+    desks.append(fresh)
+    assert fresh.replica is not None
+    assert fresh.replica.applied_count < 12  # not the whole log
+    assert fresh.replica.digest() == a.replica.digest()
+    assert behind.replica.verify() is True  # its last entry is gone: it reloaded
+    behind.sync()
+    assert behind.replica.digest() == a.replica.digest()
+    assert [o.ticket.id for o in behind.offers_for("bo")] == [o.ticket.id for o in a.offers_for("bo")]
+
+
+def test_presence_sends_silent_agents_away(tmp_path: Path, desks: list[SharedDesk]) -> None:
+    """An agent whose heartbeats stop for longer than the grace period is
+    set away at the next command; its pending offers go back to the queue."""
+    clock = ManualClock(100.0)
+    log = SqliteLog(tmp_path / "d.db", clock=clock)
+    desk = SharedDesk(
+        log, agents=[Agent("ana"), Agent("bo", status="away")], presence_grace=30, offer_timeout=None, follow=False, clock=clock
+    )
+    desks.append(desk)
+    desk.heartbeat("ana")
+    assert desk.submit(Ticket("T-1", 0.0)) is not None
+    clock.advance(20)
+    desk.heartbeat("ana")
+    assert desk.next_due() == 150.0
+    clock.advance(29)
+    desk.tick()
+    assert desk.status("T-1") == "offered"
+    clock.advance(2)
+    desk.tick()
+    assert desk.status("T-1") == "waiting"
+    assert desk.replica is not None and desk.replica.desk.roster["ana"].status is AgentStatus.AWAY
+    with pytest.raises(UnknownAgent):
+        desk.heartbeat("zed")
+
+
+def test_the_follower_ticks_when_something_falls_due(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """With a short offer timeout, an unanswered offer expires on time with
+    no call from anyone: a follower appends the tick."""
+    desk = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", offer_timeout=0.2, poll=0.01)
+    desks.append(desk)
+    heard: list[str] = []
+    desk.subscribe(lambda e: heard.append(e.kind.value))
+    assert desk.submit(Ticket("T-1", 0.0)) is not None
+    deadline = time.monotonic() + 5
+    while "expired" not in heard and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "expired" in heard
+    assert heard.count("expired") == 1
+
+
+def test_wait_for_ticket_wakes_on_another_process_submit(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """A thread waiting for an agent's ticket on one replica wakes when
+    another replica submits one."""
+    a = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", poll=0.01)
+    b = SharedDesk(make_log(), poll=0.01)
+    desks += [a, b]
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(a.wait_for_ticket("ana", timeout=5)))
+    waiter.start()
+    time.sleep(0.1)
+    b.submit(Ticket("T-1", 0.0))
+    waiter.join(6)
+    assert got and got[0] is not None and got[0].ticket.id == "T-1"
+    assert a.wait_for_ticket("ana", timeout=0.05) is None  # handed out once, as in one process
+    with pytest.raises(UnknownAgent):
+        a.wait_for_ticket("zed", timeout=0)
+
+
+def test_a_diverged_replica_is_caught_and_resynced(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """A replica whose state was changed behind the log's back reports a
+    divergence at the next digest check and comes back by resyncing."""
+    alarms: list[Alarm] = []
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    b = SharedDesk(make_log(), follow=False, on_alarm=alarms.append)
+    desks += [a, b]
+    ra, rb = a.replica, b.replica
+    assert ra is not None and rb is not None
+    a.submit(Ticket("T-1", 0.0))
+    ra.maybe_snapshot(force=True)
+    a.log.append(ra.digest_command("a"))  # a checkpoint: each replica records its digest there
+    b.sync()
+    with rb.lock:
+        rb.desk.submit(Ticket("rogue", 0.0))  # a change no other replica saw
+    a.sync()
+    a.log.append(ra.digest_command("a"))  # compares the first checkpoint: still alike there
+    b.sync()
+    assert alarms == []
+    a.sync()
+    a.log.append(ra.digest_command("a"))  # compares the second: caught
+    b.sync()
+    assert [alarm.kind for alarm in alarms] == ["divergence"]
+    assert rb.take_divergence()
+    rb.resync("test")
+    a.sync()
+    assert rb.digest() == ra.digest()
+    with pytest.raises(UnknownTicket):
+        b.status("rogue")
+
+
+def test_errors_that_are_not_the_librarys_travel_as_command_failed(tmp_path: Path, desks: list[SharedDesk]) -> None:
+    """A classify function that raises: the replica that ran the command
+    raises the very exception; a thin client gets CommandFailed naming it."""
+
+    def classify(ticket: Ticket) -> str:
+        if ticket.id == "boom":
+            raise ValueError("no class for boom")
+        return "normal"
+
+    log = SqliteLog(tmp_path / "d.db")
+    server = SharedDesk(log, classify=classify, poll=0.01)
+    thin = SharedDesk(SqliteLog(tmp_path / "d.db"), replica=False, timeout=5.0)
+    desks += [server, thin]
+    with pytest.raises(ValueError, match="no class for boom"):
+        server.submit(Ticket("boom", 0.0))
+    with pytest.raises(CommandFailed, match="ValueError: no class for boom"):
+        thin.submit(Ticket("boom", 0.0))
+    with pytest.raises(InvalidArgument, match="classify"):
+        SharedDesk(SqliteLog(tmp_path / "d.db"), follow=False)  # not the desk's classify
+
+
+def test_arguments_that_are_not_plain_data_are_refused(tmp_path: Path, desks: list[SharedDesk]) -> None:
+    """An argument that cannot travel as JSON is refused before anything is
+    appended, naming it; NotAssigned and friends come back as themselves."""
+    desk = SharedDesk(SqliteLog(tmp_path / "d.db"), agents=team(), follow=False)
+    desks.append(desk)
+    before = desk.log.last_position()
+    with pytest.raises(InvalidArgument, match="attributes"):
+        desk.update("T-1", attributes={"x": object()})
+    assert desk.log.last_position() == before
+    with pytest.raises(NotAssigned):
+        desk.submit(Ticket("T-1", 0.0)) and desk.complete("T-1", "bo")
