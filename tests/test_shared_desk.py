@@ -38,10 +38,10 @@ CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MakeLog = Callable[[], Log]
 
 
-def engine_log_factory(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> MakeLog:
+def engine_log_factory(request: pytest.FixtureRequest, tmp_path: Path, engine: str, name: str | None = None) -> MakeLog:
     """A callable giving a new handle on one fresh log of the engine."""
     if engine == "sqlite":
-        path = tmp_path / "desk.db"
+        path = tmp_path / f"{name or 'desk'}.db"
         return lambda: SqliteLog(path)
     try:
         factory = request.getfixturevalue("redis_log_factory")
@@ -49,8 +49,8 @@ def engine_log_factory(request: pytest.FixtureRequest, tmp_path: Path, engine: s
         if CI:
             pytest.fail("the redis_log_factory fixture is missing (tests/conftest.py)")
         pytest.skip("the redis_log_factory fixture is not available yet")
-    name = f"desk-{request.node.name}".replace("[", "-").replace("]", "")[:100]
-    return lambda: factory(name)
+    desk = name or f"desk-{request.node.name}".replace("[", "-").replace("]", "")[:100]
+    return lambda: factory(desk)
 
 
 @pytest.fixture(params=["sqlite", "redis"])

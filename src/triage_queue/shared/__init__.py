@@ -26,6 +26,7 @@ def __getattr__(name: str) -> Any:
         return getattr(_redis_engine, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 from triage_queue.shared.commands import CommandFailed, NoReply  # noqa: E402 - appended below the Redis engine's lines
 from triage_queue.shared.desk import SharedDesk, open_log  # noqa: E402 - appended below the Redis engine's lines
 from triage_queue.shared.replica import Alarm, Replica  # noqa: E402 - appended below the Redis engine's lines
