@@ -400,3 +400,13 @@ def test_ladder_need_not_match_tiers_without_vip_rules() -> None:
     own = parse_policy('[[rules]]\nkind = "vip"\ntiers = { basic = 0, premium = 1 }\n[criteria.tier]\nbase = "basic"\n'
                        'levels = [{name = "premium", years = 1}]\n')
     assert own.criteria.tier.ranks() == {"basic": 0, "premium": 1}
+
+
+def test_policy_explanations_say_which_threshold_decided() -> None:
+    """A ticket annotated by apply() has the deciding thresholds in its vip and complexity explanations."""
+    ticket = explain_complexity(effort=3 * HOUR).apply(explain_tier(monthly_spend=20_000).apply(Ticket("T-1", 0.0)))
+    reasons = {c.rule: c.reason for c in Policy.default().explain(ticket, 10.0).contributions}
+    assert reasons["vip"] == "customer tier 'gold': rank 2 (gold: monthly_spend 20000 >= 10000)"
+    assert reasons["complexity"] == "complexity 3/5, complex tickets first (complexity 3: effort 10800 >= 7200 (level 3))"
+    plain = {c.rule: c.reason for c in Policy.default().explain(Ticket("T-2", 0.0, customer_tier="gold"), 10.0).contributions}
+    assert plain["vip"] == "customer tier 'gold': rank 2"

@@ -212,7 +212,9 @@ def _check_default_rank(_: Any, __: Any, value: Any) -> None:
 class Vip(BaseRule):
     """Higher customer tiers first: key is the tier's rank in ``tiers``.
 
-    A ticket with no tier is a standard customer of rank 0.  A tier the
+    A ticket with no tier is a standard customer of rank 0.  The
+    explanation adds the ticket's ``tier_reason`` attribute if it has one
+    (:meth:`~triage_queue.TierDecision.apply` sets it).  A tier the
     mapping does not know raises :class:`RuleError` (so a typo never silently
     demotes a VIP) unless ``default_rank`` is set.
 
@@ -246,7 +248,7 @@ class Vip(BaseRule):
     def reason(self, ticket: Ticket, now: float) -> str:
         if ticket.customer_tier is None:
             return "standard customer (no tier): rank 0"
-        return f"customer tier {ticket.customer_tier!r}: rank {self.key(ticket, now):g}"
+        return _with_why(f"customer tier {ticket.customer_tier!r}: rank {self.key(ticket, now):g}", ticket, "tier_reason")
 
 
 class Prefer(enum.Enum):
@@ -267,7 +269,9 @@ def _to_prefer(value: Any) -> Prefer:
 class Complexity(BaseRule):
     """Order by task complexity (1..5): complex first by default, so long
     tickets start early and do not stall the queue; ``prefer="simple"`` for
-    quick wins first.
+    quick wins first.  The explanation adds the ticket's
+    ``complexity_reason`` attribute if it has one
+    (:meth:`~triage_queue.ComplexityDecision.apply` sets it).
 
     Runtime complexity: O(1).
 
@@ -283,7 +287,15 @@ class Complexity(BaseRule):
         return ticket.complexity if self.prefer is Prefer.COMPLEX else -ticket.complexity
 
     def reason(self, ticket: Ticket, now: float) -> str:
-        return f"complexity {ticket.complexity}/5, {self.prefer.value} tickets first"
+        text = f"complexity {ticket.complexity}/5, {self.prefer.value} tickets first"
+        return _with_why(text, ticket, "complexity_reason")
+
+
+def _with_why(text: str, ticket: Ticket, key: str) -> str:
+    # The reason a fixed criterion gave (TierDecision.apply and
+    # ComplexityDecision.apply keep it in the ticket's attributes), if any.
+    why = ticket.attributes.get(key) if ticket.attributes else None
+    return f"{text} ({why})" if isinstance(why, str) and why else text
 
 
 @attrs.frozen(slots=True)
