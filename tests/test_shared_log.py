@@ -355,3 +355,48 @@ def test_huge_and_odd_names_are_refused_clearly(engine: Engine, tmp_path: Path) 
             with pytest.raises(InvalidArgument) as info:
                 SqliteLog(path)
             assert len(str(info.value)) < 600
+
+
+def test_append_many_lands_contiguously_in_order(engine: Engine) -> None:
+    """append_many (both engines offer it) lands a batch in order with no
+    other writer's entry in between, even while other threads append."""
+    log = engine.open()
+    stop = threading.Event()
+
+    def noise() -> None:
+        other = engine.open()
+        while not stop.is_set():
+            other.append({"noise": True})
+
+    noisy = threading.Thread(target=noise)
+    noisy.start()
+    try:
+        batches = [log.append_many([{"batch": b, "n": n} for n in range(50)]) for b in range(5)]
+    finally:
+        stop.set()
+        noisy.join()
+    entries = list(log.read(0, limit=100_000))
+    index = {e.position: i for i, e in enumerate(entries)}
+    for b, batch in enumerate(batches):
+        assert [e.command for e in batch] == [{"batch": b, "n": n} for n in range(50)]
+        first = index[batch[0].position]
+        assert [e.command for e in entries[first : first + 50]] == [{"batch": b, "n": n} for n in range(50)]
+    assert log.append_many([]) == []
+
+
+def test_redis_refuses_a_position_that_does_not_fit(redis_log_factory: Any) -> None:
+    """When the server's clock is behind the stream's last id (it stepped
+    back) and the sequence part would not fit in a position, the append is
+    refused with a clear error and nothing is appended."""
+    from triage_queue.shared import POSITION_SEQ_BITS
+
+    log = redis_log_factory("clock")
+    future_ms = int(time.time() * 1000) + 10**7
+    log.client.xadd(log.stream_key, {"c": '{"op":"tick"}'}, id=f"{future_ms}-{(1 << POSITION_SEQ_BITS) - 1}")
+    before = log.last_position()
+    assert before == future_ms << POSITION_SEQ_BITS | ((1 << POSITION_SEQ_BITS) - 1)
+    for call in (lambda: log.append({"op": "tick"}), lambda: log.append_many([{"op": "tick"}] * 3)):
+        with pytest.raises(TriageError, match="nothing was appended"):
+            call()
+        assert log.last_position() == before
+        assert len(log.read(0)) == 1
