@@ -1,4 +1,4 @@
-"""Command line: ``python -m triage_queue demo | bench | simulate``.
+"""Command line: ``python -m triage_queue demo | bench | simulate | board``.
 
 Each subcommand lives in its own module; they are imported only when the
 command line is parsed, and they import their optional extras (plots,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from triage_queue import _board_cli as board_cli
 from triage_queue import _demo
 from triage_queue.bench import cli as bench_cli
 from triage_queue.sim import cli as sim_cli
@@ -38,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+    board_cli.add_arguments(
+        commands.add_parser(
+            "board",
+            help="serve a live web board of a desk (--demo: a simulated desk you can watch move)",
+            description=board_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -45,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "bench":
             return bench_cli.run(args)
+        if args.command == "board":
+            return board_cli.run(args)
         return sim_cli.run(args)
     except BrokenPipeError:
         # Output piped into `head` or a closed pager: not an error.
