@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from triage_queue import _board_cli as board_cli
-from triage_queue import _demo
+from triage_queue import _demo, staffing_cli
 from triage_queue.bench import cli as bench_cli
 from triage_queue.sim import cli as sim_cli
 
@@ -47,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+    staffing_cli.add_arguments(
+        commands.add_parser(
+            "staff",
+            help="how many agents each interval of a forecast needs for a service level (Erlang C / Erlang A)",
+            description=staffing_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -56,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             return bench_cli.run(args)
         if args.command == "board":
             return board_cli.run(args)
+        if args.command == "staff":
+            return staffing_cli.run(args)
         return sim_cli.run(args)
     except BrokenPipeError:
         # Output piped into `head` or a closed pager: not an error.
