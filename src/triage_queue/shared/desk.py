@@ -67,6 +67,67 @@ def open_log(url: str) -> Log:
     raise InvalidArgument("url", url, "expected sqlite:///path or redis://host:port/db")
 
 
+class _Slot:
+    __slots__ = ("command", "done", "entry", "error")
+
+    def __init__(self, command: dict[str, Any]) -> None:
+        self.command = command
+        self.done = threading.Event()
+        self.entry: Entry | None = None
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Appends from many threads, batched: the first thread to arrive
+    appends every command queued meanwhile in one call (one transaction,
+    one fsync on SQLite; one pipeline on Redis), the others wait for it.
+    One thread alone pays one append per command, as without it."""
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+        self._many: Callable[[list[dict[str, Any]]], list[Entry]] | None = getattr(log, "append_many", None)
+        self._lock = threading.Lock()
+        self._queue: list[_Slot] = []
+        self._leading = False
+
+    def append(self, command: dict[str, Any]) -> Entry:
+        slot = _Slot(command)
+        with self._lock:
+            self._queue.append(slot)
+            lead = not self._leading
+            if lead:
+                self._leading = True
+        if lead:
+            self._lead()
+        else:
+            slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.entry is not None
+        return slot.entry
+
+    def _lead(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._leading = False
+                    return
+            try:
+                if self._many is not None and len(batch) > 1:
+                    entries = list(self._many([slot.command for slot in batch]))
+                else:
+                    entries = [self._log.append(slot.command) for slot in batch]
+            except BaseException as exc:
+                for slot in batch:
+                    slot.error = exc
+                    slot.done.set()
+                continue
+            for slot, entry in zip(batch, entries, strict=True):
+                slot.entry = entry
+                slot.done.set()
+
+
 class SharedDesk:
     """One desk shared by every process that opens the same log.
 
@@ -145,6 +206,7 @@ class SharedDesk:
         self._thread: threading.Thread | None = None
         self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time asked)
         self._replica: Replica | None = None
+        self._group = _GroupCommit(log)
         create = init_command(
             agents=agents,
             policy=policy,
@@ -195,7 +257,7 @@ class SharedDesk:
         delay = 0.05
         for attempt in range(_RETRIES):
             try:
-                return self.log.append(command)
+                return self._group.append(command)
             except (ConnectionError, OSError, TimeoutError):
                 if attempt == _RETRIES - 1:
                     raise
