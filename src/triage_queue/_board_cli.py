@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import random
 import sys
 import threading
@@ -30,6 +31,8 @@ from triage_queue.ticket import Ticket
 
 START = 9 * 3600.0  # the demo desk opens at 09:00
 MEAN_HANDLING = 240.0  # desk seconds of work per ticket, on average
+SURGE = 0.45  # arrivals swing this much above and below their mean...
+WAVE = 2400.0  # ...over this many desk seconds
 
 
 def default_agents() -> list[Agent]:
@@ -66,8 +69,12 @@ class DemoDriver:
         self.agents = [a.id for a in agents]
         self.skills = {a.id: sorted(a.skills) for a in agents if len(a.skills)}
         capacity = sum(sum(a.capacity.values()) for a in agents)
-        self.rate = 0.9 * max(1, capacity) / MEAN_HANDLING  # arrivals per desk second: a busy desk
-        self.next_arrival = clock() + self.rng.expovariate(self.rate)
+        # Arrivals per desk second: on average about what the agents can
+        # serve, in waves (SURGE above and below every WAVE seconds), so the
+        # queue builds up and drains.
+        self.rate = 0.95 * max(1, capacity) / MEAN_HANDLING
+        self.start = clock()
+        self.next_arrival = self._draw(clock())
         self.finish: dict[str, float] = {}  # ticket id -> when its agent completes it
         self.back: dict[str, float] = {}  # agent id -> when it comes back from a break
         self.submitted = 0
@@ -78,7 +85,7 @@ class DemoDriver:
         now = self.clock.advance(seconds)
         while self.next_arrival <= now:
             self._arrive(self.next_arrival)
-            self.next_arrival += rng.expovariate(self.rate)
+            self.next_arrival = self._draw(self.next_arrival)
         for ticket_id, due in list(self.finish.items()):
             if due <= now:
                 del self.finish[ticket_id]
@@ -94,6 +101,19 @@ class DemoDriver:
                         self.finish[offer.ticket.id] = now + max(20.0, handling)
             self._break(agent_id, now)
         desk.tick()
+
+    def rate_at(self, at: float) -> float:
+        """Arrivals per desk second at instant ``at``."""
+        return self.rate * (1 + SURGE * math.sin(2 * math.pi * (at - self.start) / WAVE))
+
+    def _draw(self, after: float) -> float:
+        # The next arrival of a Poisson process of varying rate (thinning).
+        top = self.rate * (1 + SURGE)
+        at = after
+        while True:
+            at += self.rng.expovariate(top)
+            if self.rng.random() * top <= self.rate_at(at):
+                return at
 
     def _arrive(self, at: float) -> None:
         rng = self.rng
