@@ -88,9 +88,7 @@ class SqliteLog:
     (one ``fsync`` of the WAL with ``synchronous=FULL``).
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, snapshots_kept: int = 2
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, snapshots_kept: int = 2) -> None:
         """Runtime complexity: O(1)."""
         self._path = _path_of(path)
         if not callable(clock):
