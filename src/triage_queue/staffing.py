@@ -268,12 +268,12 @@ class ServiceTarget:
             raise InvalidArgument("target", text, 'expected "80% in 20s", "80/20" or "avg wait < 1m"')
         try:
             if asa is not None:
-                return cls(average_wait=_parse_duration("target", asa.group("dur")))
+                return cls(average_wait=_parse_duration("average_wait", asa.group("dur")))
             assert found is not None
             level = float(found.group("pct")) / 100
             if not 0 < level < 1:
                 raise InvalidArgument("target", text, "expected a percentage in (0%, 100%)")
-            return cls(level=level, within=_parse_duration("target", found.group("dur")))
+            return cls(level=level, within=_parse_duration("within", found.group("dur")))
         except InvalidArgument as exc:
             if exc.field == "target":
                 raise
