@@ -7,6 +7,7 @@ sends silent agents away, and a diverged replica is caught and resynced."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -30,7 +31,7 @@ from triage_queue import (
     UnknownAgent,
     UnknownTicket,
 )
-from triage_queue.shared import Alarm, CommandFailed, NoReply, SharedDesk, SqliteLog
+from triage_queue.shared import Alarm, AsyncSharedDesk, CommandFailed, NoReply, SharedDesk, SqliteLog
 from triage_queue.shared.commands import encode
 from triage_queue.shared.log import Log
 
@@ -352,3 +353,26 @@ def test_arguments_that_are_not_plain_data_are_refused(tmp_path: Path, desks: li
     assert desk.log.last_position() == before
     with pytest.raises(NotAssigned):
         desk.submit(Ticket("T-1", 0.0)) and desk.complete("T-1", "bo")
+
+
+def test_async_next_ticket_wakes_on_another_replicas_submit(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """AsyncSharedDesk.next_ticket suspends a coroutine until another
+    replica's submit reaches this one; with nothing coming it times out."""
+    a = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", poll=0.01)
+    b = SharedDesk(make_log(), poll=0.01)
+    desks += [a, b]
+    d = AsyncSharedDesk(a)
+
+    async def main() -> tuple[Any, Any]:
+        waiting = asyncio.ensure_future(d.next_ticket("ana", timeout=5))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(b.submit, Ticket("T-1", 0.0))
+        offer = await waiting
+        return offer, await d.next_ticket("ana", timeout=0.05)
+
+    offer, nothing = asyncio.run(main())
+    assert offer is not None and offer.ticket.id == "T-1" and nothing is None
+    assert d.accept(offer).id == "T-1"
+    assert asyncio.run(d.call("status", "T-1")) == "assigned"
+    with pytest.raises(InvalidArgument):
+        asyncio.run(d.call("_do"))

@@ -33,3 +33,6 @@ from triage_queue.shared.replica import Alarm, Replica  # noqa: E402 - appended 
 from triage_queue.shared.sqlite import SqliteLog  # noqa: E402 - appended below the Redis engine's lines
 
 __all__ += ["Alarm", "CommandFailed", "NoReply", "Replica", "SharedDesk", "SqliteLog", "open_log"]
+from triage_queue.shared.aio import AsyncSharedDesk  # noqa: E402 - appended below the Redis engine's lines
+
+__all__ += ["AsyncSharedDesk"]

@@ -1,0 +1,133 @@
+"""An asyncio facade over :class:`SharedDesk`, matching
+:class:`triage_queue.AsyncDispatcher`: ``await next_ticket(agent_id)``
+suspends a coroutine (not a thread) until the agent has an offer; the other
+operations are plain methods (one append and the apply of the command, a
+millisecond or so).
+
+>>> import asyncio, os, tempfile
+>>> from triage_queue import Agent, Ticket
+>>> from triage_queue.shared import SharedDesk, SqliteLog
+>>> desk = SharedDesk(SqliteLog(os.path.join(tempfile.mkdtemp(), "d.db")), agents=[Agent("ana")], poll=0.01)
+>>> d = AsyncSharedDesk(desk)
+>>> async def main():
+...     waiting = asyncio.ensure_future(d.next_ticket("ana", timeout=5))
+...     await asyncio.sleep(0.05)            # ana is now waiting
+...     d.submit(Ticket("T-1", 0.0))
+...     return (await waiting).ticket.id
+>>> asyncio.run(main())
+'T-1'
+>>> desk.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from typing import Any
+
+from triage_queue.dispatch.values import Offer
+from triage_queue.errors import InvalidArgument
+from triage_queue.events import Event, EventKind
+from triage_queue.shared.desk import SharedDesk
+from triage_queue.ticket import Ticket
+
+__all__ = ["AsyncSharedDesk"]
+
+
+class AsyncSharedDesk:
+    """Wraps a :class:`SharedDesk` for coroutines, with the API of
+    :class:`triage_queue.AsyncDispatcher`.
+
+    :meth:`next_ticket` asks for the agent's next offer (a ``next_for``
+    command, run on a worker thread) and, if there is none, waits without
+    blocking the event loop until the replica applies an offer to that
+    agent (or a second passes, or ``timeout``).  On a thin client it asks
+    again every second.
+
+    Runtime complexity: as the shared desk's operations.
+    """
+
+    def __init__(self, desk: SharedDesk) -> None:
+        """Runtime complexity: O(1)."""
+        if not isinstance(desk, SharedDesk):
+            raise InvalidArgument("desk", desk, "expected a triage_queue.shared.SharedDesk")
+        self._desk = desk
+
+    @property
+    def desk(self) -> SharedDesk:
+        """The wrapped shared desk.  Runtime complexity: O(1)."""
+        return self._desk
+
+    async def next_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
+        """Wait until the agent has an offer and return it (see
+        :meth:`SharedDesk.next_for`), or None after ``timeout`` seconds.
+
+        Raises :class:`UnknownAgent`.  Runtime complexity: one ``next_for``
+        command per wake-up.
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+                raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+            if timeout == math.inf:
+                timeout = None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        woken = asyncio.Event()
+
+        def hear(event: Event) -> None:
+            if event.kind is EventKind.OFFERED and event.agent_id == agent_id:
+                loop.call_soon_threadsafe(woken.set)
+
+        replica = self._desk.replica
+        unsubscribe = None if replica is None else replica.subscribe(hear)
+        try:
+            while True:
+                woken.clear()
+                offer = await asyncio.to_thread(self._desk.next_for, agent_id)
+                if offer is not None:
+                    return offer
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return None
+                pause = 1.0 if remaining is None else min(1.0, remaining)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), pause)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
+    def submit(self, ticket: Ticket) -> Offer | None:
+        """:meth:`SharedDesk.submit`.  Runtime complexity: as that method."""
+        return self._desk.submit(ticket)
+
+    def accept(self, offer: Offer | str) -> Ticket:
+        """:meth:`SharedDesk.accept`.  Runtime complexity: as that method."""
+        return self._desk.accept(offer)
+
+    def decline(self, offer: Offer | str, reason: str = "") -> None:
+        """:meth:`SharedDesk.decline`.  Runtime complexity: as that method."""
+        self._desk.decline(offer, reason)
+
+    def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
+        """:meth:`SharedDesk.complete`.  Runtime complexity: as that method."""
+        return self._desk.complete(ticket_id, agent_id)
+
+    def transfer(self, ticket_id: str, agent_id: str | None = None, **changes: Any) -> Ticket:
+        """:meth:`SharedDesk.transfer`.  Runtime complexity: as that method."""
+        return self._desk.transfer(ticket_id, agent_id, **changes)
+
+    def cancel(self, ticket_id: str) -> Ticket:
+        """:meth:`SharedDesk.cancel`.  Runtime complexity: as that method."""
+        return self._desk.cancel(ticket_id)
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Run any :class:`SharedDesk` method on a worker thread, so that a
+        slow engine never blocks the event loop: ``await d.call("update",
+        "T-1", severity="high")``.  Runtime complexity: as that method."""
+        if not isinstance(method, str) or method.startswith("_") or not callable(getattr(self._desk, method, None)):
+            raise InvalidArgument("method", method, "expected the name of a SharedDesk method")
+        return await asyncio.to_thread(getattr(self._desk, method), *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<AsyncSharedDesk over {self._desk!r}>"
