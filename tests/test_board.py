@@ -309,6 +309,25 @@ def test_stream_limit_and_close(served: Any) -> None:
         board.close()
 
 
+def test_every_stream_frees_its_place() -> None:
+    """A HEAD of /events, a stream closed before it started and one that
+    ended each give their place back: max_clients never leaks."""
+    desk = make_desk()
+    with Board(desk, max_clients=1, heartbeat=5) as board, board.serve() as server:
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("HEAD", "/events")
+            assert conn.getresponse().status == 200
+            conn.close()
+        board.stream().close()  # never started
+        started = board.stream()
+        assert next(started) == b"retry: 2000\n\n"
+        with pytest.raises(InvalidArgument):
+            board.stream()
+        started.close()
+        board.stream().close()
+
+
 # -- HTTP hardening -----------------------------------------------------------------
 
 
@@ -441,6 +460,7 @@ def browser() -> Iterator[Any]:
         pytest.skip(message)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see script errors and CSP refusals
     profile = tempfile.mkdtemp(prefix="board-chromium-")
     for flag in (
         "--headless=new",
@@ -518,6 +538,7 @@ def test_page_shows_the_desk_and_follows_it_live(browser: Any, served: Any) -> N
 
     desk.set_status("bo", "away")
     wait_for(browser, lambda d: text_of(d, '#agents tr[data-agent="bo"] td.status') == "away", "the status change")
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []  # no script error, nothing refused
 
 
 def test_page_shows_hostile_text_as_text(browser: Any) -> None:

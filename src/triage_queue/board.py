@@ -53,7 +53,7 @@ from triage_queue.errors import InvalidArgument, TriageError
 from triage_queue.events import Event, EventKind
 from triage_queue.stats import Statistics
 
-__all__ = ["Board", "BoardApp", "BoardDesk", "BoardServer", "board_app"]
+__all__ = ["Board", "BoardApp", "BoardDesk", "BoardServer", "BoardStream", "board_app"]
 
 _log = logging.getLogger("triage_queue.board")
 
@@ -125,7 +125,7 @@ def _common_headers() -> list[tuple[str, str]]:
 class _Response:
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: HTTPStatus, headers: list[tuple[str, str]], body: bytes | Iterator[bytes]) -> None:
+    def __init__(self, status: HTTPStatus, headers: list[tuple[str, str]], body: bytes | BoardStream) -> None:
         self.status = status
         self.headers = headers
         self.body = body
@@ -267,7 +267,7 @@ class Board:
         self._unsubscribe = desk.subscribe(self._hear)
         try:
             history = [e for e in getattr(desk, "events", ()) if isinstance(e, Event)]
-        except TriageError:
+        except (TriageError, TypeError):  # no audit trail to read
             history = []
         with self._cond:
             early, self._early = self._early or [], None
@@ -428,7 +428,7 @@ class Board:
 
     # -- the live stream --------------------------------------------------------
 
-    def stream(self, last_event_id: str | None = None, stop: Callable[[], bool] | None = None) -> Iterator[bytes]:
+    def stream(self, last_event_id: str | None = None, stop: Callable[[], bool] | None = None) -> BoardStream:
         """The ``/events`` stream (``text/event-stream``), chunk by chunk:
         a ``desk`` event (the event's plain data, as in :meth:`state`'s
         ``recent``) for each event the desk emits, a comment every
@@ -466,40 +466,37 @@ class Board:
                     cursor = int(number)
                 else:
                     resync = True
-        return self._frames(cursor, resync, stop)
+        return BoardStream(self, self._frames(cursor, resync, stop))
 
     def _frames(self, cursor: int, resync: bool, stop: Callable[[], bool] | None) -> Iterator[bytes]:
-        try:
-            yield b"retry: 2000\n\n"
-            if resync:
-                yield b"event: resync\ndata: {}\n\n"
-            while True:
-                with self._cond:
-                    self._cond.wait_for(functools.partial(self._ready, cursor, stop), self._heartbeat)
-                    if self._closed or (stop is not None and stop()):
-                        break
-                    batch: list[tuple[int, Event]] = []
-                    lagged = False
-                    if self._count > cursor:
-                        oldest = self._ring[0][0]
-                        if cursor + 1 < oldest:
-                            lagged = True
-                        else:
-                            batch = list(itertools.islice(self._ring, cursor + 1 - oldest, None))
-                        cursor = self._count
-                if lagged:
-                    yield f"id: {self._epoch}-{cursor}\nevent: resync\ndata: {{}}\n\n".encode()
-                elif batch:
-                    yield b"".join(
-                        f"id: {self._epoch}-{number}\nevent: desk\ndata: ".encode() + _json(_event_data(event)) + b"\n\n"
-                        for number, event in batch
-                    )
-                else:
-                    yield b": heartbeat\n\n"
-            yield b"event: bye\ndata: {}\n\n"
-        finally:
+        # Its place in max_clients is freed by BoardStream, started or not.
+        yield b"retry: 2000\n\n"
+        if resync:
+            yield b"event: resync\ndata: {}\n\n"
+        while True:
             with self._cond:
-                self._clients -= 1
+                self._cond.wait_for(functools.partial(self._ready, cursor, stop), self._heartbeat)
+                if self._closed or (stop is not None and stop()):
+                    break
+                batch: list[tuple[int, Event]] = []
+                lagged = False
+                if self._count > cursor:
+                    oldest = self._ring[0][0]
+                    if cursor + 1 < oldest:
+                        lagged = True
+                    else:
+                        batch = list(itertools.islice(self._ring, cursor + 1 - oldest, None))
+                    cursor = self._count
+            if lagged:
+                yield f"id: {self._epoch}-{cursor}\nevent: resync\ndata: {{}}\n\n".encode()
+            elif batch:
+                yield b"".join(
+                    f"id: {self._epoch}-{number}\nevent: desk\ndata: ".encode() + _json(_event_data(event)) + b"\n\n"
+                    for number, event in batch
+                )
+            else:
+                yield b": heartbeat\n\n"
+        yield b"event: bye\ndata: {}\n\n"
 
     def _ready(self, cursor: int, stop: Callable[[], bool] | None) -> bool:
         # Called with the condition held: something for a stream at ``cursor``.
@@ -543,17 +540,16 @@ class Board:
                 body,
             )
         if path == "/events":
+            sse = [("Content-Type", "text/event-stream; charset=utf-8"), ("X-Accel-Buffering", "no"), *_common_headers()]
+            if method == "HEAD":
+                return _Response(HTTPStatus.OK, sse, b"")
             try:
                 chunks = self.stream(headers.get("last-event-id"), stop)
             except InvalidArgument as exc:
                 response = _text(HTTPStatus.SERVICE_UNAVAILABLE, exc.reason)
                 response.headers.append(("Retry-After", "10"))
                 return response
-            return _Response(
-                HTTPStatus.OK,
-                [("Content-Type", "text/event-stream; charset=utf-8"), ("X-Accel-Buffering", "no"), *_common_headers()],
-                chunks,
-            )
+            return _Response(HTTPStatus.OK, sse, chunks)
         return _text(HTTPStatus.NOT_FOUND, "not found: the board serves /, /state and /events")
 
     def handler_class(self, allowed_hosts: Iterable[str] | None = None) -> type[BaseHTTPRequestHandler]:
@@ -624,6 +620,53 @@ class Board:
 
     def __repr__(self) -> str:
         return f"<Board {self._title!r}: {self._count} event(s) heard, {self._clients} live stream(s)>"
+
+
+class BoardStream:
+    """A live stream from :meth:`Board.stream`: an iterator of
+    ``text/event-stream`` chunks, and :meth:`close`, which frees its place
+    in the board's ``max_clients`` (as does reaching its end), even if it
+    never started.  WSGI servers close it when the client goes away.
+
+    Runtime complexity: O(1) per chunk, plus the events it carries.
+
+    >>> from triage_queue import Dispatcher
+    >>> board = Board(Dispatcher(), max_clients=1); board.stream().close(); next(board.stream())
+    b'retry: 2000\\n\\n'
+    """
+
+    __slots__ = ("_board", "_chunks", "_open")
+
+    def __init__(self, board: Board, chunks: Iterator[bytes]) -> None:
+        self._board = board
+        self._chunks = chunks
+        self._open = True
+
+    def __iter__(self) -> BoardStream:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self._release()
+            raise
+
+    def close(self) -> None:
+        """End the stream and free its place.  Idempotent.  Runtime complexity: O(1)."""
+        close = getattr(self._chunks, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        board = self._board
+        with board._cond:
+            if self._open:
+                self._open = False
+                board._clients -= 1
 
 
 _ANSWERED = frozenset({EventKind.ACCEPTED, EventKind.COMPLETED, EventKind.CANCELLED})
@@ -842,7 +885,7 @@ class BoardApp:
         if isinstance(response.body, bytes):
             return [b""] if method == "HEAD" else [response.body]
         if method == "HEAD":
-            response.body.close()  # type: ignore[attr-defined]
+            response.body.close()
             return [b""]
         return response.body
 
