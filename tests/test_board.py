@@ -564,3 +564,43 @@ def test_page_shows_hostile_text_as_text(browser: Any) -> None:
         assert HOSTILE in text_of(browser, "#events")
         assert texts_of(browser, "main img, main script, main i, #agents b, #tickets b, #events b") == []
         assert browser.execute_script("return window.__pwned === undefined")
+
+
+def test_page_works_mounted_under_a_prefix(browser: Any) -> None:
+    """In Chromium, through a threaded WSGI server with the board mounted at
+    /board: /board redirects to /board/, and the page finds its state and
+    its live stream under the prefix."""
+    import socketserver
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    desk = make_desk()
+    board_wsgi = board_app(desk, title="Mounted board")
+
+    def site(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ["PATH_INFO"]
+        if path == "/board" or path.startswith("/board/"):
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = "/board", path[len("/board") :]
+            return board_wsgi(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"the rest of the app"]
+
+    server = make_server("127.0.0.1", 0, site, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_port}/board")
+        wait_for(browser, lambda d: text_of(d, "#conn") == "live", "the live stream connected under the prefix")
+        assert browser.current_url.endswith("/board/") and browser.title == "Mounted board"
+        desk.submit(Ticket("T-1", 1000.0, skills={"payments": 1}))
+        wait_for(browser, lambda d: text_of(d, "#waiting-total") == "1", "the submitted ticket")
+    finally:
+        board_wsgi.board.close()  # ends the page's stream, so the server thread is free
+        server.shutdown()
+        server.server_close()
