@@ -245,6 +245,37 @@ def test_erlang_a_with_infinite_patience_is_erlang_c(load: float, handle: float,
     assert patient.abandonment < 1e-3
 
 
+def test_erlang_a_heavily_overloaded_follows_the_fluid_limit() -> None:
+    """600 Erlangs on 100 agents with an hour's patience (sums of tens of
+    thousands of terms, far from the first): as the fluid model says, the
+    agents serve N/a of the customers (abandonment 5/6) and the answered
+    waited theta ln(a/N), within 0.1 %; nothing overflows."""
+    f = erlang_a(10.0, 60.0, 100, 3600.0, within=20.0)
+    assert f.abandonment == pytest.approx(1 - 100 / 600, rel=1e-6)
+    assert f.average_wait == pytest.approx(3600.0 * math.log(6), rel=1e-3)
+    assert f.wait_probability == pytest.approx(1.0) and f.service_level < 1e-6
+
+
+@given(
+    rate=st.floats(1e-6, 1e3), handle=st.floats(0.1, 1e5), agents=st.integers(0, 3000),
+    patience=st.none() | st.floats(0.01, 1e7), within=st.sampled_from([0.0, 1.0, 20.0, 1e4, 1e7]),
+)
+def test_figures_are_shares_or_a_clear_refusal(
+    rate: float, handle: float, agents: int, patience: float | None, within: float
+) -> None:
+    """Over a wide range of rates, handling times, agents and patience, the
+    models return shares in [0, 1] and a non-negative average wait, or
+    refuse with InvalidArgument (a load or a patience beyond the bounds)."""
+    try:
+        f = erlang_a(rate, handle, agents, patience, within=within) if patience else erlang_c(rate, handle, agents, within=within)
+    except InvalidArgument as exc:
+        assert exc.field in {"arrival_rate", "patience"}
+        return
+    for share in (f.wait_probability, f.service_level, f.occupancy, f.abandonment):
+        assert 0.0 <= share <= 1.0
+    assert f.average_wait >= 0 and f.service_level <= 1 - f.abandonment + 1e-9
+
+
 def test_patience_makes_an_overloaded_interval_finite() -> None:
     """Erlang C cannot staff fewer agents than the load (the queue grows
     without bound); Erlang A can, and says how many give up."""
