@@ -58,6 +58,7 @@ __all__ = ["RedisLog", "RedisLogConnectionError"]
 
 
 _SEQ_MASK = (1 << POSITION_SEQ_BITS) - 1
+_DECODE = json.JSONDecoder().decode
 _NAME = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _MAX_COMMAND_ID = 256
 # A blocking call waits in slices of at most this long, so that a client's
@@ -356,18 +357,28 @@ rediss://host[:port][/db] or unix:///path/to/socket
         got: Any = reply
         # RESP2: [[key, [(id, fields), ...]]]; RESP3: {key: [[(id, fields), ...]]}.
         rows = next(iter(got.values()))[0] if isinstance(got, dict) else got[0][1]
-        return [self._entry(stream_id, fields) for stream_id, fields in rows]
+        return self._entries(rows)
 
-    def _entry(self, stream_id: bytes | str, fields: Mapping[Any, Any]) -> Entry:
-        sid = _text(stream_id)
-        raw = fields.get(b"c", fields.get("c"))
-        try:
-            command = json.loads(raw)
-        except (TypeError, ValueError):
-            raise InvalidValue("entry", sid, f"{self.stream_key} holds an entry that is not a command") from None
-        if not isinstance(command, dict):
-            raise InvalidValue("entry", sid, f"{self.stream_key} holds an entry that is not a command")
-        return Entry(_position(sid), int(sid.partition("-")[0]) / 1000, command)
+    def _entries(self, rows: Iterable[tuple[Any, Any]]) -> list[Entry]:
+        # The replay path: about 4 us per entry, mostly json decoding.
+        decode, bits, mask = _DECODE, POSITION_SEQ_BITS, _SEQ_MASK
+        entries: list[Entry] = []
+        append = entries.append
+        for stream_id, fields in rows:
+            sid = stream_id.decode() if stream_id.__class__ is bytes else stream_id
+            ms, _, seq = sid.partition("-")
+            m, s = int(ms), int(seq)
+            if s > mask:
+                _position(sid)  # raises, saying why
+            raw = fields.get(b"c") or fields.get("c")
+            try:
+                command = decode(raw.decode() if raw.__class__ is bytes else raw)
+            except (AttributeError, TypeError, ValueError):
+                command = None
+            if command.__class__ is not dict:
+                raise InvalidValue("entry", sid, f"{self.stream_key} holds an entry that is not a command")
+            append(Entry(m << bits | s, m / 1000, command))
+        return entries
 
     def _edge(self, newest: bool) -> int:
         try:
