@@ -1,4 +1,4 @@
-"""Command line: ``python -m triage_queue demo | bench | simulate | board``.
+"""Command line: ``python -m triage_queue demo | bench | simulate | board | staff | desk | log``.
 
 Each subcommand lives in its own module; they are imported only when the
 command line is parsed, and they import their optional extras (plots,
@@ -13,6 +13,7 @@ import sys
 from triage_queue import _board_cli as board_cli
 from triage_queue import _demo, staffing_cli
 from triage_queue.bench import cli as bench_cli
+from triage_queue.shared import cli as desk_cli
 from triage_queue.sim import cli as sim_cli
 
 
@@ -55,6 +56,17 @@ def main(argv: list[str] | None = None) -> int:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
+    desk_cli.add_arguments(
+        commands.add_parser(
+            "desk",
+            help="run a replica of a shared desk as a service (the desk server thin clients rely on)",
+            description=desk_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    desk_cli.add_log_arguments(
+        commands.add_parser("log", help="work with a shared desk's log: export it as a simulator trace")
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -66,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             return board_cli.run(args)
         if args.command == "staff":
             return staffing_cli.run(args)
+        if args.command == "desk":
+            return desk_cli.run(args)
+        if args.command == "log":
+            return desk_cli.run_log(args)
         return sim_cli.run(args)
     except BrokenPipeError:
         # Output piped into `head` or a closed pager: not an error.
