@@ -376,3 +376,19 @@ def test_async_next_ticket_wakes_on_another_replicas_submit(make_log: MakeLog, d
     assert asyncio.run(d.call("status", "T-1")) == "assigned"
     with pytest.raises(InvalidArgument):
         asyncio.run(d.call("_do"))
+
+
+def test_a_listener_may_call_the_desk(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """A listener that accepts every offer made on its replica (it calls the
+    desk from inside a listener) leaves every replica with one state."""
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    b = SharedDesk(make_log(), follow=False)
+    desks += [a, b]
+    a.subscribe(lambda e: a.accept(e.offer_id) if e.kind.value == "offered" and e.offer_id else None)
+    for i in range(4):
+        b.submit(Ticket(f"T-{i}", 0.0))
+        a.sync()
+    b.sync()
+    assert [a.status(f"T-{i}") for i in range(4)] == ["assigned", "assigned", "assigned", "waiting"]
+    assert a.replica is not None and b.replica is not None
+    assert a.replica.digest() == b.replica.digest()

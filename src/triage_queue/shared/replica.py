@@ -293,6 +293,7 @@ class Replica:
         self._seen_heap: list[tuple[float, str]] = []
         self._digests: OrderedDict[int, str] = OrderedDict()  # position of a digest command -> digest before it
         self._listeners: list[Callable[[Event], None]] = []
+        self._outbox: list[Event] = []
         self._live = False
         self._to_publish: list[tuple[str, dict[str, Any]]] = []
         self._since_snapshot = 0
@@ -493,6 +494,7 @@ class Replica:
         self._seen.clear()
         self._seen_heap.clear()
         self._digests.clear()
+        self._outbox.clear()
 
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
@@ -501,6 +503,8 @@ class Replica:
             if entry.position > self.position:
                 apply(entry)
         self.applied.notify_all()
+        if self._outbox:
+            self._deliver_outbox()
 
     def _apply(self, entry: Entry) -> None:
         command = entry.command
@@ -676,17 +680,25 @@ class Replica:
     def _deliver(self, event: Event) -> None:
         if event.kind.value == "offered" and event.agent_id is not None:
             self.offered[event.agent_id] = self.offered.get(event.agent_id, 0) + 1
-        if not self._live:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception as exc:
-                handler = self._on_listener_error
-                if handler is not None:
-                    handler(event, exc)
-                else:
-                    logger.exception("a shared desk listener raised on %s", event)
+        if self._live and self._listeners:
+            self._outbox.append(event)
+
+    def _deliver_outbox(self) -> None:
+        # Listeners hear a batch's events once the whole batch is applied, so
+        # that a listener calling the desk (which appends and applies more)
+        # never runs in the middle of applying a command.  Lock held.
+        while self._outbox:
+            events, self._outbox = self._outbox, []
+            for event in events:
+                for listener in list(self._listeners):
+                    try:
+                        listener(event)
+                    except Exception as exc:
+                        handler = self._on_listener_error
+                        if handler is not None:
+                            handler(event, exc)
+                        else:
+                            logger.exception("a shared desk listener raised on %s", event)
 
     # -- snapshots ------------------------------------------------------------------
 
