@@ -384,7 +384,12 @@ def test_a_listener_may_call_the_desk(make_log: MakeLog, desks: list[SharedDesk]
     a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
     b = SharedDesk(make_log(), follow=False)
     desks += [a, b]
-    a.subscribe(lambda e: a.accept(e.offer_id) if e.kind.value == "offered" and e.offer_id else None)
+
+    def accept_all(event: Event) -> None:
+        if event.kind.value == "offered" and event.offer_id:
+            a.accept(event.offer_id)
+
+    a.subscribe(accept_all)
     for i in range(4):
         b.submit(Ticket(f"T-{i}", 0.0))
         a.sync()
