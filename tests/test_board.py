@@ -189,6 +189,37 @@ def test_board_shows_any_desk_with_stats_and_subscribe() -> None:
     assert state["recent"][-1]["kind"] == "unroutable"
 
 
+def test_board_follows_a_shared_desk_fed_by_another_process(tmp_path: Any) -> None:
+    """A SharedDesk (SQLite log) is a BoardDesk: a ticket submitted through
+    another desk on the same log reaches the board's stream and its state."""
+    from triage_queue.shared import SharedDesk, SqliteLog
+
+    path = tmp_path / "desk.db"
+    desk = SharedDesk(SqliteLog(path), agents=[Agent("ana", skills={"billing": 2}), Agent("bo", status="away")])
+    other = SharedDesk(SqliteLog(path))  # another process, in effect
+    try:
+        with Board(desk, heartbeat=0.2) as board:
+            chunks = board.stream()
+            assert next(chunks) == b"retry: 2000\n\n"
+            other.submit(Ticket("T-1", time.time(), skills={"billing": 1}))
+            heard = b""
+            for _ in range(50):  # heartbeats every 0.2 s until the replica applies it
+                heard += next(chunks)
+                if b'"kind":"offered"' in heard:
+                    break
+            assert b'"kind":"submitted"' in heard and b'"kind":"offered"' in heard
+            chunks.close()
+            state = board.state()
+            assert [(a["id"], a["status"], a["offers"]) for a in state["agents"]] == [
+                ("ana", "available", ["T-1"]),
+                ("bo", "away", []),
+            ]
+            assert [e["kind"] for e in state["recent"]] == ["submitted", "offered"]
+    finally:
+        other.close()
+        desk.close()
+
+
 def test_state_without_statistics_says_why() -> None:
     """A desk that keeps no statistics still shows its agents and tickets, and why figures are missing."""
     desk = make_desk(stats=False)
@@ -538,6 +569,7 @@ def test_page_shows_the_desk_and_follows_it_live(browser: Any, served: Any) -> N
 
     desk.set_status("bo", "away")
     wait_for(browser, lambda d: text_of(d, '#agents tr[data-agent="bo"] td.status') == "away", "the status change")
+    assert browser.execute_script("return document.getElementById('overflow-section').hidden")  # the desk reports no overflow
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []  # no script error, nothing refused
 
 
@@ -604,3 +636,44 @@ def test_page_works_mounted_under_a_prefix(browser: Any) -> None:
         board_wsgi.board.close()  # ends the page's stream, so the server thread is free
         server.shutdown()
         server.server_close()
+
+
+def test_page_shows_figures_the_desk_adds(browser: Any) -> None:
+    """Figures a desk adds to its statistics (overflow in effect, an agent's
+    strain) appear on the page as the desk reports them."""
+    inner = make_desk()
+
+    class Strained:
+        def __init__(self, figures: Any, strain: str | None) -> None:
+            self._figures, self._strain = figures, strain
+
+        def to_dict(self) -> dict[str, Any]:
+            return {**self._figures.to_dict(), "strain": self._strain}
+
+    class Figures:
+        def __init__(self, stats: Statistics) -> None:
+            self.now, self._stats = stats.now, stats
+            self.agents = {k: Strained(v, "cooling down until 10:42" if k == "ana" else None) for k, v in stats.agents.items()}
+
+        def to_dict(self) -> dict[str, Any]:
+            data = self._stats.to_dict()
+            data["overflow"] = {"billing": "general >= 2 (34 waiting > 20)"}
+            return data
+
+    class Extended:
+        def stats(self) -> Statistics:
+            return Figures(inner.stats())  # type: ignore[return-value]
+
+        def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+            return inner.subscribe(listener)
+
+        def offers_for(self, agent_id: str) -> Any:
+            return inner.offers_for(agent_id)
+
+    with Board(Extended()) as board, board.serve() as server:
+        browser.get(server.url)
+        wait_for(browser, lambda d: text_of(d, "#overflow dt") == "billing", "the overflow section")
+        assert text_of(browser, "#overflow dd") == "general >= 2 (34 waiting > 20)"
+        assert texts_of(browser, "#agents-head th")[-1] == "strain"
+        assert text_of(browser, '#agents tr[data-agent="ana"] td.extra') == "cooling down until 10:42"
+        assert text_of(browser, '#agents tr[data-agent="bo"] td.extra') == "\u2013"  # the page's dash for none
