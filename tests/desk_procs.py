@@ -124,3 +124,69 @@ class DeskServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
+
+
+class Worker:
+    """``tests/desk_worker.py`` as a child process, its stdout in a file."""
+
+    SCRIPT = Path(__file__).with_name("desk_worker.py")
+
+    def __init__(
+        self, folder: Path, url: str, name: str, label: str, mode_args: Sequence[str], *, policy: Path | None = None
+    ) -> None:
+        self.folder = folder
+        self.url = url
+        self.name = name
+        self.label = label
+        self.mode_args = list(mode_args)
+        self.policy = policy or folder / "policy.toml"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+        self.out_path = folder / f"worker-{label}-0.out"
+
+    def start(self, *extra: str, timeout: float = 15.0, options: Sequence[str] = ()) -> None:
+        self.runs += 1
+        self.out_path = self.folder / f"worker-{self.label}-{self.runs}.out"
+        err_path = self.folder / f"worker-{self.label}-{self.runs}.err"
+        env = dict(os.environ, PYTHONHASHSEED=str(self.runs * 13 + 1))
+        with self.out_path.open("wb") as out, err_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(self.SCRIPT),
+                    "--log",
+                    self.url,
+                    "--name",
+                    self.name,
+                    "--policy",
+                    str(self.policy),
+                    *options,
+                    *self.mode_args,
+                    *extra,
+                ],
+                stdout=out,
+                stderr=err,
+                env=env,
+            )
+        wait_until(lambda: bool(self.lines("ready")) or self.proc is None or self.proc.poll() is not None, timeout, "the worker")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the worker exited with {self.proc.returncode}:\n{err_path.read_text(errors='replace')}")
+
+    def lines(self, kind: str, run: int | None = None) -> list[list[str]]:
+        """The ``kind`` lines (split) of run ``run`` (default: the current one)."""
+        path = self.out_path if run is None else self.folder / f"worker-{self.label}-{run}.out"
+        if not path.exists():
+            return []
+        text = path.read_text(errors="replace")
+        return [line.split() for line in text.splitlines()[:-1] if line.startswith(kind + " ")] + [
+            line.split() for line in text.splitlines()[-1:] if text.endswith("\n") and line.startswith(kind + " ")
+        ]
+
+    def all_lines(self, kind: str) -> list[list[str]]:
+        return [line for run in range(1, self.runs + 1) for line in self.lines(kind, run)]
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
