@@ -70,7 +70,7 @@ def test_thousands_of_waiting_coroutines() -> None:
     assert len(got) == n
     assert Counter(got) == Counter(f"T-{k}" for k in range(n)), "a ticket lost or served twice"
     assert d._waiters.async_waiters == {}
-    assert len(d.queue) == 0 and not d._res.tracks
+    assert len(d.queue) == 0 and not d._desk.res.tracks
     assert d.stats().overall.served == n
     d._check()
 
@@ -325,7 +325,7 @@ def test_threads_and_coroutines_share_a_dispatcher() -> None:
     by_agent = Counter(agent_id for _, agent_id in completed)
     assert any(a.startswith("t") for a in by_agent) and any(a.startswith("c") for a in by_agent)
     assert d._waiters.async_waiters == {}
-    assert len(d.queue) == 0 and not d._res.tracks
+    assert len(d.queue) == 0 and not d._desk.res.tracks
     d._check()
 
 

@@ -346,9 +346,9 @@ def test_maximality_check_agrees_with_the_full_check() -> None:
         d.submit(Ticket("T-3", 0.0, skills={"group1": 3}))  # bo's level is too low
         assert sorted(dispatch_suite.free_lane_violations(d)) == [("ana", SkillSet({"group0": 2}), "chat")]
         with pytest.raises(AssertionError):
-            d._check_work_conserving()
+            d._desk.check_work_conserving()
     assert dispatch_suite.free_lane_violations(d) == []
-    d._check_work_conserving()
+    d._desk.check_work_conserving()
     assert d.status("T-1") == "offered" and d.status("T-2") == d.status("T-3") == "waiting"
 
 

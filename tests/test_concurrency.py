@@ -36,6 +36,7 @@ from triage_queue import (
     UnknownTicket,
     rule,
 )
+from triage_queue.dispatch.desk import Desk
 
 # A hang fails the test after this long instead of blocking the suite.
 DEADLINE = 60.0
@@ -290,7 +291,7 @@ def test_dispatcher_stress(fast_switching: None) -> None:
                         with d.lock:
                             current = d.queue.get(tid)
                             if current is None:
-                                track = d._res.tracks.get(tid)
+                                track = d._desk.res.tracks.get(tid)
                                 if track is None:
                                     raise UnknownTicket(tid)
                                 current = track.ticket
@@ -353,8 +354,8 @@ def test_dispatcher_stress(fast_switching: None) -> None:
     # -- nothing left behind ----------------------------------------------------------------
     d._check()
     assert len(d.queue) == 0
-    assert not d._res.tracks and not d._res.pending
-    assert not d._res.passed, "passes outlive their tickets"
+    assert not d._desk.res.tracks and not d._desk.res.pending
+    assert not d._desk.res.passed, "passes outlive their tickets"
     for agent in AGENTS:
         assert d.roster.state(agent.id).total_load == 0
     stats = d.stats()
@@ -497,7 +498,7 @@ def test_cancel_of_an_offered_ticket_forgets_who_passed() -> None:
     d.decline(offer)  # on to bo
     d.cancel("T-1")  # withdrawn while offered to bo
     d.set_status("bo", "away")
-    assert not d._res.passed
+    assert not d._desk.res.passed
     offer = d.submit(Ticket("T-1", 0.0))  # the same id again (a reopened ticket): ana is free
     assert offer is not None and offer.agent_id == "ana"
 
@@ -673,6 +674,14 @@ class LockCheckedDispatcher(Dispatcher):
         super().__setattr__(name, value)
 
 
+class LockCheckedDesk(Desk):
+    """The same for the dispatcher's routing core (its counters, paused...)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        assert self.lock._is_owned(), f"desk.{name} rebound without the lock"  # type: ignore[attr-defined]
+        super().__setattr__(name, value)
+
+
 def checked_queue(clock: Any) -> tuple[TicketQueue, LockCheckingStore]:
     store = LockCheckingStore()
     store.calls = Counter()
@@ -721,15 +730,22 @@ def test_every_dispatcher_operation_holds_the_lock() -> None:
     # Every attribute the dispatcher rebinds (its outbox, counters...) is
     # rebound under the lock.
     d.__class__ = LockCheckedDispatcher
-    for name in ("_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver", "_keep_time"):
-        original = getattr(d, name)
+    desk = d._desk
+    desk.__class__ = LockCheckedDesk
+    guarded_names = {
+        d: ("_keep_time",),
+        desk: ("advance", "emit", "_offer", "_untrack", "_give_back", "_route", "_fill", "deliver"),
+    }
+    for owner, names in guarded_names.items():
+        for name in names:
+            original = getattr(owner, name)
 
-        def guarded(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
-            assert d.lock._is_owned(), f"{_name} called without the lock"  # type: ignore[attr-defined]
-            calls[_name] += 1
-            return _original(*args, **kwargs)
+            def guarded(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                assert d.lock._is_owned(), f"{_name} called without the lock"  # type: ignore[attr-defined]
+                calls[_name] += 1
+                return _original(*args, **kwargs)
 
-        object.__setattr__(d, name, guarded)
+            object.__setattr__(owner, name, guarded)
 
     events: list[Event] = []
     d.subscribe(events.append)
@@ -767,7 +783,7 @@ def test_every_dispatcher_operation_holds_the_lock() -> None:
     d.assigned("ana")
     d._check()
     assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + len(events)))
-    assert {"_advance", "_emit", "_offer", "_close", "_untrack", "_give_back", "_route", "_fill", "_deliver"} <= set(calls)
+    assert {"advance", "emit", "_offer", "_untrack", "_give_back", "_route", "_fill", "deliver"} <= set(calls)
     assert store.calls["pop_first"] and store.calls["delete"] and store.calls["insert"]
 
 
@@ -792,13 +808,13 @@ class Waiter:
 def counting_deliveries(d: Dispatcher) -> Counter[str]:
     """Count every look at an agent's inbox (each pass of wait_for_ticket)."""
     calls: Counter[str] = Counter()
-    deliver = d._deliver
+    deliver = d._desk.deliver
 
     def counted(agent_id: str) -> Any:
         calls[agent_id] += 1
         return deliver(agent_id)
 
-    d._deliver = counted  # type: ignore[method-assign]
+    d._desk.deliver = counted  # type: ignore[method-assign]
     return calls
 
 
@@ -935,4 +951,4 @@ def test_concurrent_answers_to_one_offer(fast_switching: None) -> None:
         elif status != "gone":
             d.cancel(tid)
         d._check()
-    assert not d._res.tracks and len(d.queue) == 0
+    assert not d._desk.res.tracks and len(d.queue) == 0

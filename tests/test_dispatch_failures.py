@@ -58,7 +58,7 @@ def places(d: Dispatcher, ticket_id: str) -> list[str]:
         found = []
         if ticket_id in d.queue:
             found.append("waiting")
-        found += [f"offered to {o.agent_id}" for o in d._res.pending.values() if o.ticket.id == ticket_id]
+        found += [f"offered to {o.agent_id}" for o in d._desk.res.pending.values() if o.ticket.id == ticket_id]
         for agent in d.roster:
             if ticket_id in [t.id for t in d.assigned(agent.id)]:
                 found.append(f"assigned to {agent.id}")
@@ -873,13 +873,13 @@ def test_a_single_waiting_thread_is_not_woken_by_an_unrelated_offer_with_an_expi
         offer_timeout=30,
     )
     looks: Counter[str] = Counter()
-    deliver = d._deliver
+    deliver = d._desk.deliver
 
     def counted(agent_id: str) -> Any:
         looks[agent_id] += 1
         return deliver(agent_id)
 
-    d._deliver = counted  # type: ignore[method-assign]
+    d._desk.deliver = counted  # type: ignore[method-assign]
     api = _Waiter(d, "api", timeout=0.3)
     _until(lambda: _sleeping(d, "api"))  # the only waiter: it keeps time
 

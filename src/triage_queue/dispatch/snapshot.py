@@ -24,9 +24,12 @@ from typing import Any
 
 import attrs
 
+from triage_queue.errors import InvalidArgument
 from triage_queue.policy import Policy
+from triage_queue.selection import LongestIdle, Selection
+from triage_queue.wire import Reader
 
-__all__ = ["SCHEMA", "VERSION", "code_name", "policy_difference", "policy_identity"]
+__all__ = ["SCHEMA", "VERSION", "code_name", "policy_difference", "policy_identity", "read_code", "read_settings"]
 
 SCHEMA = "triage-queue/desk"
 VERSION = 1
@@ -116,3 +119,60 @@ def _describe(rule: Any) -> str:
 def describe_callable(obj: Callable[..., Any] | None, default: str) -> str:
     """``default`` for None, else :func:`code_name`.  Runtime complexity: O(1)."""
     return default if obj is None else code_name(obj)
+
+
+def read_code(
+    data: Any, policy: Policy | None, selection: Selection | None, classify: Callable[..., str] | None
+) -> tuple[Reader, Policy, Selection]:
+    """Check a snapshot's schema and version, and that the code given to
+    restore it (``policy``, default :meth:`Policy.default`; ``selection``,
+    default :class:`LongestIdle`; ``classify``) is what it records; return
+    the snapshot's reader and the policy and selection to use.  Raises
+    :class:`InvalidArgument` naming the version or the difference.
+    Runtime complexity: O(rules).
+
+    >>> read_code({"schema": "triage-queue/desk", "version": 0}, None, None, None)
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidArgument: snapshot.version=0: this library reads desk snapshots of version 1, not 0
+    """
+    top = Reader(data, "snapshot")
+    if top.raw("schema", None) != SCHEMA:
+        raise InvalidArgument("snapshot.schema", top.raw("schema", None), f"not a desk snapshot (expected {SCHEMA!r})")
+    version = top.raw("version", None)
+    if version != VERSION:
+        raise InvalidArgument(
+            "snapshot.version", version, f"this library reads desk snapshots of version {VERSION}, not {version!r}"
+        )
+    policy = Policy.default() if policy is None else policy
+    if not isinstance(policy, Policy):
+        raise InvalidArgument("policy", policy, "expected a triage_queue.Policy")
+    difference = policy_difference(top.raw("policy"), policy_identity(policy))
+    if difference is not None:
+        raise InvalidArgument("policy", policy, f"not the policy the snapshot was made with: {difference}")
+    selection = LongestIdle() if selection is None else selection
+    recorded = top.string("selection")
+    if not isinstance(selection, Selection) or selection.name != recorded:
+        raise InvalidArgument("selection", selection, f"the snapshot was made with selection {recorded!r}")
+    recorded = top.string("classify")
+    given = "severity" if classify is None else code_name(classify)
+    if given != recorded:
+        raise InvalidArgument("classify", classify, f"the snapshot was made with classify {recorded!r}, not {given!r}")
+    return top, policy, selection
+
+
+def read_settings(top: Reader, settings: Reader, max_audit: int) -> dict[str, Any]:
+    """The desk's settings a snapshot (``top``) records in its ``settings``
+    table, checked, as ``Dispatcher`` keyword arguments.  Runtime complexity: O(1)."""
+    return {
+        "offer_timeout": settings.real("offer_timeout", allow_none=True),
+        "mark_not_responding": settings.flag("mark_not_responding"),
+        "affinity_wait": settings.real("affinity_wait"),
+        "retry_after": settings.real("retry_after", allow_none=True),
+        "sla_warning": settings.real("sla_warning", allow_none=True),
+        "audit": settings.integer("audit", high=max_audit),
+        "refuse_unroutable": settings.flag("refuse_unroutable"),
+        "advance_on_read": settings.flag("advance_on_read"),
+        "name": top.string("name"),
+        "stats": settings.flag("stats") if "stats" in settings.data else True,
+    }

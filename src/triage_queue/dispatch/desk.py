@@ -1,0 +1,1128 @@
+"""The desk: the routing core that applies one operation by asking the parts.
+
+A :class:`Desk` owns the parts of one dispatcher (the queue and roster
+through their seams, :class:`~triage_queue.dispatch.presence.Presence`,
+:class:`~triage_queue.dispatch.offers.Reservations`, the statistics books,
+the audit trail, the :class:`~triage_queue.dispatch.scheduler.Scheduler`,
+:class:`~triage_queue.dispatch.routability.Routability` and the waiters) and
+combines them: routing a ticket on arrival, filling an agent that frees up,
+giving an offer back, holding a returning customer's ticket for its agent,
+reacting to roster changes, and applying the timed changes as they fall
+due.  Every method expects the caller (the facade) to hold the lock; the
+facade validates arguments and delivers events.
+
+Invariants (``_check``): every part's own, plus what no part can see
+alone: each agent's load equals its offered and assigned tickets per
+capacity key, no ticket is both waiting and out, and (unless paused) the
+desk is work-conserving: no available agent with room qualifies for a
+waiting ticket it has not passed on and that is not held for another.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Container
+from typing import Any
+
+import attrs
+
+from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
+from triage_queue.dispatch.audit import AuditTrail, logger
+from triage_queue.dispatch.batch import Batch
+from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
+from triage_queue.dispatch.explain import judge_agents
+from triage_queue.dispatch.offers import Reservations, Track
+from triage_queue.dispatch.presence import Presence, profile_key
+from triage_queue.dispatch.routability import Routability
+from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, QUEUE, Scheduler
+from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_identity
+from triage_queue.dispatch.values import AssignmentExplanation, Offer, OfferStatus
+from triage_queue.dispatch.waiting import Waiters
+from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
+from triage_queue.events import Event, EventKind
+from triage_queue.queue import DeskSeam, TicketQueue
+from triage_queue.selection import LongestIdle, Selection, _idle_note
+from triage_queue.stats import AgentFigures, Statistics, _add_to_all
+from triage_queue.ticket import SkillSet, Ticket
+from triage_queue.wire import Reader, number
+
+__all__ = ["Desk"]
+
+_INF = math.inf
+_CLOSING_EVENT = {
+    OfferStatus.DECLINED: EventKind.DECLINED,
+    OfferStatus.EXPIRED: EventKind.EXPIRED,
+    OfferStatus.REVOKED: EventKind.REVOKED,
+}
+
+
+class _RoomFilter:
+    """The channels an agent has room for now (a live view)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: AgentState) -> None:
+        self.state = state
+
+    def __contains__(self, channel: object) -> bool:
+        return self.state.has_room(channel)  # type: ignore[arg-type]
+
+
+class Desk:
+    """The routing core of one dispatcher (see the module docstring).
+    Settings arrive checked by the facade."""
+
+    def __init__(
+        self,
+        queue: TicketQueue,
+        selection: Selection,
+        *,
+        offer_timeout: float | None,
+        mark_not_responding: bool,
+        affinity_wait: float,
+        retry_after: float | None,
+        sla_warning: float | None,
+        classify: Callable[[Ticket], str] | None,
+        audit: int,
+        refuse_unroutable: bool,
+        on_listener_error: Callable[[Event, Exception], None],
+        advance_on_read: bool,
+        name: str,
+        stats: bool,
+    ) -> None:
+        """Runtime complexity: O(1)."""
+        self.queue = queue
+        self.lock: threading.RLock = queue.lock
+        self.selection = selection
+        self.offer_timeout = offer_timeout
+        self.mark_not_responding = mark_not_responding
+        self.affinity_wait = affinity_wait
+        self.retry_after = retry_after
+        self.advance_on_read = advance_on_read
+        self.name = name
+        self.paused = 0
+        # The audit trail keeps events as plain tuples, made into Event
+        # values only when read (most are never read): far cheaper per call.
+        self.trail = AuditTrail(audit, on_listener_error)
+        self.emit = self.trail.emit  # bound once: called several times per ticket
+        self.sched = Scheduler(queue.clock, sla_warning=sla_warning, emit=self.emit)
+        self.res = Reservations(name)
+        self.presence = Presence(selection)
+        self.routes = Routability(self.presence, refuse=refuse_unroutable, emit=self.emit)
+        # With stats=False nothing is counted (NoBooks) and the hot paths
+        # skip the books altogether; stats() then refuses.
+        self.stats_on = stats
+        self.books = (Books if stats else NoBooks)(classify, queue.get)
+        # Waiting threads and coroutines sleep until an offer is made to their
+        # agent.  One of them, the *timekeeper*, also wakes when the next
+        # time-driven change falls due, and applies it (which wakes exactly
+        # the agents who get offers): no one else is woken by time.
+        self.waiters = Waiters(self.lock)
+        self.seam: DeskSeam  # set by attach()
+        self.roster: Roster
+        self.rseam: RosterSeam
+        self.states: dict[str, AgentState]
+
+    # -- attaching --------------------------------------------------------------
+
+    def attach(self, roster: Roster, rseam: RosterSeam) -> None:
+        """Take over the queue and ``roster`` (attached by the caller as
+        ``rseam``): index the agents, count and schedule the waiting
+        tickets, and assign the backlog.  On failure both are left as they
+        were.  Lock held.  Runtime complexity: O(A log A + n)."""
+        self.roster, self.rseam, self.states = roster, rseam, rseam.states
+        sched, queue = self.sched, self.queue
+        try:
+            now = sched.read()  # a clock that cannot be read refuses the dispatcher
+            self.seam = seam = queue.attach(self)
+        except InvalidArgument as exc:
+            rseam.detach()
+            if exc.field != "queue":
+                raise
+            raise InvalidArgument("queue", queue, "this queue already has a dispatcher") from None
+        except BaseException:
+            rseam.detach()
+            raise
+        sched.queue_next = seam.next_change_at
+        if not self.advance_on_read:
+            seam.set_reads(False, as_of=sched.desk_time)
+        # The queue and roster read the desk's time, which never goes back.
+        seam.use_clock(sched.desk_clock)
+        rseam.use(lock=self.lock, clock=sched.desk_clock)
+        try:
+            for agent_id, state in rseam.states.items():
+                self.presence.place(state)
+                self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
+                if not state.total_capacity:
+                    _warn_no_capacity(agent_id, "joined with")
+            self.presence.widened = self.presence.narrowed = False
+            for ticket in queue:
+                self.books.enter(ticket)
+                sched.schedule_sla(ticket)
+                self.routes.check(ticket, now, len(roster))
+            self.assign_all()
+        except BaseException:
+            # A rule failing on a queued ticket: leave queue and roster as they were.
+            seam.detach()
+            rseam.detach()
+            raise
+
+    # -- time -------------------------------------------------------------------
+
+    def advance(self) -> float:
+        """Apply everything due by now, in the order it fell due (so a long
+        gap between calls gives the same result as frequent ticks); return
+        now.  Lock held.  Runtime complexity: O(1) when nothing is due."""
+        sched = self.sched
+        now = sched.clock()
+        if now.__class__ is float and sched.now <= now < _INF:
+            sched.now = now
+            if sched.clock_held is not None:
+                sched.clock_held = None  # caught up
+        else:
+            now = sched.odd_reading(now)
+        seam = self.seam
+        if now < sched.due_at:
+            at = seam.next_change_at()
+            if at is None or at > now:
+                # Nothing is due (the usual case): no loop over the schedules.
+                relaned = seam.relaned()  # lanes changed by queue calls since the last time
+                if relaned:
+                    self._route_relaned(relaned, now)
+                return now
+        try:
+            self._apply_due(now)
+        finally:
+            sched.reset_due()
+        relaned = seam.relaned()  # lanes changed by queue calls since the last time
+        if relaned:
+            self._route_relaned(relaned, now)
+        return now
+
+    def advance_for(self, ticket_id: str) -> float:
+        """:meth:`advance` for an operation on one ticket: a broken rule on
+        that very ticket must not stop the call that cancels or repairs it."""
+        try:
+            return self.advance()
+        except RuleError as exc:
+            if exc.ticket_id != ticket_id:
+                raise
+            return self.sched.now
+
+    def read_time(self) -> float:
+        """What a read does first: bring the desk up to the clock, or (with
+        advance_on_read=False) report it as of the last operation."""
+        return self.advance() if self.advance_on_read else self.sched.now
+
+    def next_instant(self) -> float | None:
+        """The clock time of the next time-driven change, or None.  Runtime complexity: O(1)."""
+        return self.sched.next_instant(self.seam.next_change_at())
+
+    def seconds_to_due(self) -> float | None:
+        """Seconds until the next time-driven change, by the raw clock."""
+        instant = self.next_instant()
+        return None if instant is None else max(0.001, instant - self.sched.clock())
+
+    def _apply_due(self, now: float) -> None:
+        # Everything due by now, earliest first (see advance).
+        sched, seam = self.sched, self.seam
+        while True:
+            when, source = sched.next_source(now)
+            if source == NOTHING:
+                break
+            if source == QUEUE:
+                self._route_relaned(seam.apply_due(when), now)
+            elif source == EXPIRY:
+                expires, offer_id = sched.pop_expiry()
+                offer = self.res.pending.get(offer_id)
+                if offer is not None:
+                    try:
+                        self._give_back(offer, OfferStatus.EXPIRED, now, "not answered in time")
+                    except BaseException:
+                        sched.schedule_expiry(expires, offer_id)  # tried again on the next call
+                        raise
+            elif source == LAPSE:
+                until, ticket_id, agent_id = sched.pop_lapse()
+                # Not if forgotten, or passed on again later.
+                if self.res.lapse(ticket_id, agent_id, until) and ticket_id in self.queue and not self.paused:
+                    self._route(ticket_id, "routed again after a pass lapsed")
+            else:
+                notice = sched.pop_sla(self.unanswered)
+                if notice is not None:
+                    kind, ticket_id, due = notice
+                    if kind == 0:
+                        self.emit(EventKind.SLA_WARNING, now, ticket_id, detail=f"SLA runs out at {due:g}")
+                    else:
+                        self.emit(EventKind.SLA_BREACHED, now, ticket_id, detail=f"SLA ran out at {due:g}")
+
+    def _route_relaned(self, relaned: list[str], now: float) -> None:
+        queue = self.queue
+        for ticket_id in relaned:
+            if ticket_id in queue and ticket_id not in self.res.tracks:
+                if queue.holder(ticket_id) is None:
+                    self.emit(EventKind.RELEASED, now, ticket_id, detail="hold ended or skills relaxed")
+                if not self.paused:
+                    self._route(ticket_id, "routed when its requirements widened")
+
+    def unanswered(self, ticket_id: str) -> Ticket | None:
+        """A ticket not yet answered: waiting, or offered but not accepted."""
+        track = self.res.tracks.get(ticket_id)
+        if track is not None:
+            return track.ticket if track.offer is not None else None
+        return self.queue.get(ticket_id)
+
+    def _waiting(self, ticket_id: str) -> Ticket | None:
+        return self.queue.get(ticket_id) if ticket_id not in self.res.tracks else None
+
+    # -- tickets ----------------------------------------------------------------
+
+    def submit(self, ticket: Ticket) -> Offer | None:
+        """Dispatcher.submit.  Runtime complexity: O(R + log n + G log A)."""
+        now = self.advance()
+        if not isinstance(ticket, Ticket):
+            raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
+        if ticket.id in self.res.tracks:
+            raise DuplicateTicket(ticket.id)
+        if self.routes.refuse and not self.presence.routable(ticket.skills, ticket.channel):
+            if ticket.id in self.queue:
+                raise DuplicateTicket(ticket.id)  # what push would say: the more basic mistake
+            raise Unroutable(ticket.id, self.routes.why(ticket, len(self.roster)))
+        books = self.books.of(ticket)  # a failing classify raises before anything changes
+        customer = ticket.customer_id
+        if (
+            self.presence.free
+            and not self.paused
+            # No agent to keep it for (see _affinity): routed as any other.
+            and (customer is None or self.rseam.affinity_agent(customer) is None)
+        ):
+            offer = self._submit_to_free_agent(ticket, books, now)
+            if offer is not None:
+                return offer
+        self.queue.push(ticket)
+        self._admit(ticket, books, now)
+        offer = self._affinity(ticket, now)
+        # No free agent at all (the usual state under load): nothing
+        # to route to, not even a holder (it would be free).
+        if offer is None and not self.paused and self.presence.free and ticket.id in self.queue:
+            offer = self._route(ticket.id, "routed on arrival")
+        return offer
+
+    def _submit_to_free_agent(self, ticket: Ticket, books: Books3, now: float) -> Offer | None:
+        """submit() of a ticket with no affinity while some agent is free:
+        if a free agent qualifies, offer the ticket to it straight away,
+        without the round trip through the queue (push, then take out again)
+        that the same outcome would otherwise cost.  None if no free agent
+        qualifies, and nothing has changed then."""
+        queue = self.queue
+        if ticket.id in queue:
+            raise DuplicateTicket(ticket.id)
+        self.seam.check_placeable(ticket, now)  # what push would raise, before anything changes
+        try:
+            agent_id = self.presence.pick(ticket, ticket.requirement(now), ticket.channel, self.res.passed.get(ticket.id))
+        except BaseException:
+            # The strategy raised: as on the usual path, the ticket waits.
+            self.queue.push(ticket)
+            self._admit(ticket, books, now)
+            raise
+        if agent_id is None:
+            return None
+        seq = self.seam.new_sequence()
+        self._admit(ticket, books, now, waiting=False)
+        try:
+            return self._offer(ticket, seq, agent_id, f"routed on arrival: {self.selection.name}", self.sched.now, books)
+        except BaseException:
+            self._requeue(ticket, seq, books)
+            raise
+
+    def _admit(self, ticket: Ticket, books: Books3, now: float, waiting: bool = True) -> None:
+        # A new ticket is in: counted (if it waits), announced, its SLA scheduled.
+        sched = self.sched
+        sched.sla_sent.pop(ticket.id, None)  # a new ticket reusing an id
+        self.routes.forget(ticket.id)  # an old one of that id, removed through the queue
+        if waiting:
+            self.books.enter(ticket, books)
+        self.emit(EventKind.SUBMITTED, now, ticket.id)
+        if ticket.sla_due is not None or sched.sla_latest:
+            sched.schedule_sla(ticket)
+        if waiting:
+            self.routes.check(ticket, now, len(self.roster))
+
+    def update(self, ticket_id: str, changes: dict[str, Any]) -> Ticket:
+        """Dispatcher.update.  Runtime complexity: O(R + log n + G log A)."""
+        now = self.advance_for(ticket_id)
+        track = self.res.tracks.get(ticket_id)
+        if track is not None:
+            old = track.ticket
+            new = old.evolve(**changes)
+            # Checked now, so that a ticket handed back later can
+            # always be put back in its place.
+            self.seam.check_placeable(new, now)
+            books = self.books.of(new)
+            track.ticket = new
+            track.books = books
+            self._recheck_track(track, now)
+            # A load moved to another capacity key, or an offer taken
+            # back, may leave the agent room for a waiting ticket.
+            self._fill(track.agent_id, "freed by an update")
+        else:
+            found = self.queue.get(ticket_id)
+            if found is None:
+                raise UnknownTicket(ticket_id)
+            old = found
+            new = old.evolve(**changes)
+            books = self.books.of(new)
+            self.seam.replace(new)
+            self.books.leave(old)
+            self.books.enter(new, books)
+            if new.skills != old.skills or new.channel != old.channel:
+                self.routes.check(new, now, len(self.roster), "its requirements changed")
+            if not self.paused:
+                self._route(ticket_id, "routed after an update")
+        if new.sla_due != old.sla_due:
+            self.sched.schedule_sla(new)
+        self.emit(EventKind.UPDATED, now, ticket_id, detail=", ".join(sorted(changes)), changes=_changed(new, changes))
+        return new
+
+    def cancel(self, ticket_id: str) -> Ticket:
+        """Dispatcher.cancel.  Runtime complexity: O(log n + G log A)."""
+        now = self.advance_for(ticket_id)
+        track = self.res.tracks.get(ticket_id)
+        if track is None:
+            if ticket_id not in self.queue:
+                raise UnknownTicket(ticket_id)
+            ticket = self.queue.remove(ticket_id)
+            self.books.leave(ticket)
+            self.res.passed.pop(ticket_id, None)
+            self.routes.forget(ticket_id)
+            self.emit(EventKind.CANCELLED, now, ticket_id)
+            return ticket
+        offer = track.offer
+        if offer is not None:
+            self.res.close(offer, OfferStatus.REVOKED)
+            self.emit(EventKind.REVOKED, now, ticket_id, offer.agent_id, offer.id, "ticket cancelled")
+        self._finish(track, now, EventKind.CANCELLED, "freed by a cancellation")
+        return track.ticket
+
+    def status(self, ticket_id: str) -> str:
+        """Dispatcher.status.  Runtime complexity: O(1)."""
+        self.read_time()
+        track = self.res.tracks.get(ticket_id)
+        if track is not None:
+            return "offered" if track.offer is not None else "assigned"
+        if ticket_id in self.queue:
+            return "waiting"
+        raise UnknownTicket(ticket_id)
+
+    def transfer(self, ticket_id: str, agent_id: str | None, changes: dict[str, Any]) -> Ticket:
+        """Dispatcher.transfer.  Runtime complexity: O(R + log n + G log A)."""
+        now = self.advance()
+        track = self.assigned_track(ticket_id, agent_id)
+        new = track.ticket.evolve(**changes)
+        self.seam.check_placeable(new, now)  # raises before anything changes
+        books = self.books.of(new)
+        self._untrack(track, now)
+        self._pass_on(ticket_id, track.agent_id, now)
+        self._requeue(new, track.seq, books)
+        self.emit(
+            EventKind.TRANSFERRED,
+            now,
+            ticket_id,
+            track.agent_id,
+            detail=", ".join(sorted(changes)),
+            changes={"from_agent": track.agent_id, **_changed(new, changes)},
+        )
+        self.routes.check(new, now, len(self.roster))
+        if not self.paused:
+            self._route(ticket_id, "routed after a transfer")
+        self._fill(track.agent_id, "freed by a transfer")
+        return new
+
+    # -- offers -----------------------------------------------------------------
+
+    def deliver(self, agent_id: str) -> Offer | None:
+        """The agent's next offer (see Dispatcher.next_for), handed out.  Runtime complexity: O(1) or O(Q + log n)."""
+        self.rseam.state(agent_id)
+        if not self.res.inbox.get(agent_id):
+            self._fill(agent_id, "pulled by the agent")
+        return self.res.hand_out(agent_id)
+
+    def offers_for(self, agent_id: str) -> list[Offer]:
+        """Dispatcher.offers_for.  Runtime complexity: O(pending offers)."""
+        self.read_time()
+        if agent_id not in self.states:
+            self.rseam.state(agent_id)  # raises UnknownAgent
+        return self.res.offers_to(agent_id)
+
+    def accept(self, offer: Offer | str) -> Ticket:
+        """Dispatcher.accept.  Runtime complexity: O(log n) amortised."""
+        now = self.advance()
+        res = self.res
+        # Reservations.pending_offer's usual cases, inline (once per ticket).
+        if offer.__class__ is Offer:
+            pending = res.pending.get(offer.id)
+        elif offer.__class__ is str:
+            pending = res.pending.get(offer)
+        else:
+            pending = None
+        if pending is None:
+            pending = res.pending_offer(offer)  # raises the right error
+        track = res.tracks[pending.ticket.id]
+        res.close(pending, OfferStatus.ACCEPTED)
+        track.offer = None
+        track.assigned_at = now
+        ticket = track.ticket
+        waited = now - ticket.created_at
+        if waited <= 0.0:  # noqa: PLR1730 - max() without the call; -0.0 too
+            waited = 0.0
+        if self.stats_on:
+            books = track.books
+            _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+        self.rseam.record_service(self.states[track.agent_id], ticket.id, ticket.customer_id, now)
+        if res.passed:
+            res.passed.pop(ticket.id, None)
+        # The detail is worded only if someone can read it.
+        detail = f"waited {waited:g}s" if self.trail.wants_detail else ""
+        self.emit(EventKind.ACCEPTED, now, ticket.id, track.agent_id, pending.id, detail)
+        return ticket
+
+    def decline(self, offer: Offer | str, reason: str) -> None:
+        """Dispatcher.decline.  Runtime complexity: O(R + log n + G log A)."""
+        now = self.advance()
+        self._give_back(self.res.pending_offer(offer), OfferStatus.DECLINED, now, reason or "declined")
+
+    def complete(self, ticket_id: str, agent_id: str | None) -> Ticket:
+        """Dispatcher.complete.  Runtime complexity: O(Q + log n + log A)."""
+        now = self.advance()
+        track = self.res.tracks.get(ticket_id)
+        if track is None or track.offer is not None or (agent_id is not None and agent_id != track.agent_id):
+            track = self.assigned_track(ticket_id, agent_id)  # raises the right error
+        self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
+        return track.ticket
+
+    def assigned_track(self, ticket_id: str, agent_id: str | None) -> Track:
+        """The track of an assigned ticket, or the right error."""
+        return self.res.assigned_track(ticket_id, agent_id, ticket_id in self.queue)
+
+    # -- routing ----------------------------------------------------------------
+
+    def _affinity(self, ticket: Ticket, now: float) -> Offer | None:
+        customer = ticket.customer_id
+        if customer is None:
+            return None
+        roster = self.roster
+        agent_id = roster.dedicated_agent(customer)
+        why = "dedicated agent"
+        if agent_id is None:
+            agent_id = roster.last_agent(customer)
+            why = "returning customer"
+        if agent_id is None:
+            return None  # as RosterSeam.affinity_agent says
+        state = self.states[agent_id]
+        agent = state.agent
+        requirement = ticket.requirement(now)
+        # An agent who cannot take the ticket at all (skills, or no capacity
+        # on its channel) gets no head start: holding would only delay it.
+        if not requirement.satisfied_by(agent.skills) or agent.capacity_for(ticket.channel) == 0:
+            return None
+        if agent.status is AgentStatus.AVAILABLE and state.has_room(ticket.channel) and not self.paused:
+            return self._offer_waiting(ticket.id, agent_id, f"{why} (affinity)", now)
+        if self.affinity_wait > 0 and agent.status is not AgentStatus.OFFLINE:
+            self.queue.hold(ticket.id, agent_id, now + self.affinity_wait)
+            self.emit(EventKind.HELD, now, ticket.id, agent_id, detail=f"{why}: kept {self.affinity_wait:g}s")
+        return None
+
+    def _requeue(self, ticket: Ticket, seq: int, books: Books3 | None = None) -> None:
+        self.seam.restore(ticket, seq)
+        self.books.enter(ticket, books)
+
+    def _route(self, ticket_id: str, how: str) -> Offer | None:
+        """Offer a waiting ticket to the best free qualified agent, if any."""
+        requirement, channel, holder = self.seam.lane(ticket_id)
+        ticket = self.seam.get(ticket_id)
+        assert ticket is not None
+        passed = self.res.passed.get(ticket_id)
+        if holder is not None:
+            state = self.states.get(holder)
+            if (
+                state is not None
+                and state.agent.status is AgentStatus.AVAILABLE
+                and state.has_room(channel)
+                and requirement.satisfied_by(state.agent.skills)
+                and not (passed and holder in passed)
+            ):
+                return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self.sched.now)
+            return None
+        best_agent = self.presence.pick(ticket, requirement, channel, passed)
+        if best_agent is None:
+            return None
+        return self._offer_waiting(ticket_id, best_agent, f"{how}: {self.selection.name}", self.sched.now)
+
+    def _offer_waiting(self, ticket_id: str, agent_id: str, how: str, now: float) -> Offer:
+        # Take a waiting ticket out of the queue and offer it; if a user
+        # callback (the strategy's describe, say) raises, it goes back.
+        ticket, seq = self.seam.take(ticket_id)
+        books = self.books.leave(ticket)
+        try:
+            return self._offer(ticket, seq, agent_id, how, now, books)
+        except BaseException:
+            self._requeue(ticket, seq, books)
+            raise
+
+    def _fill(self, agent_id: str, how: str) -> int:
+        """Offer an agent the best waiting tickets it has room for; return
+        how many offers were made."""
+        if self.paused:
+            return 0
+        state = self.states.get(agent_id)
+        if state is None or state.agent.status is not AgentStatus.AVAILABLE:
+            return 0
+        agent = state.agent
+        simple = len(agent.capacity) == 1 and ANY_CHANNEL in agent.capacity
+        channels: Container[str | None] | None = None if simple else _RoomFilter(state)
+        skipped: list[tuple[Ticket, int]] = []
+        queue, seam = self.queue, self.seam
+        passed_by = self.res.passed
+        now = self.sched.now
+        offered = 0
+        try:
+            while True:
+                if simple and state.load[ANY_CHANNEL] >= agent.capacity[ANY_CHANNEL]:
+                    break
+                if not len(queue):
+                    break  # nothing waits: the usual state of a calm desk, O(1)
+                found = seam.take_best(agent.skills, channels, agent_id)  # the lock is held
+                if found is None:
+                    break
+                ticket, seq = found
+                passed = passed_by.get(ticket.id)
+                if passed and agent_id in passed:
+                    skipped.append(found)
+                    continue
+                # A user callback (classify, the strategy) that raises must not
+                # lose the ticket: the finally below puts it back.
+                try:
+                    books = self.books.leave(ticket)
+                except BaseException:
+                    skipped.append(found)
+                    raise
+                try:
+                    self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now, books)
+                except BaseException:
+                    Books.undo_leave(books)
+                    skipped.append(found)
+                    raise
+                offered += 1
+        finally:
+            for ticket, seq in skipped:
+                seam.restore(ticket, seq)
+        return offered
+
+    def _offer(self, ticket: Ticket, seq: int, agent_id: str, how: str, now: float, books: Books3) -> Offer:  # noqa: PLR0917
+        state = self.states[agent_id]
+        agent = state.agent
+        channel = ticket.channel
+        capacity = agent.capacity
+        # Agent.slot_for, inline: this runs once per offer.
+        slot = channel if channel is not None and channel in capacity else ANY_CHANNEL
+        assert slot in capacity
+        selection = self.selection
+        # For LongestIdle only idle_since is kept, worded by idle_note if explained.
+        note = state.idle_since if selection.__class__ is LongestIdle else selection.describe(agent, state, ticket)
+        res = self.res
+        count = res.count = res.count + 1  # Reservations.next_id, inline
+        offer_id = f"{res.name}-{count}"
+        timeout = self.offer_timeout
+        if timeout is None:
+            expires = math.inf
+        else:
+            expires = now + timeout
+            if expires <= now:  # a timeout too small to register at this clock's magnitude
+                expires = math.nextafter(now, _INF)
+        offer = Offer(offer_id, ticket, agent_id, now, expires, how)
+        res.pending[offer_id] = offer
+        res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
+        if timeout is not None:
+            self.sched.schedule_expiry(expires, offer_id)
+        state.load[slot] += 1  # the roster keeps a load entry for every capacity key
+        state.offered += 1
+        state.last_offer = count
+        state.idle_since = now
+        self.presence.refresh(state)
+        inbox = res.inbox.get(agent_id)  # Reservations.post, inline
+        if inbox is None:
+            res.inbox[agent_id] = deque((offer_id,))
+        else:
+            inbox.append(offer_id)
+        self.emit(EventKind.OFFERED, now, ticket.id, agent_id, offer_id, how)
+        waiters = self.waiters
+        if waiters.conditions or waiters.async_waiters:  # Waiters.any, inline
+            waiters.wake(agent_id)
+        return offer
+
+    def _give_back(self, offer: Offer, status: OfferStatus, now: float, detail: str) -> None:
+        """Decline, expiry or revocation: the ticket goes back to its place."""
+        track = self.res.tracks[offer.ticket.id]
+        # If the policy cannot place the ticket (a rule raising), or classify
+        # fails, say so before anything changes: the offer stays pending.
+        self.seam.check_placeable(track.ticket, now)
+        books = self.books.of(track.ticket)
+        agent_id = offer.agent_id
+        self.res.close(offer, status)
+        self._untrack(track, now)
+        ticket = track.ticket
+        state = self.states.get(agent_id)
+        if status is not OfferStatus.REVOKED:
+            self._pass_on(ticket.id, agent_id, now)
+            if status is OfferStatus.DECLINED:
+                Books.count_declined(books)
+                if state is not None:
+                    state.declined += 1
+            else:
+                Books.count_expired(books)
+                if state is not None:
+                    state.expired += 1
+        self._requeue(ticket, track.seq, books)
+        self.emit(_CLOSING_EVENT[status], now, ticket.id, agent_id, offer.id, detail)
+        self.routes.check(ticket, now, len(self.roster))  # its agent may have changed so that nobody can take it
+        if (
+            status is OfferStatus.EXPIRED
+            and self.mark_not_responding
+            and state is not None
+            and state.agent.status is AgentStatus.AVAILABLE
+        ):
+            self.roster.replace(state.agent.evolve(status=AgentStatus.NOT_RESPONDING))
+        if not self.paused:
+            if ticket.id in self.queue:
+                self._route(ticket.id, "routed again after an offer was given back")
+            if status is not OfferStatus.REVOKED:
+                self._fill(agent_id, "freed by giving an offer back")
+
+    def _recheck_track(self, track: Track, now: float) -> None:
+        """After a ticket or its agent changed: move the load to the right
+        capacity key, and take back an offer the agent no longer qualifies for."""
+        state = self.states.get(track.agent_id)
+        if state is None:
+            return
+        agent = state.agent
+        ticket = track.ticket
+        slot = agent.slot_for(ticket.channel)
+        if slot is not None and slot != track.slot:
+            state.load[track.slot] -= 1
+            state.load[slot] = state.load.get(slot, 0) + 1
+            track.slot = slot
+            self.presence.refresh(state)
+        offer = track.offer
+        if offer is not None and (slot is None or not ticket.skills.satisfied_by(agent.skills)):
+            self._give_back(offer, OfferStatus.REVOKED, now, "the agent no longer qualifies")
+
+    def _pass_on(self, ticket_id: str, agent_id: str, now: float) -> None:
+        # The agent passed on the ticket: not offered it again for a while.
+        until = math.inf if self.retry_after is None else now + self.retry_after
+        self.res.pass_on(ticket_id, agent_id, until)
+        if self.retry_after is not None:
+            self.sched.schedule_lapse(until, ticket_id, agent_id)
+
+    def _finish(self, track: Track, now: float, kind: EventKind, how: str) -> None:
+        # A ticket leaves for good (completed or cancelled): free its agent,
+        # who may get the next waiting ticket at once.
+        state = self._untrack(track, now, refresh=False)
+        offered = 0
+        try:
+            self.res.forget_passes(track.ticket.id)
+            self.emit(kind, now, track.ticket.id, track.agent_id)
+            offered = self._fill(track.agent_id, how)
+        finally:
+            # An offer refreshed the agent's place in the free heaps already;
+            # otherwise it is done once here, not before and after the fill.
+            if state is not None and not offered:
+                self.presence.refresh(state)
+
+    def _untrack(self, track: Track, now: float, refresh: bool = True) -> AgentState | None:
+        """Forget a ticket's offer or assignment and free the agent's room
+        (its place in the free heaps refreshed unless ``refresh`` is false:
+        then the caller must refresh it).  Return the agent's state."""
+        del self.res.tracks[track.ticket.id]
+        state = self.states.get(track.agent_id)
+        if state is not None:
+            state.load[track.slot] -= 1
+            state.idle_since = max(state.idle_since, now)
+            if refresh:
+                self.presence.refresh(state)
+        return state
+
+    def _revoke_offers(self, agent_id: str, now: float, detail: str) -> None:
+        for offer in self.res.offers_to(agent_id):
+            self._give_back(offer, OfferStatus.REVOKED, now, detail)
+
+    # -- agents -----------------------------------------------------------------
+
+    def remove_agent(self, agent_id: str) -> Agent:
+        """Dispatcher.remove_agent.  Runtime complexity: O(C log A + pending)."""
+        now = self.advance()
+        state = self.rseam.state(agent_id)
+        if any(t.agent_id == agent_id and t.offer is None for t in self.res.tracks.values()):
+            raise AgentBusy(agent_id, "still has assigned tickets: complete or transfer them first")
+        original = state.agent
+        if original.status is AgentStatus.AVAILABLE:
+            # Going offline first gives its offers back to other agents.
+            self.roster.replace(original.evolve(status=AgentStatus.OFFLINE))
+        self._revoke_offers(agent_id, now, "agent removed")
+        self.roster.remove(agent_id)
+        return original
+
+    def on_agent_change(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
+        """The roster's observer: called under the lock after every change
+        (perhaps made on the roster directly, with no advance before)."""
+        now = self.sched.read()
+        size = len(self.roster)
+        if new is None:
+            self.presence.unplace(agent_id)
+            self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
+            self.routes.recheck(now, self._waiting, self.queue, size)
+            self._release_holds(agent_id, now)
+            self.waiters.forget(agent_id)  # its waiting threads and coroutines learn it is gone
+            return
+        state = self.states[agent_id]
+        if old is None:
+            self.presence.place(state)
+            self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
+            self.routes.recheck(now, self._waiting, self.queue, size)
+            if not state.total_capacity:
+                _warn_no_capacity(agent_id, "joined with")
+        else:
+            moved = profile_key(old) != profile_key(new)
+            if moved:
+                self.presence.unplace(agent_id)
+                self.presence.place(state)
+            else:
+                self.presence.refresh(state)
+            changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
+            detail = "changed " + ", ".join(changed)
+            if any(old.capacity.values()) and not any(new.capacity.values()):
+                detail += "; capacity 0 on every channel: it can take no ticket"
+                _warn_no_capacity(agent_id, "was changed to")
+            self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=detail)
+            self.routes.recheck(now, self._waiting, self.queue, size)
+            if moved:
+                for track in self.res.tracks_of(agent_id):
+                    if track.ticket.id in self.res.tracks:  # a revocation may have routed others
+                        self._recheck_track(track, now)
+            if new.status is not AgentStatus.AVAILABLE:
+                self._revoke_offers(agent_id, now, f"agent is {new.status.value}")
+            if new.status is AgentStatus.OFFLINE:
+                self._release_holds(agent_id, now)
+        if new.status is AgentStatus.AVAILABLE:
+            self._fill(agent_id, "agent became able to take work")
+
+    def _release_holds(self, agent_id: str, now: float) -> None:
+        # Tickets kept for an agent who went offline or left go to anyone.
+        queue = self.queue
+        for ticket_id in self.seam.held_by(agent_id):
+            queue.release(ticket_id)
+            self.emit(EventKind.RELEASED, now, ticket_id, agent_id, detail="its agent is no longer available")
+            if not self.paused:
+                self._route(ticket_id, "routed when its hold was released")
+
+    # -- batch assignment -------------------------------------------------------
+
+    def assign_all(self) -> list[Offer]:
+        """Dispatcher.assign_all, the lock held and the desk advanced: held
+        tickets to their holders, then the rest as one priority matching
+        (:class:`~triage_queue.dispatch.batch.Batch`), then tickets some agent
+        declined, one by one.  Runtime complexity: see Dispatcher.assign_all."""
+        if self.paused:
+            return []
+        queue = self.queue
+        offers: list[Offer] = []
+        batch = Batch(self.presence, self.states)
+        if not batch.nodes:
+            return offers
+        plain: list[tuple[Ticket, Any]] = []  # (ticket, lane)
+        held: list[Ticket] = []
+        declined: list[str] = []
+        for ticket, lane in self.seam.backlog():
+            if lane[2] is not None:
+                held.append(ticket)
+            elif self.res.passed.get(ticket.id):
+                declined.append(ticket.id)
+            else:
+                plain.append((ticket, lane))
+        for ticket in held:
+            if ticket.id in queue:
+                offer = self._route(ticket.id, "batch assignment (held for this agent)")
+                if offer is not None:
+                    offers.append(offer)
+                    batch.taken(offer.agent_id, self.res.tracks[ticket.id].slot)
+        how = f"batch assignment: {self.selection.name}"
+        for ticket, agent_id in batch.placements(plain):
+            offers.append(self._offer_waiting(ticket.id, agent_id, how, self.sched.now))
+        for ticket_id in declined:
+            if ticket_id in queue:
+                offer = self._route(ticket_id, "batch assignment (after a decline)")
+                if offer is not None:
+                    offers.append(offer)
+        return offers
+
+    # -- reading ----------------------------------------------------------------
+
+    def stats(self) -> Statistics:
+        """Dispatcher.stats, the lock held.  Runtime complexity: O(A + groups · B log B)."""
+        now = self.read_time()
+        books = self.books
+        figures = books.figures
+        by_class = {name: figures(book, now) for name, book in sorted(books.by_class.items())}
+        by_skills = {name: figures(book, now) for name, book in sorted(books.by_skills.items())}
+        overall = figures(books.overall, now)
+        agents = {}
+        used = room = 0
+        for agent_id, state in self.states.items():
+            load, capacity = state.total_load, state.total_capacity
+            if state.agent.status is AgentStatus.AVAILABLE:
+                used += load
+                room += capacity
+            agents[agent_id] = AgentFigures(
+                state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
+            )
+        occupancy = used / room if room else None
+        tracks, queue = self.res.tracks, self.queue
+        unroutable = self.routes.count(lambda t: t not in tracks and t in queue)
+        return Statistics(now, overall, by_class, by_skills, occupancy, agents, unroutable)
+
+    def explain(self, ticket_id: str) -> AssignmentExplanation:
+        """Dispatcher.explain_assignment, the lock held.  Runtime complexity: O(A·k)."""
+        now = self.read_time()
+        track = self.res.tracks.get(ticket_id)
+        holder = None
+        note = ""
+        if track is not None:
+            note = track.note if isinstance(track.note, str) else _idle_note(track.note)
+            ticket = track.ticket
+            state_name = "offered" if track.offer is not None else "assigned"
+            chosen = track.agent_id
+            offer_time = track.offer.created_at if track.offer is not None else track.assigned_at
+            requirement = ticket.requirement(offer_time if offer_time is not None else now)
+            how = track.how
+        else:
+            ticket = self.queue[ticket_id]
+            state_name = "waiting"
+            chosen = None
+            requirement = self.seam.lane(ticket_id)[0]
+            holder = self.queue.holder(ticket_id)
+            how = None
+        selection = self.selection
+        verdicts = judge_agents(
+            ticket,
+            requirement,
+            self.states.values(),
+            chosen=chosen,
+            how=how,
+            note=note,
+            holder=holder,
+            passed=self.res.passed.get(ticket_id, {}),
+            selection=selection,
+        )
+        return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
+
+    # -- saving and restoring -----------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """The whole desk as a snapshot: its header (schema, name, time,
+        settings, the identity of its code), then each part's section.
+        Runtime complexity: O(n log n + A·H + offers + audit)."""
+        timers, sla = self.sched.export()
+        classify = self.books.classify
+        return {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "name": self.name,
+            "now": number(self.sched.now),
+            "clock_held": self.sched.clock_held,
+            "settings": {
+                "offer_timeout": self.offer_timeout,
+                "mark_not_responding": self.mark_not_responding,
+                "affinity_wait": self.affinity_wait,
+                "retry_after": self.retry_after,
+                "sla_warning": self.sched.sla_warning,
+                "audit": self.trail.keep,
+                "refuse_unroutable": self.routes.refuse,
+                "advance_on_read": self.advance_on_read,
+                "stats": self.stats_on,
+            },
+            "policy": policy_identity(self.queue.policy),
+            "selection": self.selection.name,
+            "classify": "severity" if classify is default_classify else code_name(classify),
+            "queue": {"next_seq": self.seam.next_seq, "tickets": self.seam.export()},
+            "roster": self.roster.to_dict(),
+            "profiles": self.presence.export(),
+            "offers": self.res.export(),
+            "timers": timers,
+            "sla": sla,
+            "books": self.books.export(),
+            "audit": self.trail.export(),
+            "unroutable": self.routes.export(),
+        }
+
+    def load(self, top: Reader) -> None:
+        """Fill this new, empty desk from a snapshot, each part from its
+        section, then check what no part can check alone.  Lock held.
+        Runtime complexity: O(n + A·H + offers + audit)."""
+        sched = self.sched
+        sched.load_time(top)
+        roster = Roster.from_dict(top.raw("roster"), clock=sched.desk_clock, path="snapshot.roster")
+        self.rseam.detach()
+        self.rseam = rseam = roster.attach(self.on_agent_change)
+        rseam.use(lock=self.lock, clock=sched.desk_clock)
+        self.roster, self.states = roster, rseam.states
+        self.presence.load(top.seq("profiles"))
+        for state in rseam.states.values():
+            self.presence.place(state)
+        self.presence.widened = self.presence.narrowed = False
+        queue = top.table("queue")
+        records = queue.seq("tickets").data
+        next_seq = queue.integer("next_seq")
+        try:
+            self.seam.load(records, next_seq, path=f"{queue.path}.tickets")
+        except TriageError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+            # Data the queue's own checks let through: still the library's error.
+            raise InvalidArgument(queue.path, type(exc).__name__, f"the queue's tickets do not load: {exc}"[:300]) from None
+        self.books.load(top.table("books"))
+        get, enter = self.queue.get, self.books.enter
+        for record in records:  # checked by the load: each names a ticket now waiting
+            ticket = get(record["ticket"]["id"])
+            assert ticket is not None
+            enter(ticket)
+        self.res.load(top.table("offers"), self.books.of)
+        deadlines = [(offer.expires_at, offer.id) for offer in self.res.pending.values()]
+        sched.load(top.table("timers"), top.table("sla"), deadlines, self.unanswered)
+        self.trail.load(top.table("audit"))
+        self.routes.load(top.seq("unroutable"), self.queue)
+        self._verify_loaded(top.path)
+
+    def _verify_loaded(self, path: str) -> None:
+        # What the parts cannot check alone: tracks, loads and the queue agree.
+        load: dict[tuple[str, str], int] = {}
+        for ticket_id, track in self.res.tracks.items():
+            state = self.states.get(track.agent_id)
+            if state is None or track.slot not in state.load or ticket_id in self.queue:
+                raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
+            if (track.offer is None) == (track.assigned_at is None):
+                raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
+            agent, ticket = state.agent, track.ticket
+            slot = agent.slot_for(ticket.channel)
+            if slot not in (None, track.slot) or (
+                track.offer is not None
+                and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
+            ):
+                raise InvalidArgument(
+                    f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
+                )
+            load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+        joined = [state.joined for state in self.states.values()]
+        if len(set(joined)) != len(joined):
+            raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
+        for agent_id, state in self.states.items():
+            for slot, used in state.load.items():
+                if used != load.get((agent_id, slot), 0):
+                    raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
+        for ticket_id in self.res.passed:
+            if ticket_id not in self.res.tracks and ticket_id not in self.queue:
+                raise InvalidArgument(f"{path}.offers.passed", ticket_id, "a pass on a ticket neither waiting nor out")
+        self._verify_waiting(path)
+
+    def _verify_waiting(self, path: str) -> None:
+        # Each waiting ticket has a key the policy can compute and a holder
+        # on the roster, and the desk is work-conserving as a saved desk
+        # always is: no available agent with room qualifies for a waiting
+        # ticket it has not passed on and that is not held for another.
+        # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
+        # + holds·agents).
+        now, sort_key, states = self.sched.now, self.queue.policy.sort_key, self.states
+        lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
+        for ticket in self.queue:
+            try:
+                sort_key(ticket, now)
+            except RuleError as exc:
+                raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
+            requirement, channel, holder = self.seam.lane(ticket.id)
+            if holder is not None and (holder not in states or states[holder].agent.status is AgentStatus.OFFLINE):
+                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
+            lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
+        passed = self.res.passed
+        for (requirement, channel), tickets in lanes.items():
+            for agent_id, state in states.items():
+                agent = state.agent
+                if not (
+                    agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
+                ):
+                    continue
+                for ticket_id, holder in tickets:
+                    if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):
+                        raise InvalidArgument(f"{path}.queue", ticket_id, f"waiting while agent {agent_id!r} is free to take it")
+
+    # -- invariants -------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Assert every part's invariants and the cross-part ones (used by
+        the test suite; the caller has applied what is due)."""
+        self.seam.check()
+        self.roster._check()
+        self.trail._check()
+        self.waiters._check()
+        self.res._check()
+        self.sched._check()
+        self.routes._check()
+        load: dict[tuple[str, str], int] = {}
+        for ticket_id, track in self.res.tracks.items():
+            assert ticket_id not in self.queue, "a ticket is both waiting and out"
+            load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+        for agent_id, state in self.states.items():
+            for slot, used in state.load.items():
+                assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
+        self.presence._check(self.states)
+        self.books._check(len(self.queue))
+        if not self.paused:
+            self.check_work_conserving()
+
+    def check_work_conserving(self) -> None:
+        """Assert that no available agent with room has a waiting ticket it
+        may take (except ones it passed on, or held for another agent)."""
+        now = self.sched.clock()
+        for ticket in self.queue:
+            requirement, channel, holder = self.seam.lane(ticket.id)
+            passed = self.res.passed.get(ticket.id, {})
+            for agent_id, state in self.states.items():
+                agent = state.agent
+                if (
+                    agent.status is AgentStatus.AVAILABLE
+                    and state.has_room(channel)
+                    and requirement.satisfied_by(agent.skills)
+                    and agent_id not in passed
+                    and (holder is None or holder == agent_id)
+                ):
+                    raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
+
+
+def _changed(ticket: Ticket, changes: dict[str, Any]) -> dict[str, Any]:
+    # The new values of the changed fields, as plain data (for the event).
+    if not changes:
+        return {}
+    try:
+        data = ticket.to_dict()
+    except TriageError:  # attributes that are not JSON data: the changed fields in words
+        return {name: repr(getattr(ticket, name, None))[:200] for name in sorted(changes)}
+    return {name: data[name] for name in sorted(changes) if name in data}
+
+
+def _warn_no_capacity(agent_id: str, how: str) -> None:
+    logger.warning("agent %r %s capacity 0 on every channel: it can take no ticket", agent_id, how)
+
+
+def _joined(agent: Agent) -> str:
+    detail = f"joined, {agent.status.value}"
+    if not any(agent.capacity.values()):
+        detail += "; capacity 0 on every channel: it can take no ticket"
+    return detail
