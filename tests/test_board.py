@@ -147,7 +147,13 @@ def test_state_tracks_sla_at_risk_and_breached(served: Any) -> None:
     desk.tick()
     sla = state_of(server)["sla"]
     assert (sla["at_risk"], sla["breached"], sla["breached_count"]) == (["T-2"], ["T-1"], 1)
-    desk.add_agent(Agent("pay", skills={"payments": 1}, capacity=2))
+    desk.submit(Ticket("T-3", 1260.0, skills={"payments": 1}, sla_due=1300.0))
+    clock.set(1280.0)
+    desk.tick()
+    assert state_of(server)["sla"]["at_risk"] == ["T-2", "T-3"]
+    desk.update("T-3", sla_due=2000.0)  # a new deadline: no longer at risk (until warned again)
+    assert state_of(server)["sla"]["at_risk"] == ["T-2"]
+    desk.add_agent(Agent("pay", skills={"payments": 1}, capacity=3))
     for offer in desk.offers_for("pay"):
         desk.accept(offer)
     assert state_of(server)["sla"]["at_risk_count"] == state_of(server)["sla"]["breached_count"] == 0

@@ -201,8 +201,9 @@ class Board:
     ``heartbeat``: seconds between keep-alive comments on an idle stream;
     ``max_clients``: live streams at once (more get 503 and poll);
     ``buffer``: events kept for streams that fall behind (at least
-    ``recent``; a client further behind is told to reload the state); ``cache``: seconds a computed
-    ``/state`` is reused for other requests while no event arrived.
+    ``recent``; a client further behind is told to reload the state);
+    ``cache``: seconds a computed ``/state`` is reused for other requests
+    while no event arrived.
 
     Serving: :meth:`serve` runs an HTTP server on its own thread;
     :meth:`wsgi` (or :func:`board_app`) gives a WSGI application to mount;
