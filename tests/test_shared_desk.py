@@ -213,7 +213,8 @@ def test_a_new_replica_joins_by_snapshot_after_the_log_is_trimmed(make_log: Make
     replica that fell behind the trim point resyncs from the snapshot."""
     a = SharedDesk(make_log(), agents=team(), name="eu", follow=False, snapshot_every=5)
     behind = SharedDesk(make_log(), follow=False)
-    desks += [a, behind]
+    reading = SharedDesk(make_log(), follow=False)
+    desks += [a, behind, reading]
     assert a.replica is not None and behind.replica is not None
     for i in range(12):
         a.submit(Ticket(f"T-{i}", float(i)))
@@ -226,6 +227,8 @@ def test_a_new_replica_joins_by_snapshot_after_the_log_is_trimmed(make_log: Make
     assert fresh.replica is not None
     assert fresh.replica.applied_count < 12  # not the whole log
     assert fresh.replica.digest() == a.replica.digest()
+    assert reading.sync() == a.log.last_position()  # its next read finds its last entry gone: it reloads
+    assert reading.replica is not None and reading.replica.digest() == a.replica.digest()
     assert behind.replica.verify() is True  # its last entry is gone: it reloaded
     behind.sync()
     assert behind.replica.digest() == a.replica.digest()

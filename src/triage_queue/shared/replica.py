@@ -294,6 +294,7 @@ class Replica:
         self._digests: OrderedDict[int, str] = OrderedDict()  # position of a digest command -> digest before it
         self._listeners: list[Callable[[Event], None]] = []
         self._outbox: list[Event] = []
+        self._quiet_until = 0  # after a resync: listeners already heard the entries up to here
         self._live = False
         self._to_publish: list[tuple[str, dict[str, Any]]] = []
         self._since_snapshot = 0
@@ -391,7 +392,7 @@ class Replica:
                 self._check_position()
                 target = self.log.last_position()
                 while self.position < target:
-                    entries = self.log.read(self.position, limit=self._batch)
+                    entries = self._read_checked()
                     if not entries:
                         break
                     self._apply_batch(entries)
@@ -407,8 +408,9 @@ class Replica:
         with self.lock:
             waited = 0.0
             while self.position < position:
-                entries = self.log.read(self.position, limit=self._batch, block=0.05 if waited else None)
+                entries = self._read_checked()
                 if not entries:
+                    self.log.read(self.position, limit=1, block=0.05)  # wait for it
                     waited += 0.05
                     if waited > timeout:
                         raise InvalidArgument("position", position, f"not in the log after {timeout}s")
@@ -421,16 +423,14 @@ class Replica:
         position, waiting up to ``block`` seconds for something to arrive
         (without holding the lock).  Return how many entries were applied.
         Runtime complexity: O(entries applied)."""
-        after = self.position
-        entries = self.log.read(after, limit=self._batch, block=block)
-        if not entries:
-            return 0
+        if block and not self.log.read(self.position, limit=1, block=block):
+            return 0  # nothing arrived
         with self.lock:
-            if self.position != after:  # applied meanwhile by a caller: read on from here
-                entries = self.log.read(self.position, limit=self._batch)
             before = self.applied_count
-            self._apply_batch(entries)
-            self._flush_publish()
+            entries = self._read_checked()
+            if entries:
+                self._apply_batch(entries)
+                self._flush_publish()
             return self.applied_count - before
 
     def verify(self) -> bool:
@@ -447,12 +447,32 @@ class Replica:
         and the log's tail, without calling listeners.  Runtime complexity:
         O(snapshot + tail)."""
         with self.lock:
+            self._quiet_until = max(self._quiet_until, self.position)
             self._reset()
             snap = self.log.load_snapshot()
             if snap is not None:
                 self._load(snap.position, snap.data)
             self._alarm(Alarm("resynced", self.position, reason))
             self.catch_up()
+
+    def _read_checked(self) -> Sequence[Entry]:
+        # The next batch after the replica's position, read together with
+        # the replica's own last entry: if that entry is gone (trimmed, or
+        # lost by the engine), entries after it may be gone too, so the
+        # replica reloads a snapshot before going on.  Lock held.
+        for _ in range(3):
+            position = self.position
+            if position == 0 and self._desk is None:
+                self._check_position()
+                if self.position == 0:
+                    return self.log.read(0, limit=self._batch)
+                continue
+            entries = self.log.read(position - 1, limit=self._batch + 1)
+            if entries and entries[0].position == position:
+                return entries[1:]
+            if not self._check_position():
+                return [e for e in entries if e.position > position]
+        return self.log.read(self.position, limit=self._batch)
 
     def _check_position(self) -> bool:
         # See verify().  Lock held.
@@ -469,10 +489,12 @@ class Replica:
             return False
         if self.position > log.last_position():
             self._alarm(Alarm("log_lost_entries", self.position, f"the log ends at {log.last_position()}"))
+            self._quiet_until = max(self._quiet_until, self.position)
             self._resync_quietly()
             return True
         snap = log.load_snapshot()
         if snap is not None and snap.position > self.position:
+            self._quiet_until = max(self._quiet_until, self.position)
             self._reset()
             self._load(snap.position, snap.data)
             return True
@@ -680,7 +702,8 @@ class Replica:
     def _deliver(self, event: Event) -> None:
         if event.kind.value == "offered" and event.agent_id is not None:
             self.offered[event.agent_id] = self.offered.get(event.agent_id, 0) + 1
-        if self._live and self._listeners:
+        # Live, and not replaying what listeners heard before a resync.
+        if self._live and self._listeners and self.position > self._quiet_until:
             self._outbox.append(event)
 
     def _deliver_outbox(self) -> None:
