@@ -423,11 +423,19 @@ class Replica:
         position, waiting up to ``block`` seconds for something to arrive
         (without holding the lock).  Return how many entries were applied.
         Runtime complexity: O(entries applied)."""
-        if block and not self.log.read(self.position, limit=1, block=block):
-            return 0  # nothing arrived
+        after = self.position
+        arrived: Sequence[Entry] = ()
+        if block:
+            arrived = self.log.read(after, limit=self._batch, block=block)
+            if not arrived:
+                return 0  # nothing arrived
         with self.lock:
             before = self.applied_count
-            entries = self._read_checked()
+            # What arrived follows the position it was read after; if a caller
+            # applied entries meanwhile (or nothing was awaited), read again,
+            # checking that the replica's last entry is still there.  (A
+            # follower also checks that every second: see verify().)
+            entries = arrived if arrived and self.position == after and self._desk is not None else self._read_checked()
             if entries:
                 self._apply_batch(entries)
                 self._flush_publish()
