@@ -86,6 +86,7 @@ OPERATIONS: dict[str, str] = {
     "assign_all": "offers",
     "heartbeat": "none",
     "digest": "none",
+    "snapshotted": "none",
     "init": "none",
 }
 

@@ -493,7 +493,12 @@ class SharedDesk:
                 self._maybe_tick()
                 if r.take_divergence():
                     r.resync("a digest check found this replica diverged")
-                if self._digest_seconds is not None and now - last_digest >= self._digest_seconds:
+                if (
+                    self._digest_seconds is not None
+                    and now - last_digest >= self._digest_seconds
+                    and r.time - r.digest_time >= self._digest_seconds
+                ):
+                    # Only if no replica appended one lately: each costs every replica a digest.
                     last_digest = now
                     self.log.append(r.digest_command(self._name))
                 r.maybe_snapshot()

@@ -304,6 +304,8 @@ class Replica:
         self.alarms: list[Alarm] = []
         self.applied_count = 0
         self._diverged = False
+        #: The log time of the latest digest command applied.
+        self.digest_time = -math.inf
 
     # -- reading the state --------------------------------------------------------
 
@@ -525,6 +527,7 @@ class Replica:
         self._seen_heap.clear()
         self._digests.clear()
         self._outbox.clear()
+        self.digest_time = -math.inf
 
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
@@ -571,6 +574,11 @@ class Replica:
                     self._heartbeat(desk, command, when)
                 elif op == "digest":
                     value = self._check_digest(command, entry.position)
+                    self.digest_time = when
+                elif op == "snapshotted":
+                    # Some replica stored a snapshot here: the others need not.
+                    self._since_snapshot = 0
+                    self._snapshot_time = when
                 elif op == "next_due":
                     value = self.next_due()
                 else:
@@ -809,6 +817,7 @@ class Replica:
             self._since_snapshot = 0
             self._snapshot_time = self.time
         self.log.store_snapshot(position, data)
+        self.log.append({"op": "snapshotted", "id": new_command_id(), "args": {"position": position}})
         self._stored.append(position)
         if self._trim and len(self._stored) >= 2:
             self.log.trim(self._stored[-2])
