@@ -23,15 +23,16 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
-from triage_queue.dispatch.audit import AuditTrail, logger
+from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.batch import Batch
 from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
+from triage_queue.dispatch.checks import check_seconds
 from triage_queue.dispatch.explain import judge_agents
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, profile_key
@@ -87,30 +88,45 @@ class Desk:
         classify: Callable[[Ticket], str] | None,
         audit: int,
         refuse_unroutable: bool,
-        on_listener_error: Callable[[Event, Exception], None],
+        on_listener_error: Callable[[Event, Exception], None] | None,
         advance_on_read: bool,
         name: str,
         stats: bool,
     ) -> None:
-        """Runtime complexity: O(1)."""
+        """Check the settings (each bad one raises :class:`InvalidArgument`
+        naming it, in the order of the parameters).  Runtime complexity: O(1)."""
+        check_seconds("offer_timeout", offer_timeout, allow_none=True, positive=True)
+        check_seconds("affinity_wait", affinity_wait, allow_none=False, positive=False)
+        check_seconds("retry_after", retry_after, allow_none=True, positive=False)
+        check_seconds("sla_warning", sla_warning, allow_none=True, positive=False)
+        if classify is not None and not callable(classify):
+            raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
+        if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
+            raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
+        if not isinstance(stats, bool):
+            raise InvalidArgument("stats", stats, "expected True (keep statistics) or False")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
+        if on_listener_error is not None and not callable(on_listener_error):
+            raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
         self.queue = queue
         self.lock: threading.RLock = queue.lock
         self.selection = selection
-        self.offer_timeout = offer_timeout
-        self.mark_not_responding = mark_not_responding
-        self.affinity_wait = affinity_wait
-        self.retry_after = retry_after
-        self.advance_on_read = advance_on_read
+        self.offer_timeout = None if offer_timeout is None else float(offer_timeout)
+        self.mark_not_responding = bool(mark_not_responding)
+        self.affinity_wait = float(affinity_wait)
+        self.retry_after = None if retry_after is None else float(retry_after)
+        self.advance_on_read = bool(advance_on_read)
         self.name = name
         self.paused = 0
         # The audit trail keeps events as plain tuples, made into Event
         # values only when read (most are never read): far cheaper per call.
-        self.trail = AuditTrail(audit, on_listener_error)
+        self.trail = AuditTrail(audit, log_listener_error if on_listener_error is None else on_listener_error)
         self.emit = self.trail.emit  # bound once: called several times per ticket
-        self.sched = Scheduler(queue.clock, sla_warning=sla_warning, emit=self.emit)
+        self.sched = Scheduler(queue.clock, sla_warning=None if sla_warning is None else float(sla_warning), emit=self.emit)
         self.res = Reservations(name)
         self.presence = Presence(selection)
-        self.routes = Routability(self.presence, refuse=refuse_unroutable, emit=self.emit)
+        self.routes = Routability(self.presence, refuse=bool(refuse_unroutable), emit=self.emit)
         # With stats=False nothing is counted (NoBooks) and the hot paths
         # skip the books altogether; stats() then refuses.
         self.stats_on = stats
@@ -126,6 +142,27 @@ class Desk:
         self.states: dict[str, AgentState]
 
     # -- attaching --------------------------------------------------------------
+
+    def adopt(self, agents: Roster | Iterable[Agent]) -> tuple[Roster, RosterSeam]:
+        """Attach a roster (given, or built from ``agents``) to this desk: its
+        seam, with :meth:`on_agent_change` as its observer.  Raises
+        :class:`InvalidArgument` for a roster with another dispatcher or
+        with load, or for ``agents`` that are not agents.  Runtime complexity: O(A)."""
+        if isinstance(agents, Roster):
+            try:
+                rseam = agents.attach(self.on_agent_change)
+            except InvalidArgument:
+                raise InvalidArgument("agents", agents, "this roster already has a dispatcher") from None
+            if any(s.total_load for s in rseam.states.values()):
+                rseam.detach()
+                raise InvalidArgument("agents", agents, "roster agents must start with no load")
+            return agents, rseam
+        if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
+            raise InvalidArgument("agents", agents, "expected a Roster or an iterable of triage_queue.Agent")
+        # Built (and validated) before anything is attached, so a bad agent
+        # leaves the queue free for another attempt.
+        roster = Roster(agents, clock=self.queue.clock)
+        return roster, roster.attach(self.on_agent_change)
 
     def attach(self, roster: Roster, rseam: RosterSeam) -> None:
         """Take over the queue and ``roster`` (attached by the caller as
@@ -1126,3 +1163,4 @@ def _joined(agent: Agent) -> str:
     if not any(agent.capacity.values()):
         detail += "; capacity 0 on every channel: it can take no ticket"
     return detail
+

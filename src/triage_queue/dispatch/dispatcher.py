@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 
 from triage_queue.agents import Agent, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
+from triage_queue.dispatch.checks import check_key, check_seconds
 from triage_queue.dispatch.desk import Desk
 from triage_queue.dispatch.snapshot import read_code, read_settings
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
-from triage_queue.dispatch.waiting import AsyncKeeper
-from triage_queue.errors import InvalidArgument, InvalidKey
+from triage_queue.dispatch.waiting import WaitRoom
+from triage_queue.errors import InvalidArgument
 from triage_queue.events import Event
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
@@ -98,54 +99,18 @@ class Dispatcher:
             selection = LongestIdle()
         elif not isinstance(selection, Selection):
             raise InvalidArgument("selection", selection, "expected a selection strategy (name, fit, order, describe)")
-        _check_seconds("offer_timeout", offer_timeout, allow_none=True, positive=True)
-        _check_seconds("affinity_wait", affinity_wait, allow_none=False, positive=False)
-        _check_seconds("retry_after", retry_after, allow_none=True, positive=False)
-        _check_seconds("sla_warning", sla_warning, allow_none=True, positive=False)
-        if classify is not None and not callable(classify):
-            raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
-        if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
-            raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
-        if not isinstance(stats, bool):
-            raise InvalidArgument("stats", stats, "expected True (keep statistics) or False")
-        if not isinstance(name, str) or not name or len(name) > 200:
-            raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
-        if on_listener_error is not None and not callable(on_listener_error):
-            raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
-        self._desk = desk = Desk(
-            queue,
-            selection,
-            offer_timeout=None if offer_timeout is None else float(offer_timeout),
-            mark_not_responding=bool(mark_not_responding),
-            affinity_wait=float(affinity_wait),
-            retry_after=None if retry_after is None else float(retry_after),
-            sla_warning=None if sla_warning is None else float(sla_warning),
-            classify=classify,
-            audit=audit,
-            refuse_unroutable=bool(refuse_unroutable),
-            on_listener_error=log_listener_error if on_listener_error is None else on_listener_error,
-            advance_on_read=bool(advance_on_read),
-            name=name,
-            stats=stats,
-        )
-        if isinstance(agents, Roster):
-            roster = agents
-            try:
-                rseam = roster.attach(desk.on_agent_change)
-            except InvalidArgument:
-                raise InvalidArgument("agents", roster, "this roster already has a dispatcher") from None
-            if any(s.total_load for s in rseam.states.values()):
-                rseam.detach()
-                raise InvalidArgument("agents", roster, "roster agents must start with no load")
-        else:
-            if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
-                raise InvalidArgument("agents", agents, "expected a Roster or an iterable of triage_queue.Agent")
-            # Built (and validated) before anything is attached, so a bad agent
-            # leaves the queue free for another attempt.
-            roster = Roster(agents, clock=queue.clock)
-            rseam = roster.attach(desk.on_agent_change)
+        self._desk = desk = Desk(  # checks the rest of the settings, in this order
+            queue, selection, offer_timeout=offer_timeout, mark_not_responding=mark_not_responding, affinity_wait=affinity_wait,
+            retry_after=retry_after, sla_warning=sla_warning, classify=classify, audit=audit, refuse_unroutable=refuse_unroutable,
+            on_listener_error=on_listener_error, advance_on_read=advance_on_read, name=name, stats=stats,
+        )  # fmt: skip
+        roster, rseam = desk.adopt(agents)
         self._queue, self._lock, self._selection = queue, desk.lock, selection
         self._trail, self._waiters = desk.trail, desk.waiters  # what _flush needs, bound once
+        self._room = WaitRoom(
+            desk.waiters, pull=self._pull, flush=self._flush_keeping, quiet=lambda: not self._trail.outbox,
+            due_in=desk.seconds_to_due, clock=desk.sched.clock, scheduled=lambda: desk.next_instant() is not None,
+        )  # fmt: skip
         with self._lock:
             desk.attach(roster, rseam)
         self._flush()
@@ -241,7 +206,7 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.update("T-1", severity="critical").severity.name
         'CRITICAL'
         """
-        return self._run(self._desk.update, _key("ticket_id", ticket_id), changes)
+        return self._run(self._desk.update, check_key("ticket_id", ticket_id), changes)
 
     def cancel(self, ticket_id: str) -> Ticket:
         """Withdraw a ticket wherever it is (waiting, offered or assigned); an agent holding it
@@ -253,7 +218,7 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); d.cancel("T-1").id, len(d.queue)
         ('T-1', 0)
         """
-        return self._run(self._desk.cancel, _key("ticket_id", ticket_id))
+        return self._run(self._desk.cancel, check_key("ticket_id", ticket_id))
 
     def status(self, ticket_id: str) -> str:
         """``"waiting"``, ``"offered"`` or ``"assigned"``.
@@ -264,7 +229,7 @@ class Dispatcher:
         >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
         ('T-1', 'assigned')
         """
-        return self._run(self._desk.status, _key("ticket_id", ticket_id))
+        return self._run(self._desk.status, check_key("ticket_id", ticket_id))
 
     def assigned(self, agent_id: str) -> list[Ticket]:
         """The tickets an agent has accepted and not yet finished.
@@ -275,7 +240,7 @@ class Dispatcher:
         >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); [t.id for t in d.assigned("ana")]
         ['T-1']
         """
-        _key("agent_id", agent_id)
+        check_key("agent_id", agent_id)
         with self._lock:
             self._desk.rseam.state(agent_id)
             return self._desk.res.assigned_to(agent_id)
@@ -295,7 +260,7 @@ class Dispatcher:
         (True, None)
         """
         if agent_id.__class__ is not str:
-            _key("agent_id", agent_id)
+            check_key("agent_id", agent_id)
         try:
             offer = None
             with self._lock:
@@ -316,7 +281,7 @@ class Dispatcher:
         ['T-1', 'T-2']
         """
         if agent_id.__class__ is not str:
-            _key("agent_id", agent_id)
+            check_key("agent_id", agent_id)
         try:
             with self._lock:
                 offers = self._desk.offers_for(agent_id)
@@ -380,9 +345,9 @@ class Dispatcher:
         ('T-1', 'T-2')
         """
         if ticket_id.__class__ is not str:
-            _key("ticket_id", ticket_id)
+            check_key("ticket_id", ticket_id)
         if agent_id is not None and agent_id.__class__ is not str:
-            _key("agent_id", agent_id)
+            check_key("agent_id", agent_id)
         try:
             with self._lock:
                 ticket = self._desk.complete(ticket_id, agent_id)
@@ -404,8 +369,10 @@ class Dispatcher:
         >>> d.transfer("T-1", skills=["api"]).skills["api"], d.offers_for("bo")[0].ticket.id
         (1, 'T-1')
         """
-        _key("ticket_id", ticket_id)
-        return self._run(self._desk.transfer, ticket_id, agent_id if agent_id is None else _key("agent_id", agent_id), changes)
+        check_key("ticket_id", ticket_id)
+        if agent_id is not None:
+            check_key("agent_id", agent_id)
+        return self._run(self._desk.transfer, ticket_id, agent_id, changes)
 
     # -- agents ---------------------------------------------------------------
 
@@ -428,7 +395,7 @@ class Dispatcher:
         >>> _ = d.submit(Ticket("T-1", 0.0)); d.remove_agent("ana").id, d.status("T-1")
         ('ana', 'waiting')
         """
-        return self._run(self._desk.remove_agent, _key("agent_id", agent_id))
+        return self._run(self._desk.remove_agent, check_key("agent_id", agent_id))
 
     def set_status(self, agent_id: str, status: AgentStatus | str) -> Agent:
         """Set an agent's status.  Leaving AVAILABLE takes back its pending offers (assigned
@@ -441,7 +408,7 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0)); _ = d.set_status("ana", "available"); d.status("T-1")
         'offered'
         """
-        agent: Agent = self._run(self._advanced, self.roster.set_status, _key("agent_id", agent_id), status)
+        agent: Agent = self._run(self._advanced, self.roster.set_status, check_key("agent_id", agent_id), status)
         return agent
 
     def update_agent(self, agent_id: str, **changes: Any) -> Agent:
@@ -455,7 +422,7 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); _ = d.update_agent("ana", skills=["api"]); d.status("T-1")
         'offered'
         """
-        _key("agent_id", agent_id)
+        check_key("agent_id", agent_id)
         agent: Agent = self._run(self._advanced, lambda: self.roster.update(agent_id, **changes))
         return agent
 
@@ -568,79 +535,34 @@ class Dispatcher:
     # -- blocking and waking ---------------------------------------------------
 
     def wait_for_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
-        """Block until the agent has an offer (see :meth:`next_for`) and return it, or return
-        None after ``timeout`` seconds.  The thread sleeps on a condition of its own and is woken
-        only when an offer is made to this agent, or when something is due (an offer expiring, a
-        hold ending), never by polling.  Raises :class:`UnknownAgent`.  Runtime complexity: as
-        :meth:`next_for` per wake-up.
+        """Block until the agent has an offer (see :meth:`next_for`) and return it, or return None after ``timeout``
+        seconds.  The thread sleeps on a condition of its own and is woken only when an offer is made to this agent,
+        or when something is due (an offer expiring, a hold ending), never by polling.  Raises :class:`UnknownAgent`.
+        Runtime complexity: as :meth:`next_for` per wake-up.
 
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
         >>> d.wait_for_ticket("ana", timeout=0.01) is None
         True
         """
-        _key("agent_id", agent_id)
+        check_key("agent_id", agent_id)
         if timeout == math.inf:
             timeout = None
         if timeout is not None:
-            _check_seconds("timeout", timeout, allow_none=False, positive=False)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        condition: threading.Condition | None = None
-        desk = self._desk
-        try:
-            while True:
-                expired = False
-                with self._lock:
-                    offer = self._advance_and_deliver(agent_id)
-                    if offer is None:
-                        remaining = None if deadline is None else deadline - time.monotonic()
-                        expired = remaining is not None and remaining <= 0
-                        if not expired and not self._trail.outbox:
-                            if condition is None:
-                                condition = self._waiters.condition_for(agent_id)
-                            self._waiters.sleep(agent_id, condition, self._keep_time(condition, remaining))
-                # Listeners of anything this thread caused run outside the lock.
-                self._flush_keeping(agent_id, offer)
-                if offer is not None or expired:
-                    return offer
-        finally:
-            if condition is not None:
-                with self._lock:
-                    self._waiters.leave_keeping(condition, desk.next_instant() is not None)
+            check_seconds("timeout", timeout, allow_none=False, positive=False)
+        offer: Offer | None = self._room.wait(agent_id, None if timeout is None else time.monotonic() + timeout)
+        return offer
 
-    def _advance_and_deliver(self, agent_id: str) -> Offer | None:
+    @property
+    def waits(self) -> WaitRoom:
+        """How :class:`AsyncDispatcher` (and :meth:`wait_for_ticket`) wait for offers; not for application code.
+        Runtime complexity: O(1)."""
+        return self._room
+
+    def _pull(self, agent_id: str) -> Offer | None:
+        # The agent's next offer, the desk brought up to the clock first.  Lock held.
         self._desk.rseam.state(agent_id)
         self._desk.advance()
         return self._desk.deliver(agent_id)
-
-    def _register_async(
-        self, agent_id: str, keeper: AsyncKeeper, future: Any, remaining: float | None
-    ) -> tuple[Offer | None, float | None]:
-        # For AsyncDispatcher: an offer now; or else the future is woken on the next offer, and
-        # the seconds to wait at most are returned.
-        _key("agent_id", agent_id)
-        offer = None
-        wait = remaining
-        try:
-            with self._lock:
-                offer = self._advance_and_deliver(agent_id)
-                if offer is None:
-                    self._waiters.register_async(agent_id, keeper, future)
-                    wait = self._keep_time(keeper, remaining)
-        finally:
-            self._flush_keeping(agent_id, offer)
-        return offer, wait
-
-    def _unregister_async(self, agent_id: str, future: Any) -> None:
-        with self._lock:
-            self._waiters.unregister_async(agent_id, future)
-
-    def _stop_waiting(self, keeper: AsyncKeeper) -> None:
-        with self._lock:
-            self._waiters.leave_keeping(keeper, self._desk.next_instant() is not None)
-
-    def _keep_time(self, waiter: Any, remaining: float | None) -> float | None:
-        # Seconds a waiter may sleep (see Waiters.keep_time).  Lock held.
-        return self._waiters.keep_time(waiter, remaining, self._desk.seconds_to_due(), self._desk.sched.clock())
 
     # -- statistics and explanations -------------------------------------------
 
@@ -676,7 +598,7 @@ class Dispatcher:
         >>> d.submit(Ticket("T-1", 0.0, skills=["api"])); [v.reason for v in d.explain_assignment("T-1").verdicts]
         ["lacks skill 'api' >= 1 (has 0)", "lacks skill 'api' >= 1 (has 0)"]
         """
-        return self._run(self._desk.explain, _key("ticket_id", ticket_id))
+        return self._run(self._desk.explain, check_key("ticket_id", ticket_id))
 
     # -- saving and restoring -----------------------------------------------------
 
@@ -737,10 +659,10 @@ class Dispatcher:
         settings = top.table("settings")
         queue = TicketQueue(policy, clock=clock)
         options = read_settings(top, settings, MAX_AUDIT)
-        desk = cls(queue, (), selection=selection, classify=classify, on_listener_error=on_listener_error, **options)
-        with desk._lock:
-            desk._desk.load(top)
-        return desk
+        copy = cls(queue, (), selection=selection, classify=classify, on_listener_error=on_listener_error, **options)
+        with copy._lock:
+            copy._desk.load(top)
+        return copy
 
     # -- events and invariants -------------------------------------------------------
 
@@ -791,27 +713,3 @@ class Dispatcher:
             self._desk.advance()
             self._desk._check()
 
-
-def _key(field: str, value: Any) -> Any:
-    # An id that is not a str: fine if hashable (it is simply unknown), else the library's error
-    # naming the parameter rather than a bare TypeError.  Returns the id.
-    if value.__class__ is not str:
-        try:
-            hash(value)
-        except Exception as exc:
-            raise InvalidKey(field, value, f"cannot be looked up: {exc}") from None
-    return value
-
-
-def _check_seconds(field: str, value: Any, *, allow_none: bool, positive: bool) -> None:
-    if value is None and allow_none:
-        return
-    bad = isinstance(value, bool) or not isinstance(value, int | float)
-    if not bad:
-        try:
-            bad = not math.isfinite(value)
-        except OverflowError:  # an int too large for a float
-            bad = True
-    if bad or value < 0 or (positive and value == 0):
-        expected = "a finite number of seconds " + ("> 0" if positive else ">= 0") + (", or None" if allow_none else "")
-        raise InvalidArgument(field, value, f"expected {expected}")
