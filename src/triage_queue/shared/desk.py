@@ -235,11 +235,11 @@ class SharedDesk:
         if not r.created:
             entry = self._append(create)
             with r.lock:
-                r._live = False  # creating the desk: its first events are history too
+                r.set_live(False)  # creating the desk: its first events are history too
                 try:
                     r.sync_to(entry.position)
                 finally:
-                    r._live = True
+                    r.set_live(True)
         if follow:
             self._thread = threading.Thread(target=self._follow, name=f"shared-desk-{name}", daemon=True)
             self._thread.start()
@@ -456,6 +456,12 @@ class SharedDesk:
             raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
         deadline = None if timeout is None or timeout == float("inf") else time.monotonic() + timeout
         r = self._replica
+        with contextlib.ExitStack() as stack:
+            if r is not None:
+                stack.enter_context(r.waiting())
+            return self._wait_for_ticket(r, agent_id, deadline)
+
+    def _wait_for_ticket(self, r: Replica | None, agent_id: str, deadline: float | None) -> Offer | None:
         while True:
             seen = 0 if r is None else r.offered.get(agent_id, 0)
             offer = self.next_for(agent_id)

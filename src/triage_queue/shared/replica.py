@@ -25,6 +25,7 @@ applied once and answers with its first result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -32,7 +33,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -140,6 +141,10 @@ def init_command(
             "presence_status": status.value,
         },
     }
+
+
+# Commands the replica answers itself rather than its Dispatcher.
+_REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
 
 
 class _Result:
@@ -296,6 +301,8 @@ class Replica:
         self._outbox: list[Event] = []
         self._quiet_until = 0  # after a resync: listeners already heard the entries up to here
         self._live = False
+        self._waiters = 0  # threads and coroutines waiting for an offer (they need the events)
+        self._unsubscribe: Callable[[], None] | None = None  # from the desk, while events are wanted
         self._to_publish: list[tuple[str, dict[str, Any]]] = []
         self._since_snapshot = 0
         self._snapshot_time = -math.inf
@@ -364,13 +371,48 @@ class Replica:
             raise InvalidArgument("listener", listener, "expected a callable taking an Event")
         with self.lock:
             self._listeners.append(listener)
+            self._rewire()
 
         def unsubscribe() -> None:
             with self.lock:
                 if listener in self._listeners:
                     self._listeners.remove(listener)
+                    self._rewire()
 
         return unsubscribe
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """While the block runs, keep :attr:`offered` counting the offers
+        made to each agent (for threads and coroutines that wait for one).
+        Runtime complexity: O(1)."""
+        with self.lock:
+            self._waiters += 1
+            self._rewire()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._waiters -= 1
+                self._rewire()
+
+    def _rewire(self) -> None:
+        # The desk's events are made only when someone wants them: a listener
+        # or a waiter, while the replica applies live.  (A desk with no
+        # listener keeps its events as cheap tuples.)  Lock held.
+        want = self._desk is not None and self._live and bool(self._listeners or self._waiters)
+        if want and self._unsubscribe is None:
+            self._unsubscribe = self.desk.subscribe(self._deliver)
+        elif not want and self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def set_live(self, live: bool) -> None:
+        """Whether entries applied from now on reach listeners (False while
+        replaying history).  Runtime complexity: O(1)."""
+        with self.lock:
+            self._live = live
+            self._rewire()
 
     def digest(self) -> str:
         """A digest of the replicated state (the desk's snapshot, the kept
@@ -389,7 +431,8 @@ class Replica:
         O(snapshot + tail).
         """
         with self.lock:
-            live, self._live = self._live, False
+            live = self._live
+            self.set_live(False)
             try:
                 self._check_position()
                 target = self.log.last_position()
@@ -399,7 +442,7 @@ class Replica:
                         break
                     self._apply_batch(entries)
             finally:
-                self._live = live or self._desk is not None
+                self.set_live(live or self._desk is not None)
             self._flush_publish()
             return self.position
 
@@ -517,6 +560,9 @@ class Replica:
             self._load(snap.position, snap.data)
 
     def _reset(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._desk = None
         self._init = None
         self.position = 0
@@ -552,6 +598,9 @@ class Replica:
             command_id = command["id"]
             op = command["op"]
         except (KeyError, TypeError):
+            command_id = op = None
+        if command_id.__class__ is not str or op.__class__ is not str:
+            # Not a command (every replica skips it alike).
             logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
             return
         results = self._results
@@ -570,7 +619,9 @@ class Replica:
             if self._seen_heap and self._seen_heap[0][0] <= when:
                 self._expire_presence(desk, when)
             try:
-                if op == "heartbeat":
+                if op not in _REPLICA_OPS:
+                    value = _call(desk, op, decode_args(command) if command.get("args") else {})
+                elif op == "heartbeat":
                     self._heartbeat(desk, command, when)
                 elif op == "digest":
                     value = self._check_digest(command, entry.position)
@@ -579,11 +630,8 @@ class Replica:
                     # Some replica stored a snapshot here: the others need not.
                     self._since_snapshot = 0
                     self._snapshot_time = when
-                elif op == "next_due":
-                    value = self.next_due()
                 else:
-                    args = command.get("args")
-                    value = _call(desk, op, decode_args(command) if args else {})
+                    value = self.next_due()
             except Exception as exc:  # the command's error is its result, in every replica alike
                 error = exc
             result = _Result(op, value, error)
@@ -636,7 +684,8 @@ class Replica:
         )
         self._init = dict(args)
         self._snapshot_time = when
-        self._desk.subscribe(self._deliver)
+        self._unsubscribe = None
+        self._rewire()
 
     def _heartbeat(self, desk: Dispatcher, command: Mapping[str, Any], when: float) -> None:
         agent_id = decode_args(command)["agent_id"]
@@ -719,7 +768,7 @@ class Replica:
         if event.kind.value == "offered" and event.agent_id is not None:
             self.offered[event.agent_id] = self.offered.get(event.agent_id, 0) + 1
         # Live, and not replaying what listeners heard before a resync.
-        if self._live and self._listeners and self.position > self._quiet_until:
+        if self._listeners and self.position > self._quiet_until:
             self._outbox.append(event)
 
     def _deliver_outbox(self) -> None:
@@ -793,7 +842,8 @@ class Replica:
         self._digests = OrderedDict((int(p), str(d)) for p, d in data.get("digests", []))
         self._snapshot_time = self.time
         self._since_snapshot = 0
-        desk.subscribe(self._deliver)
+        self._unsubscribe = None
+        self._rewire()
 
     def snapshot_due(self) -> bool:
         """Whether ``snapshot_every`` commands or ``snapshot_seconds`` of log
