@@ -20,11 +20,13 @@ waiting ticket it has not passed on and that is not held for another.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Container, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -40,7 +42,7 @@ from triage_queue.dispatch.routability import Routability
 from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, QUEUE, Scheduler
 from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_identity
 from triage_queue.dispatch.values import AssignmentExplanation, Offer, OfferStatus
-from triage_queue.dispatch.waiting import Waiters
+from triage_queue.dispatch.waiting import Waiters, WaitRoom
 from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
 from triage_queue.events import Event, EventKind
 from triage_queue.queue import DeskSeam, TicketQueue
@@ -50,6 +52,8 @@ from triage_queue.ticket import SkillSet, Ticket
 from triage_queue.wire import Reader, number
 
 __all__ = ["Desk"]
+
+_T = TypeVar("_T")
 
 _INF = math.inf
 _CLOSING_EVENT = {
@@ -77,8 +81,9 @@ class Desk:
 
     def __init__(
         self,
-        queue: TicketQueue,
-        selection: Selection,
+        queue: TicketQueue | None,
+        clock: Callable[[], float] | None,
+        selection: Selection | None,
         *,
         offer_timeout: float | None,
         mark_not_responding: bool,
@@ -94,7 +99,18 @@ class Desk:
         stats: bool,
     ) -> None:
         """Check the settings (each bad one raises :class:`InvalidArgument`
-        naming it, in the order of the parameters).  Runtime complexity: O(1)."""
+        naming it, in the order of the parameters).  Without ``queue``, a new
+        one on ``clock`` (default ``time.time``).  Runtime complexity: O(1)."""
+        if queue is None:
+            queue = TicketQueue(clock=clock if clock is not None else time.time)
+        elif not isinstance(queue, TicketQueue):
+            raise InvalidArgument("queue", queue, "expected a triage_queue.TicketQueue")
+        elif clock is not None and clock is not queue.clock:
+            raise InvalidArgument("clock", clock, "a dispatcher uses its queue's clock; pass the clock to the queue")
+        if selection is None:
+            selection = LongestIdle()
+        elif not isinstance(selection, Selection):
+            raise InvalidArgument("selection", selection, "expected a selection strategy (name, fit, order, describe)")
         check_seconds("offer_timeout", offer_timeout, allow_none=True, positive=True)
         check_seconds("affinity_wait", affinity_wait, allow_none=False, positive=False)
         check_seconds("retry_after", retry_after, allow_none=True, positive=False)
@@ -136,6 +152,10 @@ class Desk:
         # time-driven change falls due, and applies it (which wakes exactly
         # the agents who get offers): no one else is woken by time.
         self.waiters = Waiters(self.lock)
+        self.room = WaitRoom(
+            self.waiters, pull=self.pull, flush=self.flush_keeping, quiet=lambda: not self.trail.outbox,
+            due_in=self.seconds_to_due, clock=self.sched.clock, scheduled=lambda: self.next_instant() is not None,
+        )  # fmt: skip
         self.seam: DeskSeam  # set by attach()
         self.roster: Roster
         self.rseam: RosterSeam
@@ -206,6 +226,52 @@ class Desk:
             rseam.detach()
             raise
 
+    # -- after an operation ------------------------------------------------------
+
+    def flush(self) -> None:
+        """After an operation, outside the lock: wake the timekeeper if
+        something now falls due before it would wake, then deliver queued
+        events to listeners.  Runtime complexity: O(1) when nobody waits or
+        listens; else O(events x listeners)."""
+        waiters, trail = self.waiters, self.trail
+        if waiters.keeper is not None:
+            with self.lock:
+                waiters.wake_keeper_if_due_earlier(self.next_instant())
+        if not trail.outbox:
+            return
+        with self.lock:
+            events, listeners = trail.take_outbox()
+        trail.deliver(events, listeners)
+
+    def flush_keeping(self, agent_id: str, offer: Offer | None) -> None:
+        """:meth:`flush` for calls that hand out an offer: if a listener
+        raises, the offer goes back to the front of the agent's inbox rather
+        than being lost between the desk and the caller.  Runtime complexity: as :meth:`flush`."""
+        if not self.trail.outbox and self.waiters.keeper is None:
+            return  # flush has nothing to do
+        try:
+            self.flush()
+        except BaseException:
+            if offer is not None:
+                with self.lock:
+                    self.res.put_back(agent_id, offer.id)
+            raise
+
+    def resume(self) -> None:
+        """The end of one ``paused()`` block: when the last ends, the backlog
+        is assigned at once (:meth:`assign_all`).  Lock held.  Runtime complexity: as :meth:`assign_all`."""
+        self.paused -= 1
+        if not self.paused:
+            try:
+                self.advance()
+            except BaseException:
+                # The backlog is still assigned (at the desk's time), or it
+                # would wait for an assign_all() nobody calls.
+                with contextlib.suppress(Exception):
+                    self.assign_all()
+                raise
+            self.assign_all()
+
     # -- time -------------------------------------------------------------------
 
     def advance(self) -> float:
@@ -247,6 +313,13 @@ class Desk:
             if exc.ticket_id != ticket_id:
                 raise
             return self.sched.now
+
+    def advanced(self, change: Callable[..., _T], *args: Any) -> _T:
+        """``change(*args)`` with the desk brought up to the clock first (a
+        roster change, to which the desk reacts as the roster's observer; or
+        a batch assignment).  Lock held."""
+        self.advance()
+        return change(*args)
 
     def read_time(self) -> float:
         """What a read does first: bring the desk up to the clock, or (with
@@ -485,6 +558,12 @@ class Desk:
             self._fill(agent_id, "pulled by the agent")
         return self.res.hand_out(agent_id)
 
+    def pull(self, agent_id: str) -> Offer | None:
+        """The agent's next offer (:meth:`deliver`), the desk brought up to the clock first.  Lock held."""
+        self.rseam.state(agent_id)
+        self.advance()
+        return self.deliver(agent_id)
+
     def offers_for(self, agent_id: str) -> list[Offer]:
         """Dispatcher.offers_for.  Runtime complexity: O(pending offers)."""
         self.read_time()
@@ -537,6 +616,11 @@ class Desk:
             track = self.assigned_track(ticket_id, agent_id)  # raises the right error
         self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         return track.ticket
+
+    def assigned(self, agent_id: str) -> list[Ticket]:
+        """Dispatcher.assigned.  Runtime complexity: O(tracks)."""
+        self.rseam.state(agent_id)
+        return self.res.assigned_to(agent_id)
 
     def assigned_track(self, ticket_id: str, agent_id: str | None) -> Track:
         """The track of an assigned ticket, or the right error."""
@@ -963,6 +1047,21 @@ class Desk:
         return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
 
     # -- saving and restoring -----------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Dispatcher.snapshot, the lock held: refused while paused; reads as a read does."""
+        if self.paused:
+            raise InvalidArgument("snapshot", None, "a desk cannot be saved inside paused()")
+        self.read_time()
+        return self.export()
+
+    def describe(self) -> str:
+        """How many tickets wait, are offered and assigned, and how many agents there are (for repr)."""
+        res = self.res
+        return (
+            f"{len(self.queue)} waiting, {len(res.pending)} offered, "
+            f"{len(res.tracks) - len(res.pending)} assigned, {len(self.roster)} agent(s)"
+        )
 
     def export(self) -> dict[str, Any]:
         """The whole desk as a snapshot: its header (schema, name, time,

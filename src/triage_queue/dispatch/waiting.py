@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from triage_queue.dispatch.checks import check_key
+from triage_queue.dispatch.checks import check_key, check_seconds
 
 __all__ = ["AsyncKeeper", "WaitRoom", "Waiters"]
 
@@ -194,7 +194,7 @@ class WaitRoom:
 
     >>> room = WaitRoom(Waiters(threading.RLock()), pull=lambda a: None, flush=lambda a, o: None,
     ...                 quiet=lambda: True, due_in=lambda: None, clock=lambda: 0.0, scheduled=lambda: False)
-    >>> room.wait("ana", time.monotonic()) is None
+    >>> room.wait("ana", 0) is None
     True
     """
 
@@ -221,12 +221,18 @@ class WaitRoom:
         # Seconds a waiter may sleep (see Waiters.keep_time).  Lock held.
         return self.waiters.keep_time(waiter, remaining, self._due_in(), self._clock())
 
-    def wait(self, agent_id: str, deadline: float | None) -> Any:
+    def wait(self, agent_id: str, timeout: float | None) -> Any:
         """Block until the agent has an offer and return it, or return None
-        at ``deadline`` (a ``time.monotonic()`` instant; None: never).  The
-        thread sleeps on its agent's condition and is woken only by an
-        offer to that agent, or (if it keeps time) when something falls
-        due.  Runtime complexity: as ``pull`` per wake-up."""
+        after ``timeout`` seconds (None or inf: never; else a finite number
+        >= 0, or :class:`InvalidArgument`).  The thread sleeps on its
+        agent's condition and is woken only by an offer to that agent, or
+        (if it keeps time) when something falls due.  Runtime complexity: as
+        ``pull`` per wake-up."""
+        if timeout == math.inf:
+            timeout = None
+        if timeout is not None:
+            check_seconds("timeout", timeout, allow_none=False, positive=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
         condition: threading.Condition | None = None
         waiters = self.waiters
         try:
