@@ -52,6 +52,7 @@ class Accounting:
         self.completed: Counter[str] = Counter()
         self.cancelled: set[str] = set()
         self.offered: list[Event] = []
+        self.closed: dict[str, EventKind] = {}  # offer id -> how it ended without an accept
         self.problems: list[str] = []
 
     def submitted(self, ticket: Ticket) -> None:
@@ -63,6 +64,8 @@ class Accounting:
             t, a = event.ticket_id, event.agent_id
             if event.kind is EventKind.OFFERED:
                 self.offered.append(event)
+            elif event.kind in (EventKind.EXPIRED, EventKind.REVOKED, EventKind.DECLINED) and event.offer_id:
+                self.closed[event.offer_id] = event.kind
             elif event.kind is EventKind.ACCEPTED and t is not None and a is not None:
                 if self.holder.get(t) is not None:
                     self.problems.append(f"{t} accepted by {a} while held by {self.holder[t]}")
@@ -235,6 +238,7 @@ def test_agent_process_killed_with_pending_offers(tmp_path: Path, procs: list[An
         desk.sync()
         late = [e for e in accounting.offered if e.agent_id in ("ana", "bo") and e.time > away]
         assert late == []
+        assert {accounting.closed.get(offer.id) for offer in pending} == {EventKind.EXPIRED}  # timed out, not revoked
         assert _waiting(desk) == order  # every ticket back in its exact place
 
         desk.set_status("cy", "available")
