@@ -33,14 +33,14 @@ import attrs
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.batch import Batch
-from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
+from triage_queue.dispatch.books import Books, Books3, NoBooks
 from triage_queue.dispatch.checks import check_seconds
 from triage_queue.dispatch.explain import judge_agents
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, profile_key
 from triage_queue.dispatch.routability import Routability
 from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, QUEUE, Scheduler
-from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_identity
+from triage_queue.dispatch.snapshot import export_desk, load_desk
 from triage_queue.dispatch.values import AssignmentExplanation, Offer, OfferStatus
 from triage_queue.dispatch.waiting import Waiters, WaitRoom
 from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
@@ -48,8 +48,8 @@ from triage_queue.events import Event, EventKind
 from triage_queue.queue import DeskSeam, TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, Statistics, _add_to_all
-from triage_queue.ticket import SkillSet, Ticket
-from triage_queue.wire import Reader, number
+from triage_queue.ticket import Ticket
+from triage_queue.wire import Reader
 
 __all__ = ["Desk"]
 
@@ -1064,140 +1064,12 @@ class Desk:
         )
 
     def export(self) -> dict[str, Any]:
-        """The whole desk as a snapshot: its header (schema, name, time,
-        settings, the identity of its code), then each part's section.
-        Runtime complexity: O(n log n + A·H + offers + audit)."""
-        timers, sla = self.sched.export()
-        classify = self.books.classify
-        return {
-            "schema": SCHEMA,
-            "version": VERSION,
-            "name": self.name,
-            "now": number(self.sched.now),
-            "clock_held": self.sched.clock_held,
-            "settings": {
-                "offer_timeout": self.offer_timeout,
-                "mark_not_responding": self.mark_not_responding,
-                "affinity_wait": self.affinity_wait,
-                "retry_after": self.retry_after,
-                "sla_warning": self.sched.sla_warning,
-                "audit": self.trail.keep,
-                "refuse_unroutable": self.routes.refuse,
-                "advance_on_read": self.advance_on_read,
-                "stats": self.stats_on,
-            },
-            "policy": policy_identity(self.queue.policy),
-            "selection": self.selection.name,
-            "classify": "severity" if classify is default_classify else code_name(classify),
-            "queue": {"next_seq": self.seam.next_seq, "tickets": self.seam.export()},
-            "roster": self.roster.to_dict(),
-            "profiles": self.presence.export(),
-            "offers": self.res.export(),
-            "timers": timers,
-            "sla": sla,
-            "books": self.books.export(),
-            "audit": self.trail.export(),
-            "unroutable": self.routes.export(),
-        }
+        """The whole desk as a snapshot (see :func:`~triage_queue.dispatch.snapshot.export_desk`)."""
+        return export_desk(self)
 
     def load(self, top: Reader) -> None:
-        """Fill this new, empty desk from a snapshot, each part from its
-        section, then check what no part can check alone.  Lock held.
-        Runtime complexity: O(n + A·H + offers + audit)."""
-        sched = self.sched
-        sched.load_time(top)
-        roster = Roster.from_dict(top.raw("roster"), clock=sched.desk_clock, path="snapshot.roster")
-        self.rseam.detach()
-        self.rseam = rseam = roster.attach(self.on_agent_change)
-        rseam.use(lock=self.lock, clock=sched.desk_clock)
-        self.roster, self.states = roster, rseam.states
-        self.presence.load(top.seq("profiles"))
-        for state in rseam.states.values():
-            self.presence.place(state)
-        self.presence.widened = self.presence.narrowed = False
-        queue = top.table("queue")
-        records = queue.seq("tickets").data
-        next_seq = queue.integer("next_seq")
-        try:
-            self.seam.load(records, next_seq, path=f"{queue.path}.tickets")
-        except TriageError:
-            raise
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
-            # Data the queue's own checks let through: still the library's error.
-            raise InvalidArgument(queue.path, type(exc).__name__, f"the queue's tickets do not load: {exc}"[:300]) from None
-        self.books.load(top.table("books"))
-        get, enter = self.queue.get, self.books.enter
-        for record in records:  # checked by the load: each names a ticket now waiting
-            ticket = get(record["ticket"]["id"])
-            assert ticket is not None
-            enter(ticket)
-        self.res.load(top.table("offers"), self.books.of)
-        deadlines = [(offer.expires_at, offer.id) for offer in self.res.pending.values()]
-        sched.load(top.table("timers"), top.table("sla"), deadlines, self.unanswered)
-        self.trail.load(top.table("audit"))
-        self.routes.load(top.seq("unroutable"), self.queue)
-        self._verify_loaded(top.path)
-
-    def _verify_loaded(self, path: str) -> None:
-        # What the parts cannot check alone: tracks, loads and the queue agree.
-        load: dict[tuple[str, str], int] = {}
-        for ticket_id, track in self.res.tracks.items():
-            state = self.states.get(track.agent_id)
-            if state is None or track.slot not in state.load or ticket_id in self.queue:
-                raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
-            if (track.offer is None) == (track.assigned_at is None):
-                raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
-            agent, ticket = state.agent, track.ticket
-            slot = agent.slot_for(ticket.channel)
-            if slot not in (None, track.slot) or (
-                track.offer is not None
-                and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
-            ):
-                raise InvalidArgument(
-                    f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
-                )
-            load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
-        joined = [state.joined for state in self.states.values()]
-        if len(set(joined)) != len(joined):
-            raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
-        for agent_id, state in self.states.items():
-            for slot, used in state.load.items():
-                if used != load.get((agent_id, slot), 0):
-                    raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
-        for ticket_id in self.res.passed:
-            if ticket_id not in self.res.tracks and ticket_id not in self.queue:
-                raise InvalidArgument(f"{path}.offers.passed", ticket_id, "a pass on a ticket neither waiting nor out")
-        self._verify_waiting(path)
-
-    def _verify_waiting(self, path: str) -> None:
-        # Each waiting ticket has a key the policy can compute and a holder
-        # on the roster, and the desk is work-conserving as a saved desk
-        # always is: no available agent with room qualifies for a waiting
-        # ticket it has not passed on and that is not held for another.
-        # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
-        # + holds·agents).
-        now, sort_key, states = self.sched.now, self.queue.policy.sort_key, self.states
-        lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
-        for ticket in self.queue:
-            try:
-                sort_key(ticket, now)
-            except RuleError as exc:
-                raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
-            requirement, channel, holder = self.seam.lane(ticket.id)
-            if holder is not None and (holder not in states or states[holder].agent.status is AgentStatus.OFFLINE):
-                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
-            lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
-        passed = self.res.passed
-        for (requirement, channel), tickets in lanes.items():
-            for agent_id, state in states.items():
-                agent = state.agent
-                if not (
-                    agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
-                ):
-                    continue
-                for ticket_id, holder in tickets:
-                    if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):
-                        raise InvalidArgument(f"{path}.queue", ticket_id, f"waiting while agent {agent_id!r} is free to take it")
+        """Fill this new, empty desk from a snapshot (see :func:`~triage_queue.dispatch.snapshot.load_desk`).  Lock held."""
+        load_desk(self, top)
 
     # -- invariants -------------------------------------------------------------
 
