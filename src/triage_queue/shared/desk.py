@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from triage_queue.agents import Agent, AgentStatus
@@ -207,6 +207,9 @@ class SharedDesk:
         self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time asked)
         self._replica: Replica | None = None
         self._group = _GroupCommit(log)
+        # A thin client's one-round-trip path (append, then wait for the result
+        # on the same connection), when the engine offers it (Redis).
+        self._append_and_fetch: Callable[..., Mapping[str, Any] | None] | None = getattr(log, "append_and_fetch", None)
         create = init_command(
             agents=agents,
             policy=policy,
@@ -254,10 +257,13 @@ class SharedDesk:
     def _append(self, command: dict[str, Any]) -> Entry:
         # Append, retrying with the same command id when the engine cannot be
         # reached (the replicas apply it once however often it lands).
+        return self._retry(lambda: self._group.append(command))  # type: ignore[no-any-return]
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
         delay = 0.05
         for attempt in range(_RETRIES):
             try:
-                return self._group.append(command)
+                return call()
             except (ConnectionError, OSError, TimeoutError):
                 if attempt == _RETRIES - 1:
                     raise
@@ -270,8 +276,12 @@ class SharedDesk:
         r = self._replica
         if r is None:
             command = encode(op, args, reply=True)
-            self._append(command)
-            result = self.log.fetch_result(command["id"], block=self._timeout)
+            fast = self._append_and_fetch
+            if fast is not None:
+                result = self._retry(lambda: fast(command, block=self._timeout))
+            else:
+                self._append(command)
+                result = self.log.fetch_result(command["id"], block=self._timeout)
             if result is None:
                 raise NoReply(
                     f"no result for command {command['id']!r} ({op}) within {self._timeout:g}s: is a desk server running?"
@@ -491,7 +501,7 @@ class SharedDesk:
         last_verify = time.monotonic()
         while not self._closed.is_set():
             try:
-                r.poll(block=self._poll)
+                r.poll(block=self._poll, publish_later=True)  # published with the next read
                 now = time.monotonic()
                 if now - last_verify >= 1.0:
                     last_verify = now

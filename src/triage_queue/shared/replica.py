@@ -463,15 +463,36 @@ class Replica:
                 self._apply_batch(entries)
             self._flush_publish()
 
-    def poll(self, *, block: float | None = None) -> int:
+    def poll(self, *, block: float | None = None, publish_later: bool = False) -> int:
         """Apply (live) whatever is in the log after the replica's
         position, waiting up to ``block`` seconds for something to arrive
         (without holding the lock).  Return how many entries were applied.
+
+        Results for thin clients are published once the batch is applied;
+        with ``publish_later`` they are published by the next call instead,
+        in the same round trip as its read when the engine can (Redis): a
+        desk server calling ``poll`` in a loop then pays one round trip per
+        batch.  (:meth:`flush` publishes them at once.)
+
         Runtime complexity: O(entries applied)."""
         after = self.position
         arrived: Sequence[Entry] = ()
         if block:
-            arrived = self.log.read(after, limit=self._batch, block=block)
+            with self.lock:
+                pending, self._to_publish = self._to_publish, []
+            combined = getattr(self.log, "publish_and_read", None) if pending else None
+            try:
+                if combined is not None:
+                    arrived = combined(pending, after, limit=self._batch, block=block)
+                else:
+                    if pending:
+                        self._send_results(pending)
+                    arrived = self.log.read(after, limit=self._batch, block=block)
+            except BaseException:
+                if combined is not None:
+                    with self.lock:  # published or not: publishing again is harmless (first writer wins)
+                        self._to_publish[:0] = pending
+                raise
             if not arrived:
                 return 0  # nothing arrived
         with self.lock:
@@ -483,8 +504,15 @@ class Replica:
             entries = arrived if arrived and self.position == after and self._desk is not None else self._read_checked()
             if entries:
                 self._apply_batch(entries)
-                self._flush_publish()
+                if not (publish_later and block):
+                    self._flush_publish()
             return self.applied_count - before
+
+    def flush(self) -> None:
+        """Publish the results not published yet (see :meth:`poll`).
+        Runtime complexity: O(results), one round trip."""
+        with self.lock:
+            self._flush_publish()
 
     def verify(self) -> bool:
         """Check that the replica's last applied entry is still in the log
@@ -643,8 +671,10 @@ class Replica:
 
     def _flush_publish(self) -> None:
         pending, self._to_publish = self._to_publish, []
-        if not pending:
-            return
+        if pending:
+            self._send_results(pending)
+
+    def _send_results(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
         many = getattr(self.log, "publish_results", None)
         try:
             if many is not None:
@@ -861,6 +891,7 @@ class Replica:
         with self.lock:
             if self._desk is None or not (force or self.snapshot_due()):
                 return None
+            self._flush_publish()  # before the slow part: clients wait for them
             data = self._state_data()
             position = self.position
             data["time"] = self.time
