@@ -31,7 +31,7 @@ from triage_queue.errors import InvalidArgument, TriageError
 from triage_queue.events import Event
 from triage_queue.policy import Policy
 from triage_queue.selection import Selection
-from triage_queue.shared.commands import NoReply, encode, raise_or_return
+from triage_queue.shared.commands import READS, NoReply, encode, raise_or_return
 from triage_queue.shared.log import Entry, Log
 from triage_queue.shared.replica import Alarm, Replica, init_command, logger
 from triage_queue.stats import Statistics
@@ -40,6 +40,9 @@ from triage_queue.ticket import Ticket
 __all__ = ["SharedDesk", "open_log"]
 
 _RETRIES = 5
+
+# Commands after which a waiting agent need not ask again: they make no offer.
+_CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
 
 
 def open_log(url: str) -> Log:
@@ -459,8 +462,9 @@ class SharedDesk:
         """Block until the agent has an offer (see :meth:`next_for`) and
         return it, or None after ``timeout`` seconds.  On a replica the
         thread sleeps until the replica applies an offer to this agent (or
-        a second passes); a thin client asks again every ``poll`` x 4
-        seconds.  Raises :class:`UnknownAgent`.  Runtime complexity: one
+        a second passes); a thin client blocks on the log until a command
+        that may make an offer arrives (not other agents' ``next_for``
+        commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
         :meth:`next_for` per wake-up."""
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0):
             raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
@@ -474,6 +478,7 @@ class SharedDesk:
     def _wait_for_ticket(self, r: Replica | None, agent_id: str, deadline: float | None) -> Offer | None:
         while True:
             seen = 0 if r is None else r.offered.get(agent_id, 0)
+            cursor = self.log.last_position() if r is None else 0
             offer = self.next_for(agent_id)
             if offer is not None:
                 return offer
@@ -482,7 +487,9 @@ class SharedDesk:
                 return None
             pause = 1.0 if remaining is None else min(1.0, remaining)
             if r is None:
-                time.sleep(min(pause, self._poll * 4))
+                # At most poll x 4 seconds: another agent's next_for (which
+                # does not wake it) may have expired offers that come here.
+                self._await_change(cursor, min(pause, self._poll * 4))
                 continue
             until = time.monotonic() + pause
             with r.lock:
@@ -491,6 +498,25 @@ class SharedDesk:
                     if left <= 0:
                         break
                     r.applied.wait(left)  # woken after every batch the replica applies
+
+    def _await_change(self, cursor: int, pause: float) -> None:
+        # A thin client waiting for an offer: block on the log (XREAD BLOCK
+        # on Redis, a short poll on SQLite) until a command that may make
+        # one arrives after ``cursor``, or ``pause`` seconds pass.  Other
+        # waiters' next_for commands and reads do not wake it (else waiters
+        # would wake each other forever).
+        until = time.monotonic() + pause
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            entries = self.log.read(cursor, limit=1000, block=left)
+            if not entries:
+                return
+            cursor = entries[-1].position
+            for entry in entries:
+                if entry.command.get("op") not in _CANNOT_OFFER:
+                    return
 
     # -- the background follower ---------------------------------------------------------
 

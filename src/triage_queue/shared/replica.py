@@ -43,7 +43,7 @@ from triage_queue.clock import ManualClock
 from triage_queue.dispatch.dispatcher import Dispatcher
 from triage_queue.dispatch.snapshot import code_name, policy_difference, policy_identity
 from triage_queue.errors import InvalidArgument, TriageError
-from triage_queue.events import Event
+from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
@@ -760,6 +760,10 @@ class Replica:
             detail = f"this replica's digest {own[:12]} != {str(theirs)[:12]} from {args.get('by')!r}"
             self._alarm(Alarm("divergence", position, detail))
             self._diverged = True
+            if self._listeners and self._live and position > self._quiet_until:
+                # Listeners hear it too, after the batch, as the desk's own events.
+                changes = {"position": position, "of": of, "digest": own, "theirs": str(theirs), "by": str(args.get("by", ""))}
+                self._outbox.append(Event(EventKind.DESK_DIVERGED, self.time, 0, detail=detail, changes=changes))
         return mine
 
     def _alarm(self, alarm: Alarm) -> None:
