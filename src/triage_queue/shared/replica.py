@@ -2,7 +2,7 @@
 
 A :class:`Replica` reads the log in order and applies each command to its
 own :class:`~triage_queue.Dispatcher` (built with ``advance_on_read=False``
-on a :class:`~triage_queue.ManualClock` set to each entry's time), so its
+on a clock set to each entry's time), so its
 state after position p is a pure function of the log up to p (and of the
 snapshot it started from).  Every replica computes the same result or
 error for every command; it keeps the results of the latest
@@ -141,6 +141,18 @@ def init_command(
             "presence_status": status.value,
         },
     }
+
+
+class _LogTime:
+    # The replica's clock: the time of the entry being applied (set by the
+    # replica only, never backwards), read by its Dispatcher.
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 # Commands the replica answers itself rather than its Dispatcher.
@@ -286,7 +298,7 @@ class Replica:
         self.lock = threading.RLock()
         #: Notified (lock held) after every batch applied.
         self.applied = threading.Condition(self.lock)
-        self._clock = ManualClock(0.0)
+        self._clock = _LogTime()
         self._desk: Dispatcher | None = None
         self._init: dict[str, Any] | None = None
         self.position = 0
@@ -595,7 +607,7 @@ class Replica:
         self._init = None
         self.position = 0
         self.time = -math.inf
-        self._clock = ManualClock(0.0)
+        self._clock = _LogTime()
         self._results.clear()
         self._seen.clear()
         self._seen_heap.clear()
@@ -618,7 +630,7 @@ class Replica:
         when = entry.time
         if when > self.time:
             self.time = when
-            self._clock._now = when  # ManualClock.set without its checks: log time never goes back
+            self._clock.now = when  # log time never goes back
         self.position = entry.position
         self.applied_count += 1
         self._since_snapshot += 1
@@ -701,7 +713,7 @@ class Replica:
         settings = dict(args["settings"])
         settings.pop("advance_on_read", None)
         agents = [Agent.from_dict(a) for a in args.get("agents", [])]
-        self._clock._now = when
+        self._clock.now = when
         self._desk = Dispatcher(
             TicketQueue(self._policy, clock=self._clock),
             agents,
@@ -857,7 +869,7 @@ class Replica:
                 "snapshot.format", data.get("format"), f"not a shared desk snapshot of version {SNAPSHOT_FORMAT[1]}"
             )
         desk_data = data["desk"]
-        self._clock._now = max(self._clock._now, float(desk_data["now"]))
+        self._clock.now = max(self._clock.now, float(desk_data["now"]))
         desk = Dispatcher.restore(
             desk_data,
             clock=self._clock,
