@@ -6,6 +6,7 @@ listeners as a ``desk_diverged`` event."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -126,3 +127,26 @@ def test_a_divergence_reaches_listeners_as_an_event(make_log: Callable[[], Log],
     assert diverged[0].detail == alarms[0].detail
     assert diverged[0].changes is not None and diverged[0].changes["position"] == alarms[0].position
     assert diverged[0].changes["by"] == "a"
+
+
+def test_a_thin_client_retrying_gets_its_first_result_even_if_the_published_one_is_gone(tmp_path: Path) -> None:
+    """A retried command is applied once; if the result published for it
+    was lost meanwhile (expired, or not yet durable at a power loss), the
+    replica that sees the retry publishes the first result again."""
+    log = SqliteLog(tmp_path / "desk.db")
+    server = SharedDesk(log, agents=[Agent("ana")], name="eu", follow=False)
+    try:
+        command = encode("submit", {"ticket": Ticket("T-1", 0.0)}, command_id="c-1", reply=True)
+        log.append(command)
+        server.sync()
+        first = log.fetch_result("c-1")
+        assert first is not None and first["ok"]["id"] == "eu-1"
+        with sqlite3.connect(log.path) as raw:  # the published result is lost
+            raw.execute("DELETE FROM results")
+        log.append(command)  # the client retries
+        server.sync()
+        assert log.fetch_result("c-1") == first
+        assert server.offers_for("ana")[0].id == "eu-1"  # applied once
+    finally:
+        server.close()
+        log.close()

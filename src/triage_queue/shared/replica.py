@@ -644,8 +644,11 @@ class Replica:
             logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
             return
         results = self._results
-        if command_id in results:
-            return  # a retry: applied once
+        kept = results.get(command_id)
+        if kept is not None:  # a retry: applied once; a thin client's gets its first result again
+            if command.get("reply") and self._publish:
+                self._to_publish.append((command_id, kept.plain()))
+            return
         value: Any = None
         error: BaseException | None = None
         desk = self._desk
