@@ -53,6 +53,7 @@ class Accounting:
         self.cancelled: set[str] = set()
         self.offered: list[Event] = []
         self.closed: dict[str, EventKind] = {}  # offer id -> how it ended without an accept
+        self.seen: set[str] = set()  # tickets any event was about
         self.problems: list[str] = []
 
     def submitted(self, ticket: Ticket) -> None:
@@ -62,6 +63,8 @@ class Accounting:
     def __call__(self, event: Event) -> None:
         with self.lock:
             t, a = event.ticket_id, event.agent_id
+            if t is not None:
+                self.seen.add(t)
             if event.kind is EventKind.OFFERED:
                 self.offered.append(event)
             elif event.kind in (EventKind.EXPIRED, EventKind.REVOKED, EventKind.DECLINED) and event.offer_id:
@@ -258,6 +261,13 @@ def test_agent_process_killed_with_pending_offers(tmp_path: Path, procs: list[An
         desk.log.close()
 
 
+def _state(desk: SharedDesk, ticket_id: str) -> str:
+    try:
+        return desk.status(ticket_id)
+    except TriageError as exc:
+        return type(exc).__name__
+
+
 def _beats(desk: SharedDesk) -> list[Any]:
     replica = desk.replica
     assert replica is not None
@@ -362,8 +372,19 @@ def test_redis_server_killed_under_a_working_shared_desk(tmp_path: Path, procs: 
                 except DuplicateTicket:
                     pass  # an earlier attempt landed
                 except (ConnectionError, OSError, NoReply):
+                    # Landed or not? A new call is a new command (it could
+                    # serve the ticket twice if it landed and was completed
+                    # meanwhile): read the log first, as an application
+                    # checks its own records before sending again.
                     retries[0] += 1
-                    time.sleep(0.1)
+                    while True:
+                        try:
+                            desk.sync()
+                            break
+                        except (ConnectionError, OSError):
+                            time.sleep(0.1)
+                    if ticket.id in accounting.seen:
+                        break  # it landed
                     continue
                 break
             acked.append(ticket.id)
@@ -381,7 +402,17 @@ def test_redis_server_killed_under_a_working_shared_desk(tmp_path: Path, procs: 
         redis.start()
         writer.join(20)
         assert len(acked) == 120
-        wait_until(accounting.done, 20, "every ticket served")
+        try:
+            wait_until(accounting.done, 20, "every ticket served")
+        except AssertionError:
+            desk.sync()
+            left = [t for t in accounting.tickets if not accounting.completed[t] and t not in accounting.cancelled]
+            states = {t: _state(desk, t) for t in left[:10]}
+            replica = desk.replica
+            assert replica is not None
+            with replica.lock:
+                roster = {a.id: (a.status.value, len(desk.assigned(a.id))) for a in replica.desk.roster}
+            raise AssertionError(f"not served: {states}; agents {roster}; problems {accounting.problems}") from None
         accounting.check()
         assert retries[0] > 0, "the outage was not seen by the client"
         assert server.proc is not None and server.proc.poll() is None  # rode it out
