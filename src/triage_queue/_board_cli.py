@@ -1,13 +1,29 @@
 """``python -m triage_queue board``: serve the live board of a desk.
 
-The desk is built from a policy TOML (``--policy``, default: the default
-policy with demo SLA targets) and a staff TOML (``--staff``, default: five
-agents).  With ``--demo``, a small simulated desk feeds it: tickets arrive,
-agents accept (now and then decline), work and finish, step away and come
-back, on a clock that runs ``--speed`` times faster than the wall clock, so
-you can watch the page move.  Without ``--demo`` nothing feeds the desk:
-embed the board in your own app instead (see docs/board.md).  ``--desk``, to
-show a desk shared by several processes, will come with the shared desk.
+``--desk URL`` shows a desk shared by several processes (``sqlite:///path``
+or ``redis://host:port/db``, with ``--name`` the desk's name, as for the
+``desk`` command): the board runs a replica of that desk (a
+:class:`~triage_queue.shared.SharedDesk` that follows the log) and shows
+it live.  ``--policy`` must be the desk's own policy file (a different
+policy is refused, naming the difference); the desk must exist already
+(started by a desk server or the application).  The replica does what
+every replica does: it appends a ``tick`` when something falls due, digest
+checks, and snapshots.
+
+Without ``--desk``, the desk is built here from a policy TOML
+(``--policy``, default: the default policy with demo SLA targets) and a
+staff TOML (``--staff``, default: five agents).  With ``--demo``, a small
+simulated desk feeds it: tickets arrive, agents accept (now and then
+decline), work and finish, step away and come back, on a clock that runs
+``--speed`` times faster than the wall clock, so you can watch the page
+move.  Without ``--demo`` nothing feeds that desk: embed the board in your
+own app instead (see docs/board.md).
+
+Examples::
+
+  python -m triage_queue board --demo
+  python -m triage_queue board --desk sqlite:///var/desk.db --policy examples/policies/vip-first.toml
+  python -m triage_queue board --desk redis://localhost:6379/0 --name eu --policy examples/policies/vip-first.toml
 """
 
 from __future__ import annotations
@@ -15,10 +31,12 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import os
 import random
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from triage_queue.agents import Agent, AgentStatus
 from triage_queue.board import Board
@@ -167,8 +185,17 @@ class DemoDriver:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``board`` subcommand's options."""
-    parser.add_argument("--policy", metavar="FILE", help="a policy TOML file (default: the default policy, with demo SLAs)")
-    parser.add_argument("--staff", metavar="FILE", help="a staff TOML file (default: five demo agents)")
+    parser.add_argument("--desk", metavar="URL", help="show the shared desk on this log: sqlite:///path or redis://host:port/db")
+    parser.add_argument("--name", default="desk", help="--desk: the desk's name (the Redis stream's name; default desk)")
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="a policy TOML file (--desk: the desk's own; default: the default policy, with demo SLAs without --desk)",
+    )
+    parser.add_argument(
+        "--allow-code", action="store_true", help='let the policy file run the code its kind = "python" rules name'
+    )
+    parser.add_argument("--staff", metavar="FILE", help="a staff TOML file (default: five demo agents; not with --desk)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free port)")
     parser.add_argument("--title", default="triage-queue board", help="the page's heading")
@@ -180,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Dispatcher, ManualClock | None, PolicyFile, list[Agent]]:
     """The desk the arguments describe (a ManualClock for the demo, else the wall clock)."""
-    policy = load_policy(args.policy) if args.policy else default_policy()
+    policy = load_policy(args.policy, allow_code=args.allow_code) if args.policy else default_policy()
     if args.staff:
         from triage_queue.sim.trace import load_staff  # noqa: PLC0415 - the simulator only when a staff file is read
 
@@ -194,13 +221,57 @@ def build(args: argparse.Namespace) -> tuple[Dispatcher, ManualClock | None, Pol
     return policy.build(agents=agents), None, policy, agents
 
 
+def open_shared(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``--desk``: a replica of the shared desk on the log at ``args.desk``
+    (a :class:`~triage_queue.shared.SharedDesk` with ``replica=True,
+    follow=True``) run with ``args.policy``, and its log (close both).
+    Raises :class:`~triage_queue.errors.InvalidArgument` naming the URL
+    when no desk is there yet (nothing is created), or the error the
+    replica gives (a policy that is not the desk's, say).
+
+    Runtime complexity: O(snapshot + tail) to join the desk.
+    """
+    from triage_queue.errors import InvalidArgument  # noqa: PLC0415 - the shared desk only with --desk
+    from triage_queue.shared import SharedDesk  # noqa: PLC0415
+    from triage_queue.shared.cli import open_desk_log  # noqa: PLC0415
+    from triage_queue.shared.replica import SETTINGS  # noqa: PLC0415
+
+    url = args.desk
+    if isinstance(url, str) and url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///") :]):
+        raise InvalidArgument("desk", url, "no such file: start the desk (a desk server or the application) first")
+    settings: dict[str, Any] = {}
+    if args.policy:
+        pf = load_policy(args.policy, allow_code=args.allow_code)
+        settings = {"policy": pf.policy, "selection": pf.selection_strategy()}
+        settings.update({k: v for k, v in pf.dispatcher_options.items() if k in SETTINGS})
+    log = open_desk_log(url, args.name)
+    try:
+        if log.last_position() == 0:
+            raise InvalidArgument("desk", url, f"no desk named {args.name!r} on this log yet: start it first")
+        return SharedDesk(log, name=args.name, replica=True, follow=True, **settings), log
+    except BaseException:
+        log.close()
+        raise
+
+
 def run(args: argparse.Namespace, out: Callable[[str], object] = print) -> int:
-    """Serve the board until Ctrl-C (or ``--seconds``); 0 on success."""
+    """Serve the board until Ctrl-C (or ``--seconds``); 0 on success, 2 for
+    bad options or files."""
     if args.speed <= 0 or args.speed > 10_000:
         out("error: --speed must be > 0 and at most 10000")
         return 2
+    if args.desk is not None and (args.demo or args.staff):
+        out("error: --desk shows a desk that exists: it takes no --demo or --staff")
+        return 2
+    shared: Any = None
+    log: Any = None
+    clock: ManualClock | None = None
     try:
-        desk, clock, policy, agents = build(args)
+        if args.desk is not None:
+            shared, log = open_shared(args)
+            desk: Any = shared
+        else:
+            desk, clock, policy, agents = build(args)
     except (TriageError, OSError) as exc:
         out(f"error: {exc}")
         return 2
@@ -210,10 +281,13 @@ def run(args: argparse.Namespace, out: Callable[[str], object] = print) -> int:
     except (TriageError, OSError) as exc:
         out(f"error: cannot listen on {args.host}:{args.port}: {exc}")
         board.close()
+        _close_shared(shared, log)
         return 2
     stop = threading.Event()
     driver: threading.Thread | None = None
-    if clock is not None:
+    if shared is not None:
+        out(f"Shared desk {args.name!r} on {args.desk}: this board follows it live.")
+    elif clock is not None:
         demo = DemoDriver(desk, clock, policy, agents, args.seed)
         tick = 0.25
 
@@ -238,4 +312,12 @@ def run(args: argparse.Namespace, out: Callable[[str], object] = print) -> int:
             driver.join(timeout=5)
         server.close()
         board.close()
+        _close_shared(shared, log)
     return 0
+
+
+def _close_shared(shared: Any, log: Any) -> None:
+    if shared is not None:
+        shared.close()
+    if log is not None:
+        log.close()
