@@ -3,7 +3,7 @@ by uvicorn with three real worker processes on 127.0.0.1, sharing one desk
 on a SQLite log and on a real Redis, driven over HTTP by a bounded load
 (300 tickets, six agents pulling, accepting and completing): every ticket
 is served exactly once, none is lost, in the helpdesk's own database and
-on the desk."""
+on the desk, and the live board mounted at /board agrees."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def test_three_workers_serve_every_ticket_exactly_once(desk_log: str, tmp_path: 
         assert summary["created"] == TICKETS
         assert summary["completed"] == summary["distinct_completed"] == TICKETS
         assert summary["stats"]["waiting"] == 0 and summary["stats"]["served"] == TICKETS
+        board = httpx.get(f"http://127.0.0.1:{port}/board/state", timeout=10).json()  # the live board, on any worker
+        assert (board["stats"]["overall"]["waiting"], board["stats"]["overall"]["served"]) == (0, TICKETS)
+        assert sorted(a["id"] for a in board["agents"]) == [f"agent-{a}" for a in range(6)]
 
         with sqlite3.connect(db) as check:
             statuses = dict(check.execute("SELECT status, COUNT(*) FROM tickets GROUP BY status").fetchall())

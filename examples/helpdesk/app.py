@@ -36,12 +36,23 @@ Endpoints::
     GET  /tickets/{id}/position     {"status": "waiting", "position": 3}
     GET  /tickets/{id}/explanation  why it went (or did not go) to each agent
     GET  /stats                     the desk's live statistics
+    GET  /board/                    the live board of the desk (a web page for supervisors)
 
 Settings (environment): ``DESK_LOG`` (default ``sqlite:///desk-log.db``),
 ``HELPDESK_DB`` (``helpdesk.db``), ``DESK_NAME`` (``helpdesk``),
 ``DESK_POLICY`` (a policy TOML file; default the built-in policy),
 ``DESK_PRESENCE_GRACE`` (seconds without a heartbeat before an agent goes
 away; ``30``), ``DESK_OFFER_TIMEOUT`` (``30``).
+
+The live board (``/board/``: :mod:`triage_queue.board` on the worker's
+replica) is served by three plain routes: the page and ``/board/state``
+through the board's WSGI application, and the live stream
+``/board/events`` through :meth:`Board.stream
+<triage_queue.board.Board.stream>`, each stream on a thread of a pool of
+its own.  Starlette's ``WSGIMiddleware`` (deprecated) never closes a
+stream whose page went away, so it would keep the stream's place; with
+``a2wsgi`` installed, ``app.mount("/board", WSGIMiddleware(board_app))``
+serves it all.
 """
 
 from __future__ import annotations
@@ -56,16 +67,22 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+import anyio
+from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from triage_queue import Agent, AgentStatus, Ticket
+from triage_queue.board import BoardApp, board_app
 from triage_queue.config import load_policy
-from triage_queue.errors import InvalidValue, NotAssigned, OfferClosed, TriageError, UnknownAgent, UnknownTicket
+from triage_queue.errors import InvalidArgument, InvalidValue, NotAssigned, OfferClosed, TriageError, UnknownAgent, UnknownTicket
 from triage_queue.shared import SharedDesk
 from triage_queue.shared.cli import open_desk_log
 
 JsonBody = Annotated[dict[str, Any] | None, Body()]
+
+BOARD_STREAMS = 16  # live board pages at once per worker (more poll /board/state)
+BOARD_STREAM_SECONDS = 20.0  # a page's stream then ends; the browser resumes it (Last-Event-ID), and a
+# stopping worker waits for no stream longer than this plus a heartbeat (uvicorn waits for open responses)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -111,6 +128,11 @@ class Helpdesk:
             presence_grace=float(os.environ.get("DESK_PRESENCE_GRACE", "30")),
             **settings,
         )
+        # The live board of this worker's replica, at /board/.
+        self.board: BoardApp = board_app(
+            self.desk, title=f"Helpdesk desk {self.name!r}", max_clients=BOARD_STREAMS, heartbeat=5.0
+        )
+        self.stream_threads: anyio.CapacityLimiter | None = None  # made on first use, in the event loop
 
     @contextlib.contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
@@ -130,6 +152,7 @@ class Helpdesk:
         conn.execute("COMMIT")
 
     def close(self) -> None:
+        self.board.board.close()  # open board pages get "bye" and poll
         self.desk.close()
         self.log.close()
 
@@ -351,3 +374,58 @@ def stats() -> dict[str, Any]:
     desk = hd().desk
     desk.sync()
     return desk.stats().to_dict()
+
+
+# -- the live board ------------------------------------------------------------------------
+
+
+def _board_page(path: str, request: Request) -> Response:
+    """One GET of the board's page or state, answered by its WSGI app."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/board", "PATH_INFO": path, "QUERY_STRING": request.url.query}
+    body = b"".join(hd().board(environ, lambda status, headers: started.append((status, headers))))
+    status, headers = started[0]
+    return Response(body, status_code=int(status.split()[0]), headers=dict(headers))
+
+
+@app.get("/board", include_in_schema=False)
+def board_home() -> RedirectResponse:
+    return RedirectResponse("/board/", status_code=308)  # the page's links are relative to /board/
+
+
+@app.get("/board/", include_in_schema=False)
+def board_page(request: Request) -> Response:
+    return _board_page("/", request)
+
+
+@app.get("/board/state", include_in_schema=False)
+def board_state(request: Request) -> Response:
+    hd().desk.sync()  # see every worker's latest commands, as /stats does
+    return _board_page("/state", request)
+
+
+@app.get("/board/events", include_in_schema=False)
+async def board_events(request: Request) -> Response:
+    h = hd()
+    try:
+        chunks = h.board.board.stream(request.headers.get("last-event-id"))
+    except InvalidArgument as exc:  # too many pages open: this one polls /board/state
+        return Response(exc.reason + "\n", status_code=503, headers={"Retry-After": "10"}, media_type="text/plain")
+    if h.stream_threads is None:
+        h.stream_threads = anyio.CapacityLimiter(BOARD_STREAMS)  # streams never hold the routes' threads
+
+    async def body() -> AsyncIterator[bytes]:
+        until = time.monotonic() + BOARD_STREAM_SECONDS
+        try:
+            while time.monotonic() < until:
+                # Waits for the next event or heartbeat on a thread of its own;
+                # when the page goes away, the stream ends at its next chunk.
+                chunk = await anyio.to_thread.run_sync(next, chunks, None, limiter=h.stream_threads)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            chunks.close()  # frees its place
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(body(), media_type="text/event-stream; charset=utf-8", headers=headers)
