@@ -44,7 +44,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from triage_queue.errors import InvalidArgument, InvalidValue
-from triage_queue.shared.log import POSITION_SEQ_BITS, Entry, StoredSnapshot
+from triage_queue.shared.log import POSITION_SEQ_BITS, Entry, StoredSnapshot, malformed
 
 try:
     import redis
@@ -373,10 +373,10 @@ rediss://host[:port][/db] or unix:///path/to/socket
             raw = fields.get(b"c") or fields.get("c")
             try:
                 command = decode(raw.decode() if raw.__class__ is bytes else raw)
-            except (AttributeError, TypeError, ValueError):
+            except (AttributeError, TypeError, ValueError, RecursionError):
                 command = None
             if command.__class__ is not dict:
-                raise InvalidValue("entry", sid, f"{self.stream_key} holds an entry that is not a command")
+                command = malformed(f"{self.stream_key} entry {sid} is not a command")  # replicas skip it
             append(Entry(m << bits | s, m / 1000, command))
         return entries
 

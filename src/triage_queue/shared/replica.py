@@ -48,7 +48,7 @@ from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
 from triage_queue.shared.commands import decode_args, decode_result, encode_result, new_command_id
-from triage_queue.shared.log import Entry, Log
+from triage_queue.shared.log import LATEST_TIME, Entry, Log
 from triage_queue.ticket import Ticket
 
 __all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
@@ -628,6 +628,8 @@ class Replica:
     def _apply(self, entry: Entry) -> None:
         command = entry.command
         when = entry.time
+        if when.__class__ is not float or not when <= LATEST_TIME:
+            when = self._sane_time(entry)
         if when > self.time:
             self.time = when
             self._clock.now = when  # log time never goes back
@@ -683,6 +685,16 @@ class Replica:
             results.popitem(last=False)
         if command.get("reply") and self._publish:
             self._to_publish.append((command_id, result.plain()))
+
+    def _sane_time(self, entry: Entry) -> float:
+        # An entry whose time is not a time (a row written by hand, an id
+        # far in the future): the time of the entry before it, in every
+        # replica alike.
+        when = entry.time
+        if when.__class__ is int and when <= LATEST_TIME:
+            return float(when)
+        logger.warning("an entry at position %s has time %.60r: using %r", entry.position, when, self.time)
+        return self.time if self.time > -math.inf else 0.0
 
     def _flush_publish(self) -> None:
         pending, self._to_publish = self._to_publish, []

@@ -1,0 +1,76 @@
+"""Regression tests for the independent review of the shared desk (issue 11).
+
+Each test names the finding it covers (H1..H4, M1..M4, L1..L4) and runs
+against real engines: a SQLite file and the session's redis-server.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triage_queue import Agent, Ticket
+from triage_queue.shared import SharedDesk, SqliteLog
+
+logging.getLogger("triage_queue.shared").setLevel(logging.CRITICAL)
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _sqlite_desk(tmp_path: Path, **options: Any) -> tuple[str, SharedDesk]:
+    path = str(tmp_path / "desk.db")
+    options.setdefault("agents", [Agent("ana")])
+    return path, SharedDesk(SqliteLog(path), follow=False, **options)
+
+
+def _insert(path: str, when: Any, text: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO entries (time, command) VALUES (?, ?)", (when, text))
+    conn.commit()
+    conn.close()
+
+
+# -- H1: a malformed entry is skipped by every replica ----------------------------------
+
+
+@pytest.mark.parametrize("text", ["{not json", DEEP, "[1,2]", '"just a string"', '{"op": "tick"}'])
+def test_h1_sqlite_malformed_entry_is_skipped_and_replicas_still_join(tmp_path: Path, text: str) -> None:
+    path, desk = _sqlite_desk(tmp_path)
+    _insert(path, time.time(), text)
+    offer = desk.submit(Ticket("T-1", 0.0))
+    assert offer is not None and offer.agent_id == "ana"
+    joined = SharedDesk(SqliteLog(path), follow=False)
+    assert joined.status("T-1") == "offered"
+    assert joined.replica is not None and desk.replica is not None
+    assert joined.replica.digest() == desk.replica.digest()
+
+
+@pytest.mark.parametrize("when", ["soon", 1e300, b"\x00"])
+def test_h1_sqlite_entry_with_a_bad_time_does_not_pin_the_desk_clock(tmp_path: Path, when: Any) -> None:
+    path, desk = _sqlite_desk(tmp_path, offer_timeout=30)
+    _insert(path, when, '{"op":"tick","id":"x"}')
+    offer = desk.submit(Ticket("T-1", 0.0))
+    assert offer is not None
+    assert desk.accept(offer).id == "T-1"  # not expired at once
+    assert desk.log.append({"op": "tick", "id": "y"}).time < 1e10
+    joined = SharedDesk(SqliteLog(path), follow=False)
+    assert joined.status("T-1") == "assigned"
+
+
+@pytest.mark.parametrize("fields", [{"c": "{not json"}, {"c": "[1,2]"}, {"c": DEEP}, {"x": "no c field"}])
+def test_h1_redis_malformed_entry_is_skipped_and_replicas_still_join(
+    redis_log_factory: Callable[..., Any], fields: dict[str, str]
+) -> None:
+    log = redis_log_factory("h1")
+    desk = SharedDesk(log, agents=[Agent("ana")], follow=False, timeout=2)
+    log.client.xadd(log.stream_key, fields)
+    offer = desk.submit(Ticket("T-1", 0.0))
+    assert offer is not None and offer.agent_id == "ana"
+    joined = SharedDesk(redis_log_factory("h1"), follow=False, timeout=2)
+    assert joined.status("T-1") == "offered"
