@@ -74,3 +74,47 @@ def test_h1_redis_malformed_entry_is_skipped_and_replicas_still_join(
     assert offer is not None and offer.agent_id == "ana"
     joined = SharedDesk(redis_log_factory("h1"), follow=False, timeout=2)
     assert joined.status("T-1") == "offered"
+
+
+# -- H2: user data shaped like a codec tag stays the user's data -------------------------
+
+
+TAGGED = [
+    {"$float": "1e999"},
+    {"$ticket": {"id": "X", "created_at": 1}},
+    {"$agent": {"id": "zed"}},
+    {"$dict": {"a": 1}},
+    {"$other": [1, {"$float": "nan"}]},
+]
+
+
+def test_h2_tag_shaped_attributes_are_stored_as_given_and_snapshots_still_work(tmp_path: Path) -> None:
+    from triage_queue import Dispatcher
+
+    path, desk = _sqlite_desk(tmp_path)
+    plain = Dispatcher(agents=[Agent("ana")])
+    desk.submit(Ticket("T-1", 0.0))
+    plain.submit(Ticket("T-1", 0.0))
+    attributes = {f"k{i}": value for i, value in enumerate(TAGGED)}
+    shared = desk.update("T-1", attributes=attributes)
+    local = plain.update("T-1", attributes=attributes)
+    assert shared.attributes == local.attributes == attributes
+    assert desk.replica is not None
+    assert desk.replica.maybe_snapshot(force=True) is not None
+    joined = SharedDesk(SqliteLog(path), follow=False)  # loads that snapshot
+    desk.sync()
+    assert joined.replica is not None and joined.replica.digest() == desk.replica.digest()
+    assert joined.update("T-1", severity="high").attributes == attributes
+
+
+def test_h2_thin_client_gets_a_reply_after_tag_shaped_data(tmp_path: Path) -> None:
+    path, desk = _sqlite_desk(tmp_path)
+    desk.submit(Ticket("T-1", 0.0))
+    server = SharedDesk(SqliteLog(path), follow=True, poll=0.01, snapshot_every=3)
+    thin = SharedDesk(SqliteLog(path), replica=False, timeout=3)
+    try:
+        ticket = thin.update("T-1", attributes={"form": {"$ticket": {"id": "X", "created_at": 1}}})
+        assert ticket.attributes == {"form": {"$ticket": {"id": "X", "created_at": 1}}}
+        assert thin.update("T-1", severity="high").severity.name == "HIGH"
+    finally:
+        server.close()

@@ -172,7 +172,7 @@ class _Result:
 
     def plain(self) -> dict[str, Any]:
         if self.data is None:
-            self.data = encode_result(self.op, self.value, self.error)
+            self.data = _plain_result(self.op, self.value, self.error)
         return self.data
 
     def get(self) -> Any:
@@ -181,6 +181,15 @@ class _Result:
         if self.error is not None:
             raise self.error
         return self.value
+
+
+def _plain_result(op: str, value: Any, error: BaseException | None) -> dict[str, Any]:
+    # A result as plain data; one whose encoding raises is published as that
+    # error, never raised into the apply.
+    try:
+        return encode_result(op, value, error)
+    except Exception as exc:
+        return encode_result(op, None, exc)
 
 
 def _call(desk: Dispatcher, op: str, a: dict[str, Any]) -> Any:
@@ -709,7 +718,7 @@ class Replica:
             else:
                 for command_id, data in pending:
                     self.log.publish_result(command_id, data)
-        except (ConnectionError, OSError):  # another replica publishes them, or the client retries
+        except (ConnectionError, OSError, TriageError):  # another replica publishes them, or the client retries
             logger.warning("could not publish %d result(s)", len(pending), exc_info=True)
 
     # -- creating, presence, digests ---------------------------------------------
