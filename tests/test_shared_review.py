@@ -118,3 +118,28 @@ def test_h2_thin_client_gets_a_reply_after_tag_shaped_data(tmp_path: Path) -> No
         assert thin.update("T-1", severity="high").severity.name == "HIGH"
     finally:
         server.close()
+
+
+# -- H4: lost entries are noticed even after later appends -------------------------------
+
+
+def test_h4_entries_lost_then_appended_after_are_detected(redis_log_factory: Callable[..., Any]) -> None:
+    from triage_queue.shared import Alarm
+
+    alarms: list[Alarm] = []
+    log = redis_log_factory("h4")
+    a = SharedDesk(log, agents=[Agent("ana", capacity=5)], follow=False, on_alarm=alarms.append)
+    for i in range(3):
+        a.submit(Ticket(f"T-{i}", 0.0))
+    last = [row[0] for row in log.client.xrevrange(log.stream_key, count=2)]
+    log.client.xdel(log.stream_key, *last)  # a failover lost the last two submits
+    b = SharedDesk(redis_log_factory("h4"), follow=False)
+    b.submit(Ticket("T-9", 0.0))  # appended before A reconnects
+    assert a.replica is not None and a.replica.verify() is True
+    assert "log_lost_entries" in [alarm.kind for alarm in alarms]
+    a.sync()
+    b.sync()
+    assert a.status("T-9") == "offered"
+    with pytest.raises(Exception, match="T-2"):
+        a.status("T-2")
+    assert b.replica is not None and a.replica.digest() == b.replica.digest()

@@ -600,7 +600,17 @@ class Replica:
             self._reset()
             self._load(snap.position, snap.data)
             return True
+        if snap is None or snap.position < self.position:
+            return self._lost_entries(f"entry {self.position} is gone and no snapshot covers it")
         return False
+
+    def _lost_entries(self, detail: str) -> bool:
+        # The replica's last entry is gone though no snapshot covers it (not
+        # trimmed: lost, say by a Redis failover, while more was appended).
+        self._alarm(Alarm("log_lost_entries", self.position, detail))
+        self._quiet_until = max(self._quiet_until, self.position)
+        self._resync_quietly()
+        return True
 
     def _resync_quietly(self) -> None:
         self._reset()
