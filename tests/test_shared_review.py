@@ -143,3 +143,68 @@ def test_h4_entries_lost_then_appended_after_are_detected(redis_log_factory: Cal
     with pytest.raises(Exception, match="T-2"):
         a.status("T-2")
     assert b.replica is not None and a.replica.digest() == b.replica.digest()
+
+
+# -- H3: divergence handling neither spreads a diverged state nor loops ------------------
+
+
+def _digest_round(writer: SharedDesk, *desks: SharedDesk) -> None:
+    assert writer.replica is not None
+    writer.log.append(writer.replica.digest_command("x"))
+    for desk in desks:
+        desk.sync()
+
+
+def test_h3_a_healthy_replica_does_not_adopt_the_diverged_replicas_snapshot(tmp_path: Path) -> None:
+    from triage_queue.shared import Alarm
+
+    path = str(tmp_path / "desk.db")
+    alarms: list[Alarm] = []
+    a = SharedDesk(SqliteLog(path), agents=[Agent("ana"), Agent("bo")], follow=False)
+    b = SharedDesk(SqliteLog(path), follow=False, on_alarm=alarms.append)
+    ra, rb = a.replica, b.replica
+    assert ra is not None and rb is not None
+    a.submit(Ticket("T-1", 0.0))
+    b.sync()
+    with ra.lock:
+        ra.desk.cancel("T-1")  # A diverges behind the log's back
+    ra.maybe_snapshot(force=True)  # and stores the newest snapshot
+    for writer in (a, b, a):
+        _digest_round(writer, a, b)
+    assert ra.take_divergence() and rb.take_divergence()
+    ra.resync("divergence")
+    rb.resync("divergence")
+    a.sync()
+    b.sync()
+    assert a.status("T-1") == b.status("T-1") == "offered"  # what a full replay says
+    assert ra.digest() == rb.digest()
+    for writer in (a, b, a):
+        _digest_round(writer, a, b)
+    assert not ra.take_divergence() and not rb.take_divergence()
+    assert [alarm.kind for alarm in alarms] == ["divergence", "resynced"]
+
+
+def test_h3_resync_after_a_divergence_does_not_loop(redis_log_factory: Callable[..., Any]) -> None:
+    from triage_queue.shared import Alarm
+
+    alarms: list[Alarm] = []
+    a = SharedDesk(redis_log_factory("h3"), agents=[Agent("ana")], follow=False)
+    b = SharedDesk(redis_log_factory("h3"), follow=False, on_alarm=alarms.append)
+    ra, rb = a.replica, b.replica
+    assert ra is not None and rb is not None
+    a.submit(Ticket("T-1", 0.0))
+    b.sync()
+    rb.maybe_snapshot(force=True)  # a healthy snapshot, before the divergence
+    with ra.lock:
+        ra.desk.cancel("T-1")
+    for writer in (a, b, a, b):
+        _digest_round(writer, a, b)
+    resyncs = 0
+    for _ in range(5):  # what the follower does each round
+        if rb.take_divergence():
+            resyncs += 1
+            rb.resync("divergence")
+        b.sync()
+    assert resyncs == 1
+    assert b.status("T-1") == "offered"
+    assert [alarm.kind for alarm in alarms] == ["divergence", "resynced"]

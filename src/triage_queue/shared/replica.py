@@ -76,7 +76,10 @@ class Alarm:
     """Something a replica found wrong: ``kind`` is ``"divergence"`` (its
     state digest differs from another replica's at the same position),
     ``"log_lost_entries"`` (the log no longer has entries it applied) or
-    ``"resynced"`` (it reloaded a snapshot); ``position`` is where.
+    ``"resynced"`` (it reloaded a snapshot) or ``"resync_refused"`` (after
+    a divergence, the only snapshot kept was written by a replica party to
+    the mismatch and the log no longer starts at the desk's ``init``: it
+    keeps its state); ``position`` is where.
 
     >>> Alarm("divergence", 12, "digest 1a2b != 3c4d").kind
     'divergence'
@@ -332,6 +335,11 @@ class Replica:
         self.alarms: list[Alarm] = []
         self.applied_count = 0
         self._diverged = False
+        #: This replica's name in the digest commands and snapshots it writes.
+        self.ident = new_command_id()[:16]
+        self._suspects: set[str] = set()  # the replicas party to the latest digest mismatch
+        self._digests_quiet_until = 0  # digest commands replayed by a resync raise no alarm
+        self._replay_all = False  # rebuilding from the log's start: no snapshot
         #: The log time of the latest digest command applied.
         self.digest_time = -math.inf
 
@@ -546,16 +554,37 @@ class Replica:
 
     def resync(self, reason: str = "asked") -> None:
         """Drop the replica's state and rebuild it from the newest snapshot
-        and the log's tail, without calling listeners.  Runtime complexity:
-        O(snapshot + tail)."""
+        and the log's tail, without calling listeners.  After a divergence
+        (see :meth:`take_divergence`), a snapshot written by either replica
+        party to the mismatch is not trusted: the replica replays the log
+        from its start instead, or, if the log was trimmed, keeps its state
+        and raises a ``resync_refused`` alarm.  Digest commands replayed here
+        raise no new divergence alarm.  Runtime complexity: O(snapshot +
+        tail), or O(log) for a full replay."""
         with self.lock:
-            self._quiet_until = max(self._quiet_until, self.position)
-            self._reset()
+            suspects, self._suspects = self._suspects, set()
             snap = self.log.load_snapshot()
+            if suspects and snap is not None and str(snap.data.get("writer")) in suspects:
+                snap = None  # written by a party to the mismatch: replay the log from its start instead
+                if not self._replayable():
+                    self._alarm(Alarm("resync_refused", self.position, f"{reason}: no trustworthy snapshot kept"))
+                    return
+            self._quiet_until = max(self._quiet_until, self.position)
+            self._digests_quiet_until = max(self._digests_quiet_until, self.log.last_position())
+            self._reset()
             if snap is not None:
                 self._load(snap.position, snap.data)
             self._alarm(Alarm("resynced", self.position, reason))
-            self.catch_up()
+            self._replay_all = snap is None and bool(suspects)
+            try:
+                self.catch_up()
+            finally:
+                self._replay_all = False
+
+    def _replayable(self) -> bool:
+        # Whether the log still begins with the desk's init (never trimmed).
+        first = self.log.read(0, limit=1)
+        return bool(first) and isinstance(first[0].command, Mapping) and first[0].command.get("op") == "init"
 
     def _read_checked(self) -> Sequence[Entry]:
         # The next batch after the replica's position, read together with
@@ -580,6 +609,8 @@ class Replica:
         # See verify().  Lock held.
         log = self.log
         if self._desk is None:
+            if self._replay_all:
+                return False
             snap = log.load_snapshot()
             if snap is not None and snap.position > self.position:
                 self._load(snap.position, snap.data)
@@ -802,10 +833,11 @@ class Replica:
         args = command.get("args") or {}
         of, theirs = args.get("of"), args.get("digest")
         own = self._digests.get(of) if isinstance(of, int) else None
-        if own is not None and theirs is not None and own != theirs:
+        if own is not None and theirs is not None and own != theirs and position > self._digests_quiet_until:
             detail = f"this replica's digest {own[:12]} != {str(theirs)[:12]} from {args.get('by')!r}"
             self._alarm(Alarm("divergence", position, detail))
             self._diverged = True
+            self._suspects = {self.ident, str(args.get("replica"))}
             if self._listeners and self._live and position > self._quiet_until:
                 # Listeners hear it too, after the batch, as the desk's own events.
                 changes = {"position": position, "of": of, "digest": own, "theirs": str(theirs), "by": str(args.get("by", ""))}
@@ -842,7 +874,8 @@ class Replica:
         :meth:`recent_digest`).  Runtime complexity: O(1)."""
         recent = self.recent_digest()
         of, digest = (None, None) if recent is None else recent
-        return {"op": "digest", "id": new_command_id(), "args": {"of": of, "digest": digest, "by": by}}
+        args = {"of": of, "digest": digest, "by": by, "replica": self.ident}
+        return {"op": "digest", "id": new_command_id(), "args": args}
 
     def _deliver(self, event: Event) -> None:
         if event.kind.value == "offered" and event.agent_id is not None:
@@ -945,6 +978,7 @@ class Replica:
             data = self._state_data()
             position = self.position
             data["time"] = self.time
+            data["writer"] = self.ident
             self._since_snapshot = 0
             self._snapshot_time = self.time
         self.log.store_snapshot(position, data)
