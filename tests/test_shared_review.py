@@ -208,3 +208,26 @@ def test_h3_resync_after_a_divergence_does_not_loop(redis_log_factory: Callable[
     assert resyncs == 1
     assert b.status("T-1") == "offered"
     assert [alarm.kind for alarm in alarms] == ["divergence", "resynced"]
+
+
+# -- M3: a thin client retries after NoReply with the same command id --------------------
+
+
+def test_m3_thin_client_fetches_the_result_after_no_reply(tmp_path: Path) -> None:
+    from triage_queue.shared.commands import NoReply
+
+    path, creator = _sqlite_desk(tmp_path, agents=[Agent("ana", capacity=2)])
+    thin = SharedDesk(SqliteLog(path), replica=False, timeout=0.2)
+    with pytest.raises(NoReply) as caught:
+        thin.submit(Ticket("T-1", 0.0))  # no desk server yet
+    err = caught.value
+    assert err.command_id is not None and err.op == "submit"
+    server = SharedDesk(SqliteLog(path), follow=True, poll=0.01)
+    try:
+        offer = thin.result(err.command_id, err.op, timeout=3)
+        assert offer.ticket.id == "T-1" and offer.agent_id == "ana"
+        server.sync()
+        assert [o.id for o in server.offers_for("ana")] == [offer.id]
+        assert creator.result(err.command_id, err.op).id == offer.id  # a replica answers too
+    finally:
+        server.close()

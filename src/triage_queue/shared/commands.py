@@ -65,11 +65,19 @@ class CommandFailed(TriageError, RuntimeError):
 class NoReply(TriageError, TimeoutError):
     """No replica published the result of a thin client's command in time
     (is a desk server running?).  The command may still be applied later:
-    retrying with the same command id applies it at most once.
+    ``command_id`` and ``op`` name it, and
+    :meth:`SharedDesk.result <triage_queue.shared.SharedDesk.result>` fetches
+    its result later (a new call would be a second command).
 
-    >>> str(NoReply("no result for command 'c-1' within 5s"))
-    "no result for command 'c-1' within 5s"
+    >>> err = NoReply("no result for command 'c-1' within 5s", command_id="c-1", op="submit")
+    >>> str(err), err.command_id, err.op
+    ("no result for command 'c-1' within 5s", 'c-1', 'submit')
     """
+
+    def __init__(self, message: str, *, command_id: str | None = None, op: str | None = None) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+        self.op = op
 
 
 #: Operations that change the desk, and what each result is.

@@ -280,21 +280,78 @@ class SharedDesk:
         if r is None:
             command = encode(op, args, reply=True)
             fast = self._append_and_fetch
-            if fast is not None:
-                result = self._retry(lambda: fast(command, block=self._timeout))
-            else:
+            if fast is None:
                 self._append(command)
-                result = self.log.fetch_result(command["id"], block=self._timeout)
+                return self._fetch(command["id"], op, self._timeout)
+            result = self._retry(lambda: fast(command, block=self._timeout))
             if result is None:
-                raise NoReply(
-                    f"no result for command {command['id']!r} ({op}) within {self._timeout:g}s: is a desk server running?"
-                )
+                raise self._no_reply(command["id"], op, self._timeout)
             return raise_or_return(result, op)
         command = encode(op, args)
         entry = self._append(command)
         with r.lock:
             r.sync_to(entry.position, timeout=self._timeout)
             return r.result(command["id"])
+
+    def _fetch(self, command_id: str, op: str, timeout: float) -> Any:
+        # A thin client's wait for the result a replica publishes.
+        result = self.log.fetch_result(command_id, block=timeout)
+        if result is None:
+            raise self._no_reply(command_id, op, timeout)
+        return raise_or_return(result, op)
+
+    @staticmethod
+    def _no_reply(command_id: str, op: str, timeout: float) -> NoReply:
+        return NoReply(
+            f"no result for command {command_id!r} ({op}) within {timeout:g}s: is a desk server running?",
+            command_id=command_id,
+            op=op,
+        )
+
+    def result(self, command_id: str, op: str, *, timeout: float | None = None) -> Any:
+        """The result of an earlier command ``command_id`` (operation ``op``),
+        or raise its error: after a :class:`NoReply`, pass its
+        ``command_id`` and ``op`` instead of calling again (which would be
+        a second command: ``DuplicateTicket`` for a submit, a second
+        ``next_for``).  Waits up to ``timeout`` seconds (default: the desk's)
+        and raises :class:`NoReply` again if there is still none.  On a
+        replica the result must be among the last ``results_kept``.
+        Runtime complexity: O(1) plus the wait.
+
+        >>> import os, tempfile
+        >>> from triage_queue.shared import SqliteLog
+        >>> from triage_queue.shared.commands import NoReply
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.db")
+        >>> SharedDesk(SqliteLog(path), follow=False).close()   # creates the desk
+        >>> thin = SharedDesk(SqliteLog(path), replica=False, timeout=0.05)
+        >>> try:
+        ...     thin.tick()
+        ... except NoReply as err:
+        ...     lost = err
+        >>> server = SharedDesk(SqliteLog(path), poll=0.01)     # a desk server comes up
+        >>> thin.result(lost.command_id, lost.op, timeout=5) is None
+        True
+        >>> server.close()
+        """
+        if not isinstance(command_id, str) or not command_id:
+            raise InvalidArgument("command_id", command_id, "expected the id of a command (NoReply.command_id)")
+        if not isinstance(op, str):
+            raise InvalidArgument("op", op, "expected the operation's name (NoReply.op)")
+        wait = self._timeout if timeout is None else timeout
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not wait >= 0:
+            raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+        r = self._replica
+        if r is None:
+            return self._fetch(command_id, op, float(wait))
+        deadline = time.monotonic() + wait
+        while True:
+            with r.lock:
+                self.sync()
+                if r.has_result(command_id):
+                    return r.result(command_id)
+            if time.monotonic() >= deadline:
+                raise NoReply(f"no result kept for command {command_id!r} ({op})", command_id=command_id, op=op)
+            time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
 
     def _read(self, op: str, args: dict[str, Any], local: Callable[[], Any]) -> Any:
         r = self._replica
