@@ -7,9 +7,13 @@ against real engines: a SQLite file and the session's redis-server.
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import sqlite3
+import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +235,99 @@ def test_m3_thin_client_fetches_the_result_after_no_reply(tmp_path: Path) -> Non
         assert creator.result(err.command_id, err.op).id == offer.id  # a replica answers too
     finally:
         server.close()
+
+
+# -- M4: Redis outages: retried until the call's timeout; a hung server times out --------
+
+
+class _OwnRedis:
+    """A redis-server of the test's own (AOF on), restartable on the same socket."""
+
+    def __init__(self, executable: str, folder: Path) -> None:
+        self.executable = executable
+        self.folder = folder
+        self.socket = str(folder / "redis.sock")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.executable, "--port", "0", "--unixsocket", self.socket, "--dir", str(self.folder),
+             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", str(self.folder / "redis.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX) as conn:
+                    conn.settimeout(0.2)
+                    conn.connect(self.socket)
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, redis_server_path: str) -> Iterator[_OwnRedis]:
+    server = _OwnRedis(redis_server_path, tmp_path)
+    server.start()
+    yield server
+    server.close()
+
+
+def test_m4_a_call_rides_out_a_redis_restart_within_its_timeout(own_redis: _OwnRedis) -> None:
+    from triage_queue.shared import RedisLog
+
+    desk = SharedDesk(
+        RedisLog.from_url("unix://" + own_redis.socket, "m4"), agents=[Agent("ana", capacity=9)], follow=False, timeout=6
+    )
+    desk.submit(Ticket("T-0", 0.0))
+    own_redis.signal(signal.SIGTERM)
+    assert own_redis.proc is not None
+    own_redis.proc.wait(timeout=10)
+    restart = threading.Timer(1.5, own_redis.start)
+    restart.start()
+    try:
+        offer = desk.submit(Ticket("T-1", 0.0))
+    finally:
+        restart.join()
+    assert offer is not None and offer.ticket.id == "T-1"
+    assert desk.status("T-1") == "offered"
+    desk.log.close()
+
+
+def test_m4_a_hung_redis_server_raises_instead_of_blocking_for_ever(own_redis: _OwnRedis) -> None:
+    from triage_queue.shared import RedisLog
+
+    desk = SharedDesk(RedisLog.from_url("unix://" + own_redis.socket, "m4"), agents=[Agent("ana")], follow=False, timeout=1)
+    own_redis.signal(signal.SIGSTOP)
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            desk.submit(Ticket("T-1", 0.0))
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    caller.join(9)
+    own_redis.signal(signal.SIGCONT)
+    caller.join(10)
+    assert outcome and isinstance(outcome[0], ConnectionError), outcome
+    desk.log.close()

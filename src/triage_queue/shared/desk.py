@@ -39,7 +39,7 @@ from triage_queue.ticket import Ticket
 
 __all__ = ["SharedDesk", "open_log"]
 
-_RETRIES = 5
+_RETRY_PAUSE_MAX = 0.5  # seconds between append retries, doubling from 0.05
 
 # Commands after which a waiting agent need not ask again: they make no offer.
 _CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
@@ -155,7 +155,8 @@ class SharedDesk:
     ``digest_seconds`` and stores snapshots (every ``snapshot_every``
     commands or ``snapshot_seconds``).  ``clock``: the wall clock that
     decides when to tick (the log's time source).  ``timeout``: seconds a
-    call waits for its result.  ``on_alarm``: called with every
+    call waits for its result, and for the engine to come back (appends are
+    retried with the same command id until then).  ``on_alarm``: called with every
     :class:`Alarm` (divergence, lost entries, resync).
 
     Runtime complexity: each operation costs one append and the apply of
@@ -263,17 +264,19 @@ class SharedDesk:
         return self._retry(lambda: self._group.append(command))  # type: ignore[no-any-return]
 
     def _retry(self, call: Callable[[], Any]) -> Any:
+        # Until the call's timeout: an engine restart takes seconds.
         delay = 0.05
-        for attempt in range(_RETRIES):
+        deadline = time.monotonic() + self._timeout
+        while True:
             try:
                 return call()
             except (ConnectionError, OSError, TimeoutError):
-                if attempt == _RETRIES - 1:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise
                 logger.warning("append failed; retrying", exc_info=True)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, _RETRY_PAUSE_MAX)
 
     def _do(self, op: str, args: dict[str, Any]) -> Any:
         r = self._replica

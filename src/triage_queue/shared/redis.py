@@ -231,8 +231,11 @@ class RedisLog:
         retries ten times with growing pauses, which hides an outage for
         seconds and may append a command twice): a failure raises
         :class:`RedisLogConnectionError` at once, and the caller decides.
-        ``client_options`` go to ``redis.Redis.from_url`` (``retry``,
-        ``socket_timeout``...).  :meth:`close` closes this client.
+        A server that stops answering (hung, or a network partition) raises
+        it after ``socket_timeout`` (5 s unless given: blocking reads wait
+        in shorter slices).  ``client_options`` go to
+        ``redis.Redis.from_url`` (``retry``, ``socket_timeout``...).
+        :meth:`close` closes this client.
 
         Runtime complexity: O(len(url)); no round trip until first used.
 
@@ -261,7 +264,7 @@ rediss://host[:port][/db] or unix:///path/to/socket
                     raise ValueError("no socket path")
             else:
                 raise ValueError("unknown scheme")
-            options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5.0}
+            options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5.0, "socket_timeout": 5.0}
             options.update(client_options)
             client = redis.Redis.from_url(url, **options)
         except ValueError as exc:
