@@ -331,3 +331,34 @@ def test_m4_a_hung_redis_server_raises_instead_of_blocking_for_ever(own_redis: _
     caller.join(10)
     assert outcome and isinstance(outcome[0], ConnectionError), outcome
     desk.log.close()
+
+
+# -- M1: one thread's odd string fails neither its command nor the others' ----------------
+
+
+def test_m1_redis_lone_surrogate_is_accepted_and_fails_no_other_thread(redis_log_factory: Callable[..., Any]) -> None:
+    desk = SharedDesk(redis_log_factory("m1"), agents=[Agent("ana", capacity=1000)], follow=False)
+    offer = desk.submit(Ticket("T-bad", 0.0, attributes={"note": "caf\udce9"}))
+    assert offer is not None and desk.accept(offer).attributes == {"note": "caf\udce9"}
+    failures: list[BaseException] = []
+
+    def good(i: int) -> None:
+        for j in range(15):
+            try:
+                desk.submit(Ticket(f"G-{i}-{j}", 0.0))
+            except BaseException as exc:
+                failures.append(exc)
+
+    def odd() -> None:
+        for j in range(60):
+            desk.submit(Ticket(f"B-{j}", 0.0, attributes={"note": "\udce9"}))
+
+    threads = [threading.Thread(target=good, args=(i,)) for i in range(6)] + [threading.Thread(target=odd)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    desk.sync()
+    statuses = {desk.status(f"G-{i}-{j}") for i in range(6) for j in range(15)} | {desk.status(f"B-{j}") for j in range(60)}
+    assert statuses <= {"offered", "assigned", "waiting"}

@@ -122,6 +122,9 @@ class _GroupCommit:
                 else:
                     entries = [self._log.append(slot.command) for slot in batch]
             except BaseException as exc:
+                if len(batch) > 1 and not isinstance(exc, ConnectionError | OSError | TimeoutError):
+                    self._one_by_one(batch)  # one command's bad data must not fail the others
+                    continue
                 for slot in batch:
                     slot.error = exc
                     slot.done.set()
@@ -129,6 +132,15 @@ class _GroupCommit:
             for slot, entry in zip(batch, entries, strict=True):
                 slot.entry = entry
                 slot.done.set()
+
+
+    def _one_by_one(self, batch: list[_Slot]) -> None:
+        for slot in batch:
+            try:
+                slot.entry = self._log.append(slot.command)
+            except BaseException as exc:
+                slot.error = exc
+            slot.done.set()
 
 
 class SharedDesk:

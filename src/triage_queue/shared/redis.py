@@ -119,7 +119,8 @@ def _encode(field: str, value: Any) -> str:
     if not isinstance(value, Mapping):
         raise InvalidArgument(field, value, "expected a mapping of plain JSON data")
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        # ASCII: a lone surrogate (a badly decoded form field) travels as \udcxx, as on SQLite.
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidArgument(field, value, f"expected plain JSON data (never pickle): {exc}") from None
 
