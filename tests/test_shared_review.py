@@ -362,3 +362,29 @@ def test_m1_redis_lone_surrogate_is_accepted_and_fails_no_other_thread(redis_log
     desk.sync()
     statuses = {desk.status(f"G-{i}-{j}") for i in range(6) for j in range(15)} | {desk.status(f"B-{j}") for j in range(60)}
     assert statuses <= {"offered", "assigned", "waiting"}
+
+
+# -- M2: a cancelled next_ticket does not strand the offer it made ----------------------
+
+
+def test_m2_cancelled_next_ticket_keeps_its_offer_for_the_next_call(tmp_path: Path) -> None:
+    import asyncio
+
+    from triage_queue.shared import AsyncSharedDesk
+
+    _, desk = _sqlite_desk(tmp_path, offer_timeout=30)
+    waiting = AsyncSharedDesk(desk)
+
+    async def main() -> Any:
+        desk.submit(Ticket("T-1", 0.0))
+        for delay in (0.0, 0.0005, 0.001, 0.002):
+            try:
+                return await asyncio.wait_for(waiting.next_ticket("ana"), delay)
+            except TimeoutError:
+                pass
+        await asyncio.sleep(0.2)  # the cancelled calls' worker threads finish
+        return await waiting.next_ticket("ana", timeout=0.5)
+
+    offer = asyncio.run(main())
+    assert offer is not None and offer.ticket.id == "T-1"
+    assert desk.accept(offer).id == "T-1"

@@ -43,7 +43,16 @@ class AsyncSharedDesk:
     command, run on a worker thread) and, if there is none, waits without
     blocking the event loop until the replica applies an offer to that
     agent (or a second passes, or ``timeout``).  On a thin client it asks
-    again every second.
+    again every second.  If the waiting coroutine is cancelled (say by
+    ``asyncio.wait_for``) while its ``next_for`` runs, an offer that call
+    makes is kept and returned by the agent's next :meth:`next_ticket`.
+
+    As in :class:`~triage_queue.AsyncDispatcher`, :meth:`submit`,
+    :meth:`accept` and the other operations are plain methods: each blocks
+    the event loop for one append and its apply (a millisecond or so on a
+    replica; a round trip to the desk server, up to ``timeout``, on a thin
+    client).  Use ``await call("submit", ticket)`` to run one on a worker
+    thread instead.
 
     Runtime complexity: as the shared desk's operations.
     """
@@ -53,6 +62,7 @@ class AsyncSharedDesk:
         if not isinstance(desk, SharedDesk):
             raise InvalidArgument("desk", desk, "expected a triage_queue.shared.SharedDesk")
         self._desk = desk
+        self._undelivered: dict[str, Offer] = {}  # agent -> an offer made while its waiter was cancelled
 
     @property
     def desk(self) -> SharedDesk:
@@ -80,11 +90,14 @@ class AsyncSharedDesk:
                 loop.call_soon_threadsafe(woken.set)
 
         replica = self._desk.replica
+        kept = self._take_undelivered(agent_id)
+        if kept is not None:
+            return kept
         unsubscribe = None if replica is None else replica.subscribe(hear)
         try:
             while True:
                 woken.clear()
-                offer = await asyncio.to_thread(self._desk.next_for, agent_id)
+                offer = await self._next_for(agent_id)
                 if offer is not None:
                     return offer
                 remaining = None if deadline is None else deadline - loop.time()
@@ -96,6 +109,29 @@ class AsyncSharedDesk:
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+
+    async def _next_for(self, agent_id: str) -> Offer | None:
+        # The next_for command runs on to completion even if the waiter is
+        # cancelled (a timeout): an offer it makes is kept for the agent's
+        # next next_ticket instead of being stranded until it expires.
+        task = asyncio.ensure_future(asyncio.to_thread(self._desk.next_for, agent_id))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._keep(agent_id, done))
+            raise
+
+    def _keep(self, agent_id: str, done: asyncio.Future[Offer | None]) -> None:
+        offer = None if done.cancelled() or done.exception() is not None else done.result()
+        if offer is not None:
+            self._undelivered[agent_id] = offer
+
+    def _take_undelivered(self, agent_id: str) -> Offer | None:
+        offer = self._undelivered.pop(agent_id, None)
+        if offer is None or self._desk.replica is None:
+            return offer
+        pending = {o.id for o in self._desk.offers_for(agent_id)}  # local read: still pending?
+        return offer if offer.id in pending else None
 
     def submit(self, ticket: Ticket) -> Offer | None:
         """:meth:`SharedDesk.submit`.  Runtime complexity: as that method."""
