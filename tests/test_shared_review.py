@@ -388,3 +388,17 @@ def test_m2_cancelled_next_ticket_keeps_its_offer_for_the_next_call(tmp_path: Pa
     offer = asyncio.run(main())
     assert offer is not None and offer.ticket.id == "T-1"
     assert desk.accept(offer).id == "T-1"
+
+
+# -- L4: the replica moves its clock through ManualClock's public API ---------------------
+
+
+def test_l4_replica_does_not_touch_the_clocks_private_state() -> None:
+    import ast
+    import inspect
+
+    from triage_queue.shared import replica
+
+    tree = ast.parse(inspect.getsource(replica))
+    private = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "_now"]
+    assert private == []
