@@ -402,3 +402,20 @@ def test_l4_replica_does_not_touch_the_clocks_private_state() -> None:
     tree = ast.parse(inspect.getsource(replica))
     private = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "_now"]
     assert private == []
+
+
+# -- L1: a log clock a little behind the desk's does not delay timed events by a second ---
+
+
+def test_l1_offer_expires_on_time_when_the_log_clock_is_behind(tmp_path: Path) -> None:
+    log = SqliteLog(str(tmp_path / "desk.db"), clock=lambda: time.time() - 0.05)  # 50 ms behind
+    desk = SharedDesk(log, agents=[Agent("ana")], offer_timeout=0.2, poll=0.01, clock=time.time)
+    try:
+        desk.submit(Ticket("T-1", 0.0))
+        started = time.monotonic()
+        while desk.status("T-1") == "offered" and time.monotonic() - started < 3:
+            time.sleep(0.005)
+        assert desk.status("T-1") != "offered"
+        assert time.monotonic() - started < 0.6
+    finally:
+        desk.close()

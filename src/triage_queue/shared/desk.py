@@ -220,7 +220,7 @@ class SharedDesk:
         self._digest_seconds = digest_seconds
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time asked)
+        self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time to ask again)
         self._replica: Replica | None = None
         self._group = _GroupCommit(log)
         # A thin client's one-round-trip path (append, then wait for the result
@@ -633,10 +633,18 @@ class SharedDesk:
             return
         asked = self._tick_asked
         wall = time.monotonic()
-        if asked is not None and asked[0] == due and wall - asked[1] < 1.0:
+        if asked is not None and asked[0] == due and wall < asked[1]:
             return  # asked already; wait for it to be applied
-        self._tick_asked = (due, wall)
-        self.log.append(encode("tick", {}))
+        entry = self.log.append(encode("tick", {}))
+        self._tick_asked = (due, wall + self._tick_pause(due, entry.time))
+
+    @staticmethod
+    def _tick_pause(due: float, landed: float) -> float:
+        # How long to wait before asking again for the tick due at ``due``: a
+        # second for one applied in time; if the log's clock is behind this
+        # process's, the tick landed early (a no-op) and another is asked
+        # once the log's clock has passed ``due``.
+        return 1.0 if landed >= due else min(1.0, max(0.005, due - landed))
 
     def close(self) -> None:
         """Stop the follower thread (the log stays open: close it yourself).
