@@ -419,3 +419,47 @@ def test_l1_offer_expires_on_time_when_the_log_clock_is_behind(tmp_path: Path) -
         assert time.monotonic() - started < 0.6
     finally:
         desk.close()
+
+
+# -- L2: agents waiting on an idle desk do not fill the log with next_for ------------------
+
+
+def test_l2_waiting_agents_append_nothing_more_on_an_idle_desk(tmp_path: Path) -> None:
+    import asyncio
+
+    from triage_queue.shared import AsyncSharedDesk
+
+    log = SqliteLog(str(tmp_path / "desk.db"))
+    desk = SharedDesk(log, agents=[Agent(f"a{i}") for i in range(6)], poll=0.01, digest_seconds=None)
+    try:
+        before = log.last_position()
+        waiters = [threading.Thread(target=desk.wait_for_ticket, args=(f"a{i}", 2.3)) for i in range(5)]
+        for waiter in waiters:
+            waiter.start()
+        asyncio.run(AsyncSharedDesk(desk).next_ticket("a5", timeout=2.3))
+        for waiter in waiters:
+            waiter.join()
+        ops = [entry.command["op"] for entry in log.read(before, limit=1000)]
+        assert ops.count("next_for") == 6  # one each, not one a second
+        offered = desk.submit(Ticket("T-1", 0.0))  # and a waiter still wakes for a new ticket
+        assert offered is not None
+    finally:
+        desk.close()
+
+
+def test_l2_a_waiting_agent_still_gets_a_ticket_submitted_later(tmp_path: Path) -> None:
+    log = SqliteLog(str(tmp_path / "desk.db"))
+    desk = SharedDesk(log, agents=[Agent("ana", status="away")], poll=0.01, digest_seconds=None)
+    other = SharedDesk(SqliteLog(str(tmp_path / "desk.db")), follow=False)
+    try:
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(desk.wait_for_ticket("ana", 5)))
+        waiter.start()
+        time.sleep(0.1)
+        other.submit(Ticket("T-1", 0.0))  # waits: ana is away
+        time.sleep(0.1)
+        other.set_status("ana", "available")  # routes T-1 to ana in that command
+        waiter.join(6)
+        assert got and got[0] is not None and got[0].ticket.id == "T-1"
+    finally:
+        desk.close()

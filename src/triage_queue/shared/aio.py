@@ -100,12 +100,16 @@ class AsyncSharedDesk:
                 offer = await self._next_for(agent_id)
                 if offer is not None:
                     return offer
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    return None
-                pause = 1.0 if remaining is None else min(1.0, remaining)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), pause)
+                changes = None if replica is None else replica.changes
+                while True:
+                    remaining = None if deadline is None else deadline - loop.time()
+                    if remaining is not None and remaining <= 0:
+                        return None
+                    pause = 1.0 if remaining is None else min(1.0, remaining)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), pause)
+                    if woken.is_set() or replica is None or replica.changes != changes:
+                        break  # ask again only if something changed (no next_for a second on an idle desk)
         finally:
             if unsubscribe is not None:
                 unsubscribe()

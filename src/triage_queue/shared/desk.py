@@ -533,10 +533,11 @@ class SharedDesk:
     def wait_for_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
         """Block until the agent has an offer (see :meth:`next_for`) and
         return it, or None after ``timeout`` seconds.  On a replica the
-        thread sleeps until the replica applies an offer to this agent (or
-        a second passes); a thin client blocks on the log until a command
-        that may make an offer arrives (not other agents' ``next_for``
-        commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
+        thread sleeps until the replica applies an offer to this agent, or
+        a second passes in which the desk changed (an idle desk gets no
+        ``next_for`` commands from waiters); a thin client blocks on the log
+        until a command that may make an offer arrives (not other agents'
+        ``next_for`` commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
         :meth:`next_for` per wake-up."""
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0):
             raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
@@ -554,22 +555,31 @@ class SharedDesk:
             offer = self.next_for(agent_id)
             if offer is not None:
                 return offer
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return None
-            pause = 1.0 if remaining is None else min(1.0, remaining)
-            if r is None:
-                # At most poll x 4 seconds: another agent's next_for (which
-                # does not wake it) may have expired offers that come here.
-                self._await_change(cursor, min(pause, self._poll * 4))
-                continue
-            until = time.monotonic() + pause
-            with r.lock:
-                while r.offered.get(agent_id, 0) == seen:
-                    left = until - time.monotonic()
-                    if left <= 0:
-                        break
-                    r.applied.wait(left)  # woken after every batch the replica applies
+            changes = 0 if r is None else r.changes
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                pause = 1.0 if remaining is None else min(1.0, remaining)
+                if r is None:
+                    # At most poll x 4 seconds: another agent's next_for (which
+                    # does not wake it) may have expired offers that come here.
+                    self._await_change(cursor, min(pause, self._poll * 4))
+                    break
+                if self._wait_for_offer(r, agent_id, seen, pause) or r.changes != changes:
+                    break  # ask again only if something changed (no next_for a second on an idle desk)
+
+    @staticmethod
+    def _wait_for_offer(r: Replica, agent_id: str, seen: int, pause: float) -> bool:
+        # Whether the replica applied an offer to the agent within ``pause`` seconds.
+        until = time.monotonic() + pause
+        with r.lock:
+            while r.offered.get(agent_id, 0) == seen:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return False
+                r.applied.wait(left)  # woken after every batch the replica applies
+        return True
 
     def _await_change(self, cursor: int, pause: float) -> None:
         # A thin client waiting for an offer: block on the log (XREAD BLOCK

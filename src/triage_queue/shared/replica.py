@@ -160,6 +160,8 @@ class _LogTime:
 
 # Commands the replica answers itself rather than its Dispatcher.
 _REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
+# Commands that cannot make a ticket routable for a waiting agent (see Replica.changes).
+_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for", "status", "assigned", "offers_for", "stats", "explain_assignment"}
 
 
 class _Result:
@@ -334,6 +336,9 @@ class Replica:
         self.offered: dict[str, int] = {}  # agent -> offers made to it (live), for waiters
         self.alarms: list[Alarm] = []
         self.applied_count = 0
+        #: Commands applied that may change what can be offered (not a
+        #: next_for, read, heartbeat...): waiters ask again only when it moved.
+        self.changes = 0
         self._diverged = False
         #: This replica's name in the digest commands and snapshots it writes.
         self.ident = new_command_id()[:16]
@@ -701,6 +706,8 @@ class Replica:
             if command.get("reply") and self._publish:
                 self._to_publish.append((command_id, kept.plain()))
             return
+        if op not in _NO_CHANGE_OPS:
+            self.changes += 1
         value: Any = None
         error: BaseException | None = None
         desk = self._desk
