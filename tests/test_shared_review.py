@@ -463,3 +463,24 @@ def test_l2_a_waiting_agent_still_gets_a_ticket_submitted_later(tmp_path: Path) 
         assert got and got[0] is not None and got[0].ticket.id == "T-1"
     finally:
         desk.close()
+
+
+# -- L3: the documented differences from an in-process Dispatcher -------------------------
+
+
+def test_l3_non_json_attribute_values_behave_as_documented(tmp_path: Path) -> None:
+    import datetime
+
+    from triage_queue.errors import InvalidArgument
+
+    _, desk = _sqlite_desk(tmp_path)
+    desk.submit(Ticket("T-1", 0.0))
+    aware = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    ticket = desk.update("T-1", attributes={"pair": (1, 2), "when": aware, "plain": {"a": [1, "x", None, True, 2.5]}})
+    assert ticket.attributes == {"pair": [1, 2], "when": aware.timestamp(), "plain": {"a": [1, "x", None, True, 2.5]}}
+    for bad in (datetime.datetime(2026, 1, 1), b"x", {1: "x"}):
+        with pytest.raises(InvalidArgument, match="attributes"):
+            desk.update("T-1", attributes={"k": bad})
+    with pytest.raises(InvalidArgument, match="ticket_id"):
+        desk.update(object(), severity="high")  # type: ignore[arg-type]
+    assert desk.status("T-1") == "offered"  # state unchanged
