@@ -74,9 +74,10 @@ def _path_of(path: str | os.PathLike[str]) -> str:
 def _command_of(text: Any) -> Any:
     # One entry's command, or a placeholder that replicas skip.
     try:
-        return json.loads(text)
+        command = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
         return malformed(f"not JSON: {exc.__class__.__name__}")
+    return command if command.__class__ is dict else malformed("not a JSON object")
 
 
 def _time_of(value: Any) -> float:
@@ -235,7 +236,7 @@ class SqliteLog:
             commands = json.loads("[" + ",".join([row[2] for row in rows]) + "]")
         except (TypeError, ValueError, RecursionError):
             commands = None
-        if commands is None or len(commands) != len(rows):
+        if commands is None or len(commands) != len(rows) or not all(c.__class__ is dict for c in commands):
             commands = [_command_of(row[2]) for row in rows]  # a malformed entry among them
         return [Entry(row[0], row[1], command) for row, command in zip(rows, commands, strict=True)]
 
