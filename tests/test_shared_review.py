@@ -382,10 +382,9 @@ def test_m2_cancelled_next_ticket_keeps_its_offer_for_the_next_call(tmp_path: Pa
                 return await asyncio.wait_for(waiting.next_ticket("ana"), delay)
             except TimeoutError:
                 pass
-        await asyncio.sleep(0.2)  # the cancelled calls' worker threads finish
-        return await waiting.next_ticket("ana", timeout=0.5)
+        return None  # the event loop ends while the cancelled calls' threads still run
 
-    offer = asyncio.run(main())
+    offer = asyncio.run(main()) or asyncio.run(waiting.next_ticket("ana", timeout=0.5))
     assert offer is not None and offer.ticket.id == "T-1"
     assert desk.accept(offer).id == "T-1"
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 from typing import Any
 
 from triage_queue.dispatch.values import Offer
@@ -33,6 +34,29 @@ from triage_queue.shared.desk import SharedDesk
 from triage_queue.ticket import Ticket
 
 __all__ = ["AsyncSharedDesk"]
+
+
+class _Call:
+    # A next_for on a worker thread whose waiter may be cancelled.
+    __slots__ = ("abandoned", "done", "lock", "offer")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.abandoned = False
+        self.offer: Offer | None = None
+
+    def finish(self, offer: Offer | None) -> bool:
+        # The worker's result; True if the waiter is gone (the worker keeps it).
+        with self.lock:
+            self.done, self.offer = True, offer
+            return self.abandoned and offer is not None
+
+    def abandon(self) -> Offer | None:
+        # The waiter is cancelled: the offer to keep if the worker finished already.
+        with self.lock:
+            self.abandoned = True
+            return self.offer if self.done else None
 
 
 class AsyncSharedDesk:
@@ -117,18 +141,25 @@ class AsyncSharedDesk:
     async def _next_for(self, agent_id: str) -> Offer | None:
         # The next_for command runs on to completion even if the waiter is
         # cancelled (a timeout): an offer it makes is kept for the agent's
-        # next next_ticket instead of being stranded until it expires.
-        task = asyncio.ensure_future(asyncio.to_thread(self._desk.next_for, agent_id))
+        # next next_ticket instead of being stranded until it expires.  The
+        # worker thread or the cancelled waiter, whichever comes second,
+        # keeps it (so it is kept even if the event loop ends meanwhile).
+        call = _Call()
+
+        def work() -> Offer | None:
+            offer = self._desk.next_for(agent_id)
+            if call.finish(offer) and offer is not None:
+                self._undelivered[agent_id] = offer
+            return offer
+
+        task = asyncio.ensure_future(asyncio.to_thread(work))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            task.add_done_callback(lambda done: self._keep(agent_id, done))
+            offer = call.abandon()
+            if offer is not None:
+                self._undelivered[agent_id] = offer
             raise
-
-    def _keep(self, agent_id: str, done: asyncio.Future[Offer | None]) -> None:
-        offer = None if done.cancelled() or done.exception() is not None else done.result()
-        if offer is not None:
-            self._undelivered[agent_id] = offer
 
     def _take_undelivered(self, agent_id: str) -> Offer | None:
         offer = self._undelivered.pop(agent_id, None)
