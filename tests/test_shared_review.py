@@ -483,3 +483,26 @@ def test_l3_non_json_attribute_values_behave_as_documented(tmp_path: Path) -> No
     with pytest.raises(InvalidArgument, match="ticket_id"):
         desk.update(object(), severity="high")  # type: ignore[arg-type]
     assert desk.status("T-1") == "offered"  # state unchanged
+
+
+def test_h4_a_log_restored_from_a_backup_is_noticed_though_positions_are_reused(tmp_path: Path) -> None:
+    from triage_queue.shared import Alarm
+
+    alarms: list[Alarm] = []
+    path, a = _sqlite_desk(tmp_path, agents=[Agent("ana", capacity=5)], on_alarm=alarms.append)
+    a.submit(Ticket("T-0", 0.0))
+    backup = sqlite3.connect(str(tmp_path / "backup.db"))
+    live = sqlite3.connect(path)
+    live.backup(backup)  # a backup taken here...
+    a.submit(Ticket("T-1", 0.0))
+    backup.backup(live)  # ...restored: T-1's submit is gone
+    live.close()
+    backup.close()
+    b = SharedDesk(SqliteLog(path), follow=False)
+    b.submit(Ticket("T-9", 0.0))  # lands at the position T-1's submit had
+    assert a.replica is not None and a.replica.verify() is True
+    assert [alarm.kind for alarm in alarms] == ["log_lost_entries"]
+    a.sync()
+    assert a.status("T-9") == "offered"
+    with pytest.raises(Exception, match="T-1"):
+        a.status("T-1")

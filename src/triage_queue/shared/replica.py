@@ -347,6 +347,7 @@ class Replica:
         self._replay_all = False  # rebuilding from the log's start: no snapshot
         #: The log time of the latest digest command applied.
         self.digest_time = -math.inf
+        self._last_id: Any = None  # the id of the command at self.position (None: unknown)
 
     # -- reading the state --------------------------------------------------------
 
@@ -604,7 +605,7 @@ class Replica:
                     return self.log.read(0, limit=self._batch)
                 continue
             entries = self.log.read(position - 1, limit=self._batch + 1)
-            if entries and entries[0].position == position:
+            if entries and entries[0].position == position and self._holds_last(entries[0]):
                 return entries[1:]
             if not self._check_position():
                 return [e for e in entries if e.position > position]
@@ -624,7 +625,9 @@ class Replica:
             return False
         probe = log.read(self.position - 1, limit=1)
         if probe and probe[0].position == self.position:
-            return False
+            if self._holds_last(probe[0]):
+                return False
+            return self._lost_entries(f"entry {self.position} holds another command (a log restored from a backup?)")
         if self.position > log.last_position():
             self._alarm(Alarm("log_lost_entries", self.position, f"the log ends at {log.last_position()}"))
             self._quiet_until = max(self._quiet_until, self.position)
@@ -639,6 +642,12 @@ class Replica:
         if snap is None or snap.position < self.position:
             return self._lost_entries(f"entry {self.position} is gone and no snapshot covers it")
         return False
+
+    def _holds_last(self, entry: Entry) -> bool:
+        # Whether ``entry`` (at the replica's position) is the one it applied
+        # there: a position reused by a log restored from a backup is not.
+        last = self._last_id
+        return last is None or (isinstance(entry.command, Mapping) and entry.command.get("id") == last)
 
     def _lost_entries(self, detail: str) -> bool:
         # The replica's last entry is gone though no snapshot covers it (not
@@ -669,6 +678,7 @@ class Replica:
         self._digests.clear()
         self._outbox.clear()
         self.digest_time = -math.inf
+        self._last_id = None
 
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
@@ -696,6 +706,7 @@ class Replica:
             op = command["op"]
         except (KeyError, TypeError):
             command_id = op = None
+        self._last_id = command_id  # what the entry at self.position carries (see _holds_last)
         if command_id.__class__ is not str or op.__class__ is not str:
             # Not a command (every replica skips it alike).
             logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
@@ -960,6 +971,7 @@ class Replica:
         self._seen = {agent_id: float(at) for agent_id, at in data["presence"]}
         self._seen_heap = sorted((at, agent_id) for agent_id, at in self._seen.items())
         self._digests = OrderedDict((int(p), str(d)) for p, d in data.get("digests", []))
+        self._last_id = None  # the command at the snapshot's position: not known
         self._snapshot_time = self.time
         self._since_snapshot = 0
         self._unsubscribe = None
