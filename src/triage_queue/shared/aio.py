@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 from typing import Any
 
 from triage_queue.dispatch.values import Offer
@@ -35,6 +36,29 @@ from triage_queue.ticket import Ticket
 __all__ = ["AsyncSharedDesk"]
 
 
+class _Call:
+    # A next_for on a worker thread whose waiter may be cancelled.
+    __slots__ = ("abandoned", "done", "lock", "offer")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.abandoned = False
+        self.offer: Offer | None = None
+
+    def finish(self, offer: Offer | None) -> bool:
+        # The worker's result; True if the waiter is gone (the worker keeps it).
+        with self.lock:
+            self.done, self.offer = True, offer
+            return self.abandoned and offer is not None
+
+    def abandon(self) -> Offer | None:
+        # The waiter is cancelled: the offer to keep if the worker finished already.
+        with self.lock:
+            self.abandoned = True
+            return self.offer if self.done else None
+
+
 class AsyncSharedDesk:
     """Wraps a :class:`SharedDesk` for coroutines, with the API of
     :class:`triage_queue.AsyncDispatcher`.
@@ -43,7 +67,16 @@ class AsyncSharedDesk:
     command, run on a worker thread) and, if there is none, waits without
     blocking the event loop until the replica applies an offer to that
     agent (or a second passes, or ``timeout``).  On a thin client it asks
-    again every second.
+    again every second.  If the waiting coroutine is cancelled (say by
+    ``asyncio.wait_for``) while its ``next_for`` runs, an offer that call
+    makes is kept and returned by the agent's next :meth:`next_ticket`.
+
+    As in :class:`~triage_queue.AsyncDispatcher`, :meth:`submit`,
+    :meth:`accept` and the other operations are plain methods: each blocks
+    the event loop for one append and its apply (a millisecond or so on a
+    replica; a round trip to the desk server, up to ``timeout``, on a thin
+    client).  Use ``await call("submit", ticket)`` to run one on a worker
+    thread instead.
 
     Runtime complexity: as the shared desk's operations.
     """
@@ -53,6 +86,7 @@ class AsyncSharedDesk:
         if not isinstance(desk, SharedDesk):
             raise InvalidArgument("desk", desk, "expected a triage_queue.shared.SharedDesk")
         self._desk = desk
+        self._undelivered: dict[str, Offer] = {}  # agent -> an offer made while its waiter was cancelled
 
     @property
     def desk(self) -> SharedDesk:
@@ -80,22 +114,59 @@ class AsyncSharedDesk:
                 loop.call_soon_threadsafe(woken.set)
 
         replica = self._desk.replica
+        kept = self._take_undelivered(agent_id)
+        if kept is not None:
+            return kept
         unsubscribe = None if replica is None else replica.subscribe(hear)
         try:
             while True:
                 woken.clear()
-                offer = await asyncio.to_thread(self._desk.next_for, agent_id)
+                offer = await self._next_for(agent_id)
                 if offer is not None:
                     return offer
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    return None
-                pause = 1.0 if remaining is None else min(1.0, remaining)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), pause)
+                changes = None if replica is None else replica.changes
+                while True:
+                    remaining = None if deadline is None else deadline - loop.time()
+                    if remaining is not None and remaining <= 0:
+                        return None
+                    pause = 1.0 if remaining is None else min(1.0, remaining)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), pause)
+                    if woken.is_set() or replica is None or replica.changes != changes:
+                        break  # ask again only if something changed (no next_for a second on an idle desk)
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+
+    async def _next_for(self, agent_id: str) -> Offer | None:
+        # The next_for command runs on to completion even if the waiter is
+        # cancelled (a timeout): an offer it makes is kept for the agent's
+        # next next_ticket instead of being stranded until it expires.  The
+        # worker thread or the cancelled waiter, whichever comes second,
+        # keeps it (so it is kept even if the event loop ends meanwhile).
+        call = _Call()
+
+        def work() -> Offer | None:
+            offer = self._desk.next_for(agent_id)
+            if call.finish(offer) and offer is not None:
+                self._undelivered[agent_id] = offer
+            return offer
+
+        task = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            offer = call.abandon()
+            if offer is not None:
+                self._undelivered[agent_id] = offer
+            raise
+
+    def _take_undelivered(self, agent_id: str) -> Offer | None:
+        offer = self._undelivered.pop(agent_id, None)
+        if offer is None or self._desk.replica is None:
+            return offer
+        pending = {o.id for o in self._desk.offers_for(agent_id)}  # local read: still pending?
+        return offer if offer.id in pending else None
 
     def submit(self, ticket: Ticket) -> Offer | None:
         """:meth:`SharedDesk.submit`.  Runtime complexity: as that method."""

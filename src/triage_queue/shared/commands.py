@@ -5,7 +5,10 @@ A command is ``{"op": name, "id": client-chosen id, "args": {...}}`` (plus
 ``"reply": true`` when a thin client waits for the result to be
 published).  Tickets, agents and offers travel in their own ``to_dict``
 forms (a ticket's without the fields that hold their default value, which
-``Ticket.from_dict`` fills in alike); an offer is named by its id.  A result is ``{"ok": value}`` or
+``Ticket.from_dict`` fills in alike); an offer is named by its id; a float
+that JSON cannot hold is ``{"$float": repr}``, and a mapping of the
+caller's whose only key starts with ``$`` travels as ``{"$dict": mapping}``
+so that it never reads back as one of these tags.  A result is ``{"ok": value}`` or
 ``{"error": TriageError.to_dict()}``; an exception that is not the
 library's own (a custom strategy that raises, say) is ``{"failed": class
 name, "message": str}`` and is raised on the other side as
@@ -62,11 +65,19 @@ class CommandFailed(TriageError, RuntimeError):
 class NoReply(TriageError, TimeoutError):
     """No replica published the result of a thin client's command in time
     (is a desk server running?).  The command may still be applied later:
-    retrying with the same command id applies it at most once.
+    ``command_id`` and ``op`` name it, and
+    :meth:`SharedDesk.result <triage_queue.shared.SharedDesk.result>` fetches
+    its result later (a new call would be a second command).
 
-    >>> str(NoReply("no result for command 'c-1' within 5s"))
-    "no result for command 'c-1' within 5s"
+    >>> err = NoReply("no result for command 'c-1' within 5s", command_id="c-1", op="submit")
+    >>> str(err), err.command_id, err.op
+    ("no result for command 'c-1' within 5s", 'c-1', 'submit')
     """
+
+    def __init__(self, message: str, *, command_id: str | None = None, op: str | None = None) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+        self.op = op
 
 
 #: Operations that change the desk, and what each result is.
@@ -158,7 +169,7 @@ def _plain(field: str, value: Any) -> Any:
             if key.__class__ is not str:
                 raise InvalidArgument(field, value, "a shared desk sends mappings with string keys only")
             out[key] = _plain(f"{field}.{key}", item)
-        return out
+        return _escaped(out)
     if isinstance(value, set | frozenset):
         items = [_plain(field, item) for item in value]
         try:
@@ -172,9 +183,19 @@ def _plain(field: str, value: Any) -> Any:
     raise InvalidArgument(field, value, "not plain data: a shared desk sends every argument as JSON")
 
 
+def _escaped(out: dict[str, Any]) -> dict[str, Any]:
+    # A user's mapping whose only key starts with "$" would read back as a
+    # codec tag ({"$float": ...}): it travels wrapped as {"$dict": mapping}.
+    if len(out) == 1 and next(iter(out)).startswith("$"):
+        return {"$dict": out}
+    return out
+
+
 def _unplain(value: Any) -> Any:
     if value.__class__ is dict:
         if len(value) == 1:
+            if "$dict" in value:
+                return {k: _unplain(v) for k, v in value["$dict"].items()}
             if "$float" in value:
                 return float(value["$float"])
             if "$ticket" in value:

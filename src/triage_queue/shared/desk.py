@@ -39,7 +39,7 @@ from triage_queue.ticket import Ticket
 
 __all__ = ["SharedDesk", "open_log"]
 
-_RETRIES = 5
+_RETRY_PAUSE_MAX = 0.5  # seconds between append retries, doubling from 0.05
 
 # Commands after which a waiting agent need not ask again: they make no offer.
 _CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
@@ -122,6 +122,9 @@ class _GroupCommit:
                 else:
                     entries = [self._log.append(slot.command) for slot in batch]
             except BaseException as exc:
+                if len(batch) > 1 and not isinstance(exc, ConnectionError | OSError | TimeoutError):
+                    self._one_by_one(batch)  # one command's bad data must not fail the others
+                    continue
                 for slot in batch:
                     slot.error = exc
                     slot.done.set()
@@ -129,6 +132,15 @@ class _GroupCommit:
             for slot, entry in zip(batch, entries, strict=True):
                 slot.entry = entry
                 slot.done.set()
+
+
+    def _one_by_one(self, batch: list[_Slot]) -> None:
+        for slot in batch:
+            try:
+                slot.entry = self._log.append(slot.command)
+            except BaseException as exc:
+                slot.error = exc
+            slot.done.set()
 
 
 class SharedDesk:
@@ -155,7 +167,8 @@ class SharedDesk:
     ``digest_seconds`` and stores snapshots (every ``snapshot_every``
     commands or ``snapshot_seconds``).  ``clock``: the wall clock that
     decides when to tick (the log's time source).  ``timeout``: seconds a
-    call waits for its result.  ``on_alarm``: called with every
+    call waits for its result, and for the engine to come back (appends are
+    retried with the same command id until then).  ``on_alarm``: called with every
     :class:`Alarm` (divergence, lost entries, resync).
 
     Runtime complexity: each operation costs one append and the apply of
@@ -207,7 +220,7 @@ class SharedDesk:
         self._digest_seconds = digest_seconds
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time asked)
+        self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time to ask again)
         self._replica: Replica | None = None
         self._group = _GroupCommit(log)
         # A thin client's one-round-trip path (append, then wait for the result
@@ -263,38 +276,97 @@ class SharedDesk:
         return self._retry(lambda: self._group.append(command))  # type: ignore[no-any-return]
 
     def _retry(self, call: Callable[[], Any]) -> Any:
+        # Until the call's timeout: an engine restart takes seconds.
         delay = 0.05
-        for attempt in range(_RETRIES):
+        deadline = time.monotonic() + self._timeout
+        while True:
             try:
                 return call()
             except (ConnectionError, OSError, TimeoutError):
-                if attempt == _RETRIES - 1:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise
                 logger.warning("append failed; retrying", exc_info=True)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, _RETRY_PAUSE_MAX)
 
     def _do(self, op: str, args: dict[str, Any]) -> Any:
         r = self._replica
         if r is None:
             command = encode(op, args, reply=True)
             fast = self._append_and_fetch
-            if fast is not None:
-                result = self._retry(lambda: fast(command, block=self._timeout))
-            else:
+            if fast is None:
                 self._append(command)
-                result = self.log.fetch_result(command["id"], block=self._timeout)
+                return self._fetch(command["id"], op, self._timeout)
+            result = self._retry(lambda: fast(command, block=self._timeout))
             if result is None:
-                raise NoReply(
-                    f"no result for command {command['id']!r} ({op}) within {self._timeout:g}s: is a desk server running?"
-                )
+                raise self._no_reply(command["id"], op, self._timeout)
             return raise_or_return(result, op)
         command = encode(op, args)
         entry = self._append(command)
         with r.lock:
             r.sync_to(entry.position, timeout=self._timeout)
             return r.result(command["id"])
+
+    def _fetch(self, command_id: str, op: str, timeout: float) -> Any:
+        # A thin client's wait for the result a replica publishes.
+        result = self.log.fetch_result(command_id, block=timeout)
+        if result is None:
+            raise self._no_reply(command_id, op, timeout)
+        return raise_or_return(result, op)
+
+    @staticmethod
+    def _no_reply(command_id: str, op: str, timeout: float) -> NoReply:
+        return NoReply(
+            f"no result for command {command_id!r} ({op}) within {timeout:g}s: is a desk server running?",
+            command_id=command_id,
+            op=op,
+        )
+
+    def result(self, command_id: str, op: str, *, timeout: float | None = None) -> Any:
+        """The result of an earlier command ``command_id`` (operation ``op``),
+        or raise its error: after a :class:`NoReply`, pass its
+        ``command_id`` and ``op`` instead of calling again (which would be
+        a second command: ``DuplicateTicket`` for a submit, a second
+        ``next_for``).  Waits up to ``timeout`` seconds (default: the desk's)
+        and raises :class:`NoReply` again if there is still none.  On a
+        replica the result must be among the last ``results_kept``.
+        Runtime complexity: O(1) plus the wait.
+
+        >>> import os, tempfile
+        >>> from triage_queue.shared import SqliteLog
+        >>> from triage_queue.shared.commands import NoReply
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.db")
+        >>> SharedDesk(SqliteLog(path), follow=False).close()   # creates the desk
+        >>> thin = SharedDesk(SqliteLog(path), replica=False, timeout=0.05)
+        >>> try:
+        ...     thin.tick()
+        ... except NoReply as err:
+        ...     lost = err
+        >>> server = SharedDesk(SqliteLog(path), poll=0.01)     # a desk server comes up
+        >>> thin.result(lost.command_id, lost.op, timeout=5) is None
+        True
+        >>> server.close()
+        """
+        if not isinstance(command_id, str) or not command_id:
+            raise InvalidArgument("command_id", command_id, "expected the id of a command (NoReply.command_id)")
+        if not isinstance(op, str):
+            raise InvalidArgument("op", op, "expected the operation's name (NoReply.op)")
+        wait = self._timeout if timeout is None else timeout
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not wait >= 0:
+            raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
+        r = self._replica
+        if r is None:
+            return self._fetch(command_id, op, float(wait))
+        deadline = time.monotonic() + wait
+        while True:
+            with r.lock:
+                self.sync()
+                if r.has_result(command_id):
+                    return r.result(command_id)
+            if time.monotonic() >= deadline:
+                raise NoReply(f"no result kept for command {command_id!r} ({op})", command_id=command_id, op=op)
+            time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
 
     def _read(self, op: str, args: dict[str, Any], local: Callable[[], Any]) -> Any:
         r = self._replica
@@ -461,10 +533,11 @@ class SharedDesk:
     def wait_for_ticket(self, agent_id: str, timeout: float | None = None) -> Offer | None:
         """Block until the agent has an offer (see :meth:`next_for`) and
         return it, or None after ``timeout`` seconds.  On a replica the
-        thread sleeps until the replica applies an offer to this agent (or
-        a second passes); a thin client blocks on the log until a command
-        that may make an offer arrives (not other agents' ``next_for``
-        commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
+        thread sleeps until the replica applies an offer to this agent, or
+        a second passes in which the desk changed (an idle desk gets no
+        ``next_for`` commands from waiters); a thin client blocks on the log
+        until a command that may make an offer arrives (not other agents'
+        ``next_for`` commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
         :meth:`next_for` per wake-up."""
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0):
             raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
@@ -482,22 +555,31 @@ class SharedDesk:
             offer = self.next_for(agent_id)
             if offer is not None:
                 return offer
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return None
-            pause = 1.0 if remaining is None else min(1.0, remaining)
-            if r is None:
-                # At most poll x 4 seconds: another agent's next_for (which
-                # does not wake it) may have expired offers that come here.
-                self._await_change(cursor, min(pause, self._poll * 4))
-                continue
-            until = time.monotonic() + pause
-            with r.lock:
-                while r.offered.get(agent_id, 0) == seen:
-                    left = until - time.monotonic()
-                    if left <= 0:
-                        break
-                    r.applied.wait(left)  # woken after every batch the replica applies
+            changes = 0 if r is None else r.changes
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                pause = 1.0 if remaining is None else min(1.0, remaining)
+                if r is None:
+                    # At most poll x 4 seconds: another agent's next_for (which
+                    # does not wake it) may have expired offers that come here.
+                    self._await_change(cursor, min(pause, self._poll * 4))
+                    break
+                if self._wait_for_offer(r, agent_id, seen, pause) or r.changes != changes:
+                    break  # ask again only if something changed (no next_for a second on an idle desk)
+
+    @staticmethod
+    def _wait_for_offer(r: Replica, agent_id: str, seen: int, pause: float) -> bool:
+        # Whether the replica applied an offer to the agent within ``pause`` seconds.
+        until = time.monotonic() + pause
+        with r.lock:
+            while r.offered.get(agent_id, 0) == seen:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return False
+                r.applied.wait(left)  # woken after every batch the replica applies
+        return True
 
     def _await_change(self, cursor: int, pause: float) -> None:
         # A thin client waiting for an offer: block on the log (XREAD BLOCK
@@ -561,10 +643,18 @@ class SharedDesk:
             return
         asked = self._tick_asked
         wall = time.monotonic()
-        if asked is not None and asked[0] == due and wall - asked[1] < 1.0:
+        if asked is not None and asked[0] == due and wall < asked[1]:
             return  # asked already; wait for it to be applied
-        self._tick_asked = (due, wall)
-        self.log.append(encode("tick", {}))
+        entry = self.log.append(encode("tick", {}))
+        self._tick_asked = (due, wall + self._tick_pause(due, entry.time))
+
+    @staticmethod
+    def _tick_pause(due: float, landed: float) -> float:
+        # How long to wait before asking again for the tick due at ``due``: a
+        # second for one applied in time; if the log's clock is behind this
+        # process's, the tick landed early (a no-op) and another is asked
+        # once the log's clock has passed ``due``.
+        return 1.0 if landed >= due else min(1.0, max(0.005, due - landed))
 
     def close(self) -> None:
         """Stop the follower thread (the log stays open: close it yourself).

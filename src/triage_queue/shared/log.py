@@ -33,10 +33,27 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Entry", "Log", "StoredSnapshot", "POSITION_SEQ_BITS"]
+__all__ = ["LATEST_TIME", "Entry", "Log", "StoredSnapshot", "POSITION_SEQ_BITS", "malformed"]
 
 #: Redis positions pack the stream id ``ms-seq`` as ``ms << POSITION_SEQ_BITS | seq``.
 POSITION_SEQ_BITS = 20
+
+#: The latest entry time a replica accepts (seconds, about the year 2286): a
+#: later or non-finite time is a malformed entry's, and the replica keeps the
+#: time of the entry before it.
+LATEST_TIME = 1e10
+
+
+def malformed(reason: str) -> dict[str, Any]:
+    """The command an engine reads back for an entry that is not a command
+    (not JSON, not a JSON object, nested too deeply, no command field): a
+    placeholder with no ``op`` and no ``id``, which every replica skips
+    alike.  Runtime complexity: O(1).
+
+    >>> malformed("not JSON")
+    {'malformed': 'not JSON'}
+    """
+    return {"malformed": str(reason)[:200]}
 
 
 @attrs.frozen

@@ -44,7 +44,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from triage_queue.errors import InvalidArgument, InvalidValue
-from triage_queue.shared.log import POSITION_SEQ_BITS, Entry, StoredSnapshot
+from triage_queue.shared.log import POSITION_SEQ_BITS, Entry, StoredSnapshot, malformed
 
 try:
     import redis
@@ -119,7 +119,8 @@ def _encode(field: str, value: Any) -> str:
     if not isinstance(value, Mapping):
         raise InvalidArgument(field, value, "expected a mapping of plain JSON data")
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        # ASCII: a lone surrogate (a badly decoded form field) travels as \udcxx, as on SQLite.
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidArgument(field, value, f"expected plain JSON data (never pickle): {exc}") from None
 
@@ -231,8 +232,11 @@ class RedisLog:
         retries ten times with growing pauses, which hides an outage for
         seconds and may append a command twice): a failure raises
         :class:`RedisLogConnectionError` at once, and the caller decides.
-        ``client_options`` go to ``redis.Redis.from_url`` (``retry``,
-        ``socket_timeout``...).  :meth:`close` closes this client.
+        A server that stops answering (hung, or a network partition) raises
+        it after ``socket_timeout`` (5 s unless given: blocking reads wait
+        in shorter slices).  ``client_options`` go to
+        ``redis.Redis.from_url`` (``retry``, ``socket_timeout``...).
+        :meth:`close` closes this client.
 
         Runtime complexity: O(len(url)); no round trip until first used.
 
@@ -261,7 +265,7 @@ rediss://host[:port][/db] or unix:///path/to/socket
                     raise ValueError("no socket path")
             else:
                 raise ValueError("unknown scheme")
-            options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5.0}
+            options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 5.0, "socket_timeout": 5.0}
             options.update(client_options)
             client = redis.Redis.from_url(url, **options)
         except ValueError as exc:
@@ -373,10 +377,10 @@ rediss://host[:port][/db] or unix:///path/to/socket
             raw = fields.get(b"c") or fields.get("c")
             try:
                 command = decode(raw.decode() if raw.__class__ is bytes else raw)
-            except (AttributeError, TypeError, ValueError):
+            except (AttributeError, TypeError, ValueError, RecursionError):
                 command = None
             if command.__class__ is not dict:
-                raise InvalidValue("entry", sid, f"{self.stream_key} holds an entry that is not a command")
+                command = malformed(f"{self.stream_key} entry {sid} is not a command")  # replicas skip it
             append(Entry(m << bits | s, m / 1000, command))
         return entries
 

@@ -48,7 +48,7 @@ from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
 from triage_queue.shared.commands import decode_args, decode_result, encode_result, new_command_id
-from triage_queue.shared.log import Entry, Log
+from triage_queue.shared.log import LATEST_TIME, Entry, Log
 from triage_queue.ticket import Ticket
 
 __all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
@@ -76,7 +76,10 @@ class Alarm:
     """Something a replica found wrong: ``kind`` is ``"divergence"`` (its
     state digest differs from another replica's at the same position),
     ``"log_lost_entries"`` (the log no longer has entries it applied) or
-    ``"resynced"`` (it reloaded a snapshot); ``position`` is where.
+    ``"resynced"`` (it reloaded a snapshot) or ``"resync_refused"`` (after
+    a divergence, the only snapshot kept was written by a replica party to
+    the mismatch and the log no longer starts at the desk's ``init``: it
+    keeps its state); ``position`` is where.
 
     >>> Alarm("divergence", 12, "digest 1a2b != 3c4d").kind
     'divergence'
@@ -157,6 +160,8 @@ class _LogTime:
 
 # Commands the replica answers itself rather than its Dispatcher.
 _REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
+# Commands that cannot make a ticket routable for a waiting agent (see Replica.changes).
+_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for", "status", "assigned", "offers_for", "stats", "explain_assignment"}
 
 
 class _Result:
@@ -172,7 +177,7 @@ class _Result:
 
     def plain(self) -> dict[str, Any]:
         if self.data is None:
-            self.data = encode_result(self.op, self.value, self.error)
+            self.data = _plain_result(self.op, self.value, self.error)
         return self.data
 
     def get(self) -> Any:
@@ -181,6 +186,15 @@ class _Result:
         if self.error is not None:
             raise self.error
         return self.value
+
+
+def _plain_result(op: str, value: Any, error: BaseException | None) -> dict[str, Any]:
+    # A result as plain data; one whose encoding raises is published as that
+    # error, never raised into the apply.
+    try:
+        return encode_result(op, value, error)
+    except Exception as exc:
+        return encode_result(op, None, exc)
 
 
 def _call(desk: Dispatcher, op: str, a: dict[str, Any]) -> Any:
@@ -322,9 +336,18 @@ class Replica:
         self.offered: dict[str, int] = {}  # agent -> offers made to it (live), for waiters
         self.alarms: list[Alarm] = []
         self.applied_count = 0
+        #: Commands applied that may change what can be offered (not a
+        #: next_for, read, heartbeat...): waiters ask again only when it moved.
+        self.changes = 0
         self._diverged = False
+        #: This replica's name in the digest commands and snapshots it writes.
+        self.ident = new_command_id()[:16]
+        self._suspects: set[str] = set()  # the replicas party to the latest digest mismatch
+        self._digests_quiet_until = 0  # digest commands replayed by a resync raise no alarm
+        self._replay_all = False  # rebuilding from the log's start: no snapshot
         #: The log time of the latest digest command applied.
         self.digest_time = -math.inf
+        self._last_id: Any = None  # the id of the command at self.position (None: unknown)
 
     # -- reading the state --------------------------------------------------------
 
@@ -537,16 +560,37 @@ class Replica:
 
     def resync(self, reason: str = "asked") -> None:
         """Drop the replica's state and rebuild it from the newest snapshot
-        and the log's tail, without calling listeners.  Runtime complexity:
-        O(snapshot + tail)."""
+        and the log's tail, without calling listeners.  After a divergence
+        (see :meth:`take_divergence`), a snapshot written by either replica
+        party to the mismatch is not trusted: the replica replays the log
+        from its start instead, or, if the log was trimmed, keeps its state
+        and raises a ``resync_refused`` alarm.  Digest commands replayed here
+        raise no new divergence alarm.  Runtime complexity: O(snapshot +
+        tail), or O(log) for a full replay."""
         with self.lock:
-            self._quiet_until = max(self._quiet_until, self.position)
-            self._reset()
+            suspects, self._suspects = self._suspects, set()
             snap = self.log.load_snapshot()
+            if suspects and snap is not None and str(snap.data.get("writer")) in suspects:
+                snap = None  # written by a party to the mismatch: replay the log from its start instead
+                if not self._replayable():
+                    self._alarm(Alarm("resync_refused", self.position, f"{reason}: no trustworthy snapshot kept"))
+                    return
+            self._quiet_until = max(self._quiet_until, self.position)
+            self._digests_quiet_until = max(self._digests_quiet_until, self.log.last_position())
+            self._reset()
             if snap is not None:
                 self._load(snap.position, snap.data)
             self._alarm(Alarm("resynced", self.position, reason))
-            self.catch_up()
+            self._replay_all = snap is None and bool(suspects)
+            try:
+                self.catch_up()
+            finally:
+                self._replay_all = False
+
+    def _replayable(self) -> bool:
+        # Whether the log still begins with the desk's init (never trimmed).
+        first = self.log.read(0, limit=1)
+        return bool(first) and isinstance(first[0].command, Mapping) and first[0].command.get("op") == "init"
 
     def _read_checked(self) -> Sequence[Entry]:
         # The next batch after the replica's position, read together with
@@ -561,7 +605,7 @@ class Replica:
                     return self.log.read(0, limit=self._batch)
                 continue
             entries = self.log.read(position - 1, limit=self._batch + 1)
-            if entries and entries[0].position == position:
+            if entries and entries[0].position == position and self._holds_last(entries[0]):
                 return entries[1:]
             if not self._check_position():
                 return [e for e in entries if e.position > position]
@@ -571,6 +615,8 @@ class Replica:
         # See verify().  Lock held.
         log = self.log
         if self._desk is None:
+            if self._replay_all:
+                return False
             snap = log.load_snapshot()
             if snap is not None and snap.position > self.position:
                 self._load(snap.position, snap.data)
@@ -579,7 +625,9 @@ class Replica:
             return False
         probe = log.read(self.position - 1, limit=1)
         if probe and probe[0].position == self.position:
-            return False
+            if self._holds_last(probe[0]):
+                return False
+            return self._lost_entries(f"entry {self.position} holds another command (a log restored from a backup?)")
         if self.position > log.last_position():
             self._alarm(Alarm("log_lost_entries", self.position, f"the log ends at {log.last_position()}"))
             self._quiet_until = max(self._quiet_until, self.position)
@@ -591,7 +639,23 @@ class Replica:
             self._reset()
             self._load(snap.position, snap.data)
             return True
+        if snap is None or snap.position < self.position:
+            return self._lost_entries(f"entry {self.position} is gone and no snapshot covers it")
         return False
+
+    def _holds_last(self, entry: Entry) -> bool:
+        # Whether ``entry`` (at the replica's position) is the one it applied
+        # there: a position reused by a log restored from a backup is not.
+        last = self._last_id
+        return last is None or (isinstance(entry.command, Mapping) and entry.command.get("id") == last)
+
+    def _lost_entries(self, detail: str) -> bool:
+        # The replica's last entry is gone though no snapshot covers it (not
+        # trimmed: lost, say by a Redis failover, while more was appended).
+        self._alarm(Alarm("log_lost_entries", self.position, detail))
+        self._quiet_until = max(self._quiet_until, self.position)
+        self._resync_quietly()
+        return True
 
     def _resync_quietly(self) -> None:
         self._reset()
@@ -614,6 +678,7 @@ class Replica:
         self._digests.clear()
         self._outbox.clear()
         self.digest_time = -math.inf
+        self._last_id = None
 
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
@@ -628,6 +693,8 @@ class Replica:
     def _apply(self, entry: Entry) -> None:
         command = entry.command
         when = entry.time
+        if when.__class__ is not float or not when <= LATEST_TIME:
+            when = self._sane_time(entry)
         if when > self.time:
             self.time = when
             self._clock.now = when  # log time never goes back
@@ -639,6 +706,7 @@ class Replica:
             op = command["op"]
         except (KeyError, TypeError):
             command_id = op = None
+        self._last_id = command_id  # what the entry at self.position carries (see _holds_last)
         if command_id.__class__ is not str or op.__class__ is not str:
             # Not a command (every replica skips it alike).
             logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
@@ -649,6 +717,8 @@ class Replica:
             if command.get("reply") and self._publish:
                 self._to_publish.append((command_id, kept.plain()))
             return
+        if op not in _NO_CHANGE_OPS:
+            self.changes += 1
         value: Any = None
         error: BaseException | None = None
         desk = self._desk
@@ -684,6 +754,16 @@ class Replica:
         if command.get("reply") and self._publish:
             self._to_publish.append((command_id, result.plain()))
 
+    def _sane_time(self, entry: Entry) -> float:
+        # An entry whose time is not a time (a row written by hand, an id
+        # far in the future): the time of the entry before it, in every
+        # replica alike.
+        when = entry.time
+        if when.__class__ is int and when <= LATEST_TIME:
+            return float(when)
+        logger.warning("an entry at position %s has time %.60r: using %r", entry.position, when, self.time)
+        return self.time if self.time > -math.inf else 0.0
+
     def _flush_publish(self) -> None:
         pending, self._to_publish = self._to_publish, []
         if pending:
@@ -697,7 +777,7 @@ class Replica:
             else:
                 for command_id, data in pending:
                     self.log.publish_result(command_id, data)
-        except (ConnectionError, OSError):  # another replica publishes them, or the client retries
+        except (ConnectionError, OSError, TriageError):  # another replica publishes them, or the client retries
             logger.warning("could not publish %d result(s)", len(pending), exc_info=True)
 
     # -- creating, presence, digests ---------------------------------------------
@@ -771,10 +851,11 @@ class Replica:
         args = command.get("args") or {}
         of, theirs = args.get("of"), args.get("digest")
         own = self._digests.get(of) if isinstance(of, int) else None
-        if own is not None and theirs is not None and own != theirs:
+        if own is not None and theirs is not None and own != theirs and position > self._digests_quiet_until:
             detail = f"this replica's digest {own[:12]} != {str(theirs)[:12]} from {args.get('by')!r}"
             self._alarm(Alarm("divergence", position, detail))
             self._diverged = True
+            self._suspects = {self.ident, str(args.get("replica"))}
             if self._listeners and self._live and position > self._quiet_until:
                 # Listeners hear it too, after the batch, as the desk's own events.
                 changes = {"position": position, "of": of, "digest": own, "theirs": str(theirs), "by": str(args.get("by", ""))}
@@ -811,7 +892,8 @@ class Replica:
         :meth:`recent_digest`).  Runtime complexity: O(1)."""
         recent = self.recent_digest()
         of, digest = (None, None) if recent is None else recent
-        return {"op": "digest", "id": new_command_id(), "args": {"of": of, "digest": digest, "by": by}}
+        args = {"of": of, "digest": digest, "by": by, "replica": self.ident}
+        return {"op": "digest", "id": new_command_id(), "args": args}
 
     def _deliver(self, event: Event) -> None:
         if event.kind.value == "offered" and event.agent_id is not None:
@@ -889,6 +971,7 @@ class Replica:
         self._seen = {agent_id: float(at) for agent_id, at in data["presence"]}
         self._seen_heap = sorted((at, agent_id) for agent_id, at in self._seen.items())
         self._digests = OrderedDict((int(p), str(d)) for p, d in data.get("digests", []))
+        self._last_id = None  # the command at the snapshot's position: not known
         self._snapshot_time = self.time
         self._since_snapshot = 0
         self._unsubscribe = None
@@ -914,6 +997,7 @@ class Replica:
             data = self._state_data()
             position = self.position
             data["time"] = self.time
+            data["writer"] = self.ident
             self._since_snapshot = 0
             self._snapshot_time = self.time
         self.log.store_snapshot(position, data)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from triage_queue.errors import InvalidArgument
-from triage_queue.shared.log import Entry, StoredSnapshot
+from triage_queue.shared.log import LATEST_TIME, Entry, StoredSnapshot, malformed
 
 __all__ = ["SqliteLog"]
 
@@ -69,6 +69,23 @@ def _path_of(path: str | os.PathLike[str]) -> str:
     if os.path.isdir(path):
         raise InvalidArgument("path", path, "is a folder, not a database file")
     return path
+
+
+def _command_of(text: Any) -> Any:
+    # One entry's command, or a placeholder that replicas skip.
+    try:
+        command = json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return malformed(f"not JSON: {exc.__class__.__name__}")
+    return command if command.__class__ is dict else malformed("not a JSON object")
+
+
+def _time_of(value: Any) -> float:
+    # The time of the last entry, ignoring one that is not a sane time (a
+    # row written by hand): time then goes on from the clock.
+    if value.__class__ is float and -math.inf < value <= LATEST_TIME:
+        return float(value)
+    return -math.inf
 
 
 class SqliteLog:
@@ -171,7 +188,7 @@ class SqliteLog:
             row = conn.execute("SELECT time FROM entries ORDER BY position DESC LIMIT 1").fetchone()
             if row is None:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'time'").fetchone()
-            last = row[0] if row is not None else -math.inf
+            last = _time_of(row[0]) if row is not None else -math.inf
             now = self._clock()
             if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
                 raise InvalidArgument("clock", now, "the log's clock must give finite seconds")
@@ -215,7 +232,12 @@ class SqliteLog:
         if not rows:
             return []
         # One parse for the whole batch: far cheaper than one per entry.
-        commands = json.loads("[" + ",".join([row[2] for row in rows]) + "]")
+        try:
+            commands = json.loads("[" + ",".join([row[2] for row in rows]) + "]")
+        except (TypeError, ValueError, RecursionError):
+            commands = None
+        if commands is None or len(commands) != len(rows) or not all(c.__class__ is dict for c in commands):
+            commands = [_command_of(row[2]) for row in rows]  # a malformed entry among them
         return [Entry(row[0], row[1], command) for row, command in zip(rows, commands, strict=True)]
 
     def last_position(self) -> int:
