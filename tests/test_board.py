@@ -450,7 +450,7 @@ def test_demo_driver_moves_the_desk() -> None:
 
 def test_cli_board_demo_serves_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m triage_queue board --demo --port 0 --seconds S` serves the
-    board, prints its URL, and stops by itself; --help says --desk is to come."""
+    board, prints its URL, and stops by itself; --help describes --desk."""
     result: list[int] = []
     thread = threading.Thread(
         target=lambda: result.append(main(["board", "--demo", "--port", "0", "--seconds", "1.5", "--speed", "100"]))
