@@ -21,6 +21,7 @@ waiting ticket it has not passed on and that is not held for another.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 import threading
 import time
@@ -765,7 +766,10 @@ class Desk:
         res.pending[offer_id] = offer
         res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
-            self.sched.schedule_expiry(expires, offer_id)
+            sched = self.sched  # Scheduler.schedule_expiry, inline (once per offer)
+            heapq.heappush(sched.expiry, (expires, offer_id))
+            if expires < sched.due_at:  # noqa: PLR1730 - no builtin call on the hot path
+                sched.due_at = expires
         state.load[slot] += 1  # the roster keeps a load entry for every capacity key
         state.offered += 1
         state.last_offer = count

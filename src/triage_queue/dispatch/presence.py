@@ -29,7 +29,7 @@ from collections.abc import Container
 from typing import Any
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus
-from triage_queue.errors import InvalidArgument, InvalidValue
+from triage_queue.errors import Empty, InvalidArgument, InvalidValue
 from triage_queue.heap import IndexedHeap
 from triage_queue.selection import LeastLoaded, LongestIdle, MostProficient, RoundRobin, Selection
 from triage_queue.ticket import SkillSet, Ticket
@@ -226,9 +226,10 @@ class Presence:
             else:
                 continue
             heap = profile.free[slot]
-            if not heap:
+            try:
+                agent_id, order = heap.peekitem()
+            except Empty:  # no one free in this capacity key (cheaper than a truth test first)
                 continue
-            agent_id, order = heap.peekitem()
             if passed and agent_id in passed:
                 found = first_not_in(heap, passed)
                 if found is None:
