@@ -32,7 +32,7 @@ from triage_queue import (
     UnknownAgent,
     UnknownTicket,
 )
-from triage_queue.shared import Alarm, AsyncSharedDesk, CommandFailed, NoReply, SharedDesk, SqliteLog
+from triage_queue.shared import Alarm, AsyncSharedDesk, CommandFailed, NoReply, SharedDesk, SqliteLog, open_log
 from triage_queue.shared.commands import encode
 from triage_queue.shared.log import Log
 
@@ -420,3 +420,27 @@ def test_entries_that_are_not_commands_are_skipped_alike(make_log: MakeLog, desk
         a.replica.result("j")
     with pytest.raises(InvalidTicket):
         b.replica.result("m")
+
+
+def test_open_log_names_the_desk_on_redis_and_opens_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """``open_log(url, name)`` opens both engines from a URL (on Redis the
+    stream is named after the desk; it raised TypeError before), and a desk
+    opened through it works."""
+    sqlite_log = open_log(f"sqlite:///{tmp_path / 'desk.db'}")
+    assert isinstance(sqlite_log, SqliteLog)
+    try:
+        info = request.getfixturevalue("redis_server_info")
+    except pytest.FixtureLookupError:
+        if CI:
+            pytest.fail("the redis_server_info fixture is missing (tests/conftest.py)")
+        pytest.skip("the redis_server_info fixture is not available")
+    for log in (sqlite_log, open_log(info["url"], name="eu")):
+        with SharedDesk(log, agents=[Agent("ana")], name="eu", follow=False) as desk:
+            assert desk.submit(Ticket("T-1", 0.0)) is not None
+            assert desk.status("T-1") == "offered"
+        log.close()
+    redis_log = open_log(info["url"], name="eu")
+    assert getattr(redis_log, "name", None) == "eu"
+    redis_log.close()
+    with pytest.raises(InvalidArgument, match="name"):
+        open_log(info["url"], name="not a name!")

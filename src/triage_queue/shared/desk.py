@@ -45,10 +45,13 @@ _RETRY_PAUSE_MAX = 0.5  # seconds between append retries, doubling from 0.05
 _CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
 
 
-def open_log(url: str) -> Log:
-    """The log a URL names: ``sqlite:///path`` (a :class:`SqliteLog`) or
-    ``redis://...`` (a ``RedisLog``, with the ``redis`` extra).  Raises
-    :class:`InvalidArgument` for anything else.  Runtime complexity: O(1).
+def open_log(url: str, name: str = "desk") -> Log:
+    """The log a URL names, for the desk called ``name``: ``sqlite:///path``
+    (a :class:`SqliteLog`) or ``redis://host[:port][/db]``, ``rediss://...``,
+    ``unix:///socket`` (a ``RedisLog`` whose stream is named after the desk,
+    with the ``redis`` extra; ``name`` is not used by SQLite, which holds one
+    desk per file).  Raises :class:`InvalidArgument` for anything else.
+    Runtime complexity: O(1).
 
     >>> open_log("ftp://x")
     Traceback (most recent call last):
@@ -62,11 +65,9 @@ def open_log(url: str) -> Log:
 
         return SqliteLog(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from triage_queue.shared import redis as redis_engine  # type: ignore[attr-defined,unused-ignore]
+        from triage_queue.shared.redis import RedisLog
 
-        engine: Any = redis_engine.RedisLog
-        from_url = getattr(engine, "from_url", None)
-        return from_url(url) if from_url is not None else engine(url)  # type: ignore[no-any-return]
+        return RedisLog.from_url(url, name)
     raise InvalidArgument("url", url, "expected sqlite:///path or redis://host:port/db")
 
 
