@@ -444,3 +444,25 @@ def test_open_log_names_the_desk_on_redis_and_opens_sqlite(request: pytest.Fixtu
     redis_log.close()
     with pytest.raises(InvalidArgument, match="name"):
         open_log(info["url"], name="not a name!")
+
+
+def test_position_and_waiting_answer_as_the_dispatchers_queue(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """``position`` and ``waiting`` give what ``Dispatcher.queue`` gives for
+    the same calls, on a replica and on a thin client (through the log),
+    and a ticket that is not waiting raises UnknownTicket alike."""
+    server = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", poll=0.01)
+    thin = SharedDesk(make_log(), replica=False, timeout=5.0)
+    desks += [server, thin]
+    one = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")], name="eu")
+    for d in (server, one):
+        for i, severity in enumerate(["low", "low", "critical", "normal"]):
+            d.submit(Ticket(f"T-{i}", float(i), severity=severity))
+    server.sync()
+    expected = {f"T-{i}": one.queue.position(f"T-{i}") for i in range(1, 4)}
+    assert sorted(expected.values()) == [0, 1, 2]
+    for d in (server, thin):
+        assert {ticket_id: d.position(ticket_id) for ticket_id in expected} == expected
+        assert d.waiting() == len(one.queue) == 3
+        for gone in ("T-0", "T-9"):  # offered to ana; never submitted
+            with pytest.raises(UnknownTicket):
+                d.position(gone)

@@ -409,6 +409,30 @@ class SharedDesk:
         as :meth:`status` is.  Runtime complexity: O(T)."""
         return self._read("assigned", {"agent_id": agent_id}, lambda: self._desk().assigned(agent_id))  # type: ignore[no-any-return]
 
+    def position(self, ticket_id: str) -> int:
+        """How many tickets are ahead of this waiting one (0 = next to be
+        served): ``Dispatcher.queue.position``, read as :meth:`status` is.
+        Raises :class:`UnknownTicket` for a ticket that is not in the queue
+        (offered, assigned, completed, cancelled or never submitted).
+        Runtime complexity: O(log n) (the first call builds the replica's
+        position index, O(n log n)).
+
+        >>> import os, tempfile
+        >>> from triage_queue.shared import SqliteLog
+        >>> desk = SharedDesk(SqliteLog(os.path.join(tempfile.mkdtemp(), "d.db")), follow=False)
+        >>> for i in range(3): _ = desk.submit(Ticket(f"T-{i}", float(i)))
+        >>> desk.position("T-0"), desk.position("T-2"), desk.waiting()
+        (0, 2, 3)
+        >>> desk.close()
+        """
+        return self._read("position", {"ticket_id": ticket_id}, lambda: self._desk().queue.position(ticket_id))  # type: ignore[no-any-return]
+
+    def waiting(self) -> int:
+        """How many tickets are in the queue (``len(Dispatcher.queue)``: not
+        yet offered, or held for an agent), read as :meth:`status` is.
+        Runtime complexity: O(1)."""
+        return self._read("waiting", {}, lambda: len(self._desk().queue))  # type: ignore[no-any-return]
+
     # -- offers ---------------------------------------------------------------------
 
     def next_for(self, agent_id: str) -> Offer | None:

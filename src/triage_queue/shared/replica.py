@@ -47,7 +47,7 @@ from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
-from triage_queue.shared.commands import decode_args, decode_result, encode_result, new_command_id
+from triage_queue.shared.commands import READS, decode_args, decode_result, encode_result, new_command_id
 from triage_queue.shared.log import LATEST_TIME, Entry, Log
 from triage_queue.ticket import Ticket
 
@@ -161,7 +161,7 @@ class _LogTime:
 # Commands the replica answers itself rather than its Dispatcher.
 _REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
 # Commands that cannot make a ticket routable for a waiting agent (see Replica.changes).
-_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for", "status", "assigned", "offers_for", "stats", "explain_assignment"}
+_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for"} | set(READS)
 
 
 class _Result:
@@ -241,6 +241,10 @@ def _call(desk: Dispatcher, op: str, a: dict[str, Any]) -> Any:
         return desk.stats()
     if op == "explain_assignment":
         return desk.explain_assignment(a["ticket_id"])
+    if op == "position":
+        return desk.queue.position(a["ticket_id"])
+    if op == "waiting":
+        return len(desk.queue)
     raise InvalidArgument("op", op, "not an operation of a shared desk")
 
 
