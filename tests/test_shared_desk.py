@@ -8,6 +8,7 @@ sends silent agents away, and a diverged replica is caught and resynced."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -466,3 +467,34 @@ def test_position_and_waiting_answer_as_the_dispatchers_queue(make_log: MakeLog,
         for gone in ("T-0", "T-9"):  # offered to ana; never submitted
             with pytest.raises(UnknownTicket):
                 d.position(gone)
+
+
+def test_a_joining_replica_does_not_log_the_history_warnings_again(
+    make_log: MakeLog, desks: list[SharedDesk], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dispatcher's warnings ("ticket ... is unroutable") are logged when
+    a command is applied live, not again by a replica replaying the history
+    when it joins (one line per past ticket on a big desk) or by a snapshot
+    it loads; a new one is logged as before."""
+
+    def unroutable() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "triage_queue.dispatch" and "unroutable" in r.getMessage()]
+
+    caplog.set_level(logging.WARNING, logger="triage_queue.dispatch")
+    first = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", follow=False)
+    desks.append(first)
+    for i in range(5):
+        first.submit(Ticket(f"T-{i}", 0.0, skills=["billing"]))
+    assert len(unroutable()) == 5
+    joiner = SharedDesk(make_log(), follow=False)  # replays the five submits
+    desks.append(joiner)
+    assert joiner.status("T-4") == "waiting"
+    assert len(unroutable()) == 5
+    assert first.replica is not None
+    first.replica.maybe_snapshot(force=True)
+    from_snapshot = SharedDesk(make_log(), follow=False)  # loads the snapshot
+    desks.append(from_snapshot)
+    assert from_snapshot.status("T-4") == "waiting"
+    assert len(unroutable()) == 5
+    joiner.submit(Ticket("T-new", 0.0, skills=["billing"]))  # live: logged
+    assert unroutable()[5:] == ["ticket 'T-new' is unroutable: no agent on the roster has skills 'billing' >= 1"]

@@ -55,6 +55,38 @@ __all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
 
 logger = logging.getLogger("triage_queue.shared")
 
+
+
+class _ReplayFilter(logging.Filter):
+    # Drops the dispatcher's warnings (and lower) logged by a thread while it
+    # replays history (a replica joining, catching up or resyncing): every
+    # replica logged them when the commands were first applied, and a replica
+    # joining a big desk would log one "ticket ... is unroutable" per ticket
+    # of the past.  Errors pass; other threads are not affected.
+
+    def __init__(self) -> None:
+        super().__init__("triage_queue.dispatch")
+        self.replaying: dict[int, int] = {}  # thread ident -> nesting depth (each thread writes its own key)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or threading.get_ident() not in self.replaying
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        ident = threading.get_ident()
+        replaying = self.replaying
+        replaying[ident] = replaying.get(ident, 0) + 1
+        try:
+            yield
+        finally:
+            depth = replaying.pop(ident) - 1
+            if depth:
+                replaying[ident] = depth
+
+
+_replay_filter = _ReplayFilter()
+logging.getLogger("triage_queue.dispatch").addFilter(_replay_filter)
+
 #: The format name and version of a shared desk's stored snapshots.
 SNAPSHOT_FORMAT = ("triage-queue/shared", 1)
 
@@ -469,7 +501,7 @@ class Replica:
         in batches.  Return the position reached.  Runtime complexity:
         O(snapshot + tail).
         """
-        with self.lock:
+        with self.lock, _replay_filter.quiet():
             live = self._live
             self.set_live(False)
             try:
@@ -687,9 +719,15 @@ class Replica:
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
         apply = self._apply
-        for entry in entries:
-            if entry.position > self.position:
-                apply(entry)
+        if self.position < self._quiet_until:
+            with _replay_filter.quiet():  # entries applied before a resync: history
+                for entry in entries:
+                    if entry.position > self.position:
+                        apply(entry)
+        else:
+            for entry in entries:
+                if entry.position > self.position:
+                    apply(entry)
         self.applied.notify_all()
         if self._outbox:
             self._deliver_outbox()
@@ -953,6 +991,10 @@ class Replica:
 
     def _load(self, position: int, data: Mapping[str, Any]) -> None:
         # Lock held.
+        with _replay_filter.quiet():  # restoring history
+            self._load_quietly(position, data)
+
+    def _load_quietly(self, position: int, data: Mapping[str, Any]) -> None:
         if data.get("format") != SNAPSHOT_FORMAT[0] or data.get("version") != SNAPSHOT_FORMAT[1]:
             raise InvalidArgument(
                 "snapshot.format", data.get("format"), f"not a shared desk snapshot of version {SNAPSHOT_FORMAT[1]}"
