@@ -498,3 +498,17 @@ def test_a_joining_replica_does_not_log_the_history_warnings_again(
     assert len(unroutable()) == 5
     joiner.submit(Ticket("T-new", 0.0, skills=["billing"]))  # live: logged
     assert unroutable()[5:] == ["ticket 'T-new' is unroutable: no agent on the roster has skills 'billing' >= 1"]
+
+
+def test_the_shared_desk_page_links_to_deployment_sections_that_exist() -> None:
+    """docs/shared.md has no placeholder left ("... go here"), and every link
+    it makes into docs/deployment.md names a heading of that page."""
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    page = (docs / "shared.md").read_text()
+    assert "go here" not in page
+    headings = re.findall(r"^#+ (.+)$", (docs / "deployment.md").read_text(), flags=re.MULTILINE)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    linked = re.findall(r"\(deployment\.md#([^)]+)\)", page)
+    assert linked and set(linked) <= anchors, set(linked) - anchors
