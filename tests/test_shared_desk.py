@@ -512,3 +512,26 @@ def test_the_shared_desk_page_links_to_deployment_sections_that_exist() -> None:
     anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
     linked = re.findall(r"\(deployment\.md#([^)]+)\)", page)
     assert linked and set(linked) <= anchors, set(linked) - anchors
+
+
+def test_async_next_ticket_on_a_thin_client_wakes_on_the_log(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """On a thin client, next_ticket wakes when another process's submit
+    lands in the log (as wait_for_ticket does), not at its next one-second
+    re-ask; several coroutines wait at once."""
+    server = SharedDesk(make_log(), agents=[Agent("ana"), Agent("bo")], name="eu", poll=0.01)
+    thin = SharedDesk(make_log(), replica=False, timeout=5.0, poll=0.01)
+    desks += [server, thin]
+    d = AsyncSharedDesk(thin)
+
+    async def main() -> tuple[list[Any], float]:
+        waiting = [asyncio.ensure_future(d.next_ticket(agent, timeout=5)) for agent in ("ana", "bo")]
+        await asyncio.sleep(0.3)  # both asked once and are waiting
+        for i in range(2):
+            await asyncio.to_thread(server.submit, Ticket(f"T-{i}", 0.0))
+        submitted = time.monotonic()
+        offers = await asyncio.gather(*waiting)
+        return offers, time.monotonic() - submitted
+
+    offers, latency = asyncio.run(main())
+    assert sorted((o.agent_id, o.ticket.id) for o in offers) == [("ana", "T-0"), ("bo", "T-1")]
+    assert latency < 0.5  # asked again on the log's news, not at the next second
