@@ -143,6 +143,7 @@ class TicketQueue:
         # The store's optional fast paths (TicketStore), or None.
         self._insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] | None = getattr(store, "insert_new", None)
         self._pop_best: Callable[[], Ticket | None] | None = getattr(store, "pop_best", None)
+        self._ordered_tickets: Callable[[], list[Ticket]] | None = getattr(store, "ordered_tickets", None)
         insert_plain: Callable[[Ticket, tuple[Any, ...]], bool] | None = getattr(store, "insert_plain", None)
         if insert_plain is None and self._insert_new is not None:
             insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] = self._insert_new
@@ -715,6 +716,9 @@ class TicketQueue:
         with self._lock:
             if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
+            ordered_tickets = self._ordered_tickets
+            if ordered_tickets is not None:
+                return iter(ordered_tickets())
             return iter([ticket for ticket, _ in self._store.ordered()])
 
     def __repr__(self) -> str:

@@ -98,7 +98,11 @@ class TicketStore(Protocol):
     if it is), ``insert_plain(ticket, priority) -> bool`` (``insert_new``
     into the lane ``(ticket.skills, ticket.channel, None)``) and
     ``pop_best() -> Ticket | None`` (``pop_first(None)`` without the
-    priority), as :class:`MemoryStore` has; a queue uses them when present.
+    priority), ``ordered_tickets() -> list[Ticket]`` (:meth:`ordered`
+    without the priorities) and ``bulk_load_entries(tickets, entries,
+    lanes)`` (``bulk_load`` from three lists in step, the entries being
+    ``(*priority, ticket.id)``), as :class:`MemoryStore` has; a queue uses
+    them when present.
     """
 
     def __len__(self) -> int:
@@ -529,6 +533,23 @@ class MemoryStore:
         entries = [e for part in self._partitions.values() for e in part.index.values()]
         entries.sort()
         return [(tickets[e[-1]], e[:-1]) for e in entries]
+
+    def ordered_tickets(self) -> list[Ticket]:
+        """Every ticket in service order: :meth:`ordered` without the
+        priorities (no pair or priority tuple made per ticket).
+
+        Runtime complexity: O(n log n).
+
+        >>> from triage_queue import Ticket
+        >>> store, a, b = MemoryStore(), Ticket("a", 0.0), Ticket("b", 0.0)
+        >>> store.insert(a, (1.0, 0), (a.skills, None, None)); store.insert(b, (0.0, 1), (b.skills, None, None))
+        >>> [t.id for t in store.ordered_tickets()]
+        ['b', 'a']
+        """
+        tickets = self._tickets
+        entries = [e for part in self._partitions.values() for e in part.index.values()]
+        entries.sort()
+        return [tickets[e[-1]] for e in entries]
 
     # -- writing ------------------------------------------------------------
 
