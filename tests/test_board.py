@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import shutil
 import socket
@@ -392,6 +393,45 @@ def test_malformed_last_event_id_resyncs_and_frees_its_place() -> None:
 
 
 # -- HTTP hardening -----------------------------------------------------------------
+
+
+def test_connections_are_capped_and_slow_requests_dropped() -> None:
+    """Half-sent requests cannot exhaust the server (slowloris): beyond
+    max_connections a connection gets 503 at once, a request trickled byte
+    by byte is closed after header_timeout in all, and then the board
+    serves again (review 13a #4)."""
+    desk = make_desk()
+    with Board(desk) as board, board.serve(max_connections=3, header_timeout=0.6) as server:
+        host = f"Host: 127.0.0.1:{server.port}\r\n".encode()
+        held = []
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET /state HTTP/1.1\r\n" + host)
+            held.append(sock)
+        time.sleep(0.1)
+        status, headers, body = get(server.url + "state")
+        assert status == 503 and headers["Retry-After"] == "10" and b"too many connections" in body
+        started = time.monotonic()
+        trickled = held[0]
+        with pytest.raises(OSError):
+            for _ in range(60):  # one byte every 0.05 s: each read is quick, the whole request is not
+                trickled.sendall(b"X")
+                time.sleep(0.05)
+                if trickled.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    raise ConnectionResetError("closed by the server")
+        assert time.monotonic() - started < 2.5
+        for sock in held:  # every half-sent request was closed, unanswered
+            sock.settimeout(3)
+            assert sock.recv(100) == b""
+            sock.close()
+        deadline = time.monotonic() + 3  # their threads end just after the sockets close
+        while get(server.url + "state")[0] != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with pytest.raises(InvalidArgument):
+            board.serve(max_connections=0)
+        with pytest.raises(InvalidArgument):
+            board.serve(header_timeout=math.nan)
 
 
 def test_page_headers_and_request_limits(served: Any) -> None:

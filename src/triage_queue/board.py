@@ -41,6 +41,7 @@ import logging
 import math
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -588,7 +589,10 @@ class Board:
         """
         return BoardApp(self)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> BoardServer:
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, max_connections: int | None = None,
+        header_timeout: float = 10.0,
+    ) -> BoardServer:
         """Start an HTTP server for this board on a thread of its own and
         return it, already accepting requests (``port=0``: a free port; see
         :attr:`BoardServer.url`).  Bound to the loopback interface by
@@ -596,8 +600,16 @@ class Board:
         (against DNS rebinding).  Pass ``host="0.0.0.0"`` only behind your
         own authentication: the board has none.
 
-        Raises :class:`InvalidArgument` for a bad host or port, and
-        :class:`OSError` if the address cannot be bound.
+        At most ``max_connections`` connections are served at once (default
+        ``max_clients + 64``; each holds a thread): more are answered 503
+        and closed at once.  A connection has ``header_timeout`` seconds to
+        send a whole request line and headers (and an idle keep-alive
+        connection that long to send its next request), however slowly it
+        trickles them, or it is closed.
+
+        Raises :class:`InvalidArgument` for a bad host, port,
+        ``max_connections`` (1 to 10,000) or ``header_timeout`` (0.01 to
+        3600 seconds), and :class:`OSError` if the address cannot be bound.
 
         Runtime complexity: O(1).
 
@@ -609,7 +621,11 @@ class Board:
         if not isinstance(host, str) or not host or len(host) > 255:
             raise InvalidArgument("host", host, "expected a host name or address")
         _check_count("port", port, 0, 65535)
-        return BoardServer(self, host, port)
+        if max_connections is None:
+            max_connections = self._max_clients + 64
+        _check_count("max_connections", max_connections, 1, 10_000)
+        header_timeout = _check_seconds("header_timeout", header_timeout, 0.01, 3600.0)
+        return BoardServer(self, host, port, max_connections=max_connections, header_timeout=header_timeout)
 
     def close(self) -> None:
         """Unsubscribe from the desk and end every live stream (each gets
@@ -717,13 +733,42 @@ def _ticket_data(ticket: Any, now: float | None, holder: Callable[[str], str | N
 # -- HTTP ---------------------------------------------------------------------------
 
 
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 32\r\n"
+    b"Retry-After: 10\r\nConnection: close\r\n\r\ntoo many connections, try later\n"
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     board: Board
     allowed_hosts: frozenset[str] | None = None
     server_version = "triage-queue-board"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    timeout = 60  # an idle keep-alive connection, or a stream nobody reads, is dropped
+    timeout = 60  # a stream nobody reads is dropped (and BoardServer's header_timeout bounds each request)
+
+    def handle_one_request(self) -> None:
+        # From waiting for the request line to the end of its headers, the
+        # connection has a deadline (BoardServer's header_timeout), whatever
+        # the per-read timeout: a client trickling bytes cannot hold it.
+        reading = getattr(self.server, "_reading", None)
+        if reading is not None:
+            reading(self.connection, True)
+        try:
+            super().handle_one_request()
+        finally:
+            if reading is not None:
+                reading(self.connection, False)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        reading = getattr(self.server, "_reading", None)
+        # The request is in: answering (a stream) has no deadline.  One cut
+        # short by its deadline (what was read ends early) is not answered.
+        if reading is not None and not reading(self.connection, False):
+            self.close_connection = True
+            return False
+        return parsed
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -786,8 +831,14 @@ class BoardServer(ThreadingHTTPServer):
     :meth:`close` to stop it (live streams end; the board stays subscribed
     until :meth:`Board.close`).  A context manager.
 
+    It serves at most ``max_connections`` connections at once (a thread
+    each; more get 503 and are closed at once) and closes a connection that
+    has not sent a whole request line and headers within ``header_timeout``
+    seconds (see :meth:`Board.serve`).
+
     Runtime complexity: construction and :meth:`close` O(1) (plus the
-    handler threads ending).
+    handler threads ending); each accepted connection O(1), and
+    O(connections reading) every 0.2 s to enforce ``header_timeout``.
 
     >>> from triage_queue import Dispatcher
     >>> server = Board(Dispatcher()).serve(); server.close(); server.closed
@@ -797,16 +848,20 @@ class BoardServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, board: Board, host: str, port: int) -> None:
+    def __init__(self, board: Board, host: str, port: int, *, max_connections: int = 96,
+                 header_timeout: float = 10.0) -> None:
         """Runtime complexity: O(1)."""
         self.board = board
         self._stopping = threading.Event()
         self.closed = False
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._deadlines: dict[Any, float] = {}  # connection -> when it must have sent its request
+        self._deadlines_lock = threading.Lock()
         address_family = ThreadingHTTPServer.address_family
         with contextlib.suppress(ValueError):
             if ipaddress.ip_address(host.strip("[]")).version == 6:
-                import socket  # noqa: PLC0415 - only for an IPv6 address
-
                 address_family = socket.AF_INET6
         self.address_family = address_family
         hosts = None
@@ -827,6 +882,56 @@ class BoardServer(ThreadingHTTPServer):
             target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="triage-board", daemon=True
         )
         self._thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve ``request`` on a thread of its own if fewer than
+        ``max_connections`` are served; otherwise answer 503 (without
+        waiting for the client) and close it.  Runtime complexity: O(1).
+        """
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then give its place back.  Runtime
+        complexity: that of the requests served.
+        """
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._reading(request, False)
+            self._slots.release()
+
+    def _reading(self, connection: Any, reading: bool) -> bool:
+        # Called by the handler: the connection waits for a request (the
+        # deadline starts) or has read it (False if its deadline passed).
+        with self._deadlines_lock:
+            if reading:
+                self._deadlines[connection] = time.monotonic() + self.header_timeout
+                return True
+            return self._deadlines.pop(connection, None) is not None
+
+    def service_actions(self) -> None:
+        """Close the connections past their ``header_timeout`` (called by
+        ``serve_forever`` every 0.2 s).  Runtime complexity: O(connections
+        reading a request).
+        """
+        now = time.monotonic()
+        with self._deadlines_lock:
+            late = [c for c, deadline in self._deadlines.items() if deadline <= now]
+            for connection in late:
+                del self._deadlines[connection]
+        for connection in late:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # the handler's read ends; the handler closes it
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A request failed: a client that went away is logged at DEBUG,
