@@ -366,6 +366,42 @@ def test_every_stream_frees_its_place() -> None:
         board.stream().close()
 
 
+class _InfiniteStats:
+    """A desk whose statistics carry an infinite figure (as a custom desk's may)."""
+
+    def __init__(self, desk: Dispatcher) -> None:
+        self.desk, self.queue = desk, desk.queue
+
+    def stats(self) -> Any:
+        real = self.desk.stats()
+
+        class Figures:
+            now, agents = real.now, real.agents
+
+            def to_dict(self) -> dict[str, Any]:
+                return {**real.to_dict(), "occupancy": math.inf, "extra": [math.nan, 1.5]}
+
+        return Figures()
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        return self.desk.subscribe(listener)
+
+
+def test_state_is_json_even_when_a_figure_is_infinite() -> None:
+    """Extreme but valid times (a difference that overflows to inf) and an
+    infinite figure in the desk's stats reach /state as null, never a 500
+    (review 13a #5)."""
+    desk = Dispatcher(TicketQueue(clock=ManualClock(1.7e308)), [Agent("ana", status="away")])
+    desk.submit(Ticket("T-1", -1.7e308, sla_due=-1.7e308))
+    with Board(desk) as board, board.serve() as server:
+        row = state_of(server)["waiting"][0]
+        assert row["id"] == "T-1" and row["waited"] is None and row["sla_in"] is None
+    with Board(_InfiniteStats(desk)) as board, board.serve() as server:
+        data = state_of(server)
+        assert data["stats"]["occupancy"] is None and data["stats"]["extra"] == [None, 1.5]
+        assert data["waiting"][0]["id"] == "T-1"
+
+
 def test_malformed_last_event_id_resyncs_and_frees_its_place() -> None:
     """A Last-Event-ID of our epoch whose number is no plain ASCII integer
     (a Unicode digit, 5000 digits) gets `resync`, and its place in

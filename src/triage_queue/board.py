@@ -173,6 +173,18 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, allow_nan=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
+def _finite(data: Any) -> Any:
+    # The same data with every non-finite float (a difference of extreme
+    # times, a figure of the desk's stats) as None: JSON has no inf or NaN.
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
+
+
 def _check_count(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidArgument(name, value, f"expected an int from {low} to {high:_}")
@@ -424,7 +436,11 @@ class Board:
         now = time.monotonic()
         if cached is not None and cached[0] == cursor and now - cached[1] < self._cache_seconds:
             return cached[2]
-        body = _json(self.state())
+        data = self.state()
+        try:
+            body = _json(data)
+        except ValueError:  # an inf or NaN somewhere (such as stats' oldest_wait): sent as null
+            body = _json(_finite(data))
         with self._cond:
             self._state_cache = (cursor, now, body)
         return body
@@ -724,8 +740,8 @@ def _ticket_data(ticket: Any, now: float | None, holder: Callable[[str], str | N
         "tier": _cut(ticket.customer_tier),
         "skills": {_cut(name): level for name, level in itertools.islice(ticket.skills.items(), 10)},
         "channel": _cut(ticket.channel),
-        "waited": None if now is None or created is None else max(0.0, now - created),
-        "sla_in": None if now is None or due is None else due - now,
+        "waited": None if now is None or created is None else _number(max(0.0, now - created)),
+        "sla_in": None if now is None or due is None else _number(due - now),
         "held_for": _cut(held),
     }
 
