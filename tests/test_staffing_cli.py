@@ -14,7 +14,7 @@ import pytest
 from triage_queue import ForecastError, InvalidArgument, read_forecast, staffing, staffing_plan
 from triage_queue.__main__ import main
 from triage_queue.staffing import MAX_FORECAST_BYTES, MAX_FORECAST_INTERVALS, MAX_FORECAST_LINE_CHARS
-from triage_queue.staffing_cli import add_arguments, run
+from triage_queue.staffing_cli import add_arguments, plot_plan, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "forecasts" / "weekday.csv"
@@ -80,6 +80,21 @@ def test_the_plot_is_written(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_plot_format_follows_the_extension(tmp_path: Path) -> None:
+    """--plot writes an SVG for .svg; plot_plan refuses an extension it
+    cannot write, naming the path, before drawing (review 13a #6)."""
+    pytest.importorskip("matplotlib")
+    svg = tmp_path / "staff.SVG"
+    status, _, err = _staff("--forecast", str(EXAMPLE), "--target", "80% in 20s", "--handle-time", "6m", "--plot", str(svg))
+    assert status == 0, err
+    assert b"<svg" in svg.read_bytes()[:500]
+    plan = staffing_plan(read_forecast(EXAMPLE), "80% in 20s", handle_time=360.0)
+    with pytest.raises(InvalidArgument) as caught:
+        plot_plan(plan, str(tmp_path / "staff.xyz"))
+    assert caught.value.field == "path"
+    assert not (tmp_path / "staff.xyz").exists()
+
+
 def test_without_matplotlib_the_table_is_still_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without matplotlib (the sim extra), --plot says so and the table is
     printed; the status is 0."""
@@ -102,6 +117,7 @@ def test_without_matplotlib_the_table_is_still_printed(tmp_path: Path, monkeypat
         (["--target", "80% in 20s", "--patience", "soon"], "--patience 'soon'"),
         (["--target", "80% in 20s", "--handle-time", "0s"], "--handle-time '0s'"),
         (["--target", "80% in 20s"], "--handle-time is required"),
+        (["--target", "80% in 20s", "--handle-time", "3m", "--plot", "out.xyz"], "--plot out.xyz: expected a .png"),
     ],
 )
 def test_bad_options_give_one_line_and_status_2(args: list[str], message: str) -> None:

@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --patience: at most this share of customers may give up (default 100%%)")
     parser.add_argument("--interval", metavar="DURATION",
                         help="length of each interval (default: the smallest gap between two starts)")
-    parser.add_argument("--plot", metavar="FILE", help="write a PNG of the agents needed against the forecast")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="write a PNG (or .svg, .pdf) of the agents needed against the forecast")
 
 
 class _Usage(Exception):
@@ -129,6 +130,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     abandonment = _option("max_abandonment", lambda n, v: _parse_share(n, v, high_open=False), args.max_abandonment)
     if args.plot and Path(args.plot).is_dir():
         raise _Usage(f"--plot {args.plot}: is a directory")
+    if args.plot and _plot_format(args.plot) is None:
+        raise _Usage(f"--plot {args.plot}: {_PLOT_FORMATS_TEXT}")
 
     forecast = read_forecast(args.forecast, interval=interval)
     if handle is None and any(i.handle_time is None for i in forecast):
@@ -230,12 +233,33 @@ def format_plan(plan: Sequence[Any], *, show_abandonment: bool = False) -> str:
     return "\n".join(lines)
 
 
+_PLOT_FORMATS = ("png", "svg", "pdf")
+_PLOT_FORMATS_TEXT = "expected a .png, .svg or .pdf file"
+
+
+def _plot_format(path: str) -> str | None:
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    if not suffix:
+        return "png"
+    return suffix if suffix in _PLOT_FORMATS else None
+
+
 def plot_plan(plan: Sequence[Any], path: str, *, title: str = "") -> None:
     """Draw the agents needed (scheduled and answering, steps) against
-    the forecast arrivals (bars, right axis) over the clock, to a PNG.
-    Imports matplotlib (the ``sim`` extra) when called; raises
-    ``ImportError`` without it.  Runtime complexity: O(intervals).
+    the forecast arrivals (bars, right axis) over the clock, to a PNG
+    (or an SVG or PDF, by ``path``'s extension; none: PNG).  Imports
+    matplotlib (the ``sim`` extra) when called; raises ``ImportError``
+    without it, and :class:`InvalidArgument` naming ``path`` for another
+    extension (before drawing anything).  Runtime complexity: O(intervals).
+
+    >>> plot_plan([], "staffing.xyz")
+    Traceback (most recent call last):
+    ...
+    triage_queue.errors.InvalidArgument: path='staffing.xyz': expected a .png, .svg or .pdf file
     """
+    file_format = _plot_format(path)
+    if file_format is None:
+        raise InvalidArgument("path", path, _PLOT_FORMATS_TEXT)
     import matplotlib  # noqa: PLC0415 (an optional extra, imported only to draw)
 
     matplotlib.use("Agg")  # files only: never open a window, work without a display
@@ -264,7 +288,7 @@ def plot_plan(plan: Sequence[Any], path: str, *, title: str = "") -> None:
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format=file_format)
     plt.close(fig)
 
 
