@@ -28,6 +28,7 @@ from triage_queue import (
     explain_tier,
     parse_policy,
 )
+from triage_queue.config import MAX_DURATION
 
 # -- the documented tables ---------------------------------------------------
 
@@ -338,6 +339,19 @@ def test_criteria_survive_to_toml_and_back() -> None:
         Policy.default(), criteria=Criteria(complexity=ComplexityCriteria(overlap=(0, 0, 1, 1)))
     )
     assert parse_policy(custom.to_toml()).criteria == custom.criteria
+
+
+def test_effort_thresholds_are_what_a_policy_file_can_hold() -> None:
+    """An effort threshold over 366 days (MAX_DURATION) is refused in Python
+    as in TOML, naming it, so every accepted criteria's policy file reads
+    back; 366 days is accepted and round-trips (review 13a #7)."""
+    with pytest.raises(InvalidPolicy, match="MAX_DURATION") as caught:
+        ComplexityCriteria(effort=(1800, 7200, 28800, 400 * 86400))
+    assert caught.value.field == "effort[3]"
+    assert MAX_DURATION == 366 * 86400
+    longest = Criteria(complexity=ComplexityCriteria(effort=(1800, 7200, 28800, MAX_DURATION)))
+    written = PolicyFile.from_policy(Policy.default(), criteria=longest).to_toml()
+    assert parse_policy(written).criteria == longest
 
 
 BAD_CRITERIA = [

@@ -447,8 +447,15 @@ def _difficulty(value: Any) -> tuple[float, float, float, float]:
     return _four_thresholds("difficulty", value)
 
 
+_MAX_EFFORT: Final = 366 * 86400.0  # config.MAX_DURATION: what a policy file can say ("366d")
+
+
 def _effort(value: Any) -> tuple[float, float, float, float]:
-    return _four_thresholds("effort", value)
+    thresholds = _four_thresholds("effort", value)
+    for index, seconds in enumerate(thresholds):
+        if seconds > _MAX_EFFORT:  # the policy file written from it must read back
+            raise InvalidPolicy(f"effort[{index}]", seconds, "too long: at most 366 days (MAX_DURATION)")
+    return thresholds
 
 
 def _overlap(value: Any) -> tuple[float, float, float, float]:
