@@ -5,6 +5,8 @@ tables (parsed, written back, bad ones refused naming the key path)."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -124,6 +126,22 @@ def test_a_changed_tier_or_complexity_drops_the_stale_reason() -> None:
     old = {k: v for k, v in ticket.attributes.items() if not k.endswith("_for")}
     assert reasons(ticket.evolve(attributes=old)) == reasons(ticket)
     assert reasons(upgraded.evolve(attributes=old)) == reasons(upgraded)
+
+
+def test_money_as_decimal_or_fraction_is_a_number() -> None:
+    """Money as decimal.Decimal (a DecimalField) or fractions.Fraction is
+    classified like the same float, in facts and thresholds; a Decimal NaN,
+    infinity, signalling NaN, one beyond a float, or a negative one is
+    refused naming the field and the value given (review 13a #8)."""
+    assert classify_tier(monthly_spend=Decimal("12000.00")) == classify_tier(monthly_spend=12_000.0) == "gold"
+    assert classify_tier(monthly_spend=Fraction(2_001, 2)) == "silver"
+    assert explain_tier(years=Decimal("8")).reason == "gold: years 8 >= 8"
+    assert assess_complexity(effort=Decimal("36000")) == 4
+    assert TierLevel("gold", monthly_spend=Decimal("10000")).monthly_spend == 10_000.0
+    for bad in (Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity"), Decimal("1e400"), Decimal("-0.01"), Fraction(10**400)):
+        with pytest.raises(InvalidArgument) as caught:
+            classify_tier(monthly_spend=bad)
+        assert caught.value.field == "monthly_spend" and caught.value.value is bad
 
 
 def test_explanations_name_the_deciding_threshold() -> None:

@@ -24,13 +24,17 @@ the reason.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
 
-from triage_queue.errors import InvalidArgument, InvalidPolicy, _brief, _finite
+from triage_queue.errors import InvalidArgument, InvalidPolicy, InvalidValue, _brief, _finite
 from triage_queue.ticket import Ticket
 
 __all__ = [
@@ -45,6 +49,8 @@ __all__ = [
     "explain_complexity",
     "explain_tier",
 ]
+
+_Number = float | Decimal | Fraction  # what a money, years or effort fact may be (an int is a float here)
 
 TIER_FACTS: Final = ("monthly_spend", "employees", "years")
 """The customer facts a tier threshold may name, in the order they are tried."""
@@ -68,6 +74,24 @@ _FACT_TEXT: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
+def _real(error: type[InvalidValue], field: str, value: Any, reason: str) -> float:
+    """``value`` as a finite float: an int or float, or any other real
+    number (``decimal.Decimal`` money, ``fractions.Fraction``, NumPy
+    numbers), converted; NaN, infinities, a bool and anything too large for
+    a float raise ``error(field, value, reason)`` naming the value given."""
+    if value.__class__ is float or value.__class__ is int:
+        return _finite(error, field, value, reason)
+    if isinstance(value, Decimal) or (isinstance(value, numbers.Real) and not isinstance(value, bool | int | float)):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError, TypeError):  # a signalling NaN, a Fraction beyond a float
+            raise error(field, value, reason) from None
+        if not math.isfinite(number):
+            raise error(field, value, reason)
+        return number
+    return _finite(error, field, value, reason)
+
+
 def _fact(name: str, value: Any) -> float | None:
     """A customer or ticket fact, checked: None, or a number in its range."""
     if value is None:
@@ -80,7 +104,7 @@ def _fact(name: str, value: Any) -> float | None:
             raise InvalidArgument(name, value, "out of range: expected " + _FACT_TEXT[name])
         # An int too large for a float still compares correctly with float thresholds.
         return value
-    number = _finite(InvalidArgument, name, value, "expected " + _FACT_TEXT[name])
+    number = _real(InvalidArgument, name, value, "expected " + _FACT_TEXT[name])
     if number < 0:
         raise InvalidArgument(name, value, "out of range: expected " + _FACT_TEXT[name])
     return number
@@ -89,7 +113,7 @@ def _fact(name: str, value: Any) -> float | None:
 def _threshold(field: str, value: Any) -> float | None:
     if value is None:
         return None
-    number = _finite(InvalidPolicy, field, value, "expected a finite number >= 0, or None")
+    number = _real(InvalidPolicy, field, value, "expected a finite number >= 0, or None")
     if number < 0:
         raise InvalidPolicy(field, value, "expected a finite number >= 0, or None")
     return number
@@ -134,7 +158,7 @@ class TierLevel:
     years: float | None
 
     def __init__(
-        self, name: str, *, monthly_spend: float | None = None, employees: float | None = None, years: float | None = None
+        self, name: str, *, monthly_spend: _Number | None = None, employees: float | None = None, years: _Number | None = None
     ) -> None:
         values = {
             "name": _tier_name("name", name),
@@ -305,7 +329,7 @@ class TierCriteria:
         return {name: rank for rank, name in enumerate(self.tiers)}
 
     def decide(
-        self, monthly_spend: float | None = None, employees: int | None = None, years: float | None = None
+        self, monthly_spend: _Number | None = None, employees: int | None = None, years: _Number | None = None
     ) -> TierDecision:
         """The customer's tier and why.  Unknown facts (None) earn nothing.
         A bad fact raises :class:`~triage_queue.InvalidArgument` naming it.
@@ -358,9 +382,9 @@ _DEFAULT_TIERS: Final = TierCriteria(
 
 
 def classify_tier(
-    monthly_spend: float | None = None,
+    monthly_spend: _Number | None = None,
     employees: int | None = None,
-    years: float | None = None,
+    years: _Number | None = None,
     *,
     criteria: TierCriteria | None = None,
 ) -> str:
@@ -369,9 +393,10 @@ def classify_tier(
     customer meets (:meth:`TierCriteria.default` unless ``criteria`` is
     given; see its table).  Facts left None count for nothing.
 
-    ``monthly_spend`` is money per month, ``employees`` the customer's head
-    count (business size), ``years`` how long they have been a customer.
-    A bad fact raises :class:`~triage_queue.InvalidArgument` naming it.
+    ``monthly_spend`` is money per month (an int, a float, or a
+    ``decimal.Decimal`` or ``fractions.Fraction``, compared as a float),
+    ``employees`` the customer's head count (business size), ``years`` how
+    long they have been a customer.  A bad fact raises :class:`~triage_queue.InvalidArgument` naming it.
     :func:`explain_tier` says which threshold decided.
 
     Runtime complexity: O(L) for L tiers.
@@ -387,9 +412,9 @@ def classify_tier(
 
 
 def explain_tier(
-    monthly_spend: float | None = None,
+    monthly_spend: _Number | None = None,
     employees: int | None = None,
-    years: float | None = None,
+    years: _Number | None = None,
     *,
     criteria: TierCriteria | None = None,
 ) -> TierDecision:
@@ -552,7 +577,7 @@ class ComplexityCriteria:
         return _DEFAULT_COMPLEXITY
 
     def decide(
-        self, difficulty: int | None = None, effort: float | None = None, overlap: int | None = None
+        self, difficulty: int | None = None, effort: _Number | None = None, overlap: int | None = None
     ) -> ComplexityDecision:
         """The ticket's complexity and why.  Unknown facts (None) count for
         nothing.  A bad fact raises :class:`~triage_queue.InvalidArgument`
@@ -603,7 +628,7 @@ _DEFAULT_COMPLEXITY: Final = ComplexityCriteria()
 
 def assess_complexity(
     difficulty: int | None = None,
-    effort: float | None = None,
+    effort: _Number | None = None,
     overlap: int | None = None,
     *,
     criteria: ComplexityCriteria | None = None,
@@ -632,7 +657,7 @@ def assess_complexity(
 
 def explain_complexity(
     difficulty: int | None = None,
-    effort: float | None = None,
+    effort: _Number | None = None,
     overlap: int | None = None,
     *,
     criteria: ComplexityCriteria | None = None,
@@ -686,12 +711,24 @@ class Criteria:
     tier: TierCriteria = attrs.field(factory=TierCriteria.default, validator=_check_tier)
     complexity: ComplexityCriteria = attrs.field(factory=ComplexityCriteria.default, validator=_check_complexity)
 
-    def classify_tier(self, monthly_spend: float | None = None, employees: int | None = None, years: float | None = None) -> str:
-        """:func:`~triage_queue.classify_tier` with this ladder.  Runtime complexity: O(L)."""
+    def classify_tier(
+        self, monthly_spend: _Number | None = None, employees: int | None = None, years: _Number | None = None
+    ) -> str:
+        """:func:`~triage_queue.classify_tier` with this ladder.  Runtime complexity: O(L).
+
+        >>> Criteria().classify_tier(monthly_spend=1_500), Criteria().classify_tier()
+        ('silver', 'standard')
+        """
         return self.tier.decide(monthly_spend, employees, years).tier
 
-    def assess_complexity(self, difficulty: int | None = None, effort: float | None = None, overlap: int | None = None) -> int:
-        """:func:`~triage_queue.assess_complexity` with these thresholds.  Runtime complexity: O(1)."""
+    def assess_complexity(
+        self, difficulty: int | None = None, effort: _Number | None = None, overlap: int | None = None
+    ) -> int:
+        """:func:`~triage_queue.assess_complexity` with these thresholds.  Runtime complexity: O(1).
+
+        >>> Criteria().assess_complexity(effort=3 * 3600), Criteria().assess_complexity()
+        (3, 1)
+        """
         return self.complexity.decide(difficulty, effort, overlap).level
 
     def is_default(self) -> bool:
