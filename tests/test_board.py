@@ -581,6 +581,23 @@ def test_cli_board_reports_a_bad_policy_file(tmp_path: Any, capsys: pytest.Captu
     assert "error:" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--speed", "nan"), ("--speed", "inf"), ("--speed", "0"), ("--seconds", "nan"), ("--seconds", "-1"),
+     ("--seconds", "inf")],
+)
+def test_cli_board_refuses_speeds_and_durations_that_are_no_number(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--speed nan (which passes `<= 0` and `> 10000`) and --seconds nan,
+    negative or infinite are an error and exit code 2, before anything is
+    served, not a demo thread that dies or a board that stops at once
+    (review 13a #9)."""
+    assert main(["board", "--demo", "--port", "0", option, value, *(["--seconds", "0"] if option == "--speed" else [])]) == 2
+    out = capsys.readouterr().out
+    assert f"error: {option} must be" in out and "Board:" not in out
+
+
 # -- in a real browser --------------------------------------------------------------------
 
 

@@ -257,8 +257,11 @@ def open_shared(args: argparse.Namespace) -> tuple[Any, Any]:
 def run(args: argparse.Namespace, out: Callable[[str], object] = print) -> int:
     """Serve the board until Ctrl-C (or ``--seconds``); 0 on success, 2 for
     bad options or files."""
-    if args.speed <= 0 or args.speed > 10_000:
+    if not math.isfinite(args.speed) or args.speed <= 0 or args.speed > 10_000:  # NaN passes every comparison
         out("error: --speed must be > 0 and at most 10000")
+        return 2
+    if args.seconds is not None and (not math.isfinite(args.seconds) or not 0 <= args.seconds <= 1e9):
+        out("error: --seconds must be a number of seconds from 0 to 1e9")
         return 2
     if args.desk is not None and (args.demo or args.staff):
         out("error: --desk shows a desk that exists: it takes no --demo or --staff")
