@@ -410,6 +410,19 @@ def test_targets_beyond_reach_are_refused_in_bounded_time() -> None:
         erlang_a(MAX_PATIENT_ARRIVALS / 1000.0, 60.0, 10, 2000.0)
 
 
+def test_scheduled_agents_never_exceed_max_agents() -> None:
+    """A shrinkage that would schedule more than MAX_AGENTS agents is
+    refused naming shrinkage, as a load needing more answering agents is
+    refused naming target; 99 % shrinkage within the cap is still planned
+    (review 13a #10)."""
+    with pytest.raises(InvalidArgument, match="MAX_AGENTS") as caught:
+        agents_needed(100 / 1800, 180.0, "80% in 20s", shrinkage=0.999999)
+    assert caught.value.field == "shrinkage"
+    assert agents_needed(100 / 1800, 180.0, "80% in 20s", shrinkage=0.99) == 1400
+    with pytest.raises(InvalidArgument, match="MAX_AGENTS"):
+        staffing_plan([ForecastInterval(0, 1800, 100)], "80% in 20s", handle_time=180.0, shrinkage="99.9%")
+
+
 def test_identical_intervals_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A long forecast of repeated Erlang A intervals costs one interval's
     work: with a plan budget of about two intervals' terms, 50 identical

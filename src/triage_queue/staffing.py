@@ -77,9 +77,11 @@ __all__ = [
 ]
 
 MAX_AGENTS: Final = 10_000
-"""The most agents one interval may need: a load (arrival rate times
-handling time) that needs more raises :class:`InvalidArgument`.  Finding
-N costs O(N) time and memory."""
+"""The most agents one interval may need, answering or scheduled (after
+shrinkage): a load (arrival rate times handling time) that needs more
+raises :class:`InvalidArgument` naming ``target``, a shrinkage that would
+schedule more names ``shrinkage``.  Finding N costs O(N) time and
+memory."""
 
 MAX_PATIENT_ARRIVALS: Final = 10_000_000
 """Erlang A: the most arrivals expected during one mean patience
@@ -661,9 +663,9 @@ def agents_needed(
     [0, 1)) the answer is the agents to schedule,
     ``ceil(N / (1 - shrinkage))``.  No arrivals need no agents.
 
-    Raises :class:`InvalidArgument` naming the field for bad input, and
+    Raises :class:`InvalidArgument` naming the field for bad input,
     naming ``target`` when more than :data:`MAX_AGENTS` agents would be
-    needed.  Runtime complexity: O(N) for Erlang C; O(N + sqrt(lambda *
+    needed, and ``shrinkage`` when more would be scheduled.  Runtime complexity: O(N) for Erlang C; O(N + sqrt(lambda *
     patience) log N) for Erlang A.
 
     >>> agents_needed(100 / 1800, 180.0, "80% in 20s", shrinkage=0.3)
@@ -763,6 +765,11 @@ def _plan_one(  # noqa: PLR0917 (private: every caller passes them all)
         rate, handle, goal, patience=theta, max_occupancy=cap, max_abandonment=abandon_cap, spend=spend
     )
     scheduled = math.ceil(raw / (1.0 - shrink) - 1e-9)
+    if scheduled > MAX_AGENTS:
+        raise InvalidArgument(
+            "shrinkage", shrinkage,
+            f"{raw} agents answering need {scheduled:_} scheduled, over {MAX_AGENTS} (MAX_AGENTS)",
+        )
     return StaffingResult(start, length, arrivals, rate, handle, raw, max(raw, scheduled), shrink, decided, goal, figures)
 
 
