@@ -55,6 +55,10 @@ class EventKind(enum.Enum):
     UNROUTABLE = "unroutable"  # no agent on the roster could ever take this waiting ticket
     ROUTABLE = "routable"  # a roster change made an unroutable ticket routable again
     CLOCK_WENT_BACK = "clock_went_back"  # a clock reading earlier than the last: time held still
+    OVERFLOW_STARTED = "overflow_started"  # a skill group surged: its tickets may also go to backup agents
+    OVERFLOW_ENDED = "overflow_ended"  # the surge passed (below the lower thresholds): backups stop taking them
+    COOLDOWN_STARTED = "cooldown_started"  # an agent under strain gets no new offers until a time
+    COOLDOWN_ENDED = "cooldown_ended"  # the agent's cooldown is over: offers resume
 
 
 @attrs.frozen(slots=True)

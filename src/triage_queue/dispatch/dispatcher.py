@@ -8,13 +8,15 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from triage_queue.agents import Agent, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
 from triage_queue.dispatch.desk import Desk
+from triage_queue.dispatch.overflow import Overflow, OverflowRule
 from triage_queue.dispatch.snapshot import read_code, read_settings
+from triage_queue.dispatch.strain import Strain, StrainGuard
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import AsyncKeeper
 from triage_queue.errors import InvalidArgument, InvalidKey
@@ -57,7 +59,11 @@ class Dispatcher:
     desk's name; offer ids are ``f"{name}-{number}"``.  ``on_listener_error``: called as
     ``on_listener_error(event, error)`` when a listener raises (default
     :func:`log_listener_error`, which logs it); a listener's error never reaches the caller of
-    an operation, whose result or error is always its own.
+    an operation, whose result or error is always its own.  ``overflow``: an
+    :class:`OverflowRule` or a sequence of them (one per skill): a surging skill group's tickets
+    may also go to backup agents (needs ``stats=True``; see ``docs/overflow.md``).  ``strain``:
+    a :class:`StrainGuard`: an agent under strain gets no new offers for a cooldown (see
+    ``docs/strain.md``).  Both are saved in a snapshot and restored with it.
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA events) happen at the
     start of every operation; call :meth:`tick` from a timer to make them happen on time when
@@ -86,6 +92,8 @@ class Dispatcher:
         advance_on_read: bool = True,
         name: str = "offer",
         stats: bool = True,
+        overflow: OverflowRule | Iterable[OverflowRule] | None = None,
+        strain: StrainGuard | None = None,
     ) -> None:
         """Runtime complexity: O(A log A + n)."""
         if queue is None:
@@ -112,6 +120,11 @@ class Dispatcher:
             raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
+        rules = _overflow_rules(overflow)
+        if rules and not stats:
+            raise InvalidArgument("overflow", overflow, "overflow rules judge the live figures: they need stats=True")
+        if strain is not None and not isinstance(strain, StrainGuard):
+            raise InvalidArgument("strain", strain, "expected a triage_queue.StrainGuard, or None")
         self._desk = desk = Desk(
             queue,
             selection,
@@ -128,6 +141,11 @@ class Dispatcher:
             name=name,
             stats=stats,
         )
+        if rules:
+            desk.overflow = Overflow(rules, desk.emit)
+        if strain is not None:
+            desk.strain = Strain(strain, desk.sched, desk.emit)
+            desk.presence.resting = desk.strain.resting
         if isinstance(agents, Roster):
             roster = agents
             try:
@@ -801,6 +819,19 @@ def _key(field: str, value: Any) -> Any:
         except Exception as exc:
             raise InvalidKey(field, value, f"cannot be looked up: {exc}") from None
     return value
+
+
+def _overflow_rules(value: Any) -> tuple[OverflowRule, ...]:
+    # The overflow option as a tuple of rules (checked: one per skill).
+    if value is None:
+        return ()
+    if isinstance(value, OverflowRule):
+        return (value,)
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidArgument("overflow", value, "expected an OverflowRule or a sequence of them, or None")
+    rules = tuple(value)
+    Overflow(rules, lambda *args, **kwargs: None)  # raises naming a bad rule or a skill ruled twice
+    return rules
 
 
 def _check_seconds(field: str, value: Any, *, allow_none: bool, positive: bool) -> None:
