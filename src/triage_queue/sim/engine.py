@@ -61,7 +61,9 @@ from triage_queue.ticket import Ticket
 
 __all__ = ["DISPATCHER_OPTIONS", "PolicySource", "compare", "simulate"]
 
-DISPATCHER_OPTIONS = frozenset({"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding"})
+DISPATCHER_OPTIONS = frozenset(
+    {"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding", "overflow", "strain"}
+)
 """The :class:`~triage_queue.Dispatcher` options a simulation may set."""
 
 # Kinds of scheduled events, in the order they happen at one instant.
