@@ -352,8 +352,12 @@ def simulate(
                     task.advance(_PROGRESS_STEP)
             if offered:
                 for event in offered:
-                    accept(event.offer_id)  # type: ignore[arg-type]
                     record = records[event.ticket_id]  # type: ignore[index]
+                    if record.abandoned is not None:
+                        # Offered at the start of the very call that cancelled it (an overflow
+                        # rule starting, say): the cancellation revoked the offer.
+                        continue
+                    accept(event.offer_id)  # type: ignore[arg-type]
                     record.answered = now
                     record.agent_id = event.agent_id
                     order += 1
