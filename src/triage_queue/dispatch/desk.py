@@ -1041,7 +1041,34 @@ class Desk:
         )
         if self.strain is not None and self.strain.resting:
             verdicts = self._resting_verdicts(verdicts)
+        if self.overflow is not None and self.overflow.active and chosen is None:
+            verdicts = self._backup_verdicts(requirement, verdicts)
         return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
+
+    def _backup_verdicts(self, requirement: SkillSet, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
+        # A waiting ticket while an overflow rule is on: a backup agent that
+        # lacks the ticket's own skills is judged by the rule's instead.
+        assert self.overflow is not None
+        alternatives = self.overflow.alternatives(requirement)
+        if not alternatives:
+            return verdicts
+        out = []
+        for verdict in verdicts:
+            skills = self.states[verdict.agent_id].agent.skills
+            backup = next(((i, alt) for i, alt in alternatives if self.overflow.rules[i].backup.satisfied_by(skills)), None)
+            if verdict.qualified or backup is None:
+                out.append(verdict)
+                continue
+            index, alternative = backup
+            missing = alternative.missing_from(skills)
+            rule = self.overflow.rules[index]
+            if missing:
+                lacks = ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
+                reason = f"a backup for {rule.skill} (overflow on), but lacks {lacks}"
+            else:
+                reason = f"a backup for {rule.skill} (overflow on): {verdict.reason.split(': ', 1)[-1]}"
+            out.append(attrs.evolve(verdict, reason=reason))
+        return tuple(out)
 
     def _resting_verdicts(self, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
         # A qualified agent cooling down: that is why it has no offer.
