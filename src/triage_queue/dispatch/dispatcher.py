@@ -499,7 +499,8 @@ class Dispatcher:
 
     def next_due(self) -> float | None:
         """The clock instant at which the next time-driven change falls due (an offer expiring, a
-        hold ending, skills relaxing, a pass lapsing, an SLA warning or breach), or None if
+        hold ending, skills relaxing, a pass lapsing, an SLA warning or breach, an agent's strain
+        limit or the end of its cooldown), or None if
         nothing is scheduled: call :meth:`tick` once the clock reaches it.  The instant may turn
         out to change nothing (an offer answered since, say): such a tick is harmless.  Reads no
         clock and changes nothing.  Runtime complexity: O(1).

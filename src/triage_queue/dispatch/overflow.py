@@ -86,12 +86,12 @@ def expected_wait(waiting: int, handle_time: float, capacity: int) -> float:
 
 
 def span_text(seconds: float) -> str:
-    """A duration in words: ``"45 s"``, ``"5 min"``, ``"90 min"``, ``"1 h"``, ``"inf"``.
+    """A duration in words: ``"45 s"``, ``"2 min 30 s"``, ``"90 min"``, ``"1 h"``, ``"inf"``.
 
     Runtime complexity: O(1).
 
-    >>> span_text(45), span_text(300), span_text(5400), span_text(3600), span_text(float("inf"))
-    ('45 s', '5 min', '90 min', '1 h', 'inf')
+    >>> span_text(45), span_text(150), span_text(5400), span_text(3600), span_text(float("inf"))
+    ('45 s', '2 min 30 s', '90 min', '1 h', 'inf')
     """
     if not math.isfinite(seconds):
         return "inf"
@@ -99,7 +99,8 @@ def span_text(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds % 3600 == 0:
         return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 60:.0f} min"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def clock_text(instant: float) -> str:
@@ -281,7 +282,7 @@ class OverflowRule:
         """The rule in words.  Runtime complexity: O(k).
 
         >>> print(OverflowRule("billing", {"general": 2}, waiting_above=20, wait_above=300).describe())
-        billing -> general>=2 when waiting > 20 or expected wait > 5 min (off at <= 10 and <= 150 s)
+        billing -> general>=2 when waiting > 20 or expected wait > 5 min (off at <= 10 and <= 2 min 30 s)
         """
         backup = ", ".join(f"{name}>={level}" for name, level in self.backup.items())
         on: list[str] = []
