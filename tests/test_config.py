@@ -158,6 +158,8 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ("[dispatcher]\nretry_after = -3\n" + MINIMAL, "dispatcher.retry_after", ">= 0"),
     ("[dispatcher]\nsla_warning = true\n" + MINIMAL, "dispatcher.sla_warning", "not a boolean"),
     ('[dispatcher]\nmark_not_responding = "yes"\n' + MINIMAL, "dispatcher.mark_not_responding", "true or false"),
+    ('[dispatcher]\noverflow = "billing"\n' + MINIMAL, "dispatcher.overflow", "list of overflow rules"),
+    ('[dispatcher.strain]\ncontinuous = "soon"\n' + MINIMAL, "dispatcher.strain.continuous", "duration"),
     ('[criteria]\nteir = {}\n' + MINIMAL, "criteria.teir", "did you mean 'tier'"),
 ]
 

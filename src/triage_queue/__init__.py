@@ -26,6 +26,8 @@ from triage_queue.criteria import (
     explain_tier,
 )
 from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus, log_listener_error
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.strain import StrainGuard, StrainLimits
 from triage_queue.errors import (
     AgentBusy,
     DuplicateAgent,
@@ -82,7 +84,7 @@ from triage_queue.staffing import (
     read_forecast,
     staffing_plan,
 )
-from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
+from triage_queue.stats import AgentFigures, GroupFigures, OverflowFigures, Statistics, WaitHistogram
 from triage_queue.store import Lane, MemoryStore, Priority, TicketStore
 from triage_queue.ticket import (
     Impact,
@@ -150,6 +152,8 @@ __all__ = [
     "Offer",
     "OfferClosed",
     "OfferStatus",
+    "OverflowFigures",
+    "OverflowRule",
     "Policy",
     "PolicyFile",
     "Prefer",
@@ -169,6 +173,8 @@ __all__ = [
     "SlaTargets",
     "StaffingResult",
     "Statistics",
+    "StrainGuard",
+    "StrainLimits",
     "Ticket",
     "TicketQueue",
     "TicketStore",

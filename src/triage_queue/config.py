@@ -47,7 +47,9 @@ from triage_queue.agents import Agent
 from triage_queue.clock import Clock
 from triage_queue.criteria import MAX_TIERS, ComplexityCriteria, Criteria, TierCriteria, TierLevel
 from triage_queue.dispatch import Dispatcher
-from triage_queue.errors import InvalidPolicy, InvalidValue
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.strain import StrainGuard, StrainLimits
+from triage_queue.errors import InvalidArgument, InvalidPolicy, InvalidValue
 from triage_queue.policy import Composition, Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.rules import (
@@ -337,9 +339,116 @@ _OPTION_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
         "retry_after": 300.0,
         "sla_warning": None,
         "mark_not_responding": False,
+        # Tables, not scalars: [[dispatcher.overflow]] and [dispatcher.strain].
+        "overflow": None,
+        "strain": None,
     }
 )
 _OPTIONAL_DURATIONS: Final = frozenset({"offer_timeout", "retry_after", "sla_warning"})
+
+
+_OVERFLOW_DURATIONS: Final = frozenset({"wait_above", "wait_below", "handle_time"})
+_STRAIN_DURATIONS: Final = frozenset({"continuous", "window", "cooldown"})
+
+
+def _read_overflow(value: Any, field: str) -> tuple[OverflowRule, ...]:
+    """``[[dispatcher.overflow]]``: a list of tables (or OverflowRule values
+    given from Python), each an :class:`~triage_queue.OverflowRule` with
+    durations in words.  O(rules)."""
+    if isinstance(value, OverflowRule):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise InvalidPolicy(field, value, "expected a list of overflow rules ([[dispatcher.overflow]] tables)")
+    rules = []
+    for index, entry in enumerate(value):
+        where = f"{field}[{index}]"
+        if isinstance(entry, OverflowRule):
+            rules.append(entry)
+            continue
+        if not isinstance(entry, Mapping):
+            raise InvalidPolicy(where, entry, "expected a table with skill, backup and thresholds")
+        data = dict(entry)
+        for key in _OVERFLOW_DURATIONS:
+            if key in data and data[key] is not None:
+                data[key] = parse_duration(data[key], f"{where}.{key}")
+        try:
+            rules.append(OverflowRule.from_dict(data))
+        except InvalidArgument as exc:
+            raise InvalidPolicy(f"{where}.{exc.field}", exc.value, exc.reason) from None
+    skills = [rule.skill for rule in rules]
+    for index, skill in enumerate(skills):
+        if skill in skills[:index]:
+            raise InvalidPolicy(f"{field}[{index}].skill", skill, "two overflow rules for one skill")
+    return tuple(rules)
+
+
+def _read_strain(value: Any, field: str) -> StrainGuard:
+    """``[dispatcher.strain]``: a table of limits (durations in words,
+    ``"none"`` turns a limit off) with ``[dispatcher.strain.overrides.AGENT]``
+    tables, or a StrainGuard given from Python.  O(overrides)."""
+    if isinstance(value, StrainGuard):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy(field, value, "expected a table of strain limits")
+
+    def limits(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, item in table.items():
+            if item == _NONE:
+                out[key] = None
+            elif key in _STRAIN_DURATIONS:
+                out[key] = parse_duration(item, f"{where}.{key}")
+            else:
+                out[key] = item
+        return out
+
+    data = dict(value)
+    overrides = data.pop("overrides", None)
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InvalidPolicy(f"{field}.overrides", overrides, "expected a table of agent id to limits")
+    try:
+        return StrainGuard(
+            overrides=None
+            if overrides is None
+            else {
+                agent: limits(table, f"{field}.overrides.{agent}") if isinstance(table, Mapping) else table
+                for agent, table in overrides.items()
+            },
+            **limits(data, field),
+        )
+    except InvalidArgument as exc:
+        raise InvalidPolicy(f"{field}.{exc.field}", exc.value, exc.reason) from None
+
+
+def _overflow_lines(rules: Iterable[OverflowRule]) -> list[str]:
+    out: list[str] = []
+    for rule in rules:
+        out += ["", "[[dispatcher.overflow]]", f"skill = {_value(rule.skill)}"]
+        out.append("backup = { " + ", ".join(f"{_key(n)} = {level}" for n, level in rule.backup.items()) + " }")
+        if rule.waiting_above is not None:
+            out += [f"waiting_above = {rule.waiting_above}", f"waiting_below = {rule.waiting_below}"]
+        if rule.wait_above is not None:
+            out += [f"wait_above = {_duration(rule.wait_above)}", f"wait_below = {_duration(rule.wait_below or 0.0)}"]
+        out.append(f"handle_time = {_duration(rule.handle_time)}")
+    return out
+
+
+def _strain_lines(guard: StrainGuard) -> list[str]:
+    def lines(limits: StrainLimits) -> list[str]:
+        out = []
+        for key, value in limits.to_dict().items():
+            if value is None:
+                out.append(f'{key} = "{_NONE}"')
+            elif key in _STRAIN_DURATIONS:
+                out.append(f"{key} = {_duration(value)}")
+            else:
+                out.append(f"{key} = {_value(value)}")
+        return out
+
+    out = ["", "[dispatcher.strain]", *lines(guard.limits)]
+    for agent, limits in guard.overrides.items():
+        out += ["", f"[dispatcher.strain.overrides.{_key(agent)}]", *lines(limits)]
+    return out
 
 
 def _known_tiers(rules: Iterable[Rule]) -> set[str]:
@@ -391,6 +500,12 @@ def _to_options(value: Any) -> Mapping[str, Any]:
         field = f"dispatcher.{key}"
         if key not in _OPTION_DEFAULTS:
             raise InvalidPolicy(field, option, "unknown dispatcher option" + _did_you_mean(key, _OPTION_DEFAULTS))
+        if key == "overflow":
+            out[key] = _read_overflow(option, field)
+            continue
+        if key == "strain":
+            out[key] = _read_strain(option, field)
+            continue
         if key == "mark_not_responding":
             if not isinstance(option, bool):
                 raise InvalidPolicy(field, option, f"expected true or false, not {_type_name(option)}")
@@ -1208,13 +1323,19 @@ def _write(pf: PolicyFile) -> str:
         if sla.by_severity:
             out += ["", "[sla.severity]"] + [f"{s.name.lower()} = {_duration(v)}" for s, v in sla.by_severity.items()]
     out += ["", "[dispatcher]", f"selection = {_value(pf.selection)}"]
+    tables: list[str] = []
     for key, value in pf.dispatcher_options.items():
-        if value is None:
+        if key == "overflow":
+            tables += _overflow_lines(value)
+        elif key == "strain":
+            tables += _strain_lines(value)
+        elif value is None:
             out.append(f'{key} = "{_NONE}"')
         elif isinstance(value, bool):
             out.append(f"{key} = {_value(value)}")
         else:
             out.append(f"{key} = {_duration(value)}")
+    out += tables
     out += _criteria_lines(pf.criteria)
     return "\n".join(out) + "\n"
 

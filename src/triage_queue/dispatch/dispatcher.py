@@ -13,7 +13,9 @@ from triage_queue.agents import Agent, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
 from triage_queue.dispatch.checks import check_key
 from triage_queue.dispatch.desk import Desk
-from triage_queue.dispatch.snapshot import read_code, read_settings
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.snapshot import read_snapshot
+from triage_queue.dispatch.strain import StrainGuard
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import WaitRoom
 from triage_queue.errors import InvalidArgument
@@ -50,7 +52,10 @@ class Dispatcher:
     (time-driven changes then happen only through operations and :meth:`tick`; see :meth:`next_due`).  ``name``: the desk's
     name; offer ids are ``f"{name}-{number}"``.  ``on_listener_error``: called as ``on_listener_error(event, error)`` when a
     listener raises (default :func:`log_listener_error`, which logs it); a listener's error never reaches the caller of an
-    operation, whose result or error is always its own.
+    operation, whose result or error is always its own.  ``overflow``: an :class:`OverflowRule` or a sequence of them (one per
+    skill): a surging skill group's tickets may also go to backup agents (needs ``stats=True``; see ``docs/overflow.md``).
+    ``strain``: a :class:`StrainGuard`: an agent under strain gets no new offers for a cooldown (see ``docs/strain.md``).
+    Both are saved in a snapshot and restored with it.
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA events) happen at the start of every operation; call
     :meth:`tick` from a timer to make them happen on time when nothing else is going on.  Runtime complexity: see each method;
@@ -64,12 +69,14 @@ class Dispatcher:
         retry_after: float | None = 300.0, sla_warning: float | None = None, classify: Callable[[Ticket], str] | None = None,
         audit: int = 10_000, refuse_unroutable: bool = False, on_listener_error: Callable[[Event, Exception], None] | None = None,
         advance_on_read: bool = True, name: str = "offer", stats: bool = True,
+        overflow: OverflowRule | Iterable[OverflowRule] | None = None, strain: StrainGuard | None = None,
     ) -> None:  # fmt: skip
         """Runtime complexity: O(A log A + n)."""
         self._desk = desk = Desk(  # checks the settings, in this order
             queue, clock, selection, offer_timeout=offer_timeout, mark_not_responding=mark_not_responding, name=name, stats=stats,
             affinity_wait=affinity_wait, retry_after=retry_after, sla_warning=sla_warning, classify=classify, audit=audit,
             refuse_unroutable=refuse_unroutable, on_listener_error=on_listener_error, advance_on_read=advance_on_read,
+            overflow=overflow, strain=strain,
         )  # fmt: skip
         roster, rseam = desk.adopt(agents)
         self._queue, self._lock, self._selection = desk.queue, desk.lock, desk.selection
@@ -234,8 +241,6 @@ class Dispatcher:
         >>> d.decline(offer, "on a call"); d.offers_for("bo")[0].ticket.id
         'T-1'
         """
-        if not isinstance(reason, str):
-            raise InvalidArgument("reason", reason, "expected a string")
         self._run(self._desk.decline, offer, reason)
 
     def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
@@ -324,9 +329,9 @@ class Dispatcher:
 
     def next_due(self) -> float | None:
         """The clock instant at which the next time-driven change falls due (an offer expiring, a hold ending, skills
-        relaxing, a pass lapsing, an SLA warning or breach), or None if nothing is scheduled: call :meth:`tick` once the clock
-        reaches it.  The instant may turn out to change nothing (an offer answered since, say): such a tick is harmless.
-        Reads no clock and changes nothing.  Runtime complexity: O(1).
+        relaxing, a pass lapsing, an SLA warning or breach, an agent's strain limit or the end of its cooldown), or None if
+        nothing is scheduled: call :meth:`tick` once the clock reaches it.  The instant may turn out to change nothing (an
+        offer answered since, say): such a tick is harmless.  Reads no clock and changes nothing.  Runtime complexity: O(1).
 
         >>> from triage_queue import ManualClock
         >>> d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")], offer_timeout=30)
@@ -420,8 +425,6 @@ class Dispatcher:
         ...
         triage_queue.errors.InvalidArgument: stats=False: this desk keeps no statistics: it was made with Dispatcher(stats=False)
         """
-        if not self._desk.stats_on:
-            raise InvalidArgument("stats", False, "this desk keeps no statistics: it was made with Dispatcher(stats=False)")
         return self._run(self._desk.stats)
 
     def explain_assignment(self, ticket_id: str) -> AssignmentExplanation:
@@ -469,11 +472,8 @@ class Dispatcher:
         error of the value it describes) naming its path, and a snapshot of another schema version is refused naming it.
         Runtime complexity: O(n + A·H + offers + audit) plus parsing.
         """
-        top, policy, selection = read_code(data, policy, selection, classify)
-        settings = top.table("settings")
-        queue = TicketQueue(policy, clock=clock)
-        options = read_settings(top, settings, MAX_AUDIT)
-        copy = cls(queue, (), selection=selection, classify=classify, on_listener_error=on_listener_error, **options)
+        top, queue, options = read_snapshot(data, clock, policy, selection, classify)  # the queue and settings to restore
+        copy = cls(queue, (), classify=classify, on_listener_error=on_listener_error, **options)
         with copy._lock:
             copy._desk.load(top)
         return copy

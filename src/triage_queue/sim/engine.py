@@ -61,7 +61,9 @@ from triage_queue.ticket import Ticket
 
 __all__ = ["DISPATCHER_OPTIONS", "PolicySource", "compare", "simulate"]
 
-DISPATCHER_OPTIONS = frozenset({"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding"})
+DISPATCHER_OPTIONS = frozenset(
+    {"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding", "overflow", "strain"}
+)
 """The :class:`~triage_queue.Dispatcher` options a simulation may set."""
 
 # Kinds of scheduled events, in the order they happen at one instant.
@@ -350,8 +352,12 @@ def simulate(
                     task.advance(_PROGRESS_STEP)
             if offered:
                 for event in offered:
-                    accept(event.offer_id)  # type: ignore[arg-type]
                     record = records[event.ticket_id]  # type: ignore[index]
+                    if record.abandoned is not None:
+                        # Offered at the start of the very call that cancelled it (an overflow
+                        # rule starting, say): the cancellation revoked the offer.
+                        continue
+                    accept(event.offer_id)  # type: ignore[arg-type]
                     record.answered = now
                     record.agent_id = event.agent_id
                     order += 1
