@@ -8,12 +8,14 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from triage_queue.agents import Agent, AgentStatus, Roster
+from triage_queue.analytics import AnalyticsOptions
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
 from triage_queue.dispatch.desk import Desk
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, MAX_FINISHED_MEMORY, TicketStatus
 from triage_queue.dispatch.snapshot import read_code, read_settings
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import AsyncKeeper
@@ -50,14 +52,20 @@ class Dispatcher:
     ``refuse_unroutable``: refuse (with :class:`Unroutable`) a new ticket that no agent on the
     roster could ever take; by default it waits, with an ``unroutable`` event and a warning.
     ``advance_on_read``: whether reads (:meth:`status`, :meth:`offers_for`, :meth:`stats`,
-    :meth:`explain_assignment`) first apply what fell due, showing the desk as of now (the
+    :meth:`explain_assignment`, :meth:`ticket`) first apply what fell due, showing the desk as of now (the
     default); with False they report the desk as of the last operation and change nothing, so
     that replicas that read at different moments stay identical (time-driven changes then
     happen only through operations and :meth:`tick`; see :meth:`next_due`).  ``name``: the
     desk's name; offer ids are ``f"{name}-{number}"``.  ``on_listener_error``: called as
     ``on_listener_error(event, error)`` when a listener raises (default
     :func:`log_listener_error`, which logs it); a listener's error never reaches the caller of
-    an operation, whose result or error is always its own.
+    an operation, whose result or error is always its own.  ``analytics``: an
+    :class:`AnalyticsOptions` or its ``to_dict()`` (the ticket attribute naming a category, the
+    recurring-issue rule, the trend history kept; default ``AnalyticsOptions()``): see
+    ``docs/analytics.md``.
+    ``finished_memory``: how many finished (completed or cancelled) tickets the desk remembers, so
+    that a call on one raises :class:`AlreadyFinished` ("already completed") rather than a bare
+    :class:`UnknownTicket` (0: none; at most ``MAX_FINISHED_MEMORY``).
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA events) happen at the
     start of every operation; call :meth:`tick` from a timer to make them happen on time when
@@ -86,6 +94,8 @@ class Dispatcher:
         advance_on_read: bool = True,
         name: str = "offer",
         stats: bool = True,
+        analytics: AnalyticsOptions | Mapping[str, Any] | None = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY,
     ) -> None:
         """Runtime complexity: O(A log A + n)."""
         if queue is None:
@@ -108,6 +118,16 @@ class Dispatcher:
             raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
         if not isinstance(stats, bool):
             raise InvalidArgument("stats", stats, "expected True (keep statistics) or False")
+        if isinstance(analytics, Mapping):  # plain data, as AnalyticsOptions.to_dict gives it
+            analytics = AnalyticsOptions.from_dict(analytics)
+        elif analytics is not None and not isinstance(analytics, AnalyticsOptions):
+            raise InvalidArgument("analytics", analytics, "expected a triage_queue.AnalyticsOptions (or its to_dict()), or None")
+        if (
+            isinstance(finished_memory, bool)
+            or not isinstance(finished_memory, int)
+            or not 0 <= finished_memory <= MAX_FINISHED_MEMORY
+        ):
+            raise InvalidArgument("finished_memory", finished_memory, f"expected an int from 0 to {MAX_FINISHED_MEMORY:_}")
         if not isinstance(name, str) or not name or len(name) > 200:
             raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
@@ -127,6 +147,8 @@ class Dispatcher:
             advance_on_read=bool(advance_on_read),
             name=name,
             stats=stats,
+            analytics=analytics,
+            finished_memory=finished_memory,
         )
         if isinstance(agents, Roster):
             roster = agents
@@ -255,16 +277,49 @@ class Dispatcher:
         """
         return self._run(self._desk.cancel, _key("ticket_id", ticket_id))
 
-    def status(self, ticket_id: str) -> str:
-        """``"waiting"``, ``"offered"`` or ``"assigned"``.
+    def status(self, ticket_id: str) -> TicketStatus:
+        """Where a ticket stands: :attr:`TicketStatus.WAITING`, ``OFFERED`` or ``ASSIGNED`` (a
+        str enum: ``d.status(t) == "waiting"`` works).
 
-        Raises :class:`UnknownTicket`.  Runtime complexity: O(1).
+        Raises :class:`AlreadyFinished` (a :class:`UnknownTicket`) for a ticket that was
+        completed or cancelled and is still remembered (its ``status`` says which), else
+        :class:`UnknownTicket`.  Runtime complexity: O(1).
 
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
-        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
-        ('T-1', 'assigned')
+        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1"), d.status("T-1") == "assigned"
+        ('T-1', 'assigned', True)
+        >>> _ = d.complete("T-1"); d.status("T-1")
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.AlreadyFinished: ticket 'T-1' was already completed (at 0)
         """
         return self._run(self._desk.status, _key("ticket_id", ticket_id))
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The latest value of a ticket the desk holds: waiting, offered or assigned.
+
+        Raises :class:`AlreadyFinished` or :class:`UnknownTicket` as :meth:`status` does.
+        Runtime complexity: O(1).
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")])
+        >>> d.submit(Ticket("T-1", 0.0, contacts=2)); d.ticket("T-1").contacts
+        2
+        """
+        return self._run(self._desk.ticket, _key("ticket_id", ticket_id))
+
+    def follow_up(self, ticket_id: str) -> Ticket:
+        """The customer wrote again about this ticket: count one more contact (``contacts + 1``,
+        which the feedback-order rule may weigh) wherever the ticket is, in one step under the
+        lock; return the new value.  As :meth:`update` with ``contacts=`` one more.
+
+        Raises :class:`AlreadyFinished`, :class:`UnknownTicket`, or :class:`InvalidTicket` past
+        the largest count.  Runtime complexity: as :meth:`update`.
+
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+        >>> d.submit(Ticket("T-1", 0.0)); d.follow_up("T-1").contacts, d.follow_up("T-1").contacts
+        (2, 3)
+        """
+        return self._run(self._desk.follow_up, _key("ticket_id", ticket_id))
 
     def assigned(self, agent_id: str) -> list[Ticket]:
         """The tickets an agent has accepted and not yet finished.
@@ -371,7 +426,9 @@ class Dispatcher:
         ``agent_id``, check that this agent holds it.
 
         Raises :class:`NotAssigned` if the ticket is not assigned (or only offered, or assigned
-        to another agent), :class:`UnknownTicket` if it is not known at all.
+        to another agent), :class:`AlreadyFinished` if it was completed or cancelled already (a
+        retried call; remembered up to ``finished_memory`` tickets), :class:`UnknownTicket` if it
+        is not known at all.
         Runtime complexity: O(Q + log n + log A).
 
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])

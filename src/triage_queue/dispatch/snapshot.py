@@ -24,6 +24,8 @@ from typing import Any
 
 import attrs
 
+from triage_queue.analytics import AnalyticsOptions
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, MAX_FINISHED_MEMORY
 from triage_queue.errors import InvalidArgument
 from triage_queue.policy import Policy
 from triage_queue.selection import LongestIdle, Selection
@@ -175,4 +177,15 @@ def read_settings(top: Reader, settings: Reader, max_audit: int) -> dict[str, An
         "advance_on_read": settings.flag("advance_on_read"),
         "name": top.string("name"),
         "stats": settings.flag("stats") if "stats" in settings.data else True,
+        # Settings a snapshot made before analytics lacks: the defaults.
+        "analytics": (
+            AnalyticsOptions.from_dict(settings.raw("analytics"), path=f"{settings.path}.analytics")
+            if "analytics" in settings.data
+            else None
+        ),
+        "finished_memory": (
+            settings.integer("finished_memory", high=MAX_FINISHED_MEMORY)
+            if "finished_memory" in settings.data
+            else DEFAULT_FINISHED_MEMORY
+        ),
     }
