@@ -487,3 +487,42 @@ def test_handle_figures_agree_with_a_reference_model(tickets: list[tuple[float, 
         assert ana.handle_mean is None
     if clock() > 0:
         assert ana.occupancy == pytest.approx(busy / clock())
+
+
+# -- the policy file ---------------------------------------------------------------
+
+
+def test_a_policy_file_declares_the_analytics_and_builds_a_desk_with_them() -> None:
+    """[analytics] in TOML gives AnalyticsOptions, which build() passes to the
+    Dispatcher; to_toml writes it back equal."""
+    from triage_queue import parse_policy
+
+    pf = parse_policy(
+        '[[rules]]\nkind = "feedback_order"\n'
+        '[analytics]\ncategory = "topic"\nrecurring_count = 3\nrecurring_window = "30m"\ntrend_hours = 48\n'
+    )
+    assert pf.analytics == AnalyticsOptions(category="topic", recurring_count=3, recurring_window=1800, trend_hours=48)
+    assert parse_policy(pf.to_toml()) == pf
+    d = pf.build(ManualClock(0.0))
+    for i in range(3):
+        d.submit(topic(f"T-{i}", 0.0, "vpn"))
+    assert [e.detail for e in d.events if e.kind is EventKind.RECURRING] == ["vpn: 3 in 30m"]
+    assert parse_policy('[[rules]]\nkind = "feedback_order"\n').analytics is None
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ('recurring_count = 1', "analytics.recurring_count"),
+        ('recurring_window = "0s"', "analytics.recurring_window"),
+        ('category = ""', "analytics.category"),
+        ('colour = "red"', "analytics.colour"),
+    ],
+)
+def test_a_bad_analytics_table_is_refused_naming_the_key(table: str, field: str) -> None:
+    """Each mistake in [analytics] raises InvalidPolicy naming analytics.<key>."""
+    from triage_queue import InvalidPolicy, parse_policy
+
+    with pytest.raises(InvalidPolicy) as info:
+        parse_policy(f'[[rules]]\nkind = "feedback_order"\n[analytics]\n{table}\n')
+    assert info.value.field == field

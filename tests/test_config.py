@@ -159,6 +159,10 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ("[dispatcher]\nsla_warning = true\n" + MINIMAL, "dispatcher.sla_warning", "not a boolean"),
     ('[dispatcher]\nmark_not_responding = "yes"\n' + MINIMAL, "dispatcher.mark_not_responding", "true or false"),
     ('[criteria]\nteir = {}\n' + MINIMAL, "criteria.teir", "did you mean 'tier'"),
+    ("analytics = 1\n" + MINIMAL, "analytics", "expected a table"),
+    ('[analytics]\ncatgory = "topic"\n' + MINIMAL, "analytics.catgory", "did you mean 'category'"),
+    ("[analytics]\nrecurring_count = 1\n" + MINIMAL, "analytics.recurring_count", "from 2 to"),
+    ('[analytics]\nrecurring_window = "soon"\n' + MINIMAL, "analytics.recurring_window", "duration"),
 ]
 
 
