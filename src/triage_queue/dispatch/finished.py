@@ -78,8 +78,9 @@ class FinishedMemory:
         if not self.size:
             return
         entries = self.entries
+        if ticket_id in entries:  # rare: a new ticket's id is forgotten on arrival
+            del entries[ticket_id]
         entries[ticket_id] = (status, at)
-        entries.move_to_end(ticket_id)
         if len(entries) > self.size:
             entries.popitem(last=False)
 
