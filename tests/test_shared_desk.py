@@ -23,6 +23,7 @@ from triage_queue import (
     Dispatcher,
     Event,
     InvalidArgument,
+    InvalidTicket,
     ManualClock,
     NotAssigned,
     OfferClosed,
@@ -400,3 +401,22 @@ def test_a_listener_may_call_the_desk(make_log: MakeLog, desks: list[SharedDesk]
     assert [a.status(f"T-{i}") for i in range(4)] == ["assigned", "assigned", "assigned", "waiting"]
     assert a.replica is not None and b.replica is not None
     assert a.replica.digest() == b.replica.digest()
+
+
+def test_entries_that_are_not_commands_are_skipped_alike(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """Anyone who can write the log can append junk; every replica skips it
+    the same way and goes on."""
+    a = SharedDesk(make_log(), agents=team(), name="eu", follow=False)
+    b = SharedDesk(make_log(), follow=False)
+    desks += [a, b]
+    for junk in ({"op": "submit"}, {"id": ["x"], "op": "tick"}, {"id": "j", "op": 3}, {"id": "k", "op": "submit", "args": 5}):
+        a.log.append(junk)
+    a.log.append({"id": "m", "op": "submit", "args": {"ticket": {"$ticket": {"id": "T-1"}}}})  # InvalidTicket: no created_at
+    assert a.submit(Ticket("T-2", 0.0)) is not None
+    b.sync()
+    assert a.replica is not None and b.replica is not None
+    assert a.replica.digest() == b.replica.digest()
+    with pytest.raises(InvalidArgument):
+        a.replica.result("j")
+    with pytest.raises(InvalidTicket):
+        b.replica.result("m")

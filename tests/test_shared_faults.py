@@ -28,10 +28,11 @@ from typing import Any
 
 import pytest
 
-from desk_procs import DeskServer, Worker, wait_until, write_files
-from triage_queue import Event, EventKind, Ticket
+from desk_procs import DeskServer, RedisServer, Worker, wait_until, write_files
+from triage_queue import DuplicateTicket, Event, EventKind, Ticket
 from triage_queue.config import load_policy
-from triage_queue.shared import SharedDesk
+from triage_queue.errors import TriageError
+from triage_queue.shared import NoReply, SharedDesk
 from triage_queue.shared.cli import open_desk_log
 
 CAPACITY = {"ana": 2, "bo": 1, "cy": 2}
@@ -51,6 +52,8 @@ class Accounting:
         self.completed: Counter[str] = Counter()
         self.cancelled: set[str] = set()
         self.offered: list[Event] = []
+        self.closed: dict[str, EventKind] = {}  # offer id -> how it ended without an accept
+        self.seen: set[str] = set()  # tickets any event was about
         self.problems: list[str] = []
 
     def submitted(self, ticket: Ticket) -> None:
@@ -60,8 +63,12 @@ class Accounting:
     def __call__(self, event: Event) -> None:
         with self.lock:
             t, a = event.ticket_id, event.agent_id
+            if t is not None:
+                self.seen.add(t)
             if event.kind is EventKind.OFFERED:
                 self.offered.append(event)
+            elif event.kind in (EventKind.EXPIRED, EventKind.REVOKED, EventKind.DECLINED) and event.offer_id:
+                self.closed[event.offer_id] = event.kind
             elif event.kind is EventKind.ACCEPTED and t is not None and a is not None:
                 if self.holder.get(t) is not None:
                     self.problems.append(f"{t} accepted by {a} while held by {self.holder[t]}")
@@ -128,7 +135,10 @@ def _serve(desk: SharedDesk, agents: list[str], stop: threading.Event, hold: flo
                 except Exception:
                     continue
             for ticket in desk.assigned(agent):
-                desk.complete(ticket.id, agent)
+                try:
+                    desk.complete(ticket.id, agent)
+                except (TriageError, ConnectionError, OSError):
+                    continue  # completed already (a retry), or the log is out of reach: next round
         stop.wait(hold)
 
 
@@ -231,6 +241,7 @@ def test_agent_process_killed_with_pending_offers(tmp_path: Path, procs: list[An
         desk.sync()
         late = [e for e in accounting.offered if e.agent_id in ("ana", "bo") and e.time > away]
         assert late == []
+        assert {accounting.closed.get(offer.id) for offer in pending} == {EventKind.EXPIRED}  # timed out, not revoked
         assert _waiting(desk) == order  # every ticket back in its exact place
 
         desk.set_status("cy", "available")
@@ -248,6 +259,13 @@ def test_agent_process_killed_with_pending_offers(tmp_path: Path, procs: list[An
     finally:
         desk.close()
         desk.log.close()
+
+
+def _state(desk: SharedDesk, ticket_id: str) -> str:
+    try:
+        return desk.status(ticket_id)
+    except TriageError as exc:
+        return type(exc).__name__
 
 
 def _beats(desk: SharedDesk) -> list[Any]:
@@ -322,3 +340,86 @@ def test_sqlite_desk_processes_killed_mid_write_lose_nothing_acknowledged(tmp_pa
     finally:
         desk.close()
         desk.log.close()
+
+
+def test_redis_server_killed_under_a_working_shared_desk(tmp_path: Path, procs: list[Any], redis_server_path: str) -> None:
+    """redis-server (AOF, everysec) is SIGKILLed while a thin client
+    submits and agents work through the desk server, then restarted on its
+    folder: the desk server rides it out without a restart, clients retry
+    (a retried submit that had landed is refused as a duplicate), and every
+    acknowledged ticket is served exactly once."""
+    redis = RedisServer(redis_server_path, tmp_path)
+    procs.append(redis)
+    redis.start()
+    write_files(tmp_path)
+    name = "faults4"
+    server = DeskServer(tmp_path, redis.url, name=name)
+    procs.append(server)
+    server.start()
+    desk, accounting = _watch(redis.url, name, tmp_path)
+    client_log = open_desk_log(redis.url, name)
+    client = SharedDesk(client_log, replica=False, timeout=3.0)
+    acked: list[str] = []
+    retries = [0]
+
+    def submit_all() -> None:
+        for i in range(120):
+            ticket = Ticket(f"R-{i}", float(i), skills={"billing": 1} if i % 3 == 0 else {})
+            accounting.submitted(ticket)
+            while True:
+                try:
+                    client.submit(ticket)
+                except DuplicateTicket:
+                    pass  # an earlier attempt landed
+                except (ConnectionError, OSError, NoReply):
+                    # Landed or not? A new call is a new command (it could
+                    # serve the ticket twice if it landed and was completed
+                    # meanwhile): read the log first, as an application
+                    # checks its own records before sending again.
+                    retries[0] += 1
+                    while True:
+                        try:
+                            desk.sync()
+                            break
+                        except (ConnectionError, OSError):
+                            time.sleep(0.1)
+                    if ticket.id in accounting.seen:
+                        break  # it landed
+                    continue
+                break
+            acked.append(ticket.id)
+            time.sleep(0.01)
+
+    stop = threading.Event()
+    helper = threading.Thread(target=_serve, args=(desk, ["ana", "bo", "cy"], stop, 0.01), daemon=True)
+    writer = threading.Thread(target=submit_all, daemon=True)
+    helper.start()
+    writer.start()
+    try:
+        wait_until(lambda: len(acked) >= 40, 10, "40 acknowledged submits")
+        redis.kill()
+        time.sleep(1.5)  # longer than a call's own retries (about 0.75 s): the client sees it
+        redis.start()
+        writer.join(20)
+        assert len(acked) == 120
+        try:
+            wait_until(accounting.done, 20, "every ticket served")
+        except AssertionError:
+            desk.sync()
+            left = [t for t in accounting.tickets if not accounting.completed[t] and t not in accounting.cancelled]
+            states = {t: _state(desk, t) for t in left[:10]}
+            replica = desk.replica
+            assert replica is not None
+            with replica.lock:
+                roster = {a.id: (a.status.value, len(desk.assigned(a.id))) for a in replica.desk.roster}
+            raise AssertionError(f"not served: {states}; agents {roster}; problems {accounting.problems}") from None
+        accounting.check()
+        assert retries[0] > 0, "the outage was not seen by the client"
+        assert server.proc is not None and server.proc.poll() is None  # rode it out
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        stop.set()
+        helper.join(5)
+        desk.close()
+        desk.log.close()
+        client_log.close()

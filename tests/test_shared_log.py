@@ -400,3 +400,15 @@ def test_redis_refuses_a_position_that_does_not_fit(redis_log_factory: Any) -> N
             call()
         assert log.last_position() == before
         assert len(log.read(0)) == 1
+
+
+def test_the_redis_engine_is_imported_only_when_named() -> None:
+    """Importing triage_queue or triage_queue.shared never imports redis-py;
+    naming RedisLog does (the core needs no Redis)."""
+    code = (
+        "import sys, triage_queue, triage_queue.shared as s\n"
+        "assert 'redis' not in sys.modules, 'redis imported eagerly'\n"
+        "assert s.RedisLog.__module__ == 'triage_queue.shared.redis' and 'redis' in sys.modules\n"
+        "assert issubclass(s.RedisLogConnectionError, ConnectionError)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -72,24 +72,25 @@ class AsyncDispatcher:
                     raise InvalidArgument("timeout", timeout, "expected a finite number of seconds >= 0, or None") from None
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        dispatcher = self._dispatcher
+        waits = self._dispatcher.waits
         keeper = AsyncKeeper(loop)
         try:
             while True:
                 future: asyncio.Future[None] = loop.create_future()
                 remaining = None if deadline is None else max(0.0, deadline - loop.time())
-                offer, wait = dispatcher._register_async(agent_id, keeper, future, remaining)
+                offer: Offer | None
+                offer, wait = waits.register_async(agent_id, keeper, future, remaining)
                 if offer is not None:
                     return offer
                 if remaining is not None and remaining <= 0:
-                    dispatcher._unregister_async(agent_id, future)
+                    waits.unregister_async(agent_id, future)
                     return None
                 try:
                     await asyncio.wait((future,), timeout=wait)
                 finally:
-                    dispatcher._unregister_async(agent_id, future)
+                    waits.unregister_async(agent_id, future)
         finally:
-            dispatcher._stop_waiting(keeper)
+            waits.stop(keeper)
 
     def submit(self, ticket: Ticket) -> Offer | None:
         """:meth:`Dispatcher.submit`.  Runtime complexity: as that method."""

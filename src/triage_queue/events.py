@@ -55,6 +55,7 @@ class EventKind(enum.Enum):
     UNROUTABLE = "unroutable"  # no agent on the roster could ever take this waiting ticket
     ROUTABLE = "routable"  # a roster change made an unroutable ticket routable again
     CLOCK_WENT_BACK = "clock_went_back"  # a clock reading earlier than the last: time held still
+    DESK_DIVERGED = "desk_diverged"  # a shared desk's replica found its state differs from another's (then resyncs)
     RECURRING = "recurring"  # tickets of one category arrived often enough to count as a recurring issue
 
 

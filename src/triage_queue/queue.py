@@ -143,6 +143,17 @@ class TicketQueue:
         # The store's optional fast paths (TicketStore), or None.
         self._insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] | None = getattr(store, "insert_new", None)
         self._pop_best: Callable[[], Ticket | None] | None = getattr(store, "pop_best", None)
+        insert_plain: Callable[[Ticket, tuple[Any, ...]], bool] | None = getattr(store, "insert_plain", None)
+        if insert_plain is None and self._insert_new is not None:
+            insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] = self._insert_new
+
+            def insert_plain(ticket: Ticket, priority: tuple[Any, ...]) -> bool:
+                return insert_new(ticket, priority, (ticket.skills, ticket.channel, None))
+
+        self._insert_plain = insert_plain
+        # Whether push may take its fast path (still only for a ticket with
+        # no preferred skills while nothing is scheduled): one test per push.
+        self._fast_push = not self._stepped and insert_plain is not None
         # Ticket id -> the next instant its key or lane changes; equal
         # instants are applied in arrival order (the ticket's sequence number
         # is the heap's tie-break), so the order follows from the state alone.
@@ -233,14 +244,9 @@ class TicketQueue:
             raise InvalidArgument("ticket", ticket, "expected a triage_queue.Ticket")
         with self._lock:
             seq = self._next_seq
-            insert_new = self._insert_new
-            # ``is not _EMPTY_SKILLS``: a SkillSet's truth is a Python-level
+            # ``is _EMPTY_SKILLS``: a SkillSet's truth is a Python-level
             # __len__ call; any other empty set takes _insert, which agrees.
-            if self._stepped or ticket.preferred_skills is not _EMPTY_SKILLS or self._changes._index or insert_new is None:
-                if ticket.id in self._store:
-                    raise DuplicateTicket(ticket.id)
-                self._insert(ticket, seq)
-            else:
+            if self._fast_push and ticket.preferred_skills is _EMPTY_SKILLS and not self._changes._index:
                 # _insert for the common case (nothing scheduled, nothing to
                 # schedule), with the duplicate test in the store's insert.
                 try:
@@ -249,8 +255,12 @@ class TicketQueue:
                     if ticket.id in self._store:  # a duplicate is reported first, as ever
                         raise DuplicateTicket(ticket.id) from None
                     raise
-                if not insert_new(ticket, priority, (ticket.skills, ticket.channel, None)):
+                if not self._insert_plain(ticket, priority):  # type: ignore[misc]
                     raise DuplicateTicket(ticket.id)
+            else:
+                if ticket.id in self._store:
+                    raise DuplicateTicket(ticket.id)
+                self._insert(ticket, seq)
             self._next_seq = seq + 1
 
     def _new_sequence(self) -> int:

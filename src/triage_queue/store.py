@@ -95,9 +95,10 @@ class TicketStore(Protocol):
     snapshot uses it when present and falls back to :meth:`insert`.
     Optional too, for speed: ``insert_new(ticket, priority, lane) -> bool``
     (:meth:`insert` for an id that may be held: False, changing nothing,
-    if it is) and ``pop_best() -> Ticket | None`` (``pop_first(None)``
-    without the priority), as :class:`MemoryStore` has; a queue uses them
-    when present.
+    if it is), ``insert_plain(ticket, priority) -> bool`` (``insert_new``
+    into the lane ``(ticket.skills, ticket.channel, None)``) and
+    ``pop_best() -> Ticket | None`` (``pop_first(None)`` without the
+    priority), as :class:`MemoryStore` has; a queue uses them when present.
     """
 
     def __len__(self) -> int:
@@ -275,6 +276,12 @@ class MemoryStore:
         # or not yet relaxed.  Most tickets need no entry here.
         self._odd: dict[str, Lane] = {}
         self._partitions: dict[Lane, _Partition] = {}
+        # (id(requirement), channel) -> the unheld partition of that lane,
+        # for insert_plain: a tuple of an int and a str hashes without the
+        # Python-level SkillSet.__hash__.  Only partitions whose requirement
+        # is that very object are entered, so the id cannot be reused while
+        # the entry lives; cleared whenever partitions are dropped.
+        self._plain: dict[tuple[int, str | None], _Partition] = {}
         # The heads of non-empty partitions not held for an agent, for the
         # best ticket overall: a heapq list of (head entry, serial,
         # partition), with lazy deletion: an item is live while its entry is
@@ -428,10 +435,30 @@ class MemoryStore:
         partitions = self._partitions
         if len(partitions) == 1:
             for partition in partitions.values():
-                if partition.holder is not None or partition.top is None:
+                top = partition.top
+                if partition.holder is not None or top is None:
                     return None
-            entry = partition.pop_head()
-            self._refresh_head(partition)
+            # partition.pop_head() and self._refresh_head(), inlined.  The
+            # cached top is the best live entry, so whatever the heap yields
+            # before it is dead: no index lookup to tell.
+            heap = partition.heap
+            index = partition.index
+            entry = heappop(heap)
+            while entry is not top:
+                partition.dead -= 1
+                entry = heappop(heap)
+            ticket_id = entry[-1]
+            del index[ticket_id]
+            while heap:
+                head = heap[0]
+                if index.get(head[-1]) is head:
+                    partition.top = head
+                    self._stale[partition] = None
+                    break
+                heappop(heap)
+                partition.dead -= 1
+            else:
+                self._refresh_head(partition)
         else:
             if self._stale:
                 self._sync_heads()
@@ -441,19 +468,20 @@ class MemoryStore:
                     return None
                 item = heads[0]
                 partition = item[2]
-                if partition.top is item[0]:
+                top = partition.top
+                if top is item[0]:
                     break
                 heappop(heads)
-            # partition.pop_head() and partition.head(), inlined.
+            # partition.pop_head() and partition.head(), inlined (entries
+            # before the cached top are dead, as above).
             heap = partition.heap
             index = partition.index
-            while True:
-                entry = heappop(heap)
-                ticket_id = entry[-1]
-                if index.get(ticket_id) is entry:
-                    del index[ticket_id]
-                    break
+            entry = heappop(heap)
+            while entry is not top:
                 partition.dead -= 1
+                entry = heappop(heap)
+            ticket_id = entry[-1]
+            del index[ticket_id]
             while heap:
                 head = heap[0]
                 if index.get(head[-1]) is head:
@@ -465,7 +493,6 @@ class MemoryStore:
                 partition.dead -= 1
             else:
                 self._refresh_head(partition)
-        ticket_id = entry[-1]
         ticket = self._tickets.pop(ticket_id)
         if self._odd:
             self._odd.pop(ticket_id, None)
@@ -594,6 +621,51 @@ class MemoryStore:
             self._ranks.add(entry)
         return True
 
+    def insert_plain(self, ticket: Ticket, priority: Priority) -> bool:
+        """:meth:`insert_new` into the ticket's ordinary lane,
+        ``(ticket.skills, ticket.channel, None)``: False, changing nothing,
+        if a ticket of this id is held.
+
+        Runtime complexity: as :meth:`insert`.
+
+        >>> from triage_queue import Ticket
+        >>> store, a = MemoryStore(), Ticket("a", 0.0, channel="chat")
+        >>> store.insert_plain(a, (0.0, 0)), store.insert_plain(a, (0.0, 1)), store.lane("a")[1:]
+        (True, False, ('chat', None))
+        """
+        tickets = self._tickets
+        ticket_id = ticket.id
+        if ticket_id in tickets:
+            return False
+        skills = ticket.skills
+        channel = ticket.channel
+        entry: Entry = priority + (ticket_id,)
+        partition = self._plain.get((id(skills), channel))
+        if partition is None or partition.requirement is not skills:
+            lane: Lane = (skills, channel, None)
+            partition = self._partitions.get(lane)
+            if partition is None:
+                partition = self._new_partition(lane)
+                self._empty += 1  # undone below, as for any empty partition
+            if partition.requirement is skills:
+                self._plain[(id(skills), channel)] = partition
+        top = partition.top
+        if top is None:
+            self._empty -= 1
+            partition.top = entry
+            self._stale[partition] = None
+        elif entry < top:
+            partition.top = entry
+            self._stale[partition] = None
+        heappush(partition.heap, entry)
+        partition.index[ticket_id] = entry
+        tickets[ticket_id] = ticket
+        if ticket.sla_due is not None:
+            self._deadlines.add((ticket.sla_due, entry))
+        if self._ranks is not None:
+            self._ranks.add(entry)
+        return True
+
     def delete(self, ticket_id: str) -> Ticket:
         ticket = self._tickets.pop(ticket_id)
         lane = self._odd.pop(ticket_id, None) if self._odd else None
@@ -688,6 +760,7 @@ class MemoryStore:
         # skill combinations, or many holds), drop them and start afresh.
         self._sync_heads()
         self._partitions = {lane: p for lane, p in self._partitions.items() if p.top is not None}
+        self._plain.clear()
         self._eligible.clear()
         held: dict[str, list[_Partition]] = {}
         for p in self._partitions.values():
@@ -712,6 +785,9 @@ class MemoryStore:
             assert partition.top is head, "cached partition head is stale"
             if partition.holder is None and partition not in self._stale and head is not None:
                 assert any(item[0] is head and item[2] is partition for item in self._heads), "heads heap out of step"
+        for (ident, channel), partition in self._plain.items():
+            assert self._partitions.get(partition.lane) is partition, "a plain-lane shortcut to a dropped partition"
+            assert id(partition.requirement) == ident and partition.channel == channel and partition.holder is None
         for ticket_id, lane in self._odd.items():
             ticket = self._tickets[ticket_id]
             assert lane != (ticket.skills, ticket.channel, None), "an ordinary lane is recorded as odd"

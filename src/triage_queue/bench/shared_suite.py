@@ -279,6 +279,9 @@ MEASURES: list[Callable[[Engine, dict[str, Any]], list[dict[str, Any]]]] = [
     measure_processes,
     measure_redis_memory,
 ]
+from triage_queue.bench.shared_desk_measures import DESK_MEASURES  # noqa: E402 - the SharedDesk's rows
+
+MEASURES += DESK_MEASURES
 
 
 def _sqlite_engine(folder: str, name: str) -> Engine | None:

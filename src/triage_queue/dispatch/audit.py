@@ -15,7 +15,9 @@ only while someone listens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -101,6 +103,18 @@ class AuditTrail:
             self._trail = deque([e if isinstance(e, Event) else Event(*e) for e in self._trail], maxlen=self.keep)
             self._raw = False
         return list(self._trail)  # type: ignore[arg-type]
+
+    def subscribe(self, listener: Listener, lock: threading.RLock) -> Callable[[], None]:
+        """Add a listener (the desk's ``lock`` held while the list changes);
+        return a function that removes it.  Runtime complexity: O(1) (removing O(listeners))."""
+        with lock:
+            self.listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with lock, contextlib.suppress(ValueError):
+                self.listeners.remove(listener)
+
+        return unsubscribe
 
     def take_outbox(self) -> tuple[list[Event], list[Listener]]:
         """The events to deliver and the listeners to deliver them to, taken

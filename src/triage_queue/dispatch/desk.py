@@ -20,38 +20,44 @@ waiting ticket it has not passed on and that is not held for another.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Container
-from typing import Any
+from collections.abc import Callable, Container, Iterable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
 from triage_queue.analytics import AnalyticsOptions
 from triage_queue.dispatch.analytics import Analytics, NoAnalytics
-from triage_queue.dispatch.audit import AuditTrail, logger
+from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.batch import Batch
-from triage_queue.dispatch.books import Books, Books3, NoBooks, default_classify
+from triage_queue.dispatch.books import Books, Books3, NoBooks
+from triage_queue.dispatch.checks import check_seconds
 from triage_queue.dispatch.explain import judge_agents
 from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, FinishedMemory, TicketStatus
+from triage_queue.dispatch.finished import MAX_FINISHED_MEMORY as MAX_FINISHED
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.presence import Presence, profile_key
 from triage_queue.dispatch.routability import Routability
 from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, QUEUE, Scheduler
-from triage_queue.dispatch.snapshot import SCHEMA, VERSION, code_name, policy_identity
+from triage_queue.dispatch.snapshot import export_desk, load_desk
 from triage_queue.dispatch.values import AssignmentExplanation, Offer, OfferStatus
-from triage_queue.dispatch.waiting import Waiters
+from triage_queue.dispatch.waiting import Waiters, WaitRoom
 from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
 from triage_queue.events import Event, EventKind
 from triage_queue.queue import DeskSeam, TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, Statistics, _add_to_all
-from triage_queue.ticket import SkillSet, Ticket
-from triage_queue.wire import Reader, number
+from triage_queue.ticket import Ticket
+from triage_queue.wire import Reader
 
 __all__ = ["Desk"]
+
+_T = TypeVar("_T")
 
 _INF = math.inf
 _CLOSING_EVENT = {
@@ -79,8 +85,9 @@ class Desk:
 
     def __init__(
         self,
-        queue: TicketQueue,
-        selection: Selection,
+        queue: TicketQueue | None,
+        clock: Callable[[], float] | None,
+        selection: Selection | None,
         *,
         offer_timeout: float | None,
         mark_not_responding: bool,
@@ -90,32 +97,64 @@ class Desk:
         classify: Callable[[Ticket], str] | None,
         audit: int,
         refuse_unroutable: bool,
-        on_listener_error: Callable[[Event, Exception], None],
+        on_listener_error: Callable[[Event, Exception], None] | None,
         advance_on_read: bool,
         name: str,
         stats: bool,
-        analytics: AnalyticsOptions | None = None,
+        analytics: AnalyticsOptions | Mapping[str, Any] | None = None,
         finished_memory: int = DEFAULT_FINISHED_MEMORY,
     ) -> None:
-        """Runtime complexity: O(1)."""
+        """Check the settings (each bad one raises :class:`InvalidArgument`
+        naming it, in the order of the parameters).  Without ``queue``, a new
+        one on ``clock`` (default ``time.time``).  Runtime complexity: O(1)."""
+        if queue is None:
+            queue = TicketQueue(clock=clock if clock is not None else time.time)
+        elif not isinstance(queue, TicketQueue):
+            raise InvalidArgument("queue", queue, "expected a triage_queue.TicketQueue")
+        elif clock is not None and clock is not queue.clock:
+            raise InvalidArgument("clock", clock, "a dispatcher uses its queue's clock; pass the clock to the queue")
+        if selection is None:
+            selection = LongestIdle()
+        elif not isinstance(selection, Selection):
+            raise InvalidArgument("selection", selection, "expected a selection strategy (name, fit, order, describe)")
+        check_seconds("offer_timeout", offer_timeout, allow_none=True, positive=True)
+        check_seconds("affinity_wait", affinity_wait, allow_none=False, positive=False)
+        check_seconds("retry_after", retry_after, allow_none=True, positive=False)
+        check_seconds("sla_warning", sla_warning, allow_none=True, positive=False)
+        if classify is not None and not callable(classify):
+            raise InvalidArgument("classify", classify, "expected a callable taking a Ticket and returning a str")
+        if isinstance(audit, bool) or not isinstance(audit, int) or not 0 <= audit <= MAX_AUDIT:
+            raise InvalidArgument("audit", audit, f"expected an int from 0 to {MAX_AUDIT:_} (events kept)")
+        if not isinstance(stats, bool):
+            raise InvalidArgument("stats", stats, "expected True (keep statistics) or False")
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
+        if on_listener_error is not None and not callable(on_listener_error):
+            raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
+        if isinstance(analytics, Mapping):  # plain data, as AnalyticsOptions.to_dict gives it
+            analytics = AnalyticsOptions.from_dict(analytics)
+        elif analytics is not None and not isinstance(analytics, AnalyticsOptions):
+            raise InvalidArgument("analytics", analytics, "expected a triage_queue.AnalyticsOptions (or its to_dict()), or None")
+        if isinstance(finished_memory, bool) or not isinstance(finished_memory, int) or not 0 <= finished_memory <= MAX_FINISHED:
+            raise InvalidArgument("finished_memory", finished_memory, f"expected an int from 0 to {MAX_FINISHED:_}")
         self.queue = queue
         self.lock: threading.RLock = queue.lock
         self.selection = selection
-        self.offer_timeout = offer_timeout
-        self.mark_not_responding = mark_not_responding
-        self.affinity_wait = affinity_wait
-        self.retry_after = retry_after
-        self.advance_on_read = advance_on_read
+        self.offer_timeout = None if offer_timeout is None else float(offer_timeout)
+        self.mark_not_responding = bool(mark_not_responding)
+        self.affinity_wait = float(affinity_wait)
+        self.retry_after = None if retry_after is None else float(retry_after)
+        self.advance_on_read = bool(advance_on_read)
         self.name = name
         self.paused = 0
         # The audit trail keeps events as plain tuples, made into Event
         # values only when read (most are never read): far cheaper per call.
-        self.trail = AuditTrail(audit, on_listener_error)
+        self.trail = AuditTrail(audit, log_listener_error if on_listener_error is None else on_listener_error)
         self.emit = self.trail.emit  # bound once: called several times per ticket
-        self.sched = Scheduler(queue.clock, sla_warning=sla_warning, emit=self.emit)
+        self.sched = Scheduler(queue.clock, sla_warning=None if sla_warning is None else float(sla_warning), emit=self.emit)
         self.res = Reservations(name)
         self.presence = Presence(selection)
-        self.routes = Routability(self.presence, refuse=refuse_unroutable, emit=self.emit)
+        self.routes = Routability(self.presence, refuse=bool(refuse_unroutable), emit=self.emit)
         # With stats=False nothing is counted (NoBooks) and the hot paths
         # skip the books altogether; stats() then refuses.
         self.stats_on = stats
@@ -129,12 +168,37 @@ class Desk:
         # time-driven change falls due, and applies it (which wakes exactly
         # the agents who get offers): no one else is woken by time.
         self.waiters = Waiters(self.lock)
+        self.room = WaitRoom(
+            self.waiters, pull=self.pull, flush=self.flush_keeping, quiet=lambda: not self.trail.outbox,
+            due_in=self.seconds_to_due, clock=self.sched.clock, scheduled=lambda: self.next_instant() is not None,
+        )  # fmt: skip
         self.seam: DeskSeam  # set by attach()
         self.roster: Roster
         self.rseam: RosterSeam
         self.states: dict[str, AgentState]
 
     # -- attaching --------------------------------------------------------------
+
+    def adopt(self, agents: Roster | Iterable[Agent]) -> tuple[Roster, RosterSeam]:
+        """Attach a roster (given, or built from ``agents``) to this desk: its
+        seam, with :meth:`on_agent_change` as its observer.  Raises
+        :class:`InvalidArgument` for a roster with another dispatcher or
+        with load, or for ``agents`` that are not agents.  Runtime complexity: O(A)."""
+        if isinstance(agents, Roster):
+            try:
+                rseam = agents.attach(self.on_agent_change)
+            except InvalidArgument:
+                raise InvalidArgument("agents", agents, "this roster already has a dispatcher") from None
+            if any(s.total_load for s in rseam.states.values()):
+                rseam.detach()
+                raise InvalidArgument("agents", agents, "roster agents must start with no load")
+            return agents, rseam
+        if agents is None or isinstance(agents, str | bytes | Agent) or not isinstance(agents, Iterable):
+            raise InvalidArgument("agents", agents, "expected a Roster or an iterable of triage_queue.Agent")
+        # Built (and validated) before anything is attached, so a bad agent
+        # leaves the queue free for another attempt.
+        roster = Roster(agents, clock=self.queue.clock)
+        return roster, roster.attach(self.on_agent_change)
 
     def attach(self, roster: Roster, rseam: RosterSeam) -> None:
         """Take over the queue and ``roster`` (attached by the caller as
@@ -179,6 +243,52 @@ class Desk:
             rseam.detach()
             raise
 
+    # -- after an operation ------------------------------------------------------
+
+    def flush(self) -> None:
+        """After an operation, outside the lock: wake the timekeeper if
+        something now falls due before it would wake, then deliver queued
+        events to listeners.  Runtime complexity: O(1) when nobody waits or
+        listens; else O(events x listeners)."""
+        waiters, trail = self.waiters, self.trail
+        if waiters.keeper is not None:
+            with self.lock:
+                waiters.wake_keeper_if_due_earlier(self.next_instant())
+        if not trail.outbox:
+            return
+        with self.lock:
+            events, listeners = trail.take_outbox()
+        trail.deliver(events, listeners)
+
+    def flush_keeping(self, agent_id: str, offer: Offer | None) -> None:
+        """:meth:`flush` for calls that hand out an offer: if a listener
+        raises, the offer goes back to the front of the agent's inbox rather
+        than being lost between the desk and the caller.  Runtime complexity: as :meth:`flush`."""
+        if not self.trail.outbox and self.waiters.keeper is None:
+            return  # flush has nothing to do
+        try:
+            self.flush()
+        except BaseException:
+            if offer is not None:
+                with self.lock:
+                    self.res.put_back(agent_id, offer.id)
+            raise
+
+    def resume(self) -> None:
+        """The end of one ``paused()`` block: when the last ends, the backlog
+        is assigned at once (:meth:`assign_all`).  Lock held.  Runtime complexity: as :meth:`assign_all`."""
+        self.paused -= 1
+        if not self.paused:
+            try:
+                self.advance()
+            except BaseException:
+                # The backlog is still assigned (at the desk's time), or it
+                # would wait for an assign_all() nobody calls.
+                with contextlib.suppress(Exception):
+                    self.assign_all()
+                raise
+            self.assign_all()
+
     # -- time -------------------------------------------------------------------
 
     def advance(self) -> float:
@@ -220,6 +330,13 @@ class Desk:
             if exc.ticket_id != ticket_id:
                 raise
             return self.sched.now
+
+    def advanced(self, change: Callable[..., _T], *args: Any) -> _T:
+        """``change(*args)`` with the desk brought up to the clock first (a
+        roster change, to which the desk reacts as the roster's observer; or
+        a batch assignment).  Lock held."""
+        self.advance()
+        return change(*args)
 
     def read_time(self) -> float:
         """What a read does first: bring the desk up to the clock, or (with
@@ -482,6 +599,12 @@ class Desk:
             self._fill(agent_id, "pulled by the agent")
         return self.res.hand_out(agent_id)
 
+    def pull(self, agent_id: str) -> Offer | None:
+        """The agent's next offer (:meth:`deliver`), the desk brought up to the clock first.  Lock held."""
+        self.rseam.state(agent_id)
+        self.advance()
+        return self.deliver(agent_id)
+
     def offers_for(self, agent_id: str) -> list[Offer]:
         """Dispatcher.offers_for.  Runtime complexity: O(pending offers)."""
         self.read_time()
@@ -535,6 +658,11 @@ class Desk:
             track = self.assigned_track(ticket_id, agent_id)  # raises the right error
         self._finish(track, now, EventKind.COMPLETED, "freed by a completion")
         return track.ticket
+
+    def assigned(self, agent_id: str) -> list[Ticket]:
+        """Dispatcher.assigned.  Runtime complexity: O(tracks)."""
+        self.rseam.state(agent_id)
+        return self.res.assigned_to(agent_id)
 
     def assigned_track(self, ticket_id: str, agent_id: str | None) -> Track:
         """The track of an assigned ticket, or the right error."""
@@ -994,150 +1122,28 @@ class Desk:
 
     # -- saving and restoring -----------------------------------------------------
 
+    def snapshot(self) -> dict[str, Any]:
+        """Dispatcher.snapshot, the lock held: refused while paused; reads as a read does."""
+        if self.paused:
+            raise InvalidArgument("snapshot", None, "a desk cannot be saved inside paused()")
+        self.read_time()
+        return self.export()
+
+    def describe(self) -> str:
+        """How many tickets wait, are offered and assigned, and how many agents there are (for repr)."""
+        res = self.res
+        return (
+            f"{len(self.queue)} waiting, {len(res.pending)} offered, "
+            f"{len(res.tracks) - len(res.pending)} assigned, {len(self.roster)} agent(s)"
+        )
+
     def export(self) -> dict[str, Any]:
-        """The whole desk as a snapshot: its header (schema, name, time,
-        settings, the identity of its code), then each part's section.
-        Runtime complexity: O(n log n + A·H + offers + audit)."""
-        timers, sla = self.sched.export()
-        classify = self.books.classify
-        return {
-            "schema": SCHEMA,
-            "version": VERSION,
-            "name": self.name,
-            "now": number(self.sched.now),
-            "clock_held": self.sched.clock_held,
-            "settings": {
-                "offer_timeout": self.offer_timeout,
-                "mark_not_responding": self.mark_not_responding,
-                "affinity_wait": self.affinity_wait,
-                "retry_after": self.retry_after,
-                "sla_warning": self.sched.sla_warning,
-                "audit": self.trail.keep,
-                "refuse_unroutable": self.routes.refuse,
-                "advance_on_read": self.advance_on_read,
-                "stats": self.stats_on,
-                "analytics": self.analytics.options.to_dict(),
-                "finished_memory": self.finished.size,
-            },
-            "policy": policy_identity(self.queue.policy),
-            "selection": self.selection.name,
-            "classify": "severity" if classify is default_classify else code_name(classify),
-            "queue": {"next_seq": self.seam.next_seq, "tickets": self.seam.export()},
-            "roster": self.roster.to_dict(),
-            "profiles": self.presence.export(),
-            "offers": self.res.export(),
-            "timers": timers,
-            "sla": sla,
-            "books": self.books.export(),
-            "audit": self.trail.export(),
-            "unroutable": self.routes.export(),
-            "analytics": self.analytics.export(),
-            "finished": self.finished.export(),
-        }
+        """The whole desk as a snapshot (see :func:`~triage_queue.dispatch.snapshot.export_desk`)."""
+        return export_desk(self)
 
     def load(self, top: Reader) -> None:
-        """Fill this new, empty desk from a snapshot, each part from its
-        section, then check what no part can check alone.  Lock held.
-        Runtime complexity: O(n + A·H + offers + audit)."""
-        sched = self.sched
-        sched.load_time(top)
-        roster = Roster.from_dict(top.raw("roster"), clock=sched.desk_clock, path="snapshot.roster")
-        self.rseam.detach()
-        self.rseam = rseam = roster.attach(self.on_agent_change)
-        rseam.use(lock=self.lock, clock=sched.desk_clock)
-        self.roster, self.states = roster, rseam.states
-        self.presence.load(top.seq("profiles"))
-        for state in rseam.states.values():
-            self.presence.place(state)
-        self.presence.widened = self.presence.narrowed = False
-        queue = top.table("queue")
-        records = queue.seq("tickets").data
-        next_seq = queue.integer("next_seq")
-        try:
-            self.seam.load(records, next_seq, path=f"{queue.path}.tickets")
-        except TriageError:
-            raise
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
-            # Data the queue's own checks let through: still the library's error.
-            raise InvalidArgument(queue.path, type(exc).__name__, f"the queue's tickets do not load: {exc}"[:300]) from None
-        self.books.load(top.table("books"))
-        get, enter = self.queue.get, self.books.enter
-        for record in records:  # checked by the load: each names a ticket now waiting
-            ticket = get(record["ticket"]["id"])
-            assert ticket is not None
-            enter(ticket)
-        self.res.load(top.table("offers"), self.books.of)
-        deadlines = [(offer.expires_at, offer.id) for offer in self.res.pending.values()]
-        sched.load(top.table("timers"), top.table("sla"), deadlines, self.unanswered)
-        self.trail.load(top.table("audit"))
-        self.routes.load(top.seq("unroutable"), self.queue)
-        # Sections a snapshot made before analytics lacks: then nothing was counted.
-        analytics = top.table("analytics") if "analytics" in top.data else None
-        self.analytics.load(analytics, ((i, s.agent) for i, s in self.states.items()), sched.now)
-        if "finished" in top.data:
-            self.finished.load(top.seq("finished"))
-        self._verify_loaded(top.path)
-
-    def _verify_loaded(self, path: str) -> None:
-        # What the parts cannot check alone: tracks, loads and the queue agree.
-        load: dict[tuple[str, str], int] = {}
-        for ticket_id, track in self.res.tracks.items():
-            state = self.states.get(track.agent_id)
-            if state is None or track.slot not in state.load or ticket_id in self.queue:
-                raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
-            if (track.offer is None) == (track.assigned_at is None):
-                raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
-            agent, ticket = state.agent, track.ticket
-            slot = agent.slot_for(ticket.channel)
-            if slot not in (None, track.slot) or (
-                track.offer is not None
-                and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
-            ):
-                raise InvalidArgument(
-                    f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
-                )
-            load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
-        joined = [state.joined for state in self.states.values()]
-        if len(set(joined)) != len(joined):
-            raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
-        for agent_id, state in self.states.items():
-            for slot, used in state.load.items():
-                if used != load.get((agent_id, slot), 0):
-                    raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
-        for ticket_id in self.res.passed:
-            if ticket_id not in self.res.tracks and ticket_id not in self.queue:
-                raise InvalidArgument(f"{path}.offers.passed", ticket_id, "a pass on a ticket neither waiting nor out")
-        self._verify_waiting(path)
-
-    def _verify_waiting(self, path: str) -> None:
-        # Each waiting ticket has a key the policy can compute and a holder
-        # on the roster, and the desk is work-conserving as a saved desk
-        # always is: no available agent with room qualifies for a waiting
-        # ticket it has not passed on and that is not held for another.
-        # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
-        # + holds·agents).
-        now, sort_key, states = self.sched.now, self.queue.policy.sort_key, self.states
-        lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
-        for ticket in self.queue:
-            try:
-                sort_key(ticket, now)
-            except RuleError as exc:
-                raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
-            requirement, channel, holder = self.seam.lane(ticket.id)
-            if holder is not None and (holder not in states or states[holder].agent.status is AgentStatus.OFFLINE):
-                raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
-            lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
-        passed = self.res.passed
-        for (requirement, channel), tickets in lanes.items():
-            for agent_id, state in states.items():
-                agent = state.agent
-                if not (
-                    agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
-                ):
-                    continue
-                for ticket_id, holder in tickets:
-                    if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):
-                        raise InvalidArgument(f"{path}.queue", ticket_id, f"waiting while agent {agent_id!r} is free to take it")
+        """Fill this new, empty desk from a snapshot (see :func:`~triage_queue.dispatch.snapshot.load_desk`).  Lock held."""
+        load_desk(self, top)
 
     # -- invariants -------------------------------------------------------------
 
@@ -1204,3 +1210,4 @@ def _joined(agent: Agent) -> str:
     if not any(agent.capacity.values()):
         detail += "; capacity 0 on every channel: it can take no ticket"
     return detail
+

@@ -14,12 +14,20 @@ from __future__ import annotations
 import collections
 import enum
 import math
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from triage_queue.dispatch.checks import check_key
 from triage_queue.errors import AlreadyFinished, InvalidArgument, UnknownTicket
 from triage_queue.wire import Reader
 
-__all__ = ["DEFAULT_FINISHED_MEMORY", "MAX_FINISHED_MEMORY", "FinishedMemory", "TicketStatus"]
+if TYPE_CHECKING:
+    from triage_queue.dispatch.desk import Desk
+    from triage_queue.ticket import Ticket
+
+__all__ = ["DEFAULT_FINISHED_MEMORY", "MAX_FINISHED_MEMORY", "FinishedMemory", "TicketLookups", "TicketStatus"]
+
+_T = TypeVar("_T")
 
 DEFAULT_FINISHED_MEMORY: Final = 10_000
 """How many finished tickets a desk remembers by default."""
@@ -112,3 +120,55 @@ class FinishedMemory:
     def _check(self) -> None:
         """Assert the bound."""
         assert len(self.entries) <= self.size
+
+
+class TicketLookups:
+    """The :class:`~triage_queue.Dispatcher`'s calls on one ticket by id that
+    need no routing of their own: :meth:`status`, :meth:`ticket` and
+    :meth:`follow_up` (kept here so the facade stays short)."""
+
+    _desk: Desk
+
+    def _run(self, op: Callable[..., _T], *args: Any) -> _T:
+        raise NotImplementedError  # pragma: no cover - the Dispatcher's
+
+    def status(self, ticket_id: str) -> TicketStatus:
+        """Where a ticket stands: :attr:`TicketStatus.WAITING`, ``OFFERED`` or ``ASSIGNED`` (a str enum, so
+        ``d.status(t) == "waiting"`` works).  Raises :class:`~triage_queue.AlreadyFinished` (an
+        :class:`~triage_queue.UnknownTicket`) for a remembered finished ticket, else :class:`~triage_queue.UnknownTicket`.
+        Runtime complexity: O(1).
+
+        >>> from triage_queue import Agent, Dispatcher, Ticket, TicketQueue
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
+        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1"), d.status("T-1") == "assigned"
+        ('T-1', 'assigned', True)
+        >>> _ = d.complete("T-1"); d.status("T-1")
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.AlreadyFinished: ticket 'T-1' was already completed (at 0)
+        """
+        return self._run(self._desk.status, check_key("ticket_id", ticket_id))
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The latest value of a ticket the desk holds: waiting, offered or assigned.  Raises as :meth:`status`.
+        Runtime complexity: O(1).
+
+        >>> from triage_queue import Agent, Dispatcher, Ticket, TicketQueue
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana", status="away")])
+        >>> d.submit(Ticket("T-1", 0.0, contacts=2)); d.ticket("T-1").contacts
+        2
+        """
+        return self._run(self._desk.ticket, check_key("ticket_id", ticket_id))
+
+    def follow_up(self, ticket_id: str) -> Ticket:
+        """The customer wrote again: one more contact (``contacts + 1``, which the feedback-order rule may weigh) wherever
+        the ticket is, in one step under the lock; return the new value.  As ``update(ticket_id, contacts=...)``.  Raises
+        as :meth:`status`, or :class:`~triage_queue.InvalidTicket` past the largest count.  Runtime complexity: as
+        :meth:`~triage_queue.Dispatcher.update`.
+
+        >>> from triage_queue import Dispatcher, Ticket, TicketQueue
+        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0))
+        >>> d.submit(Ticket("T-1", 0.0)); d.follow_up("T-1").contacts, d.follow_up("T-1").contacts
+        (2, 3)
+        """
+        return self._run(self._desk.follow_up, check_key("ticket_id", ticket_id))

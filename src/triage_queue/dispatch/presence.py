@@ -166,9 +166,8 @@ class Presence:
                     heap[agent_id] = key if self._unique_order else (*key, state.joined)
                 self.free[profile.number] = profile
                 return
-            if agent_id in heap._index:
-                del heap[agent_id]
-            if heap._index:
+            heap.pop(agent_id, None)
+            if heap:
                 self.free[profile.number] = profile
             else:
                 self.free.pop(profile.number, None)
@@ -179,8 +178,6 @@ class Presence:
         capacity = agent.capacity
         any_free = False
         for slot, heap in profile.free.items():
-            # The heaps' own dicts answer membership and emptiness without a
-            # Python-level call: this runs twice per ticket.
             if available and load.get(slot, 0) < capacity[slot]:
                 if order is None:
                     order = self.selection.order(state)
@@ -189,9 +186,8 @@ class Presence:
                 heap[agent_id] = order
                 any_free = True
             else:
-                if agent_id in heap._index:
-                    del heap[agent_id]
-                if heap._index:
+                heap.pop(agent_id, None)
+                if heap:
                     any_free = True
         if any_free:
             self.free[profile.number] = profile
@@ -230,7 +226,7 @@ class Presence:
             else:
                 continue
             heap = profile.free[slot]
-            if not heap._index:
+            if not heap:
                 continue
             agent_id, order = heap.peekitem()
             if passed and agent_id in passed:

@@ -1,6 +1,10 @@
 """What a snapshot of a desk is: its schema and version, and the identity
 of the code it ran with (the policy, the selection strategy, the classify
-function), which a restore must be given again and which must match.
+function), which a restore must be given again and which must match; and
+how a desk is written and read: :func:`export_desk` composes each part's
+own ``export()`` into one document, :func:`load_desk` has each part load
+its section, then checks what no part can check alone (tracks, loads and
+the queue agree; the saved desk was work-conserving).
 
 A policy is code, not data: the snapshot records its composition, its
 ``max_wait``, its weights and, per rule, the rule's type, name and
@@ -20,18 +24,27 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from triage_queue.agents import AgentStatus, Roster
 from triage_queue.analytics import AnalyticsOptions
+from triage_queue.dispatch.books import default_classify
 from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, MAX_FINISHED_MEMORY
-from triage_queue.errors import InvalidArgument
+from triage_queue.errors import InvalidArgument, RuleError, TriageError
 from triage_queue.policy import Policy
 from triage_queue.selection import LongestIdle, Selection
-from triage_queue.wire import Reader
+from triage_queue.ticket import SkillSet
+from triage_queue.wire import Reader, number
 
-__all__ = ["SCHEMA", "VERSION", "code_name", "policy_difference", "policy_identity", "read_code", "read_settings"]
+if TYPE_CHECKING:
+    from triage_queue.dispatch.desk import Desk
+
+__all__ = [
+    "SCHEMA", "VERSION", "code_name", "export_desk", "load_desk", "policy_difference", "policy_identity", "read_code",
+    "read_settings",
+]
 
 SCHEMA = "triage-queue/desk"
 VERSION = 1
@@ -189,3 +202,149 @@ def read_settings(top: Reader, settings: Reader, max_audit: int) -> dict[str, An
             else DEFAULT_FINISHED_MEMORY
         ),
     }
+
+
+def export_desk(desk: Desk) -> dict[str, Any]:
+    """The whole desk as a snapshot: its header (schema, name, time,
+    settings, the identity of its code), then each part's section.
+    Runtime complexity: O(n log n + A·H + offers + audit)."""
+    timers, sla = desk.sched.export()
+    classify = desk.books.classify
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "name": desk.name,
+        "now": number(desk.sched.now),
+        "clock_held": desk.sched.clock_held,
+        "settings": {
+            "offer_timeout": desk.offer_timeout,
+            "mark_not_responding": desk.mark_not_responding,
+            "affinity_wait": desk.affinity_wait,
+            "retry_after": desk.retry_after,
+            "sla_warning": desk.sched.sla_warning,
+            "audit": desk.trail.keep,
+            "refuse_unroutable": desk.routes.refuse,
+            "advance_on_read": desk.advance_on_read,
+            "stats": desk.stats_on,
+            "analytics": desk.analytics.options.to_dict(),
+            "finished_memory": desk.finished.size,
+        },
+        "policy": policy_identity(desk.queue.policy),
+        "selection": desk.selection.name,
+        "classify": "severity" if classify is default_classify else code_name(classify),
+        "queue": {"next_seq": desk.seam.next_seq, "tickets": desk.seam.export()},
+        "roster": desk.roster.to_dict(),
+        "profiles": desk.presence.export(),
+        "offers": desk.res.export(),
+        "timers": timers,
+        "sla": sla,
+        "books": desk.books.export(),
+        "audit": desk.trail.export(),
+        "unroutable": desk.routes.export(),
+        "analytics": desk.analytics.export(),
+        "finished": desk.finished.export(),
+    }
+
+def load_desk(desk: Desk, top: Reader) -> None:
+    """Fill this new, empty desk from a snapshot, each part from its
+    section, then check what no part can check alone.  Lock held.
+    Runtime complexity: O(n + A·H + offers + audit)."""
+    sched = desk.sched
+    sched.load_time(top)
+    roster = Roster.from_dict(top.raw("roster"), clock=sched.desk_clock, path="snapshot.roster")
+    desk.rseam.detach()
+    desk.rseam = rseam = roster.attach(desk.on_agent_change)
+    rseam.use(lock=desk.lock, clock=sched.desk_clock)
+    desk.roster, desk.states = roster, rseam.states
+    desk.presence.load(top.seq("profiles"))
+    for state in rseam.states.values():
+        desk.presence.place(state)
+    desk.presence.widened = desk.presence.narrowed = False
+    queue = top.table("queue")
+    records = queue.seq("tickets").data
+    next_seq = queue.integer("next_seq")
+    try:
+        desk.seam.load(records, next_seq, path=f"{queue.path}.tickets")
+    except TriageError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+        # Data the queue's own checks let through: still the library's error.
+        raise InvalidArgument(queue.path, type(exc).__name__, f"the queue's tickets do not load: {exc}"[:300]) from None
+    desk.books.load(top.table("books"))
+    get, enter = desk.queue.get, desk.books.enter
+    for record in records:  # checked by the load: each names a ticket now waiting
+        ticket = get(record["ticket"]["id"])
+        assert ticket is not None
+        enter(ticket)
+    desk.res.load(top.table("offers"), desk.books.of)
+    deadlines = [(offer.expires_at, offer.id) for offer in desk.res.pending.values()]
+    sched.load(top.table("timers"), top.table("sla"), deadlines, desk.unanswered)
+    desk.trail.load(top.table("audit"))
+    desk.routes.load(top.seq("unroutable"), desk.queue)
+    # Sections a snapshot made before analytics lacks: then nothing was counted.
+    analytics = top.table("analytics") if "analytics" in top.data else None
+    desk.analytics.load(analytics, ((i, s.agent) for i, s in desk.states.items()), sched.now)
+    if "finished" in top.data:
+        desk.finished.load(top.seq("finished"))
+    _verify_loaded(desk, top.path)
+
+def _verify_loaded(desk: Desk, path: str) -> None:
+    # What the parts cannot check alone: tracks, loads and the queue agree.
+    load: dict[tuple[str, str], int] = {}
+    for ticket_id, track in desk.res.tracks.items():
+        state = desk.states.get(track.agent_id)
+        if state is None or track.slot not in state.load or ticket_id in desk.queue:
+            raise InvalidArgument(f"{path}.offers", ticket_id, "an offered or assigned ticket with no agent to hold it")
+        if (track.offer is None) == (track.assigned_at is None):
+            raise InvalidArgument(f"{path}.offers", ticket_id, "a ticket must be either offered or assigned (with its time)")
+        agent, ticket = state.agent, track.ticket
+        slot = agent.slot_for(ticket.channel)
+        if slot not in (None, track.slot) or (
+            track.offer is not None
+            and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
+        ):
+            raise InvalidArgument(
+                f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
+            )
+        load[(track.agent_id, track.slot)] = load.get((track.agent_id, track.slot), 0) + 1
+    joined = [state.joined for state in desk.states.values()]
+    if len(set(joined)) != len(joined):
+        raise InvalidArgument(f"{path}.roster", joined, "two agents with one join number")
+    for agent_id, state in desk.states.items():
+        for slot, used in state.load.items():
+            if used != load.get((agent_id, slot), 0):
+                raise InvalidArgument(f"{path}.roster", agent_id, f"its load on {slot!r} disagrees with its tickets")
+    for ticket_id in desk.res.passed:
+        if ticket_id not in desk.res.tracks and ticket_id not in desk.queue:
+            raise InvalidArgument(f"{path}.offers.passed", ticket_id, "a pass on a ticket neither waiting nor out")
+    _verify_waiting(desk, path)
+
+def _verify_waiting(desk: Desk, path: str) -> None:
+    # Each waiting ticket has a key the policy can compute and a holder
+    # on the roster, and the desk is work-conserving as a saved desk
+    # always is: no available agent with room qualifies for a waiting
+    # ticket it has not passed on and that is not held for another.
+    # By lane, so that a sound desk costs O(n·R + lanes·agents + passes
+    # + holds·agents).
+    now, sort_key, states = desk.sched.now, desk.queue.policy.sort_key, desk.states
+    lanes: dict[tuple[SkillSet, str | None], list[tuple[str, str | None]]] = {}
+    for ticket in desk.queue:
+        try:
+            sort_key(ticket, now)
+        except RuleError as exc:
+            raise InvalidArgument(f"{path}.queue", ticket.id, f"the policy cannot place it: {exc}"[:300]) from None
+        requirement, channel, holder = desk.seam.lane(ticket.id)
+        if holder is not None and (holder not in states or states[holder].agent.status is AgentStatus.OFFLINE):
+            raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
+        lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
+    passed = desk.res.passed
+    for (requirement, channel), tickets in lanes.items():
+        for agent_id, state in states.items():
+            agent = state.agent
+            if not (
+                agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
+            ):
+                continue
+            for ticket_id, holder in tickets:
+                if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):
+                    raise InvalidArgument(f"{path}.queue", ticket_id, f"waiting while agent {agent_id!r} is free to take it")

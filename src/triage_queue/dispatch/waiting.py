@@ -18,9 +18,13 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["AsyncKeeper", "Waiters"]
+from triage_queue.dispatch.checks import check_key, check_seconds
+
+__all__ = ["AsyncKeeper", "WaitRoom", "Waiters"]
 
 
 class AsyncKeeper:
@@ -174,3 +178,111 @@ class Waiters:
         """Assert the waiters' invariants (used by the test suite)."""
         assert all(n > 0 for n in self.sleeping.values())
         assert all(self.async_waiters.values()), "an empty async waiter list is kept"
+
+
+class WaitRoom:
+    """How callers wait for an agent's next offer from one desk: threads
+    (:meth:`wait`) and coroutines (:meth:`register_async`,
+    :meth:`unregister_async`, :meth:`stop`).  Made by the dispatcher, which
+    gives it ``pull(agent_id)`` (lock held: the agent's next offer, or None,
+    the desk brought up to the clock first), ``flush(agent_id, offer)``
+    (outside the lock: deliver events, keeping a handed-out offer if that
+    fails), ``quiet()`` (no events wait for delivery), ``due_in()`` (seconds
+    to the next timed change, or None), ``clock`` and ``scheduled()``
+    (whether any timed change is scheduled).  Not for application code:
+    :class:`~triage_queue.AsyncDispatcher` waits through it.
+
+    >>> room = WaitRoom(Waiters(threading.RLock()), pull=lambda a: None, flush=lambda a, o: None,
+    ...                 quiet=lambda: True, due_in=lambda: None, clock=lambda: 0.0, scheduled=lambda: False)
+    >>> room.wait("ana", 0) is None
+    True
+    """
+
+    __slots__ = ("_clock", "_due_in", "_flush", "_lock", "_pull", "_quiet", "_scheduled", "waiters")
+
+    def __init__(
+        self,
+        waiters: Waiters,
+        *,
+        pull: Callable[[str], Any],
+        flush: Callable[[str, Any], None],
+        quiet: Callable[[], bool],
+        due_in: Callable[[], float | None],
+        clock: Callable[[], float],
+        scheduled: Callable[[], bool],
+    ) -> None:
+        """Runtime complexity: O(1)."""
+        self.waiters = waiters
+        self._lock = waiters.lock
+        self._pull, self._flush, self._quiet = pull, flush, quiet
+        self._due_in, self._clock, self._scheduled = due_in, clock, scheduled
+
+    def _keep_time(self, waiter: Any, remaining: float | None) -> float | None:
+        # Seconds a waiter may sleep (see Waiters.keep_time).  Lock held.
+        return self.waiters.keep_time(waiter, remaining, self._due_in(), self._clock())
+
+    def wait(self, agent_id: str, timeout: float | None) -> Any:
+        """Block until the agent has an offer and return it, or return None
+        after ``timeout`` seconds (None or inf: never; else a finite number
+        >= 0, or :class:`InvalidArgument`).  The thread sleeps on its
+        agent's condition and is woken only by an offer to that agent, or
+        (if it keeps time) when something falls due.  Runtime complexity: as
+        ``pull`` per wake-up."""
+        if timeout == math.inf:
+            timeout = None
+        if timeout is not None:
+            check_seconds("timeout", timeout, allow_none=False, positive=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        condition: threading.Condition | None = None
+        waiters = self.waiters
+        try:
+            while True:
+                expired = False
+                with self._lock:
+                    offer = self._pull(agent_id)
+                    if offer is None:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        expired = remaining is not None and remaining <= 0
+                        if not expired and self._quiet():
+                            if condition is None:
+                                condition = waiters.condition_for(agent_id)
+                            waiters.sleep(agent_id, condition, self._keep_time(condition, remaining))
+                # Listeners of anything this thread caused run outside the lock.
+                self._flush(agent_id, offer)
+                if offer is not None or expired:
+                    return offer
+        finally:
+            if condition is not None:
+                with self._lock:
+                    waiters.leave_keeping(condition, self._scheduled())
+
+    def register_async(
+        self, agent_id: str, keeper: AsyncKeeper, future: Any, remaining: float | None
+    ) -> tuple[Any, float | None]:
+        """An offer for the agent now, with ``remaining``; or else None, with
+        ``future`` woken on the agent's next offer, and the seconds to wait
+        at most (``keeper`` stands for the coroutine if it keeps time).
+        Runtime complexity: as ``pull``."""
+        check_key("agent_id", agent_id)
+        offer = None
+        wait = remaining
+        try:
+            with self._lock:
+                offer = self._pull(agent_id)
+                if offer is None:
+                    self.waiters.register_async(agent_id, keeper, future)
+                    wait = self._keep_time(keeper, remaining)
+        finally:
+            self._flush(agent_id, offer)
+        return offer, wait
+
+    def unregister_async(self, agent_id: str, future: Any) -> None:
+        """The coroutine stops waiting on ``future``.  Runtime complexity: O(waiters of the agent)."""
+        with self._lock:
+            self.waiters.unregister_async(agent_id, future)
+
+    def stop(self, keeper: AsyncKeeper) -> None:
+        """The coroutine ``keeper`` stands for stops waiting (handing over
+        the timekeeping, if it kept time).  Runtime complexity: O(waiting agents)."""
+        with self._lock:
+            self.waiters.leave_keeping(keeper, self._scheduled())

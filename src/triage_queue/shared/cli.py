@@ -60,7 +60,7 @@ import attrs
 
 from triage_queue.errors import TriageError
 
-__all__ = ["add_arguments", "add_log_arguments", "export_trace", "open_desk_log", "run", "run_log", "serve"]
+__all__ = ["add_arguments", "add_log_arguments", "export_trace", "open_desk_log", "run", "run_log"]
 
 logger = logging.getLogger("triage_queue.shared.desk_server")
 
@@ -190,7 +190,7 @@ def _desk_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def serve(args: argparse.Namespace, stop: threading.Event) -> int:
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     """Run a desk server until ``stop`` is set; then apply what is in the
     log, store a final snapshot and return 0.  Runtime complexity: O(1) per
     command applied, for as long as it runs."""
@@ -216,16 +216,20 @@ def serve(args: argparse.Namespace, stop: threading.Event) -> int:
         assert replica is not None
         logger.info("desk %r serving %s from position %d (%d agents)", args.name, args.log, replica.position, len(agents))
         print(f"ready at {replica.position}", file=sys.stderr, flush=True)
+        while not stop.wait(0.2):
+            pass
+        logger.info("stopping: applying the log and storing a final snapshot")
+        desk.close()
         try:
-            while not stop.wait(0.2):
-                pass
-        finally:
-            logger.info("stopping: applying the log and storing a final snapshot")
-            desk.close()
             position = desk.sync()
             stored = replica.maybe_snapshot(force=True)
-            logger.info("stopped at %d (snapshot at %s)", position, stored)
-            print(f"stopped at {position}", file=sys.stderr, flush=True)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            # The log is out of reach: nothing is lost (the log has every
+            # command); the next start replays from the last snapshot.
+            logger.error("stopped without a final snapshot: the log cannot be reached (%s)", exc)
+            return 1
+        logger.info("stopped at %d (snapshot at %s)", position, stored)
+        print(f"stopped at {position}", file=sys.stderr, flush=True)
     finally:
         log.close()
     return 0
@@ -233,8 +237,9 @@ def serve(args: argparse.Namespace, stop: threading.Event) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The ``desk`` command: serve until SIGTERM or SIGINT.  Exit status 0
-    after a clean stop, 2 for bad options or files.  Runtime complexity: as
-    :func:`serve`."""
+    after a clean stop, 1 if the log could not be reached to store the
+    final snapshot, 2 for bad options or files.  Runtime complexity: as
+    :func:`_serve`: O(1) per command applied, for as long as it runs."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
 
@@ -244,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     try:
-        return serve(args, stop)
+        return _serve(args, stop)
     except TriageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -381,7 +386,13 @@ def _write(seen: dict[str, _Seen], out: str | Path, arrival_type: Any, day_type:
 
 def run_log(args: argparse.Namespace) -> int:
     """The ``log`` command (``log export``).  Exit status 0, or 2 for bad
-    options or files.  Runtime complexity: as :func:`export_trace`."""
+    options or files (the reason on stderr).  Runtime complexity: as
+    :func:`export_trace`.
+
+    >>> p = argparse.ArgumentParser(); add_log_arguments(p)
+    >>> run_log(p.parse_args(["export", "--log", "ftp://nowhere", "--out", "day.csv"]))
+    2
+    """
     try:
         settings = _desk_settings(args)
         log = open_desk_log(args.log, args.name)

@@ -4,7 +4,8 @@ JSON data, and every result or error as plain data.
 A command is ``{"op": name, "id": client-chosen id, "args": {...}}`` (plus
 ``"reply": true`` when a thin client waits for the result to be
 published).  Tickets, agents and offers travel in their own ``to_dict``
-forms; an offer is named by its id.  A result is ``{"ok": value}`` or
+forms (a ticket's without the fields that hold their default value, which
+``Ticket.from_dict`` fills in alike); an offer is named by its id.  A result is ``{"ok": value}`` or
 ``{"error": TriageError.to_dict()}``; an exception that is not the
 library's own (a custom strategy that raises, say) is ``{"failed": class
 name, "message": str}`` and is raised on the other side as
@@ -86,6 +87,7 @@ OPERATIONS: dict[str, str] = {
     "assign_all": "offers",
     "heartbeat": "none",
     "digest": "none",
+    "snapshotted": "none",
     "init": "none",
 }
 
@@ -110,6 +112,25 @@ def new_command_id() -> str:
     return uuid.uuid4().hex
 
 
+# A ticket's wire form leaves out the fields that hold their default value
+# (Ticket.from_dict fills them in alike): a replica's decoding of a submit,
+# the hot part of applying one, costs about a third as much, and the log is
+# smaller.  A value is left out only if it is the default's own type and
+# equal to it (so 1.0 never stands for 1, nor True for 1).
+_TICKET_DEFAULTS: tuple[tuple[str, Any], ...] = tuple(
+    (key, value) for key, value in Ticket("-", 0.0).to_dict().items() if key not in ("id", "created_at")
+)
+
+
+def _ticket_plain(ticket: Ticket) -> dict[str, Any]:
+    data = ticket.to_dict()
+    for key, default in _TICKET_DEFAULTS:
+        value = data[key]
+        if value.__class__ is default.__class__ and value == default:
+            del data[key]
+    return {"$ticket": data}
+
+
 def _plain(field: str, value: Any) -> Any:
     # An argument as JSON data that the library reads back as the same value.
     cls = value.__class__
@@ -124,7 +145,7 @@ def _plain(field: str, value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return _plain(field, value.value)
     if isinstance(value, Ticket):
-        return {"$ticket": value.to_dict()}
+        return _ticket_plain(value)
     if isinstance(value, Agent):
         return {"$agent": value.to_dict()}
     if isinstance(value, datetime.datetime):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from triage_queue.agents import Agent, AgentStatus
@@ -31,7 +31,7 @@ from triage_queue.errors import InvalidArgument, TriageError
 from triage_queue.events import Event
 from triage_queue.policy import Policy
 from triage_queue.selection import Selection
-from triage_queue.shared.commands import NoReply, encode, raise_or_return
+from triage_queue.shared.commands import READS, NoReply, encode, raise_or_return
 from triage_queue.shared.log import Entry, Log
 from triage_queue.shared.replica import Alarm, Replica, init_command, logger
 from triage_queue.stats import Statistics
@@ -40,6 +40,9 @@ from triage_queue.ticket import Ticket
 __all__ = ["SharedDesk", "open_log"]
 
 _RETRIES = 5
+
+# Commands after which a waiting agent need not ask again: they make no offer.
+_CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
 
 
 def open_log(url: str) -> Log:
@@ -207,6 +210,9 @@ class SharedDesk:
         self._tick_asked: tuple[float, float] | None = None  # (due instant, wall time asked)
         self._replica: Replica | None = None
         self._group = _GroupCommit(log)
+        # A thin client's one-round-trip path (append, then wait for the result
+        # on the same connection), when the engine offers it (Redis).
+        self._append_and_fetch: Callable[..., Mapping[str, Any] | None] | None = getattr(log, "append_and_fetch", None)
         create = init_command(
             agents=agents,
             policy=policy,
@@ -235,11 +241,11 @@ class SharedDesk:
         if not r.created:
             entry = self._append(create)
             with r.lock:
-                r._live = False  # creating the desk: its first events are history too
+                r.set_live(False)  # creating the desk: its first events are history too
                 try:
                     r.sync_to(entry.position)
                 finally:
-                    r._live = True
+                    r.set_live(True)
         if follow:
             self._thread = threading.Thread(target=self._follow, name=f"shared-desk-{name}", daemon=True)
             self._thread.start()
@@ -254,10 +260,13 @@ class SharedDesk:
     def _append(self, command: dict[str, Any]) -> Entry:
         # Append, retrying with the same command id when the engine cannot be
         # reached (the replicas apply it once however often it lands).
+        return self._retry(lambda: self._group.append(command))  # type: ignore[no-any-return]
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
         delay = 0.05
         for attempt in range(_RETRIES):
             try:
-                return self._group.append(command)
+                return call()
             except (ConnectionError, OSError, TimeoutError):
                 if attempt == _RETRIES - 1:
                     raise
@@ -270,8 +279,12 @@ class SharedDesk:
         r = self._replica
         if r is None:
             command = encode(op, args, reply=True)
-            self._append(command)
-            result = self.log.fetch_result(command["id"], block=self._timeout)
+            fast = self._append_and_fetch
+            if fast is not None:
+                result = self._retry(lambda: fast(command, block=self._timeout))
+            else:
+                self._append(command)
+                result = self.log.fetch_result(command["id"], block=self._timeout)
             if result is None:
                 raise NoReply(
                     f"no result for command {command['id']!r} ({op}) within {self._timeout:g}s: is a desk server running?"
@@ -449,15 +462,23 @@ class SharedDesk:
         """Block until the agent has an offer (see :meth:`next_for`) and
         return it, or None after ``timeout`` seconds.  On a replica the
         thread sleeps until the replica applies an offer to this agent (or
-        a second passes); a thin client asks again every ``poll`` x 4
-        seconds.  Raises :class:`UnknownAgent`.  Runtime complexity: one
+        a second passes); a thin client blocks on the log until a command
+        that may make an offer arrives (not other agents' ``next_for``
+        commands nor reads), or ``poll`` x 4 seconds pass.  Raises :class:`UnknownAgent`.  Runtime complexity: one
         :meth:`next_for` per wake-up."""
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0):
             raise InvalidArgument("timeout", timeout, "expected seconds >= 0, or None")
         deadline = None if timeout is None or timeout == float("inf") else time.monotonic() + timeout
         r = self._replica
+        with contextlib.ExitStack() as stack:
+            if r is not None:
+                stack.enter_context(r.waiting())
+            return self._wait_for_ticket(r, agent_id, deadline)
+
+    def _wait_for_ticket(self, r: Replica | None, agent_id: str, deadline: float | None) -> Offer | None:
         while True:
             seen = 0 if r is None else r.offered.get(agent_id, 0)
+            cursor = self.log.last_position() if r is None else 0
             offer = self.next_for(agent_id)
             if offer is not None:
                 return offer
@@ -466,7 +487,9 @@ class SharedDesk:
                 return None
             pause = 1.0 if remaining is None else min(1.0, remaining)
             if r is None:
-                time.sleep(min(pause, self._poll * 4))
+                # At most poll x 4 seconds: another agent's next_for (which
+                # does not wake it) may have expired offers that come here.
+                self._await_change(cursor, min(pause, self._poll * 4))
                 continue
             until = time.monotonic() + pause
             with r.lock:
@@ -475,6 +498,25 @@ class SharedDesk:
                     if left <= 0:
                         break
                     r.applied.wait(left)  # woken after every batch the replica applies
+
+    def _await_change(self, cursor: int, pause: float) -> None:
+        # A thin client waiting for an offer: block on the log (XREAD BLOCK
+        # on Redis, a short poll on SQLite) until a command that may make
+        # one arrives after ``cursor``, or ``pause`` seconds pass.  Other
+        # waiters' next_for commands and reads do not wake it (else waiters
+        # would wake each other forever).
+        until = time.monotonic() + pause
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            entries = self.log.read(cursor, limit=1000, block=left)
+            if not entries:
+                return
+            cursor = entries[-1].position
+            for entry in entries:
+                if entry.command.get("op") not in _CANNOT_OFFER:
+                    return
 
     # -- the background follower ---------------------------------------------------------
 
@@ -485,7 +527,7 @@ class SharedDesk:
         last_verify = time.monotonic()
         while not self._closed.is_set():
             try:
-                r.poll(block=self._poll)
+                r.poll(block=self._poll, publish_later=True)  # published with the next read
                 now = time.monotonic()
                 if now - last_verify >= 1.0:
                     last_verify = now
@@ -493,7 +535,12 @@ class SharedDesk:
                 self._maybe_tick()
                 if r.take_divergence():
                     r.resync("a digest check found this replica diverged")
-                if self._digest_seconds is not None and now - last_digest >= self._digest_seconds:
+                if (
+                    self._digest_seconds is not None
+                    and now - last_digest >= self._digest_seconds
+                    and r.time - r.digest_time >= self._digest_seconds
+                ):
+                    # Only if no replica appended one lately: each costs every replica a digest.
                     last_digest = now
                     self.log.append(r.digest_command(self._name))
                 r.maybe_snapshot()

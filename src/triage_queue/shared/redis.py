@@ -489,6 +489,91 @@ rediss://host[:port][/db] or unix:///path/to/socket
             _connection_lost(exc)
         return None if text is None else dict(json.loads(text))
 
+    def publish_results(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+        """:meth:`publish_result` for many results in one round trip (a
+        pipeline; each one first writer wins); return how many this call
+        wrote.  A replica publishes a whole batch's results this way.  Not
+        part of :class:`~triage_queue.shared.Log` (both engines offer it).
+        Runtime complexity: O(total size of the results), one round trip.
+        """
+        rows = [(self.result_prefix + _check_command_id(cid), _encode("result", result)) for cid, result in results]
+        if not rows:
+            return 0
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for key, text in rows:
+                pipe.eval(_PUBLISH, 1, key, text, self._result_ttl_ms)  # EVAL: never NOSCRIPT (Redis caches it by hash)
+            return sum(int(written) for written in pipe.execute())
+        except _LOST as exc:
+            _connection_lost(exc)
+
+    def publish_and_read(
+        self, results: Sequence[tuple[str, Mapping[str, Any]]], after: int, *, limit: int = 1000, block: float | None = None
+    ) -> Sequence[Entry]:
+        """:meth:`publish_results` then :meth:`read`, in one round trip (one
+        pipeline): a desk server publishes a batch's results and waits for
+        the next batch at once.  Not part of :class:`~triage_queue.shared.Log`.
+
+        Runtime complexity: O(size of the results + limit + log(n)).
+        """
+        _check_position("after", after)
+        if limit.__class__ is not int or limit < 1:
+            raise InvalidArgument("limit", limit, "expected an int >= 1")
+        wait = _check_block(block)
+        rows = [(self.result_prefix + _check_command_id(cid), _encode("result", result)) for cid, result in results]
+        started = time.monotonic()
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for key, text in rows:
+                pipe.eval(_PUBLISH, 1, key, text, self._result_ttl_ms)  # EVAL: never NOSCRIPT (Redis caches it by hash)
+            if wait:
+                pipe.xread(
+                    {self.stream_key: _stream_id(after)}, count=limit, block=max(1, round(min(wait, self._block_slice) * 1000))
+                )
+            else:
+                pipe.xread({self.stream_key: _stream_id(after)}, count=limit)
+            reply: Any = pipe.execute()[-1]
+        except _LOST as exc:
+            _connection_lost(exc)
+        if not reply:
+            left = None if not wait else wait - (time.monotonic() - started)
+            return self.read(after, limit=limit, block=left) if left is not None and left > 0 else []
+        rows_read = next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1]
+        return self._entries(rows_read)
+
+    def append_and_fetch(self, command: Mapping[str, Any], *, block: float) -> Mapping[str, Any] | None:
+        """Append ``command`` and wait up to ``block`` seconds for the result
+        a replica publishes for it (:meth:`fetch_result` of its ``id``), in
+        one round trip: the append and a blocking read of the result go in
+        one pipeline, so a thin client pays one round trip per command.
+        ``None`` when no result came in time.  Not part of
+        :class:`~triage_queue.shared.Log`.
+
+        Runtime complexity: O(size of command + size of result).
+        """
+        text = _encode("command", command)
+        key = self.result_prefix + _check_command_id(command.get("id"))
+        wait = _check_block(block) or 0.0
+        deadline = time.monotonic() + wait
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.eval(_APPEND, 1, self.stream_key, 1 << POSITION_SEQ_BITS, text)
+            first: Any = max(0.001, min(wait, self._block_slice))  # seconds, a float (typed int)
+            pipe.blmove(key, key, first, "RIGHT", "LEFT")
+            found = pipe.execute()[1]
+        except redis.exceptions.ResponseError as exc:
+            if "TQSEQ" in str(exc):
+                raise InvalidValue(
+                    "stream id", str(exc).split()[-1], "too many entries in one millisecond: nothing was appended"
+                ) from None
+            raise
+        except _LOST as exc:
+            _connection_lost(exc)
+        if found is not None:
+            return dict(json.loads(found))
+        left = deadline - time.monotonic()
+        return self.fetch_result(command["id"], block=left) if left > 0 else self.fetch_result(command["id"])
+
     def close(self) -> None:
         """Close the client if :meth:`from_url` made it (a client passed in
         stays the caller's).  Idempotent.  Runtime complexity: O(connections)."""

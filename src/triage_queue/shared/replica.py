@@ -2,7 +2,7 @@
 
 A :class:`Replica` reads the log in order and applies each command to its
 own :class:`~triage_queue.Dispatcher` (built with ``advance_on_read=False``
-on a :class:`~triage_queue.ManualClock` set to each entry's time), so its
+on a clock set to each entry's time), so its
 state after position p is a pure function of the log up to p (and of the
 snapshot it started from).  Every replica computes the same result or
 error for every command; it keeps the results of the latest
@@ -25,6 +25,7 @@ applied once and answers with its first result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -32,7 +33,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -42,7 +43,7 @@ from triage_queue.clock import ManualClock
 from triage_queue.dispatch.dispatcher import Dispatcher
 from triage_queue.dispatch.snapshot import code_name, policy_difference, policy_identity
 from triage_queue.errors import InvalidArgument, TriageError
-from triage_queue.events import Event
+from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
@@ -142,6 +143,22 @@ def init_command(
             "presence_status": status.value,
         },
     }
+
+
+class _LogTime:
+    # The replica's clock: the time of the entry being applied (set by the
+    # replica only, never backwards), read by its Dispatcher.
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# Commands the replica answers itself rather than its Dispatcher.
+_REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
 
 
 class _Result:
@@ -283,7 +300,7 @@ class Replica:
         self.lock = threading.RLock()
         #: Notified (lock held) after every batch applied.
         self.applied = threading.Condition(self.lock)
-        self._clock = ManualClock(0.0)
+        self._clock = _LogTime()
         self._desk: Dispatcher | None = None
         self._init: dict[str, Any] | None = None
         self.position = 0
@@ -298,6 +315,8 @@ class Replica:
         self._outbox: list[Event] = []
         self._quiet_until = 0  # after a resync: listeners already heard the entries up to here
         self._live = False
+        self._waiters = 0  # threads and coroutines waiting for an offer (they need the events)
+        self._unsubscribe: Callable[[], None] | None = None  # from the desk, while events are wanted
         self._to_publish: list[tuple[str, dict[str, Any]]] = []
         self._since_snapshot = 0
         self._snapshot_time = -math.inf
@@ -306,6 +325,8 @@ class Replica:
         self.alarms: list[Alarm] = []
         self.applied_count = 0
         self._diverged = False
+        #: The log time of the latest digest command applied.
+        self.digest_time = -math.inf
 
     # -- reading the state --------------------------------------------------------
 
@@ -364,13 +385,48 @@ class Replica:
             raise InvalidArgument("listener", listener, "expected a callable taking an Event")
         with self.lock:
             self._listeners.append(listener)
+            self._rewire()
 
         def unsubscribe() -> None:
             with self.lock:
                 if listener in self._listeners:
                     self._listeners.remove(listener)
+                    self._rewire()
 
         return unsubscribe
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """While the block runs, keep :attr:`offered` counting the offers
+        made to each agent (for threads and coroutines that wait for one).
+        Runtime complexity: O(1)."""
+        with self.lock:
+            self._waiters += 1
+            self._rewire()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._waiters -= 1
+                self._rewire()
+
+    def _rewire(self) -> None:
+        # The desk's events are made only when someone wants them: a listener
+        # or a waiter, while the replica applies live.  (A desk with no
+        # listener keeps its events as cheap tuples.)  Lock held.
+        want = self._desk is not None and self._live and bool(self._listeners or self._waiters)
+        if want and self._unsubscribe is None:
+            self._unsubscribe = self.desk.subscribe(self._deliver)
+        elif not want and self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def set_live(self, live: bool) -> None:
+        """Whether entries applied from now on reach listeners (False while
+        replaying history).  Runtime complexity: O(1)."""
+        with self.lock:
+            self._live = live
+            self._rewire()
 
     def digest(self) -> str:
         """A digest of the replicated state (the desk's snapshot, the kept
@@ -389,7 +445,8 @@ class Replica:
         O(snapshot + tail).
         """
         with self.lock:
-            live, self._live = self._live, False
+            live = self._live
+            self.set_live(False)
             try:
                 self._check_position()
                 target = self.log.last_position()
@@ -399,7 +456,7 @@ class Replica:
                         break
                     self._apply_batch(entries)
             finally:
-                self._live = live or self._desk is not None
+                self.set_live(live or self._desk is not None)
             self._flush_publish()
             return self.position
 
@@ -420,20 +477,56 @@ class Replica:
                 self._apply_batch(entries)
             self._flush_publish()
 
-    def poll(self, *, block: float | None = None) -> int:
+    def poll(self, *, block: float | None = None, publish_later: bool = False) -> int:
         """Apply (live) whatever is in the log after the replica's
         position, waiting up to ``block`` seconds for something to arrive
         (without holding the lock).  Return how many entries were applied.
+
+        Results for thin clients are published once the batch is applied;
+        with ``publish_later`` they are published by the next call instead,
+        in the same round trip as its read when the engine can (Redis): a
+        desk server calling ``poll`` in a loop then pays one round trip per
+        batch.  (:meth:`flush` publishes them at once.)
+
         Runtime complexity: O(entries applied)."""
-        if block and not self.log.read(self.position, limit=1, block=block):
-            return 0  # nothing arrived
+        after = self.position
+        arrived: Sequence[Entry] = ()
+        if block:
+            with self.lock:
+                pending, self._to_publish = self._to_publish, []
+            combined = getattr(self.log, "publish_and_read", None) if pending else None
+            try:
+                if combined is not None:
+                    arrived = combined(pending, after, limit=self._batch, block=block)
+                else:
+                    if pending:
+                        self._send_results(pending)
+                    arrived = self.log.read(after, limit=self._batch, block=block)
+            except BaseException:
+                if combined is not None:
+                    with self.lock:  # published or not: publishing again is harmless (first writer wins)
+                        self._to_publish[:0] = pending
+                raise
+            if not arrived:
+                return 0  # nothing arrived
         with self.lock:
             before = self.applied_count
-            entries = self._read_checked()
+            # What arrived follows the position it was read after; if a caller
+            # applied entries meanwhile (or nothing was awaited), read again,
+            # checking that the replica's last entry is still there.  (A
+            # follower also checks that every second: see verify().)
+            entries = arrived if arrived and self.position == after and self._desk is not None else self._read_checked()
             if entries:
                 self._apply_batch(entries)
-                self._flush_publish()
+                if not (publish_later and block):
+                    self._flush_publish()
             return self.applied_count - before
+
+    def flush(self) -> None:
+        """Publish the results not published yet (see :meth:`poll`).
+        Runtime complexity: O(results), one round trip."""
+        with self.lock:
+            self._flush_publish()
 
     def verify(self) -> bool:
         """Check that the replica's last applied entry is still in the log
@@ -509,16 +602,20 @@ class Replica:
             self._load(snap.position, snap.data)
 
     def _reset(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._desk = None
         self._init = None
         self.position = 0
         self.time = -math.inf
-        self._clock = ManualClock(0.0)
+        self._clock = _LogTime()
         self._results.clear()
         self._seen.clear()
         self._seen_heap.clear()
         self._digests.clear()
         self._outbox.clear()
+        self.digest_time = -math.inf
 
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
@@ -535,7 +632,7 @@ class Replica:
         when = entry.time
         if when > self.time:
             self.time = when
-            self._clock._now = when  # ManualClock.set without its checks: log time never goes back
+            self._clock.now = when  # log time never goes back
         self.position = entry.position
         self.applied_count += 1
         self._since_snapshot += 1
@@ -543,11 +640,17 @@ class Replica:
             command_id = command["id"]
             op = command["op"]
         except (KeyError, TypeError):
+            command_id = op = None
+        if command_id.__class__ is not str or op.__class__ is not str:
+            # Not a command (every replica skips it alike).
             logger.warning("ignored a malformed command at position %s: %.200r", entry.position, command)
             return
         results = self._results
-        if command_id in results:
-            return  # a retry: applied once
+        kept = results.get(command_id)
+        if kept is not None:  # a retry: applied once; a thin client's gets its first result again
+            if command.get("reply") and self._publish:
+                self._to_publish.append((command_id, kept.plain()))
+            return
         value: Any = None
         error: BaseException | None = None
         desk = self._desk
@@ -561,15 +664,19 @@ class Replica:
             if self._seen_heap and self._seen_heap[0][0] <= when:
                 self._expire_presence(desk, when)
             try:
-                if op == "heartbeat":
+                if op not in _REPLICA_OPS:
+                    value = _call(desk, op, decode_args(command) if command.get("args") else {})
+                elif op == "heartbeat":
                     self._heartbeat(desk, command, when)
                 elif op == "digest":
                     value = self._check_digest(command, entry.position)
-                elif op == "next_due":
-                    value = self.next_due()
+                    self.digest_time = when
+                elif op == "snapshotted":
+                    # Some replica stored a snapshot here: the others need not.
+                    self._since_snapshot = 0
+                    self._snapshot_time = when
                 else:
-                    args = command.get("args")
-                    value = _call(desk, op, decode_args(command) if args else {})
+                    value = self.next_due()
             except Exception as exc:  # the command's error is its result, in every replica alike
                 error = exc
             result = _Result(op, value, error)
@@ -581,8 +688,10 @@ class Replica:
 
     def _flush_publish(self) -> None:
         pending, self._to_publish = self._to_publish, []
-        if not pending:
-            return
+        if pending:
+            self._send_results(pending)
+
+    def _send_results(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
         many = getattr(self.log, "publish_results", None)
         try:
             if many is not None:
@@ -609,7 +718,7 @@ class Replica:
         settings = dict(args["settings"])
         settings.pop("advance_on_read", None)
         agents = [Agent.from_dict(a) for a in args.get("agents", [])]
-        self._clock._now = when
+        self._clock.now = when
         self._desk = Dispatcher(
             TicketQueue(self._policy, clock=self._clock),
             agents,
@@ -622,7 +731,8 @@ class Replica:
         )
         self._init = dict(args)
         self._snapshot_time = when
-        self._desk.subscribe(self._deliver)
+        self._unsubscribe = None
+        self._rewire()
 
     def _heartbeat(self, desk: Dispatcher, command: Mapping[str, Any], when: float) -> None:
         agent_id = decode_args(command)["agent_id"]
@@ -667,6 +777,10 @@ class Replica:
             detail = f"this replica's digest {own[:12]} != {str(theirs)[:12]} from {args.get('by')!r}"
             self._alarm(Alarm("divergence", position, detail))
             self._diverged = True
+            if self._listeners and self._live and position > self._quiet_until:
+                # Listeners hear it too, after the batch, as the desk's own events.
+                changes = {"position": position, "of": of, "digest": own, "theirs": str(theirs), "by": str(args.get("by", ""))}
+                self._outbox.append(Event(EventKind.DESK_DIVERGED, self.time, 0, detail=detail, changes=changes))
         return mine
 
     def _alarm(self, alarm: Alarm) -> None:
@@ -705,7 +819,7 @@ class Replica:
         if event.kind.value == "offered" and event.agent_id is not None:
             self.offered[event.agent_id] = self.offered.get(event.agent_id, 0) + 1
         # Live, and not replaying what listeners heard before a resync.
-        if self._live and self._listeners and self.position > self._quiet_until:
+        if self._listeners and self.position > self._quiet_until:
             self._outbox.append(event)
 
     def _deliver_outbox(self) -> None:
@@ -760,7 +874,7 @@ class Replica:
                 "snapshot.format", data.get("format"), f"not a shared desk snapshot of version {SNAPSHOT_FORMAT[1]}"
             )
         desk_data = data["desk"]
-        self._clock._now = max(self._clock._now, float(desk_data["now"]))
+        self._clock.now = max(self._clock.now, float(desk_data["now"]))
         desk = Dispatcher.restore(
             desk_data,
             clock=self._clock,
@@ -779,7 +893,8 @@ class Replica:
         self._digests = OrderedDict((int(p), str(d)) for p, d in data.get("digests", []))
         self._snapshot_time = self.time
         self._since_snapshot = 0
-        desk.subscribe(self._deliver)
+        self._unsubscribe = None
+        self._rewire()
 
     def snapshot_due(self) -> bool:
         """Whether ``snapshot_every`` commands or ``snapshot_seconds`` of log
@@ -797,12 +912,14 @@ class Replica:
         with self.lock:
             if self._desk is None or not (force or self.snapshot_due()):
                 return None
+            self._flush_publish()  # before the slow part: clients wait for them
             data = self._state_data()
             position = self.position
             data["time"] = self.time
             self._since_snapshot = 0
             self._snapshot_time = self.time
         self.log.store_snapshot(position, data)
+        self.log.append({"op": "snapshotted", "id": new_command_id(), "args": {"position": position}})
         self._stored.append(position)
         if self._trim and len(self._stored) >= 2:
             self.log.trim(self._stored[-2])

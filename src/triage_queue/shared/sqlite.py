@@ -296,7 +296,19 @@ class SqliteLog:
 
     def publish_results(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
         """:meth:`publish_result` for many results in one transaction;
-        return how many were written.  Runtime complexity: O(k log R)."""
+        return how many were written.
+
+        Results are written without waiting for an fsync
+        (``synchronous=NORMAL`` for this one transaction; WAL order still
+        holds, and the next command appended with ``synchronous=FULL`` makes
+        them durable too): a result is only a copy of what every replica
+        computes from the durable log, and a replica that catches up after
+        a crash publishes the results of the commands it applies again, so
+        a client that retries after a power loss still gets its result.
+        This spares a desk server one fsync per batch of thin clients'
+        commands.
+
+        Runtime complexity: O(k log R)."""
         rows = []
         now = self._clock()
         for command_id, result in results:
@@ -306,16 +318,20 @@ class SqliteLog:
         if not rows:
             return 0
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO results (id, time, result) VALUES (?, ?, ?)", rows)
-            written = conn.total_changes - before
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.executemany("INSERT OR IGNORE INTO results (id, time, result) VALUES (?, ?, ?)", rows)
+                written = conn.total_changes - before
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
         return written
 
     def fetch_result(self, command_id: str, *, block: float | None = None) -> Mapping[str, Any] | None:
