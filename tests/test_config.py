@@ -161,6 +161,10 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ('[dispatcher]\noverflow = "billing"\n' + MINIMAL, "dispatcher.overflow", "list of overflow rules"),
     ('[dispatcher.strain]\ncontinuous = "soon"\n' + MINIMAL, "dispatcher.strain.continuous", "duration"),
     ('[criteria]\nteir = {}\n' + MINIMAL, "criteria.teir", "did you mean 'tier'"),
+    ("analytics = 1\n" + MINIMAL, "analytics", "expected a table"),
+    ('[analytics]\ncatgory = "topic"\n' + MINIMAL, "analytics.catgory", "did you mean 'category'"),
+    ("[analytics]\nrecurring_count = 1\n" + MINIMAL, "analytics.recurring_count", "from 2 to"),
+    ('[analytics]\nrecurring_window = "soon"\n' + MINIMAL, "analytics.recurring_window", "duration"),
 ]
 
 

@@ -44,6 +44,7 @@ from typing import Any, Final
 import attrs
 
 from triage_queue.agents import Agent
+from triage_queue.analytics import AnalyticsOptions
 from triage_queue.clock import Clock
 from triage_queue.criteria import MAX_TIERS, ComplexityCriteria, Criteria, TierCriteria, TierLevel
 from triage_queue.dispatch import Dispatcher
@@ -523,6 +524,51 @@ def _to_options(value: Any) -> Mapping[str, Any]:
     return MappingProxyType(out)
 
 
+# -- analytics ([analytics]) -------------------------------------------------
+
+_ANALYTICS_KEYS: Final = ("category", "recurring_count", "recurring_window", "trend_hours", "max_categories")
+
+
+def _check_analytics(_: Any, __: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, AnalyticsOptions):
+        raise InvalidPolicy("analytics", value, "expected a triage_queue.AnalyticsOptions, or None")
+
+
+def _read_analytics(value: Any) -> AnalyticsOptions | None:
+    # The [analytics] table: the Dispatcher's analytics option (docs/analytics.md).
+    if value is None:
+        return None
+    reader = _Reader(value, "analytics", _ANALYTICS_KEYS)
+    options: dict[str, Any] = {}
+    for key in _ANALYTICS_KEYS:
+        if not reader.has(key):
+            continue
+        if key == "recurring_window":
+            options[key] = reader.duration(key)
+        else:
+            options[key] = reader.take(key)
+    reader.done()
+    try:
+        return AnalyticsOptions(**options)
+    except InvalidValue as exc:
+        raise InvalidPolicy(f"analytics.{exc.field}", exc.value, exc.reason) from None
+
+
+def _analytics_lines(options: AnalyticsOptions | None) -> list[str]:
+    if options is None:
+        return []
+    out = ["", "[analytics]"]
+    if options.category is not None:
+        out.append(f"category = {_value(options.category)}")
+    out += [
+        f"recurring_count = {options.recurring_count}",
+        f"recurring_window = {_duration(options.recurring_window)}",
+        f"trend_hours = {options.trend_hours}",
+        f"max_categories = {options.max_categories}",
+    ]
+    return out
+
+
 # -- tier and complexity criteria ([criteria]) -------------------------------
 
 _CRITERIA_KEYS: Final = ("tier", "complexity")
@@ -647,7 +693,9 @@ class PolicyFile:
     :class:`~triage_queue.Dispatcher` keyword arguments the file set
     (``offer_timeout``, ``affinity_wait``, ``retry_after``, ``sla_warning``,
     ``mark_not_responding``; unset ones keep the dispatcher's defaults);
-    ``source`` is where it was read from (not part of equality).
+    ``source`` is where it was read from (not part of equality);
+    ``analytics``, the ``[analytics]`` table as
+    :class:`~triage_queue.AnalyticsOptions` (None if the file has none).
 
     Runtime complexity: construction O(number of options).
 
@@ -667,6 +715,7 @@ class PolicyFile:
     description: str = attrs.field(default="", validator=_check_description)
     source: str = attrs.field(default="<python>", eq=False)
     criteria: Criteria = attrs.field(factory=Criteria, validator=_check_criteria)
+    analytics: AnalyticsOptions | None = attrs.field(default=None, validator=_check_analytics)
 
     @classmethod
     def from_policy(
@@ -679,6 +728,7 @@ class PolicyFile:
         dispatcher_options: Mapping[str, Any] | None = None,
         description: str = "",
         criteria: Criteria | None = None,
+        analytics: AnalyticsOptions | None = None,
     ) -> PolicyFile:
         """Wrap a hand-built :class:`~triage_queue.Policy` (for the simulator
         or :meth:`to_toml`).  Invalid options raise :class:`InvalidPolicy`.
@@ -699,6 +749,7 @@ class PolicyFile:
             dispatcher_options or {},
             description,
             criteria=criteria if criteria is not None else Criteria(),
+            analytics=analytics,
         )
 
     def __attrs_post_init__(self) -> None:
@@ -744,8 +795,9 @@ class PolicyFile:
     def build(self, clock: Clock = time.time, agents: Iterable[Agent] = ()) -> Dispatcher:
         """A :class:`~triage_queue.Dispatcher` over a new
         :class:`~triage_queue.TicketQueue` with this policy, clock, selection
-        strategy and dispatcher options.  SLA targets are not applied by the
-        queue: pass tickets through :meth:`with_sla` before pushing them.
+        strategy, dispatcher options and ``[analytics]`` options.  SLA targets
+        are not applied by the queue: pass tickets through :meth:`with_sla`
+        before pushing them.
 
         Runtime complexity: O(A log A) for A agents.
 
@@ -755,12 +807,10 @@ class PolicyFile:
         >>> d.submit(Ticket("T-1", 0.0)) is not None
         True
         """
-        return Dispatcher(
-            TicketQueue(self.policy, clock=clock),
-            agents,
-            selection=self.selection_strategy(),
-            **self.dispatcher_options,
-        )
+        options: dict[str, Any] = dict(self.dispatcher_options)
+        if self.analytics is not None:
+            options["analytics"] = self.analytics
+        return Dispatcher(TicketQueue(self.policy, clock=clock), agents, selection=self.selection_strategy(), **options)
 
     def to_toml(self) -> str:
         """This policy file as TOML text that :func:`parse_policy` reads back
@@ -788,7 +838,9 @@ class PolicyFile:
 
 # -- reading ---------------------------------------------------------------
 
-_TOP_KEYS: Final = ("name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher", "criteria")
+_TOP_KEYS: Final = (
+    "name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher", "criteria", "analytics",
+)  # fmt: skip
 _SLA_KEYS: Final = ("default", "tier", "severity")
 _KIND_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
@@ -1059,9 +1111,10 @@ def _read(data: dict[str, Any], source: str, fallback_name: str, allow_code: boo
     if not isinstance(selection, str):
         raise InvalidPolicy("dispatcher.selection", selection, f"expected a string, not {_type_name(selection)}")
     criteria = _read_criteria(reader.take("criteria", {}), _known_tiers(rules))
+    analytics = _read_analytics(reader.take("analytics"))
     reader.done()
     policy = Policy(rules, weights if weighted else None, max_wait=max_wait)
-    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source, criteria)
+    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source, criteria, analytics)
 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> InvalidPolicy:
@@ -1337,5 +1390,6 @@ def _write(pf: PolicyFile) -> str:
             out.append(f"{key} = {_duration(value)}")
     out += tables
     out += _criteria_lines(pf.criteria)
+    out += _analytics_lines(pf.analytics)
     return "\n".join(out) + "\n"
 

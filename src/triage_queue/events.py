@@ -60,6 +60,7 @@ class EventKind(enum.Enum):
     OVERFLOW_ENDED = "overflow_ended"  # the surge passed (below the lower thresholds): backups stop taking them
     COOLDOWN_STARTED = "cooldown_started"  # an agent under strain gets no new offers until a time
     COOLDOWN_ENDED = "cooldown_ended"  # the agent's cooldown is over: offers resume
+    RECURRING = "recurring"  # tickets of one category arrived often enough to count as a recurring issue
 
 
 @attrs.frozen(slots=True)

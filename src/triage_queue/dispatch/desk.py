@@ -26,17 +26,21 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
+from triage_queue.analytics import AnalyticsOptions
+from triage_queue.dispatch.analytics import Analytics, NoAnalytics
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.batch import Batch
 from triage_queue.dispatch.books import Books, Books3, NoBooks
 from triage_queue.dispatch.checks import check_overflow, check_seconds, check_strain
 from triage_queue.dispatch.explain import judge_agents
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, FinishedMemory, TicketStatus
+from triage_queue.dispatch.finished import MAX_FINISHED_MEMORY as MAX_FINISHED
 from triage_queue.dispatch.offers import Reservations, Track
 from triage_queue.dispatch.overflow import Overflow, OverflowRule
 from triage_queue.dispatch.presence import Presence, profile_key
@@ -100,6 +104,8 @@ class Desk:
         advance_on_read: bool,
         name: str,
         stats: bool,
+        analytics: AnalyticsOptions | Mapping[str, Any] | None = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY,
         overflow: OverflowRule | Iterable[OverflowRule] | None = None,
         strain: StrainGuard | None = None,
     ) -> None:
@@ -132,6 +138,12 @@ class Desk:
             raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
+        if isinstance(analytics, Mapping):  # plain data, as AnalyticsOptions.to_dict gives it
+            analytics = AnalyticsOptions.from_dict(analytics)
+        elif analytics is not None and not isinstance(analytics, AnalyticsOptions):
+            raise InvalidArgument("analytics", analytics, "expected a triage_queue.AnalyticsOptions (or its to_dict()), or None")
+        if isinstance(finished_memory, bool) or not isinstance(finished_memory, int) or not 0 <= finished_memory <= MAX_FINISHED:
+            raise InvalidArgument("finished_memory", finished_memory, f"expected an int from 0 to {MAX_FINISHED:_}")
         rules = check_overflow(overflow, stats=stats)
         check_strain(strain)
         self.queue = queue
@@ -156,6 +168,10 @@ class Desk:
         # skip the books altogether; stats() then refuses.
         self.stats_on = stats
         self.books = (Books if stats else NoBooks)(classify, queue.get)
+        # Per-agent performance, recurring issues and trends (analytics.py);
+        # the last finished tickets, so a retried call says "already completed".
+        self.analytics = (Analytics if stats else NoAnalytics)(analytics or AnalyticsOptions(), self.emit)
+        self.finished = FinishedMemory(finished_memory)
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
         # time-driven change falls due, and applies it (which wakes exactly
@@ -229,6 +245,7 @@ class Desk:
             for agent_id, state in rseam.states.items():
                 self.presence.place(state)
                 self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
+                self.analytics.agent_changed(agent_id, state.agent, now)
                 if not state.total_capacity:
                     _warn_no_capacity(agent_id, "joined with")
             self.presence.widened = self.presence.narrowed = False
@@ -524,6 +541,8 @@ class Desk:
         if waiting:
             self.books.enter(ticket, books)
         self.emit(EventKind.SUBMITTED, now, ticket.id)
+        self.finished.forget(ticket.id)
+        self.analytics.arrived(ticket, books[0].label, now)
         if ticket.sla_due is not None or sched.sla_latest:
             sched.schedule_sla(ticket)
         if waiting:
@@ -549,7 +568,7 @@ class Desk:
         else:
             found = self.queue.get(ticket_id)
             if found is None:
-                raise UnknownTicket(ticket_id)
+                raise self.finished.error(ticket_id)
             old = found
             new = old.evolve(**changes)
             books = self.books.of(new)
@@ -571,12 +590,13 @@ class Desk:
         track = self.res.tracks.get(ticket_id)
         if track is None:
             if ticket_id not in self.queue:
-                raise UnknownTicket(ticket_id)
+                raise self.finished.error(ticket_id)
             ticket = self.queue.remove(ticket_id)
             self.books.leave(ticket)
             self.res.passed.pop(ticket_id, None)
             self.routes.forget(ticket_id)
             self.emit(EventKind.CANCELLED, now, ticket_id)
+            self.finished.remember(ticket_id, TicketStatus.CANCELLED, now)
             return ticket
         offer = track.offer
         if offer is not None:
@@ -585,15 +605,35 @@ class Desk:
         self._finish(track, now, EventKind.CANCELLED, "freed by a cancellation")
         return track.ticket
 
-    def status(self, ticket_id: str) -> str:
+    def status(self, ticket_id: str) -> TicketStatus:
         """Dispatcher.status.  Runtime complexity: O(1)."""
         self.read_time()
         track = self.res.tracks.get(ticket_id)
         if track is not None:
-            return "offered" if track.offer is not None else "assigned"
+            return TicketStatus.OFFERED if track.offer is not None else TicketStatus.ASSIGNED
         if ticket_id in self.queue:
-            return "waiting"
-        raise UnknownTicket(ticket_id)
+            return TicketStatus.WAITING
+        raise self.finished.error(ticket_id)
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """Dispatcher.ticket.  Runtime complexity: O(1)."""
+        self.read_time()
+        track = self.res.tracks.get(ticket_id)
+        if track is not None:
+            return track.ticket
+        found = self.queue.get(ticket_id)
+        if found is None:
+            raise self.finished.error(ticket_id)
+        return found
+
+    def follow_up(self, ticket_id: str) -> Ticket:
+        """Dispatcher.follow_up.  Runtime complexity: as :meth:`update`."""
+        self.advance_for(ticket_id)
+        track = self.res.tracks.get(ticket_id)
+        current = track.ticket if track is not None else self.queue.get(ticket_id)
+        if current is None:
+            raise self.finished.error(ticket_id)
+        return self.update(ticket_id, {"contacts": current.contacts + 1})
 
     def transfer(self, ticket_id: str, agent_id: str | None, changes: dict[str, Any]) -> Ticket:
         """Dispatcher.transfer.  Runtime complexity: O(R + log n + G log A)."""
@@ -603,6 +643,7 @@ class Desk:
         self.seam.check_placeable(new, now)  # raises before anything changes
         books = self.books.of(new)
         self._untrack(track, now)
+        self.analytics.ended(track.agent_id, track.assigned_at, now, False)
         if self.strain is not None:
             self._strain_finished(track, now, completed=False)
         self._pass_on(ticket_id, track.agent_id, now)
@@ -667,6 +708,7 @@ class Desk:
         if self.stats_on:
             books = track.books
             _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+            self.analytics.accepted(track.agent_id, ticket, books[0].label, now)
         self.rseam.record_service(self.states[track.agent_id], ticket.id, ticket.customer_id, now)
         if self.strain is not None:
             self.strain.accepted(track.agent_id, now)
@@ -700,7 +742,10 @@ class Desk:
 
     def assigned_track(self, ticket_id: str, agent_id: str | None) -> Track:
         """The track of an assigned ticket, or the right error."""
-        return self.res.assigned_track(ticket_id, agent_id, ticket_id in self.queue)
+        try:
+            return self.res.assigned_track(ticket_id, agent_id, ticket_id in self.queue)
+        except UnknownTicket:
+            raise self.finished.error(ticket_id) from None
 
     # -- routing ----------------------------------------------------------------
 
@@ -967,8 +1012,11 @@ class Desk:
         try:
             self.res.forget_passes(track.ticket.id)
             self.emit(kind, now, track.ticket.id, track.agent_id)
+            completed = kind is EventKind.COMPLETED
+            self.analytics.ended(track.agent_id, track.assigned_at, now, completed)
+            self.finished.remember(track.ticket.id, TicketStatus.COMPLETED if completed else TicketStatus.CANCELLED, now)
             if self.strain is not None or self.overflow is not None:
-                self._strain_finished(track, now, completed=kind is EventKind.COMPLETED)
+                self._strain_finished(track, now, completed=completed)
             offered = self._fill(track.agent_id, how)
         finally:
             # An offer refreshed the agent's place in the free heaps already;
@@ -1014,6 +1062,7 @@ class Desk:
         (perhaps made on the roster directly, with no advance before)."""
         now = self.sched.read()
         size = len(self.roster)
+        self.analytics.agent_changed(agent_id, new, now)
         if self.overflow is not None:
             self.overflow.roster_changed()
         if new is None:
@@ -1129,6 +1178,12 @@ class Desk:
         overall = figures(books.overall, now)
         agents = {}
         used = room = 0
+        tracks, queue = self.res.tracks, self.queue
+        analytics = self.analytics
+        spent: dict[str, float] = {}  # seconds so far on assignments not yet ended, per agent
+        for track in tracks.values():
+            if track.assigned_at is not None and now > track.assigned_at:
+                spent[track.agent_id] = spent.get(track.agent_id, 0.0) + (now - track.assigned_at)
         strain = self.strain
         for agent_id, state in self.states.items():
             load, capacity = state.total_load, state.total_capacity
@@ -1136,17 +1191,34 @@ class Desk:
                 used += load
                 room += capacity
             figures_of = AgentFigures(
-                state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
+                state.agent.status.value,
+                load,
+                capacity,
+                state.offered,
+                state.declined,
+                state.expired,
+                state.served,
+                **analytics.agent_figures(agent_id, spent.get(agent_id, 0.0), now),
             )
             if strain is not None:
                 until, why, cooldowns = strain.figures(agent_id)
                 figures_of = attrs.evolve(figures_of, cooling_until=until, strain=why, cooldowns=cooldowns)
             agents[agent_id] = figures_of
         occupancy = used / room if room else None
-        tracks, queue = self.res.tracks, self.queue
         unroutable = self.routes.count(lambda t: t not in tracks and t in queue)
         overflow = None if self.overflow is None else self.overflow.figures()
-        return Statistics(now, overall, by_class, by_skills, occupancy, agents, unroutable, overflow=overflow)
+        return Statistics(
+            now,
+            overall,
+            by_class,
+            by_skills,
+            occupancy,
+            agents,
+            unroutable,
+            analytics.recurring_figures(now),
+            analytics.trend_figures(now),
+            overflow=overflow,
+        )
 
     def explain(self, ticket_id: str) -> AssignmentExplanation:
         """Dispatcher.explain_assignment, the lock held.  Runtime complexity: O(A·k)."""
@@ -1163,7 +1235,10 @@ class Desk:
             requirement = ticket.requirement(offer_time if offer_time is not None else now)
             how = track.how
         else:
-            ticket = self.queue[ticket_id]
+            found = self.queue.get(ticket_id)
+            if found is None:
+                raise self.finished.error(ticket_id)
+            ticket = found
             state_name = "waiting"
             chosen = None
             requirement = self.seam.lane(ticket_id)[0]
@@ -1270,6 +1345,8 @@ class Desk:
         self.res._check()
         self.sched._check()
         self.routes._check()
+        self.analytics._check(self.states)
+        self.finished._check()
         load: dict[tuple[str, str], int] = {}
         for ticket_id, track in self.res.tracks.items():
             assert ticket_id not in self.queue, "a ticket is both waiting and out"

@@ -13,6 +13,7 @@ from triage_queue.agents import Agent, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
 from triage_queue.dispatch.checks import check_key
 from triage_queue.dispatch.desk import Desk
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, TicketLookups
 from triage_queue.dispatch.overflow import OverflowRule
 from triage_queue.dispatch.snapshot import read_snapshot
 from triage_queue.dispatch.strain import StrainGuard
@@ -31,7 +32,7 @@ __all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "
 _T = TypeVar("_T")
 
 
-class Dispatcher:
+class Dispatcher(TicketLookups):
     """Offers tickets from a queue to agents on a roster.
 
     ``agents`` is a :class:`Roster` or an iterable of :class:`Agent`; ``clock`` defaults to the queue's (pass it only to build
@@ -52,10 +53,11 @@ class Dispatcher:
     (time-driven changes then happen only through operations and :meth:`tick`; see :meth:`next_due`).  ``name``: the desk's
     name; offer ids are ``f"{name}-{number}"``.  ``on_listener_error``: called as ``on_listener_error(event, error)`` when a
     listener raises (default :func:`log_listener_error`, which logs it); a listener's error never reaches the caller of an
-    operation, whose result or error is always its own.  ``overflow``: an :class:`OverflowRule` or a sequence of them (one per
-    skill): a surging skill group's tickets may also go to backup agents (needs ``stats=True``; see ``docs/overflow.md``).
-    ``strain``: a :class:`StrainGuard`: an agent under strain gets no new offers for a cooldown (see ``docs/strain.md``).
-    Both are saved in a snapshot and restored with it.
+    operation, whose result or error is always its own.  ``analytics`` (an :class:`AnalyticsOptions`) and ``finished_memory``
+    (finished tickets remembered, so a call on one raises :class:`AlreadyFinished`): see ``docs/analytics.md``.  ``overflow``:
+    an :class:`OverflowRule` or a sequence of them (one per skill): a surging skill group's tickets may also go to backup
+    agents (needs ``stats=True``; see ``docs/overflow.md``).  ``strain``: a :class:`StrainGuard`: an agent under strain gets no
+    new offers for a cooldown (see ``docs/strain.md``).  Both are saved in a snapshot and restored with it.
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA events) happen at the start of every operation; call
     :meth:`tick` from a timer to make them happen on time when nothing else is going on.  Runtime complexity: see each method;
@@ -68,15 +70,16 @@ class Dispatcher:
         offer_timeout: float | None = 30.0, mark_not_responding: bool = False, affinity_wait: float = 60.0,
         retry_after: float | None = 300.0, sla_warning: float | None = None, classify: Callable[[Ticket], str] | None = None,
         audit: int = 10_000, refuse_unroutable: bool = False, on_listener_error: Callable[[Event, Exception], None] | None = None,
-        advance_on_read: bool = True, name: str = "offer", stats: bool = True,
-        overflow: OverflowRule | Iterable[OverflowRule] | None = None, strain: StrainGuard | None = None,
+        advance_on_read: bool = True, name: str = "offer", stats: bool = True, analytics: Any = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY, overflow: OverflowRule | Iterable[OverflowRule] | None = None,
+        strain: StrainGuard | None = None,
     ) -> None:  # fmt: skip
         """Runtime complexity: O(A log A + n)."""
         self._desk = desk = Desk(  # checks the settings, in this order
             queue, clock, selection, offer_timeout=offer_timeout, mark_not_responding=mark_not_responding, name=name, stats=stats,
             affinity_wait=affinity_wait, retry_after=retry_after, sla_warning=sla_warning, classify=classify, audit=audit,
             refuse_unroutable=refuse_unroutable, on_listener_error=on_listener_error, advance_on_read=advance_on_read,
-            overflow=overflow, strain=strain,
+            analytics=analytics, finished_memory=finished_memory, overflow=overflow, strain=strain,
         )  # fmt: skip
         roster, rseam = desk.adopt(agents)
         self._queue, self._lock, self._selection = desk.queue, desk.lock, desk.selection
@@ -164,15 +167,6 @@ class Dispatcher:
         """
         return self._run(self._desk.cancel, check_key("ticket_id", ticket_id))
 
-    def status(self, ticket_id: str) -> str:
-        """``"waiting"``, ``"offered"`` or ``"assigned"``.  Raises :class:`UnknownTicket`.  Runtime complexity: O(1).
-
-        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
-        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
-        ('T-1', 'assigned')
-        """
-        return self._run(self._desk.status, check_key("ticket_id", ticket_id))
-
     def assigned(self, agent_id: str) -> list[Ticket]:
         """The tickets an agent has accepted and not yet finished.  Raises :class:`UnknownAgent`.  Runtime complexity: O(T)
         for T tickets out of the queue.
@@ -246,7 +240,8 @@ class Dispatcher:
     def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
         """The agent finished the ticket: free its capacity and return the ticket.  With ``agent_id``, check that this agent
         holds it.  Raises :class:`NotAssigned` if the ticket is not assigned (or only offered, or assigned to another agent),
-        :class:`UnknownTicket` if it is not known at all.  Runtime complexity: O(Q + log n + log A).
+        :class:`AlreadyFinished` if it was completed or cancelled (a retry), :class:`UnknownTicket` if it is not known at all.
+        Runtime complexity: O(Q + log n + log A).
 
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
         >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); d.submit(Ticket("T-2", 0.0))

@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from triage_queue.agents import AgentStatus, Roster
+from triage_queue.analytics import AnalyticsOptions
 from triage_queue.dispatch.audit import MAX_AUDIT
 from triage_queue.dispatch.books import default_classify
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, MAX_FINISHED_MEMORY
 from triage_queue.dispatch.overflow import Overflow
 from triage_queue.dispatch.strain import Strain
 from triage_queue.errors import InvalidArgument, RuleError, TriageError
@@ -192,6 +194,17 @@ def read_settings(top: Reader, settings: Reader, max_audit: int) -> dict[str, An
         "advance_on_read": settings.flag("advance_on_read"),
         "name": top.string("name"),
         "stats": settings.flag("stats") if "stats" in settings.data else True,
+        # Settings a snapshot made before analytics lacks: the defaults.
+        "analytics": (
+            AnalyticsOptions.from_dict(settings.raw("analytics"), path=f"{settings.path}.analytics")
+            if "analytics" in settings.data
+            else None
+        ),
+        "finished_memory": (
+            settings.integer("finished_memory", high=MAX_FINISHED_MEMORY)
+            if "finished_memory" in settings.data
+            else DEFAULT_FINISHED_MEMORY
+        ),
     }
 
 
@@ -232,6 +245,8 @@ def export_desk(desk: Desk) -> dict[str, Any]:
             "refuse_unroutable": desk.routes.refuse,
             "advance_on_read": desk.advance_on_read,
             "stats": desk.stats_on,
+            "analytics": desk.analytics.options.to_dict(),
+            "finished_memory": desk.finished.size,
         },
         "policy": policy_identity(desk.queue.policy),
         "selection": desk.selection.name,
@@ -245,6 +260,8 @@ def export_desk(desk: Desk) -> dict[str, Any]:
         "books": desk.books.export(),
         "audit": desk.trail.export(),
         "unroutable": desk.routes.export(),
+        "analytics": desk.analytics.export(),
+        "finished": desk.finished.export(),
     }
     # The optional parts' sections, only when configured: a desk without
     # them saves exactly what it did before, and older snapshots load.
@@ -290,6 +307,11 @@ def load_desk(desk: Desk, top: Reader) -> None:
     sched.load(top.table("timers"), top.table("sla"), deadlines, desk.unanswered)
     desk.trail.load(top.table("audit"))
     desk.routes.load(top.seq("unroutable"), desk.queue)
+    # Sections a snapshot made before analytics lacks: then nothing was counted.
+    analytics = top.table("analytics") if "analytics" in top.data else None
+    desk.analytics.load(analytics, ((i, s.agent) for i, s in desk.states.items()), sched.now)
+    if "finished" in top.data:
+        desk.finished.load(top.seq("finished"))
     _load_parts(desk, top)
     _verify_loaded(desk, top.path)
 
