@@ -365,6 +365,32 @@ def test_every_stream_frees_its_place() -> None:
         board.stream().close()
 
 
+def test_malformed_last_event_id_resyncs_and_frees_its_place() -> None:
+    """A Last-Event-ID of our epoch whose number is no plain ASCII integer
+    (a Unicode digit, 5000 digits) gets `resync`, and its place in
+    max_clients is free afterwards: a bad header never blocks the live
+    stream for others (review 13a #1)."""
+    desk = make_desk()
+    with Board(desk, max_clients=1, heartbeat=5) as board, board.serve() as server:
+        first = board.stream()
+        assert next(first) == b"retry: 2000\n\n"
+        desk.submit(Ticket("T-1", 1000.0, skills={"payments": 1}))
+        epoch = next(first).split(b"\n", 1)[0].decode().removeprefix("id: ").partition("-")[0]
+        first.close()
+        for bad in (f"{epoch}-\u00b2", f"{epoch}-" + "1" * 5000, f"{epoch}-\u0663"):
+            for _ in range(2):
+                chunks = board.stream(bad)
+                assert next(chunks) == b"retry: 2000\n\n"
+                assert next(chunks) == b"event: resync\ndata: {}\n\n"
+                chunks.close()
+        board.stream().close()  # still a place free
+        raw = SSE(server, {"Last-Event-ID": f"{epoch}-" + "1" * 5000})  # the same over HTTP
+        try:
+            assert raw.until(lambda m: "event" in m)["event"] == "resync"
+        finally:
+            raw.close()
+
+
 # -- HTTP hardening -----------------------------------------------------------------
 
 

@@ -101,6 +101,30 @@ def test_results_go_straight_into_a_ticket() -> None:
     assert all(Vip().key(Ticket("x", 0.0, customer_tier=t), 0.0) == ranks[t] for t in ranks)
 
 
+def test_a_changed_tier_or_complexity_drops_the_stale_reason() -> None:
+    """An explanation never gives a reason for a value the ticket no longer
+    has: once the tier or complexity is changed (evolve, desk.update, a
+    snapshot round trip), the old decision's reason is left out, and a
+    reason kept for the current value is still shown (review 13a #2)."""
+    ticket = explain_complexity(overlap=4).apply(explain_tier(employees=2_000).apply(Ticket("T-2", 0.0)))
+
+    def reasons(t: Ticket) -> list[str]:
+        return [c.reason for c in Policy.default().explain(t, now=0.0).contributions[1:3]]
+
+    assert reasons(ticket) == [
+        "customer tier 'gold': rank 2 (gold: employees 2000 >= 1000)",
+        "complexity 4/5, complex tickets first (complexity 4: overlap 4 >= 4 (level 4))",
+    ]
+    assert reasons(Ticket.from_dict(ticket.to_dict())) == reasons(ticket)
+    upgraded = ticket.evolve(customer_tier="platinum", complexity=1)
+    assert reasons(upgraded) == ["customer tier 'platinum': rank 3", "complexity 1/5, complex tickets first"]
+    assert reasons(ticket.evolve(complexity=2))[0] == reasons(ticket)[0]
+    # A reason kept without its value (an older snapshot) is shown only if it names the current value.
+    old = {k: v for k, v in ticket.attributes.items() if not k.endswith("_for")}
+    assert reasons(ticket.evolve(attributes=old)) == reasons(ticket)
+    assert reasons(upgraded.evolve(attributes=old)) == reasons(upgraded)
+
+
 def test_explanations_name_the_deciding_threshold() -> None:
     """A decision names the fact, the customer's value and the threshold that decided."""
     decision = explain_tier(monthly_spend=500, employees=1_200, years=1)

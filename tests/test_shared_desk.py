@@ -8,6 +8,7 @@ sends silent agents away, and a diverged replica is caught and resynced."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -32,7 +33,7 @@ from triage_queue import (
     UnknownAgent,
     UnknownTicket,
 )
-from triage_queue.shared import Alarm, AsyncSharedDesk, CommandFailed, NoReply, SharedDesk, SqliteLog
+from triage_queue.shared import Alarm, AsyncSharedDesk, CommandFailed, NoReply, SharedDesk, SqliteLog, open_log
 from triage_queue.shared.commands import encode
 from triage_queue.shared.log import Log
 
@@ -420,3 +421,117 @@ def test_entries_that_are_not_commands_are_skipped_alike(make_log: MakeLog, desk
         a.replica.result("j")
     with pytest.raises(InvalidTicket):
         b.replica.result("m")
+
+
+def test_open_log_names_the_desk_on_redis_and_opens_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """``open_log(url, name)`` opens both engines from a URL (on Redis the
+    stream is named after the desk; it raised TypeError before), and a desk
+    opened through it works."""
+    sqlite_log = open_log(f"sqlite:///{tmp_path / 'desk.db'}")
+    assert isinstance(sqlite_log, SqliteLog)
+    try:
+        info = request.getfixturevalue("redis_server_info")
+    except pytest.FixtureLookupError:
+        if CI:
+            pytest.fail("the redis_server_info fixture is missing (tests/conftest.py)")
+        pytest.skip("the redis_server_info fixture is not available")
+    for log in (sqlite_log, open_log(info["url"], name="eu")):
+        with SharedDesk(log, agents=[Agent("ana")], name="eu", follow=False) as desk:
+            assert desk.submit(Ticket("T-1", 0.0)) is not None
+            assert desk.status("T-1") == "offered"
+        log.close()
+    redis_log = open_log(info["url"], name="eu")
+    assert getattr(redis_log, "name", None) == "eu"
+    redis_log.close()
+    with pytest.raises(InvalidArgument, match="name"):
+        open_log(info["url"], name="not a name!")
+
+
+def test_position_and_waiting_answer_as_the_dispatchers_queue(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """``position`` and ``waiting`` give what ``Dispatcher.queue`` gives for
+    the same calls, on a replica and on a thin client (through the log),
+    and a ticket that is not waiting raises UnknownTicket alike."""
+    server = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", poll=0.01)
+    thin = SharedDesk(make_log(), replica=False, timeout=5.0)
+    desks += [server, thin]
+    one = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")], name="eu")
+    for d in (server, one):
+        for i, severity in enumerate(["low", "low", "critical", "normal"]):
+            d.submit(Ticket(f"T-{i}", float(i), severity=severity))
+    server.sync()
+    expected = {f"T-{i}": one.queue.position(f"T-{i}") for i in range(1, 4)}
+    assert sorted(expected.values()) == [0, 1, 2]
+    for d in (server, thin):
+        assert {ticket_id: d.position(ticket_id) for ticket_id in expected} == expected
+        assert d.waiting() == len(one.queue) == 3
+        for gone in ("T-0", "T-9"):  # offered to ana; never submitted
+            with pytest.raises(UnknownTicket):
+                d.position(gone)
+
+
+def test_a_joining_replica_does_not_log_the_history_warnings_again(
+    make_log: MakeLog, desks: list[SharedDesk], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dispatcher's warnings ("ticket ... is unroutable") are logged when
+    a command is applied live, not again by a replica replaying the history
+    when it joins (one line per past ticket on a big desk) or by a snapshot
+    it loads; a new one is logged as before."""
+
+    def unroutable() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "triage_queue.dispatch" and "unroutable" in r.getMessage()]
+
+    caplog.set_level(logging.WARNING, logger="triage_queue.dispatch")
+    first = SharedDesk(make_log(), agents=[Agent("ana")], name="eu", follow=False)
+    desks.append(first)
+    for i in range(5):
+        first.submit(Ticket(f"T-{i}", 0.0, skills=["billing"]))
+    assert len(unroutable()) == 5
+    joiner = SharedDesk(make_log(), follow=False)  # replays the five submits
+    desks.append(joiner)
+    assert joiner.status("T-4") == "waiting"
+    assert len(unroutable()) == 5
+    assert first.replica is not None
+    first.replica.maybe_snapshot(force=True)
+    from_snapshot = SharedDesk(make_log(), follow=False)  # loads the snapshot
+    desks.append(from_snapshot)
+    assert from_snapshot.status("T-4") == "waiting"
+    assert len(unroutable()) == 5
+    joiner.submit(Ticket("T-new", 0.0, skills=["billing"]))  # live: logged
+    assert unroutable()[5:] == ["ticket 'T-new' is unroutable: no agent on the roster has skills 'billing' >= 1"]
+
+
+def test_the_shared_desk_page_links_to_deployment_sections_that_exist() -> None:
+    """docs/shared.md has no placeholder left ("... go here"), and every link
+    it makes into docs/deployment.md names a heading of that page."""
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    page = (docs / "shared.md").read_text()
+    assert "go here" not in page
+    headings = re.findall(r"^#+ (.+)$", (docs / "deployment.md").read_text(), flags=re.MULTILINE)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    linked = re.findall(r"\(deployment\.md#([^)]+)\)", page)
+    assert linked and set(linked) <= anchors, set(linked) - anchors
+
+
+def test_async_next_ticket_on_a_thin_client_wakes_on_the_log(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """On a thin client, next_ticket wakes when another process's submit
+    lands in the log (as wait_for_ticket does), not at its next one-second
+    re-ask; several coroutines wait at once."""
+    server = SharedDesk(make_log(), agents=[Agent("ana"), Agent("bo")], name="eu", poll=0.01)
+    thin = SharedDesk(make_log(), replica=False, timeout=5.0, poll=0.01)
+    desks += [server, thin]
+    d = AsyncSharedDesk(thin)
+
+    async def main() -> tuple[list[Any], float]:
+        waiting = [asyncio.ensure_future(d.next_ticket(agent, timeout=5)) for agent in ("ana", "bo")]
+        await asyncio.sleep(0.3)  # both asked once and are waiting
+        for i in range(2):
+            await asyncio.to_thread(server.submit, Ticket(f"T-{i}", 0.0))
+        submitted = time.monotonic()
+        offers = await asyncio.gather(*waiting)
+        return offers, time.monotonic() - submitted
+
+    offers, latency = asyncio.run(main())
+    assert sorted((o.agent_id, o.ticket.id) for o in offers) == [("ana", "T-0"), ("bo", "T-1")]
+    assert latency < 0.5  # asked again on the log's news, not at the next second

@@ -25,6 +25,7 @@ from triage_queue import (
     agents_needed,
     erlang_a,
     erlang_c,
+    staffing,
     staffing_plan,
 )
 from triage_queue.sim.engine import simulate
@@ -407,6 +408,33 @@ def test_targets_beyond_reach_are_refused_in_bounded_time() -> None:
     assert caught.value.field == "target"
     with pytest.raises(InvalidArgument, match="MAX_PATIENT_ARRIVALS"):
         erlang_a(MAX_PATIENT_ARRIVALS / 1000.0, 60.0, 10, 2000.0)
+
+
+def test_identical_intervals_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long forecast of repeated Erlang A intervals costs one interval's
+    work: with a plan budget of about two intervals' terms, 50 identical
+    intervals are planned, each with its own start and arrivals
+    (review 13a #3)."""
+    monkeypatch.setattr(staffing, "MAX_PLAN_TERMS", 60_000)  # one interval below is about 26,000 terms
+    forecast = [ForecastInterval(60.0 * i, 60.0, 600.0) for i in range(50)]
+    plan = staffing_plan(forecast, "95% in 5s", handle_time=10.0, patience=600.0)
+    single = agents_needed(10.0, 10.0, "95% in 5s", patience=600.0)
+    assert [r.agents for r in plan] == [single] * 50
+    assert [r.start for r in plan] == [60.0 * i for i in range(50)]
+    assert {r.arrivals for r in plan} == {600.0}
+
+
+def test_a_plan_beyond_its_work_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Erlang A plan of many different heavy intervals stops with a clear
+    error naming ``forecast`` and MAX_PLAN_TERMS once it has summed that
+    many terms, instead of running for hours (review 13a #3)."""
+    monkeypatch.setattr(staffing, "MAX_PLAN_TERMS", 60_000)
+    forecast = [ForecastInterval(60.0 * i, 60.0, 600.0 + i) for i in range(50)]
+    with pytest.raises(InvalidArgument, match="MAX_PLAN_TERMS") as caught:
+        staffing_plan(forecast, "95% in 5s", handle_time=10.0, patience=600.0)
+    assert caught.value.field == "forecast"
+    assert len(staffing_plan(forecast[:2], "95% in 5s", handle_time=10.0, patience=600.0)) == 2
+    assert len(staffing_plan(forecast, "95% in 5s", handle_time=10.0)) == 50  # Erlang C: no series
 
 
 # -- checked in the simulator -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from triage_queue import ForecastError, InvalidArgument, read_forecast, staffing_plan
+from triage_queue import ForecastError, InvalidArgument, read_forecast, staffing, staffing_plan
 from triage_queue.__main__ import main
 from triage_queue.staffing import MAX_FORECAST_BYTES, MAX_FORECAST_INTERVALS, MAX_FORECAST_LINE_CHARS
 from triage_queue.staffing_cli import add_arguments, run
@@ -184,6 +184,21 @@ def test_an_interval_that_cannot_be_staffed_is_named(tmp_path: Path) -> None:
     path = _forecast(tmp_path, "start,arrivals\n08:00,10\n08:30,400000\n")
     status, _, err = _staff("--forecast", str(path), "--target", "80% in 20s", "--handle-time", "3m")
     assert status == 2 and "interval at 08:30" in err and "MAX_AGENTS" in err
+
+
+def test_a_plan_over_its_work_budget_is_one_line_naming_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forecast whose Erlang A plan needs more than MAX_PLAN_TERMS terms
+    exits 2 with one line naming the interval it stopped at, without
+    planning again interval by interval (review 13a #3)."""
+    monkeypatch.setattr(staffing, "MAX_PLAN_TERMS", 60_000)
+    rows = "".join(f"{60 * i},{600 + i}\n" for i in range(50))
+    path = _forecast(tmp_path, "start,arrivals\n" + rows)
+    status, out, err = _staff("--forecast", str(path), "--target", "95% in 5s", "--handle-time", "10s",
+                              "--patience", "10m")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "interval at 00:0" in err and "MAX_PLAN_TERMS" in err
 
 
 def test_the_staff_command_runs() -> None:

@@ -355,11 +355,7 @@ def position(ticket_id: str) -> dict[str, Any]:
         return {"ticket_id": ticket_id, "status": "gone", "position": None}  # completed or cancelled
     if status != "waiting":
         return {"ticket_id": ticket_id, "status": status, "position": None}
-    replica = desk.replica
-    assert replica is not None
-    with replica.lock:  # SharedDesk has no position(): read this worker's replica
-        ahead = replica.desk.queue.position(ticket_id)
-    return {"ticket_id": ticket_id, "status": status, "position": ahead}
+    return {"ticket_id": ticket_id, "status": status, "position": desk.position(ticket_id)}
 
 
 @app.get("/tickets/{ticket_id}/explanation")

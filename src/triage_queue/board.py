@@ -458,16 +458,24 @@ class Board:
                 raise InvalidArgument("board", self, "the board is closed")
             if self._clients >= self._max_clients:
                 raise InvalidArgument("max_clients", self._max_clients, "that many live streams are open already")
-            self._clients += 1
             cursor = self._count
             resync = False
             if last_event_id is not None:
+                # Any header resumes or resyncs, never fails: only ASCII digits
+                # of a sane length are read as a number ("²".isdigit() is True).
                 epoch, _, number = last_event_id.partition("-")
                 oldest = self._ring[0][0] if self._ring else self._count + 1
-                if epoch == self._epoch and number.isdigit() and oldest - 1 <= int(number) <= self._count:
+                if (
+                    epoch == self._epoch
+                    and number.isascii()
+                    and number.isdigit()
+                    and len(number) <= 20
+                    and oldest - 1 <= int(number) <= self._count
+                ):
                     cursor = int(number)
                 else:
                     resync = True
+            self._clients += 1  # counted last: nothing above may leak a place
         return BoardStream(self, self._frames(cursor, resync, stop))
 
     def _frames(self, cursor: int, resync: bool, stop: Callable[[], bool] | None) -> Iterator[bytes]:

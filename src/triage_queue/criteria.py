@@ -185,7 +185,9 @@ class TierDecision:
     def apply(self, ticket: Ticket) -> Ticket:
         """The ticket with ``customer_tier`` set to this tier and the reason
         kept in its attributes under ``"tier_reason"`` (which the ``vip``
-        rule's explanation and the audit trail can then show).
+        rule's explanation and the audit trail can then show), with the tier
+        it was given for under ``"tier_reason_for"``: once the ticket's tier
+        changes, explanations leave the old reason out.
 
         Runtime complexity: O(number of attributes).
 
@@ -193,7 +195,8 @@ class TierDecision:
         >>> t.customer_tier, t.attributes["tier_reason"]
         ('gold', 'gold: employees 2000 >= 1000')
         """
-        return ticket.evolve(customer_tier=self.tier, attributes={**ticket.attributes, "tier_reason": self.reason})
+        attributes = {**ticket.attributes, "tier_reason": self.reason, "tier_reason_for": self.tier}
+        return ticket.evolve(customer_tier=self.tier, attributes=attributes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, in field order.  Runtime complexity: O(1).
@@ -471,14 +474,17 @@ class ComplexityDecision:
 
     def apply(self, ticket: Ticket) -> Ticket:
         """The ticket with ``complexity`` set to this level and the reason kept
-        in its attributes under ``"complexity_reason"``.
+        in its attributes under ``"complexity_reason"``, with the level it was
+        given for under ``"complexity_reason_for"``: once the ticket's
+        complexity changes, explanations leave the old reason out.
 
         Runtime complexity: O(number of attributes).
 
         >>> explain_complexity(overlap=4).apply(Ticket("T-1", 0.0)).complexity
         4
         """
-        return ticket.evolve(complexity=self.level, attributes={**ticket.attributes, "complexity_reason": self.reason})
+        attributes = {**ticket.attributes, "complexity_reason": self.reason, "complexity_reason_for": self.level}
+        return ticket.evolve(complexity=self.level, attributes=attributes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, in field order.  Runtime complexity: O(1).

@@ -143,6 +143,7 @@ class TicketQueue:
         # The store's optional fast paths (TicketStore), or None.
         self._insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] | None = getattr(store, "insert_new", None)
         self._pop_best: Callable[[], Ticket | None] | None = getattr(store, "pop_best", None)
+        self._ordered_tickets: Callable[[], list[Ticket]] | None = getattr(store, "ordered_tickets", None)
         insert_plain: Callable[[Ticket, tuple[Any, ...]], bool] | None = getattr(store, "insert_plain", None)
         if insert_plain is None and self._insert_new is not None:
             insert_new: Callable[[Ticket, tuple[Any, ...], Lane], bool] = self._insert_new
@@ -715,6 +716,9 @@ class TicketQueue:
         with self._lock:
             if self._changes._index and self._advance_reads:
                 self._rekey_due(self._clock())
+            ordered_tickets = self._ordered_tickets
+            if ordered_tickets is not None:
+                return iter(ordered_tickets())
             return iter([ticket for ticket, _ in self._store.ordered()])
 
     def __repr__(self) -> str:
@@ -1200,17 +1204,24 @@ class DeskSeam:
         with queue._lock:
             if len(queue._store) or queue._changes._index or queue._holds:
                 raise InvalidArgument("queue", queue, "load fills an empty queue")
-            entries, changes, holds = _parse_records(records, next_seq, _key_length(queue._policy), path)
+            tickets, entries, lanes, changes, holds = _parse_records(
+                records, next_seq, _key_length(queue._policy), path
+            )
             store = queue._store
-            bulk_load = getattr(store, "bulk_load", None)
             try:
-                if bulk_load is not None:
-                    bulk_load(entries)
+                bulk_load_entries = getattr(store, "bulk_load_entries", None)
+                if bulk_load_entries is not None:
+                    bulk_load_entries(tickets, entries, lanes)
                 else:
-                    for ticket, priority, lane in entries:
-                        store.insert(ticket, priority, lane)
+                    triples = [(t, e[:-1], lane) for t, e, lane in zip(tickets, entries, lanes, strict=True)]
+                    bulk_load = getattr(store, "bulk_load", None)
+                    if bulk_load is not None:
+                        bulk_load(triples)
+                    else:
+                        for ticket, priority, lane in triples:
+                            store.insert(ticket, priority, lane)
             except BaseException:
-                for ticket, _, _ in entries:
+                for ticket in tickets:
                     if ticket.id in store:
                         store.delete(ticket.id)
                 raise
@@ -1246,6 +1257,24 @@ def _decode(value: Any) -> float:
     raise ValueError("expected a number, 'inf' or '-inf'")
 
 
+_NUMBERS = frozenset((int, float))
+
+
+def _entry(key: list[Any] | tuple[Any, ...], seq: int, ticket_id: str) -> tuple[Any, ...]:
+    """The store's entry for an exported ``key``, ``seq`` and ticket id:
+    the key's parts as :func:`_decode` reads them, ``seq``, the id.  A key
+    of plain ints and floats (no NaN) is taken as it is, in C; anything else
+    part by part."""
+    try:
+        if set(map(type, key)) <= _NUMBERS:
+            total = sum(key)
+            if total == total:  # no NaN (nor inf - inf: then part by part)
+                return (*key, seq, ticket_id)
+    except (OverflowError, TypeError):  # a huge int beside a float: part by part
+        pass
+    return (*(_decode(part) for part in key), seq, ticket_id)
+
+
 def _key_length(policy: Policy) -> int:
     """How many parts the policy's sort keys have (without the sequence)."""
     return (1 if policy.weights is not None else len(policy.rules)) + (policy.max_wait is not None)
@@ -1257,11 +1286,19 @@ _MAX_SEQ = 2**63
 
 def _parse_records(
     records: Iterable[Mapping[str, Any]], next_seq: int, key_length: int, path: str = "records"
-) -> tuple[list[tuple[Ticket, tuple[Any, ...], Lane]], list[tuple[str, float, int]], dict[str, tuple[str, float]]]:
-    """Tickets with priority and lane, scheduled changes and holds from
+) -> tuple[
+    list[Ticket], list[tuple[Any, ...]], list[Lane], list[tuple[str, float, int]], dict[str, tuple[str, float]]
+]:
+    """Tickets, their store entries ``(*priority, id)`` and lanes (three
+    lists in step), scheduled changes and holds from
     DeskSeam.export records; InvalidArgument naming the field at fault,
     ``{path}[i].field``, for anything malformed or inconsistent."""
-    entries: list[tuple[Ticket, tuple[Any, ...], Lane]] = []
+    tickets: list[Ticket] = []
+    entries: list[tuple[Any, ...]] = []
+    lanes: list[Lane] = []
+    # One lane tuple per distinct lane, shared by its tickets: by the
+    # requirement's identity (its objects live in the tickets meanwhile).
+    shared_lanes: dict[tuple[int, str | None, str | None], Lane] = {}
     changes: list[tuple[str, float, int]] = []
     holds: dict[str, tuple[str, float]] = {}
     ids: dict[str, int] = {}
@@ -1282,9 +1319,8 @@ def _parse_records(
         except Exception as exc:
             raise InvalidArgument(path, records, f"iterating over it raised {_brief_text(exc)}") from exc
         i += 1
-        at = f"{path}[{i}]"
-        if not isinstance(record, Mapping):
-            raise InvalidArgument(at, record, "expected a queue record (a mapping)")
+        if record.__class__ is not dict and not isinstance(record, Mapping):
+            raise InvalidArgument(f"{path}[{i}]", record, "expected a queue record (a mapping)")
         field = "ticket"
         value: Any = None
         try:
@@ -1305,7 +1341,7 @@ def _parse_records(
             value = key = record["key"]
             if not isinstance(key, list | tuple) or len(key) != key_length:
                 raise ValueError(f"expected a list of {key_length} number(s), the policy's key length")
-            priority = (*(_decode(part) for part in key), seq)
+            entry = _entry(key, seq, ticket_id)
             field = "requirement"
             value = requirement = record.get("requirement")
             relax_at = None
@@ -1338,21 +1374,27 @@ def _parse_records(
         except InvalidArgument:
             raise
         except KeyError as exc:
-            raise InvalidArgument(f"{at}.{field}", None, "missing") from exc
+            raise InvalidArgument(f"{path}[{i}].{field}", None, "missing") from exc
         except InvalidValue as exc:
             if field == "ticket" and exc.field != "ticket":  # a field of the ticket: name it
-                raise InvalidArgument(f"{at}.ticket.{exc.field}", exc.value, exc.reason) from exc
-            raise InvalidArgument(f"{at}.{field}", value, exc.reason) from exc
+                raise InvalidArgument(f"{path}[{i}].ticket.{exc.field}", exc.value, exc.reason) from exc
+            raise InvalidArgument(f"{path}[{i}].{field}", value, exc.reason) from exc
         except Exception as exc:
-            raise InvalidArgument(f"{at}.{field}", value, _brief_text(exc)) from exc
+            raise InvalidArgument(f"{path}[{i}].{field}", value, _brief_text(exc)) from exc
         ids[ticket_id] = i
         seqs[seq] = i
         if holder is not None:
             holds[ticket_id] = (holder, until)
-        entries.append((ticket, priority, (skills, ticket.channel, holder)))
+        tickets.append(ticket)
+        entries.append(entry)
+        channel = ticket.channel
+        lane = shared_lanes.get((id(skills), channel, holder))
+        if lane is None:
+            lane = shared_lanes[(id(skills), channel, holder)] = (skills, channel, holder)
+        lanes.append(lane)
         if when is not None:
             changes.append((ticket_id, when, seq))
-    return entries, changes, holds
+    return tickets, entries, lanes, changes, holds
 
 
 def _lane(ticket: Ticket, now: float, hold: tuple[str, float] | None) -> tuple[Lane, float | None]:

@@ -214,7 +214,8 @@ class Vip(BaseRule):
 
     A ticket with no tier is a standard customer of rank 0.  The
     explanation adds the ticket's ``tier_reason`` attribute if it has one
-    (:meth:`~triage_queue.TierDecision.apply` sets it).  A tier the
+    and it was given for the ticket's current tier
+    (:meth:`~triage_queue.TierDecision.apply` sets both).  A tier the
     mapping does not know raises :class:`RuleError` (so a typo never silently
     demotes a VIP) unless ``default_rank`` is set.
 
@@ -248,7 +249,9 @@ class Vip(BaseRule):
     def reason(self, ticket: Ticket, now: float) -> str:
         if ticket.customer_tier is None:
             return "standard customer (no tier): rank 0"
-        return _with_why(f"customer tier {ticket.customer_tier!r}: rank {self.key(ticket, now):g}", ticket, "tier_reason")
+        return _with_why(
+            f"customer tier {ticket.customer_tier!r}: rank {self.key(ticket, now):g}", ticket, "tier_reason", ticket.customer_tier
+        )
 
 
 class Prefer(enum.Enum):
@@ -270,8 +273,9 @@ class Complexity(BaseRule):
     """Order by task complexity (1..5): complex first by default, so long
     tickets start early and do not stall the queue; ``prefer="simple"`` for
     quick wins first.  The explanation adds the ticket's
-    ``complexity_reason`` attribute if it has one
-    (:meth:`~triage_queue.ComplexityDecision.apply` sets it).
+    ``complexity_reason`` attribute if it has one and it was given for the
+    ticket's current complexity (:meth:`~triage_queue.ComplexityDecision.apply`
+    sets both).
 
     Runtime complexity: O(1).
 
@@ -288,14 +292,24 @@ class Complexity(BaseRule):
 
     def reason(self, ticket: Ticket, now: float) -> str:
         text = f"complexity {ticket.complexity}/5, {self.prefer.value} tickets first"
-        return _with_why(text, ticket, "complexity_reason")
+        return _with_why(text, ticket, "complexity_reason", ticket.complexity)
 
 
-def _with_why(text: str, ticket: Ticket, key: str) -> str:
+def _with_why(text: str, ticket: Ticket, key: str, value: object) -> str:
     # The reason a fixed criterion gave (TierDecision.apply and
-    # ComplexityDecision.apply keep it in the ticket's attributes), if any.
-    why = ticket.attributes.get(key) if ticket.attributes else None
-    return f"{text} ({why})" if isinstance(why, str) and why else text
+    # ComplexityDecision.apply keep it in the ticket's attributes, with the
+    # value it was given for under ``key + "_for"``), if any, and only while
+    # the ticket still has that value: a tier or complexity changed since
+    # (evolve, desk.update) drops a reason that would contradict it.
+    attributes = ticket.attributes
+    why = attributes.get(key) if attributes else None
+    if not isinstance(why, str) or not why:
+        return text
+    if key + "_for" in attributes:
+        current = attributes[key + "_for"] == value and type(attributes[key + "_for"]) is type(value)
+    else:  # kept before the value was stored with it: the reason starts with the value
+        current = why.startswith(f"{value}:" if key == "tier_reason" else f"complexity {value}:")
+    return f"{text} ({why})" if current else text
 
 
 @attrs.frozen(slots=True)

@@ -48,7 +48,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -62,6 +62,7 @@ __all__ = [
     "MAX_FORECAST_INTERVALS",
     "MAX_FORECAST_LINE_CHARS",
     "MAX_PATIENT_ARRIVALS",
+    "MAX_PLAN_TERMS",
     "MAX_SECONDS",
     "ForecastError",
     "ForecastInterval",
@@ -86,6 +87,15 @@ MAX_PATIENT_ARRIVALS: Final = 10_000_000
 ``9 * sqrt(arrival_rate * patience)`` terms, so this keeps one interval
 under a second or so; longer patience than that is Erlang C for every
 practical purpose."""
+
+MAX_PLAN_TERMS: Final = 100_000_000
+"""Erlang A: the most series terms one :func:`staffing_plan` may sum, over
+all its intervals (about 2 million terms a second on one core, so at most
+a minute or so).  One interval costs about ``9 * sqrt(arrival_rate *
+patience)`` terms per evaluation times the 20 to 60 evaluations of the
+search (about a second at :data:`MAX_PATIENT_ARRIVALS`); intervals with
+the same arrival rate and handling time are computed once.  A plan that
+needs more raises :class:`InvalidArgument` naming ``forecast``."""
 
 MAX_SECONDS: Final = 366 * 86_400
 """The longest handling time, patience, target wait or interval: a year."""
@@ -451,12 +461,6 @@ def _window(x: float, y: float) -> tuple[float, int, list[float]]:
     return log_peak, k, left + right
 
 
-def _log_series(x: float, y: float) -> float:
-    """log sum_k y^k / prod_{i=1..k}(x+i).  O(sqrt(y) + 1/(1 - y/x))."""
-    log_peak, _, terms = _window(x, y)
-    return log_peak + math.log(math.fsum(terms))
-
-
 def _digamma(z: float) -> float:
     """psi(z) for z > 0: recurrence up to 10, then the asymptotic series."""
     shift = 0.0
@@ -475,7 +479,10 @@ def _harmonic(x: float, k: int) -> float:
     return _digamma(x + k + 2) - _digamma(x + 1)
 
 
-def _a_figures(rate: float, handle: float, patience: float, agents: int, *, within: float, blocking: float) -> QueueFigures:
+def _a_figures(
+    rate: float, handle: float, patience: float, agents: int, *, within: float, blocking: float,
+    spend: Callable[[int], None] | None = None,
+) -> QueueFigures:
     load = rate * handle
     if rate == 0:
         return QueueFigures("erlang_a", agents, 0.0, within, 0.0, 1.0, 0.0, 0.0, 0.0, True)
@@ -483,6 +490,8 @@ def _a_figures(rate: float, handle: float, patience: float, agents: int, *, with
         return QueueFigures("erlang_a", agents, load, within, 0.0, 1.0, 0.0, load / agents, 0.0, True)
     x, y = agents * patience / handle, rate * patience
     log_peak, first, terms = _window(x, y)
+    if spend is not None:
+        spend(len(terms))
     answered, gave_up, waited = [], [], []
     d = _harmonic(x, first) if x > 0 else 0.0
     for offset, term in enumerate(terms):
@@ -510,8 +519,11 @@ def _a_figures(rate: float, handle: float, patience: float, agents: int, *, with
     # where x/(x+1) E(x+1, y) is the queued-and-answered mass above.
     if x > 0 and within > 0:
         z = y * math.exp(-within / patience)
+        late_peak, _, late_terms = _window(x + 1, z)
+        if spend is not None:
+            spend(len(late_terms))
         log_late = (math.log(x / (x + 1)) - y * math.expm1(-within / patience) - (x + 1) * within / patience
-                    + _log_series(x + 1, z))
+                    + late_peak + math.log(math.fsum(late_terms)))
         answered_within = max(0.0, answered_late - math.exp(log_late + log_b - log_norm))
     else:
         answered_within = 0.0
@@ -575,7 +587,7 @@ def _target(value: Any) -> ServiceTarget:
 
 def _search(
     rate: float, handle: float, target: ServiceTarget, *, patience: float | None, max_occupancy: float,
-    max_abandonment: float,
+    max_abandonment: float, spend: Callable[[int], None] | None = None,
 ) -> tuple[int, QueueFigures, str]:
     """The fewest agents meeting the target and the caps, their figures,
     and what decided ("target", "occupancy" or "abandonment")."""
@@ -587,7 +599,7 @@ def _search(
     def figures(n: int) -> QueueFigures:
         if erlang:
             assert patience is not None
-            return _a_figures(rate, handle, patience, n, within=within, blocking=erlang_b(n))
+            return _a_figures(rate, handle, patience, n, within=within, blocking=erlang_b(n), spend=spend)
         return _c_figures(rate, handle, n, within, erlang_b(n))
 
     def meets_target(f: QueueFigures) -> bool:
@@ -734,6 +746,7 @@ def _plan_one(  # noqa: PLR0917 (private: every caller passes them all)
     max_abandonment: Any,
     shrinkage: Any,
     arrivals: float | None = None,
+    spend: Callable[[int], None] | None = None,
 ) -> StaffingResult:
     rate, handle, goal = _rate(arrival_rate), _handle(handle_time), _target(target)
     theta = None if patience is None else _patience(patience, rate)
@@ -746,7 +759,9 @@ def _plan_one(  # noqa: PLR0917 (private: every caller passes them all)
         if theta is not None and math.isfinite(theta):
             figures = attrs.evolve(figures, model="erlang_a")
         return StaffingResult(start, length, arrivals, rate, handle, 0, 0, shrink, "no arrivals", goal, figures)
-    raw, figures, decided = _search(rate, handle, goal, patience=theta, max_occupancy=cap, max_abandonment=abandon_cap)
+    raw, figures, decided = _search(
+        rate, handle, goal, patience=theta, max_occupancy=cap, max_abandonment=abandon_cap, spend=spend
+    )
     scheduled = math.ceil(raw / (1.0 - shrink) - 1e-9)
     return StaffingResult(start, length, arrivals, rate, handle, raw, max(raw, scheduled), shrink, decided, goal, figures)
 
@@ -816,28 +831,65 @@ def staffing_plan(
     (``forecast[i].handle_time`` when an interval has none and no default
     is given).
 
-    Runtime complexity: O(sum over intervals of N log N) (see
-    :func:`agents_needed`).
+    Intervals with the same arrival rate and handling time are computed
+    once.  Erlang A's work is bounded: a plan that needs more than
+    :data:`MAX_PLAN_TERMS` series terms (about a minute) raises
+    :class:`InvalidArgument` naming ``forecast``.
+
+    Runtime complexity: O(sum over distinct intervals of N log N), plus for
+    Erlang A O(sqrt(lambda * patience) log N) each (see
+    :func:`agents_needed`), at most :data:`MAX_PLAN_TERMS` terms in all.
 
     >>> plan = staffing_plan([ForecastInterval(8 * 3600, 1800, 60), ForecastInterval(8.5 * 3600, 1800, 150)],
     ...                      "80% in 20s", handle_time=180.0, shrinkage="30%")
     >>> [(r.raw_agents, r.agents) for r in plan]
     [(9, 13), (19, 28)]
     """
+    return _plan(forecast, target, handle_time=handle_time, patience=patience, max_occupancy=max_occupancy,
+                 max_abandonment=max_abandonment, shrinkage=shrinkage, reached=[])
+
+
+def _plan(
+    forecast: Iterable[ForecastInterval], target: Any, *, handle_time: Any, patience: Any, max_occupancy: Any,
+    max_abandonment: Any, shrinkage: Any, reached: list[ForecastInterval],
+) -> tuple[StaffingResult, ...]:
+    # staffing_plan; ``reached`` gets the interval being planned, so that the
+    # CLI can name the one an error stopped at without planning again.
     goal = _target(target)
-    results = []
+    results: list[StaffingResult] = []
     if isinstance(forecast, str | bytes) or not isinstance(forecast, Iterable):
         raise InvalidArgument("forecast", forecast, "expected an iterable of ForecastInterval")
+    left = MAX_PLAN_TERMS
+
+    def spend(terms: int) -> None:
+        nonlocal left
+        left -= terms
+        if left < 0:
+            raise InvalidArgument(
+                "forecast", f"{len(results) + 1} intervals",
+                f"needs more than {MAX_PLAN_TERMS:_} Erlang A terms (MAX_PLAN_TERMS): plan fewer intervals at once, "
+                "or give a shorter patience (or none: Erlang C)",
+            )
+
+    done: dict[tuple[float, float], StaffingResult] = {}  # identical intervals are computed once
     for index, interval in enumerate(forecast):
         if not isinstance(interval, ForecastInterval):
             raise InvalidArgument(f"forecast[{index}]", interval, "expected a ForecastInterval")
+        reached[:] = [interval]
         handle = interval.handle_time if interval.handle_time is not None else handle_time
         if handle is None:
             raise InvalidArgument(f"forecast[{index}].handle_time", None, "no handle time: give handle_time=")
-        results.append(
-            _plan_one(interval.start, interval.length, interval.arrival_rate, handle, goal, patience, max_occupancy,
-                      max_abandonment, shrinkage, interval.arrivals)
-        )
+        handle = _handle(handle)
+        key = (interval.arrival_rate, handle)
+        known = done.get(key)
+        if known is None:
+            known = done[key] = _plan_one(
+                interval.start, interval.length, interval.arrival_rate, handle, goal, patience, max_occupancy,
+                max_abandonment, shrinkage, interval.arrivals, spend,
+            )
+            results.append(known)
+        else:
+            results.append(attrs.evolve(known, start=interval.start, length=interval.length, arrivals=interval.arrivals))
     return tuple(results)
 
 

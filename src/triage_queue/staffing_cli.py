@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_queue.errors import InvalidArgument, TriageError
-from triage_queue.staffing import ServiceTarget, _parse_duration, _parse_share, read_forecast, staffing_plan
+from triage_queue.staffing import ForecastInterval, ServiceTarget, _parse_duration, _parse_share, _plan, read_forecast
 
 __all__ = ["add_arguments", "format_plan", "main", "plot_plan", "run"]
 
@@ -133,14 +133,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     forecast = read_forecast(args.forecast, interval=interval)
     if handle is None and any(i.handle_time is None for i in forecast):
         raise _Usage("--handle-time is required: the forecast has intervals without a handle_time")
+    reached: list[ForecastInterval] = []
     try:
-        plan = staffing_plan(forecast, target, handle_time=handle, patience=patience, max_occupancy=occupancy,
-                             max_abandonment=abandonment, shrinkage=shrinkage)
+        plan = _plan(forecast, target, handle_time=handle, patience=patience, max_occupancy=occupancy,
+                     max_abandonment=abandonment, shrinkage=shrinkage, reached=reached)
     except InvalidArgument as exc:
         # Name the interval: the plan stops at the first one that cannot be staffed.
-        done = _first_failing(forecast, target, handle=handle, patience=patience, occupancy=occupancy,
-                              abandonment=abandonment, shrinkage=shrinkage)
-        where = f"{args.forecast}, interval at {_clock(done)}: " if done is not None else ""
+        where = f"{args.forecast}, interval at {_clock(reached[0].start)}: " if reached else ""
         raise _Usage(f"{where}{exc}") from None
     model = "Erlang A" if patience is not None else "Erlang C"
     settings = [str(target)]
@@ -161,17 +160,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             print(f"plot: {args.plot}", file=out)
     return 0
-
-
-def _first_failing(forecast: Sequence[Any], target: Any, *, handle: Any, patience: Any, occupancy: float,
-                   abandonment: float, shrinkage: float) -> float | None:
-    for interval in forecast:
-        try:
-            staffing_plan([interval], target, handle_time=handle, patience=patience, max_occupancy=occupancy,
-                          max_abandonment=abandonment, shrinkage=shrinkage)
-        except InvalidArgument:
-            return float(interval.start)
-    return None
 
 
 def _clock(seconds: float) -> str:

@@ -98,7 +98,11 @@ class TicketStore(Protocol):
     if it is), ``insert_plain(ticket, priority) -> bool`` (``insert_new``
     into the lane ``(ticket.skills, ticket.channel, None)``) and
     ``pop_best() -> Ticket | None`` (``pop_first(None)`` without the
-    priority), as :class:`MemoryStore` has; a queue uses them when present.
+    priority), ``ordered_tickets() -> list[Ticket]`` (:meth:`ordered`
+    without the priorities) and ``bulk_load_entries(tickets, entries,
+    lanes)`` (``bulk_load`` from three lists in step, the entries being
+    ``(*priority, ticket.id)``), as :class:`MemoryStore` has; a queue uses
+    them when present.
     """
 
     def __len__(self) -> int:
@@ -530,6 +534,23 @@ class MemoryStore:
         entries.sort()
         return [(tickets[e[-1]], e[:-1]) for e in entries]
 
+    def ordered_tickets(self) -> list[Ticket]:
+        """Every ticket in service order: :meth:`ordered` without the
+        priorities (no pair or priority tuple made per ticket).
+
+        Runtime complexity: O(n log n).
+
+        >>> from triage_queue import Ticket
+        >>> store, a, b = MemoryStore(), Ticket("a", 0.0), Ticket("b", 0.0)
+        >>> store.insert(a, (1.0, 0), (a.skills, None, None)); store.insert(b, (0.0, 1), (b.skills, None, None))
+        >>> [t.id for t in store.ordered_tickets()]
+        ['b', 'a']
+        """
+        tickets = self._tickets
+        entries = [e for part in self._partitions.values() for e in part.index.values()]
+        entries.sort()
+        return [tickets[e[-1]] for e in entries]
+
     # -- writing ------------------------------------------------------------
 
     def bulk_load(self, entries: Iterable[tuple[Ticket, Priority, Lane]]) -> None:
@@ -550,20 +571,50 @@ class MemoryStore:
         """
         if self._tickets or self._partitions:
             raise ValueError("bulk_load fills an empty store")
-        tickets = self._tickets
+        tickets: list[Ticket] = []
+        flat: list[Entry] = []
+        lanes: list[Lane] = []
+        for ticket, priority, lane in entries:
+            tickets.append(ticket)
+            flat.append(priority + (ticket.id,))
+            lanes.append(lane)
+        self.bulk_load_entries(tickets, flat, lanes)
+
+    def bulk_load_entries(self, tickets: list[Ticket], entries: list[Entry], lanes: list[Lane]) -> None:
+        """:meth:`bulk_load` from three lists in step: the tickets, their
+        entries ``(*priority, ticket.id)`` and their lanes (lanes equal in
+        value may be one shared tuple).  Makes no tuple per ticket beyond
+        the entries given, which a queue restoring a snapshot builds as it
+        reads them.  Raises ``ValueError`` if the store is not empty.
+
+        Runtime complexity: as :meth:`bulk_load`.
+
+        >>> from triage_queue import Ticket
+        >>> store, a = MemoryStore(), Ticket("a", 0.0)
+        >>> store.bulk_load_entries([a], [(0.0, 0, "a")], [(a.skills, None, None)])
+        >>> store.priority("a")
+        (0.0, 0)
+        """
+        if self._tickets or self._partitions:
+            raise ValueError("bulk_load fills an empty store")
+        by_id = self._tickets
         odd = self._odd
         partitions = self._partitions
         deadlines = []
-        for ticket, priority, lane in entries:
-            ticket_id = ticket.id
-            entry: Entry = priority + (ticket_id,)
-            partition = partitions.get(lane)
-            if partition is None:
-                partition = partitions[lane] = _Partition(lane, self._serial)
-                self._serial += 1
+        lane: Lane | None = None
+        partition: _Partition | None = None
+        for ticket, entry, next_lane in zip(tickets, entries, lanes, strict=True):
+            ticket_id = entry[-1]
+            if next_lane is not lane:
+                lane = next_lane
+                partition = partitions.get(lane)
+                if partition is None:
+                    partition = partitions[lane] = _Partition(lane, self._serial)
+                    self._serial += 1
+            assert partition is not None and lane is not None
             partition.heap.append(entry)
             partition.index[ticket_id] = entry
-            tickets[ticket_id] = ticket
+            by_id[ticket_id] = ticket
             if lane[2] is not None or lane[1] != ticket.channel or (lane[0] is not ticket.skills and lane[0] != ticket.skills):
                 odd[ticket_id] = lane
             if ticket.sla_due is not None:

@@ -723,6 +723,13 @@ class Ticket:
         ...
         triage_queue.errors.InvalidTicket: sla_deu=60: not a ticket field; did you mean 'sla_due'?
         """
+        if cls is Ticket and data.__class__ is dict and data.keys() == _FIELD_SET:
+            # What to_dict writes (after a JSON round trip, say): checked
+            # field by field with exact-class tests; anything else (a value
+            # to convert, or to refuse with its message) takes the full path.
+            ticket = _plain_ticket(data)
+            if ticket is not None:
+                return ticket
         items = _wire_items(InvalidTicket, "ticket", data)
         for key, value in items.items():
             if key not in _POSITION:
@@ -783,3 +790,108 @@ _REQUIRED = ("id", "created_at")
 _SEVERITY_NAMES = {member: member.name.lower() for member in Severity}
 # The slots' own descriptors: they write past the frozen __setattr__.
 _SLOT_SETTERS = tuple(getattr(Ticket, name).__set__ for name in _CONVERTERS)
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_FIELD_VALUES = operator.itemgetter(*_FIELD_NAMES)
+_SEVERITY_BY_NAME = {name: member for member, name in _SEVERITY_NAMES.items()}
+_new_ticket = object.__new__
+_NO_PREFERRED = ("preferred_skills",)
+
+
+def _known_skills(field: str, value: Any) -> SkillSet | None:
+    """The SkillSet :meth:`Ticket.from_dict` remembered for ``value`` (a
+    dict of str to int) in ``field``, or None (then from_dict decides)."""
+    if value.__class__ is not dict:
+        return None
+    known = _FROM_DICT_SKILLS.get((field, *value.items()))
+    if known is not None:
+        # The memo holds exact str -> int maps only (True == 1 must not match).
+        for name, level in value.items():
+            if name.__class__ is not str or level.__class__ is not int:
+                return None
+    return known
+
+
+def _plain_ticket(data: dict[str, Any]) -> Ticket | None:
+    """The ticket ``Ticket.from_dict(data)`` gives, for ``data`` with every
+    field of :meth:`Ticket.to_dict` and each value already in the form the
+    constructor keeps (as to_dict writes them); None for anything else, which
+    from_dict then converts or refuses with its full checks.  The same
+    ticket, field for field (the same shared SkillSet objects): only cheaper
+    (about a third of from_dict's time on a snapshot's tickets)."""
+    (
+        ticket_id,
+        created_at,
+        severity,
+        customer_tier,
+        complexity,
+        skills,
+        contacts,
+        sla_due,
+        customer_id,
+        channel,
+        attributes,
+        preferred_skills,
+        relax_after,
+    ) = _FIELD_VALUES(data)
+    if (
+        ticket_id.__class__ is not str
+        or not ticket_id
+        # x - x is 0.0 exactly for finite floats (NaN and infinities give NaN).
+        or created_at.__class__ is not float
+        or created_at - created_at != 0.0
+        or severity.__class__ is not str
+        or (customer_tier is not None and (customer_tier.__class__ is not str or not customer_tier))
+        or complexity.__class__ is not int
+        or not 1 <= complexity <= 5
+        or contacts.__class__ is not int
+        or not 1 <= contacts <= MAX_CONTACTS
+        or (sla_due is not None and (sla_due.__class__ is not float or sla_due - sla_due != 0.0))
+        or (customer_id is not None and (customer_id.__class__ is not str or not customer_id))
+        or (channel is not None and (channel.__class__ is not str or not channel))
+        or attributes.__class__ is not dict
+        or attributes
+        or relax_after is not None
+    ):
+        return None
+    member = _SEVERITY_BY_NAME.get(severity)
+    if member is None:
+        return None
+    skills = _known_skills("skills", skills)
+    if skills is None:
+        return None
+    if preferred_skills.__class__ is dict and not preferred_skills:
+        preferred_skills = _FROM_DICT_SKILLS.get(_NO_PREFERRED)
+    else:
+        preferred_skills = _known_skills("preferred_skills", preferred_skills)
+    if preferred_skills is None:
+        return None
+    ticket: Ticket = _new_ticket(Ticket)
+    (
+        set_id,
+        set_created_at,
+        set_severity,
+        set_customer_tier,
+        set_complexity,
+        set_skills,
+        set_contacts,
+        set_sla_due,
+        set_customer_id,
+        set_channel,
+        set_attributes,
+        set_preferred_skills,
+        set_relax_after,
+    ) = _SLOT_SETTERS
+    set_id(ticket, ticket_id)
+    set_created_at(ticket, created_at)
+    set_severity(ticket, member)
+    set_customer_tier(ticket, customer_tier)
+    set_complexity(ticket, complexity)
+    set_skills(ticket, skills)
+    set_contacts(ticket, contacts)
+    set_sla_due(ticket, sla_due)
+    set_customer_id(ticket, customer_id)
+    set_channel(ticket, channel)
+    set_attributes(ticket, _EMPTY_ATTRIBUTES)
+    set_preferred_skills(ticket, preferred_skills)
+    set_relax_after(ticket, None)
+    return ticket

@@ -25,12 +25,15 @@ import asyncio
 import contextlib
 import math
 import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from triage_queue.dispatch.values import Offer
 from triage_queue.errors import InvalidArgument
 from triage_queue.events import Event, EventKind
-from triage_queue.shared.desk import SharedDesk
+from triage_queue.shared.desk import _CANNOT_OFFER, SharedDesk
+from triage_queue.shared.replica import logger
 from triage_queue.ticket import Ticket
 
 __all__ = ["AsyncSharedDesk"]
@@ -59,6 +62,63 @@ class _Call:
             return self.offer if self.done else None
 
 
+class _LogWatch:
+    # A thin client's one thread that blocks on the log (XREAD BLOCK on
+    # Redis, a short poll on SQLite) for every waiting coroutine of one
+    # AsyncSharedDesk, and wakes them all when a command that may make an
+    # offer arrives (not next_for commands nor reads: waiters would wake
+    # each other forever).  It runs while someone waits.
+
+    def __init__(self, desk: SharedDesk) -> None:
+        self._desk = desk
+        self._lock = threading.Lock()
+        self._waiters: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, loop: asyncio.AbstractEventLoop, woken: asyncio.Event) -> Callable[[], None]:
+        key = id(woken)
+        with self._lock:
+            self._waiters[key] = (loop, woken)
+            if self._thread is None:
+                # The cursor is taken before the waiter's first next_for: nothing after it is missed.
+                cursor = self._desk.log.last_position()
+                self._thread = threading.Thread(target=self._run, args=(cursor,), name="shared-desk-watch", daemon=True)
+                self._thread.start()
+
+        def remove() -> None:
+            with self._lock:
+                self._waiters.pop(key, None)
+
+        return remove
+
+    def _run(self, cursor: int) -> None:
+        log = self._desk.log
+        while True:
+            with self._lock:
+                if not self._waiters:
+                    self._thread = None
+                    return
+            try:
+                entries = log.read(cursor, limit=1000, block=0.5)
+            except Exception:  # the log cannot be reached: the waiters ask again each second anyway
+                logger.warning("shared desk: a thin client's watch on the log failed; retrying", exc_info=True)
+                time.sleep(0.5)
+                continue
+            if not entries:
+                continue
+            cursor = entries[-1].position
+            if any(not _cannot_offer(entry.command) for entry in entries):
+                with self._lock:
+                    waiters = list(self._waiters.values())
+                for loop, woken in waiters:
+                    with contextlib.suppress(RuntimeError):  # its event loop is closed
+                        loop.call_soon_threadsafe(woken.set)
+
+
+def _cannot_offer(command: Any) -> bool:
+    return isinstance(command, Mapping) and command.get("op") in _CANNOT_OFFER
+
+
 class AsyncSharedDesk:
     """Wraps a :class:`SharedDesk` for coroutines, with the API of
     :class:`triage_queue.AsyncDispatcher`.
@@ -66,8 +126,11 @@ class AsyncSharedDesk:
     :meth:`next_ticket` asks for the agent's next offer (a ``next_for``
     command, run on a worker thread) and, if there is none, waits without
     blocking the event loop until the replica applies an offer to that
-    agent (or a second passes, or ``timeout``).  On a thin client it asks
-    again every second.  If the waiting coroutine is cancelled (say by
+    agent (or a second passes, or ``timeout``).  On a thin client, as in
+    :meth:`SharedDesk.wait_for_ticket`, it wakes when a command that may
+    make an offer arrives in the log (one thread per ``AsyncSharedDesk``
+    blocks on the log for all its waiting coroutines), and asks again after
+    a second at the latest.  If the waiting coroutine is cancelled (say by
     ``asyncio.wait_for``) while its ``next_for`` runs, an offer that call
     makes is kept and returned by the agent's next :meth:`next_ticket`.
 
@@ -87,6 +150,7 @@ class AsyncSharedDesk:
             raise InvalidArgument("desk", desk, "expected a triage_queue.shared.SharedDesk")
         self._desk = desk
         self._undelivered: dict[str, Offer] = {}  # agent -> an offer made while its waiter was cancelled
+        self._watch = _LogWatch(desk)  # a thin client's waiters wake on the log
 
     @property
     def desk(self) -> SharedDesk:
@@ -117,7 +181,7 @@ class AsyncSharedDesk:
         kept = self._take_undelivered(agent_id)
         if kept is not None:
             return kept
-        unsubscribe = None if replica is None else replica.subscribe(hear)
+        unsubscribe = self._watch.add(loop, woken) if replica is None else replica.subscribe(hear)
         try:
             while True:
                 woken.clear()
@@ -133,10 +197,12 @@ class AsyncSharedDesk:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), pause)
                     if woken.is_set() or replica is None or replica.changes != changes:
+                        # (a thin client asks again at least every second: another
+                        # agent's next_for, which wakes no one, may expire offers
+                        # that come to this agent)
                         break  # ask again only if something changed (no next_for a second on an idle desk)
         finally:
-            if unsubscribe is not None:
-                unsubscribe()
+            unsubscribe()
 
     async def _next_for(self, agent_id: str) -> Offer | None:
         # The next_for command runs on to completion even if the waiter is

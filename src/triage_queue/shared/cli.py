@@ -73,7 +73,8 @@ def open_desk_log(url: str, name: str = "desk") -> Any:
     (a :class:`~triage_queue.shared.SqliteLog`) or ``redis://host:port/db``,
     ``rediss://...``, ``unix:///socket`` (a ``RedisLog`` whose stream is
     named after the desk; needs the ``redis`` extra).  Raises
-    :class:`InvalidArgument` naming the URL for anything else.
+    :class:`InvalidArgument` naming the URL for anything else.  The same
+    as :func:`triage_queue.shared.open_log`, kept for existing callers.
 
     Runtime complexity: O(1).
 
@@ -82,13 +83,9 @@ def open_desk_log(url: str, name: str = "desk") -> Any:
     ...
     triage_queue.errors.InvalidArgument: url='ftp://x': expected sqlite:///path or redis://host:port/db
     """
-    if isinstance(url, str) and url.startswith(("redis://", "rediss://", "unix://")):
-        from triage_queue.shared.redis import RedisLog
-
-        return RedisLog.from_url(url, name)
     from triage_queue.shared.desk import open_log
 
-    return open_log(url)
+    return open_log(url, name)
 
 
 # -- arguments ----------------------------------------------------------------------------

@@ -111,6 +111,8 @@ READS: dict[str, str] = {
     "stats": "stats",
     "explain_assignment": "explanation",
     "next_due": "float",
+    "position": "int",
+    "waiting": "int",
 }
 
 

@@ -45,10 +45,13 @@ _RETRY_PAUSE_MAX = 0.5  # seconds between append retries, doubling from 0.05
 _CANNOT_OFFER = frozenset({"next_for", "heartbeat", "digest", "snapshotted", "init"} | set(READS))
 
 
-def open_log(url: str) -> Log:
-    """The log a URL names: ``sqlite:///path`` (a :class:`SqliteLog`) or
-    ``redis://...`` (a ``RedisLog``, with the ``redis`` extra).  Raises
-    :class:`InvalidArgument` for anything else.  Runtime complexity: O(1).
+def open_log(url: str, name: str = "desk") -> Log:
+    """The log a URL names, for the desk called ``name``: ``sqlite:///path``
+    (a :class:`SqliteLog`) or ``redis://host[:port][/db]``, ``rediss://...``,
+    ``unix:///socket`` (a ``RedisLog`` whose stream is named after the desk,
+    with the ``redis`` extra; ``name`` is not used by SQLite, which holds one
+    desk per file).  Raises :class:`InvalidArgument` for anything else.
+    Runtime complexity: O(1).
 
     >>> open_log("ftp://x")
     Traceback (most recent call last):
@@ -62,11 +65,9 @@ def open_log(url: str) -> Log:
 
         return SqliteLog(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from triage_queue.shared import redis as redis_engine  # type: ignore[attr-defined,unused-ignore]
+        from triage_queue.shared.redis import RedisLog
 
-        engine: Any = redis_engine.RedisLog
-        from_url = getattr(engine, "from_url", None)
-        return from_url(url) if from_url is not None else engine(url)  # type: ignore[no-any-return]
+        return RedisLog.from_url(url, name)
     raise InvalidArgument("url", url, "expected sqlite:///path or redis://host:port/db")
 
 
@@ -407,6 +408,30 @@ class SharedDesk:
         """:meth:`Dispatcher.assigned <triage_queue.Dispatcher.assigned>`, read
         as :meth:`status` is.  Runtime complexity: O(T)."""
         return self._read("assigned", {"agent_id": agent_id}, lambda: self._desk().assigned(agent_id))  # type: ignore[no-any-return]
+
+    def position(self, ticket_id: str) -> int:
+        """How many tickets are ahead of this waiting one (0 = next to be
+        served): ``Dispatcher.queue.position``, read as :meth:`status` is.
+        Raises :class:`UnknownTicket` for a ticket that is not in the queue
+        (offered, assigned, completed, cancelled or never submitted).
+        Runtime complexity: O(log n) (the first call builds the replica's
+        position index, O(n log n)).
+
+        >>> import os, tempfile
+        >>> from triage_queue.shared import SqliteLog
+        >>> desk = SharedDesk(SqliteLog(os.path.join(tempfile.mkdtemp(), "d.db")), follow=False)
+        >>> for i in range(3): _ = desk.submit(Ticket(f"T-{i}", float(i)))
+        >>> desk.position("T-0"), desk.position("T-2"), desk.waiting()
+        (0, 2, 3)
+        >>> desk.close()
+        """
+        return self._read("position", {"ticket_id": ticket_id}, lambda: self._desk().queue.position(ticket_id))  # type: ignore[no-any-return]
+
+    def waiting(self) -> int:
+        """How many tickets are in the queue (``len(Dispatcher.queue)``: not
+        yet offered, or held for an agent), read as :meth:`status` is.
+        Runtime complexity: O(1)."""
+        return self._read("waiting", {}, lambda: len(self._desk().queue))  # type: ignore[no-any-return]
 
     # -- offers ---------------------------------------------------------------------
 

@@ -47,13 +47,45 @@ from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
-from triage_queue.shared.commands import decode_args, decode_result, encode_result, new_command_id
+from triage_queue.shared.commands import READS, decode_args, decode_result, encode_result, new_command_id
 from triage_queue.shared.log import LATEST_TIME, Entry, Log
 from triage_queue.ticket import Ticket
 
 __all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
 
 logger = logging.getLogger("triage_queue.shared")
+
+
+
+class _ReplayFilter(logging.Filter):
+    # Drops the dispatcher's warnings (and lower) logged by a thread while it
+    # replays history (a replica joining, catching up or resyncing): every
+    # replica logged them when the commands were first applied, and a replica
+    # joining a big desk would log one "ticket ... is unroutable" per ticket
+    # of the past.  Errors pass; other threads are not affected.
+
+    def __init__(self) -> None:
+        super().__init__("triage_queue.dispatch")
+        self.replaying: dict[int, int] = {}  # thread ident -> nesting depth (each thread writes its own key)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or threading.get_ident() not in self.replaying
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        ident = threading.get_ident()
+        replaying = self.replaying
+        replaying[ident] = replaying.get(ident, 0) + 1
+        try:
+            yield
+        finally:
+            depth = replaying.pop(ident) - 1
+            if depth:
+                replaying[ident] = depth
+
+
+_replay_filter = _ReplayFilter()
+logging.getLogger("triage_queue.dispatch").addFilter(_replay_filter)
 
 #: The format name and version of a shared desk's stored snapshots.
 SNAPSHOT_FORMAT = ("triage-queue/shared", 1)
@@ -163,7 +195,7 @@ class _LogTime:
 # Commands the replica answers itself rather than its Dispatcher.
 _REPLICA_OPS = frozenset({"heartbeat", "digest", "snapshotted", "next_due"})
 # Commands that cannot make a ticket routable for a waiting agent (see Replica.changes).
-_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for", "status", "assigned", "offers_for", "stats", "explain_assignment"}
+_NO_CHANGE_OPS = _REPLICA_OPS | {"next_for"} | set(READS)
 
 
 class _Result:
@@ -243,6 +275,10 @@ def _call(desk: Dispatcher, op: str, a: dict[str, Any]) -> Any:
         return desk.stats()
     if op == "explain_assignment":
         return desk.explain_assignment(a["ticket_id"])
+    if op == "position":
+        return desk.queue.position(a["ticket_id"])
+    if op == "waiting":
+        return len(desk.queue)
     raise InvalidArgument("op", op, "not an operation of a shared desk")
 
 
@@ -467,7 +503,7 @@ class Replica:
         in batches.  Return the position reached.  Runtime complexity:
         O(snapshot + tail).
         """
-        with self.lock:
+        with self.lock, _replay_filter.quiet():
             live = self._live
             self.set_live(False)
             try:
@@ -685,9 +721,15 @@ class Replica:
     def _apply_batch(self, entries: Sequence[Entry]) -> None:
         # Lock held.
         apply = self._apply
-        for entry in entries:
-            if entry.position > self.position:
-                apply(entry)
+        if self.position < self._quiet_until:
+            with _replay_filter.quiet():  # entries applied before a resync: history
+                for entry in entries:
+                    if entry.position > self.position:
+                        apply(entry)
+        else:
+            for entry in entries:
+                if entry.position > self.position:
+                    apply(entry)
         self.applied.notify_all()
         if self._outbox:
             self._deliver_outbox()
@@ -951,6 +993,10 @@ class Replica:
 
     def _load(self, position: int, data: Mapping[str, Any]) -> None:
         # Lock held.
+        with _replay_filter.quiet():  # restoring history
+            self._load_quietly(position, data)
+
+    def _load_quietly(self, position: int, data: Mapping[str, Any]) -> None:
         if data.get("format") != SNAPSHOT_FORMAT[0] or data.get("version") != SNAPSHOT_FORMAT[1]:
             raise InvalidArgument(
                 "snapshot.format", data.get("format"), f"not a shared desk snapshot of version {SNAPSHOT_FORMAT[1]}"
