@@ -26,6 +26,7 @@ from triage_queue import (
     ManualClock,
     OverflowRule,
     Policy,
+    SkillSet,
     StrainGuard,
     Ticket,
     TicketQueue,
@@ -201,37 +202,42 @@ def test_offers_made_through_overflow_stand_after_it_ends_and_survive_agent_chan
 
 @settings(max_examples=60, deadline=None, derandomize=DERANDOMIZE)
 @given(
-    ops=st.lists(st.tuples(st.sampled_from(["billing", "general", "plain", "accept", "complete", "status", "tick"]),
+    ops=st.lists(st.tuples(st.sampled_from(["billing", "general", "plain", "tech", "both", "accept", "complete", "status", "tick"]),
                            st.integers(0, 3)), max_size=60),
     above=st.integers(0, 5),
     gap=st.integers(0, 5),
+    two=st.booleans(),
 )
 def test_overflow_follows_its_hysteresis_and_never_assigns_outside_its_backup_skills(
-    ops: list[tuple[str, int]], above: int, gap: int
+    ops: list[tuple[str, int]], above: int, gap: int, two: bool
 ) -> None:
+    # With two=True a second rule (tech -> api>=1) whose backups overlap the
+    # first's (g1 is a backup of both): a ticket needing billing and tech goes
+    # to a backup only if one rule alone allows it, never by the two combined.
     below = max(0, above - gap)
-    rule = OverflowRule("billing", {"general": 2}, waiting_above=above, waiting_below=below)
+    rules = [OverflowRule("billing", {"general": 2}, waiting_above=above, waiting_below=below)]
+    if two:
+        rules.append(OverflowRule("tech", {"api": 1}, waiting_above=above, waiting_below=below))
     agents = [Agent("b0", skills={"billing": 1}), Agent("g0", skills={"general": 2}),
-              Agent("g1", skills={"general": 3, "api": 1}, capacity=2), Agent("x0", skills={"general": 1})]
-    d, clock = desk(rule, *agents)
-    on = False  # the reference: on/off judged on the billing tickets waiting at the start of each call
+              Agent("g1", skills={"general": 3, "api": 1}, capacity=2), Agent("x0", skills={"general": 1, "tech": 1})]
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), agents, overflow=rules, offer_timeout=None)
+    on = dict.fromkeys((r.skill for r in rules), False)  # the reference: judged on the tickets waiting
     offers: list[Any] = []
     d.subscribe(lambda e: offers.append(e) if e.kind is EventKind.OFFERED else None)
 
-    def billing_waiting() -> int:
-        return sum(1 for t in d.queue if "billing" in t.skills)
-
     def review() -> None:
-        nonlocal on
-        n = billing_waiting()
-        on = n > above if not on else n > below
+        for rule in rules:
+            n = sum(1 for t in d.queue if rule.skill in t.skills)
+            on[rule.skill] = n > above if not on[rule.skill] else n > below
 
+    kinds_of = {"billing": None, "general": {"general": 2}, "plain": {}, "tech": {"tech": 1}, "both": {"billing": 1, "tech": 1}}
     skills_of: dict[str, dict[str, int]] = {}
     for op, arg in ops:
         review()
         agent_id = agents[arg].id
-        if op in ("billing", "general", "plain"):
-            skills = {"billing": 1 + arg % 2} if op == "billing" else ({"general": 2} if op == "general" else {})
+        if op in kinds_of:
+            skills = kinds_of[op] or {"billing": 1 + arg % 2}
             ticket_id = f"T-{len(skills_of)}"
             skills_of[ticket_id] = skills
             d.submit(Ticket(ticket_id, clock(), skills=skills))
@@ -254,17 +260,20 @@ def test_overflow_follows_its_hysteresis_and_never_assigns_outside_its_backup_sk
             clock.advance(arg * 10)
             d.tick()
         review()  # what stats(), a call of its own, judges on
-        assert d.stats().overflow["billing"].active == on
-        d._check()  # work-conserving, backups included while the rule is on
+        assert {k: v.active for k, v in d.stats().overflow.items()} == on
+        d._check()  # work-conserving, backups included while a rule is on
     for event in offers:
         agent = d.roster[event.agent_id]
         needs = skills_of[event.ticket_id]
         own = all(agent.skills.get(name, 0) >= level for name, level in needs.items())
         if "overflow:" in event.detail:
-            assert "billing" in needs and not own, "overflow used where it was not needed"
-            assert agent.skills.get("general", 0) >= 2, f"{event.agent_id} is no backup"
+            assert not own, "overflow used where it was not needed"
+            rule = next(r for r in rules if f"overflow: {r.skill}" in event.detail)
+            assert rule.skill in needs
+            assert rule.alternative(SkillSet(needs)).satisfied_by(agent.skills), f"{event.agent_id} is no backup for {event.ticket_id}"
         else:
             assert own, f"{event.agent_id} got {event.ticket_id} without the skills or an overflow rule"
+    Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(clock()))._check()
 
 
 def test_a_random_run_with_overflow_and_strain_stays_sound_and_restores_exactly() -> None:

@@ -861,6 +861,15 @@ class Desk:
                 if passed and agent_id in passed:
                     skipped.append(found)
                     continue
+                index = None
+                if skills is not agent.skills:
+                    requirement = ticket.requirement(now)
+                    if not requirement.satisfied_by(agent.skills):
+                        # The augmented skills join every rule on: one rule alone must allow it.
+                        index = overflow.rule_used(requirement, agent.skills)  # type: ignore[union-attr]
+                        if index is None:
+                            skipped.append(found)
+                            continue
                 # A user callback (classify, the strategy) that raises must not
                 # lose the ticket: the finally below puts it back.
                 try:
@@ -869,12 +878,8 @@ class Desk:
                     skipped.append(found)
                     raise
                 why = f"{how}: best waiting ticket for this agent"
-                if skills is not agent.skills:
-                    requirement = ticket.requirement(now)
-                    if not requirement.satisfied_by(agent.skills):
-                        index = overflow.rule_used(requirement, agent.skills)  # type: ignore[union-attr]
-                        if index is not None:
-                            why = f"{why}; {overflow.note(index)}"  # type: ignore[union-attr]
+                if index is not None:
+                    why = f"{why}; {overflow.note(index)}"  # type: ignore[union-attr]
                 try:
                     self._offer(ticket, seq, agent_id, why, now, books)
                 except BaseException:
@@ -1374,14 +1379,15 @@ class Desk:
             passed = self.res.passed.get(ticket.id, {})
             for agent_id, state in self.states.items():
                 agent = state.agent
-                # While an overflow rule is on, a backup counts as qualified (not for held tickets).
-                skills = agent.skills
-                if overflow is not None and holder is None:
-                    skills = overflow.augmented(agent.skills) or skills
+                # While an overflow rule is on, a backup of one rule that allows
+                # the ticket counts as qualified (not for held tickets).
                 if (
                     agent.status is AgentStatus.AVAILABLE
                     and state.has_room(channel)
-                    and requirement.satisfied_by(skills)
+                    and (
+                        requirement.satisfied_by(agent.skills)
+                        or (overflow is not None and holder is None and overflow.rule_used(requirement, agent.skills) is not None)
+                    )
                     and agent_id not in passed
                     and (holder is None or holder == agent_id)
                     and agent_id not in self.presence.resting
