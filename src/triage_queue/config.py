@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -346,6 +347,13 @@ _OPTION_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
     }
 )
 _OPTIONAL_DURATIONS: Final = frozenset({"offer_timeout", "retry_after", "sla_warning"})
+# What PolicyFile.build(**options) takes: every keyword-only Dispatcher
+# argument except ``clock`` (build's own ``clock`` drives the queue).
+_BUILD_OPTIONS: Final = tuple(
+    name
+    for name, parameter in inspect.signature(Dispatcher.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock"
+)
 
 
 _OVERFLOW_DURATIONS: Final = frozenset({"wait_above", "wait_below", "handle_time"})
@@ -792,25 +800,50 @@ class PolicyFile:
         """
         return SELECTIONS[self.selection]()
 
-    def build(self, clock: Clock = time.time, agents: Iterable[Agent] = ()) -> Dispatcher:
+    def build(self, clock: Clock = time.time, agents: Iterable[Agent] = (), **options: Any) -> Dispatcher:
         """A :class:`~triage_queue.Dispatcher` over a new
         :class:`~triage_queue.TicketQueue` with this policy, clock, selection
-        strategy, dispatcher options and ``[analytics]`` options.  SLA targets
-        are not applied by the queue: pass tickets through :meth:`with_sla`
-        before pushing them.
+        strategy, dispatcher options and ``[analytics]`` options.
+
+        ``options`` are any other :class:`~triage_queue.Dispatcher` keyword
+        arguments (``classify``, ``audit``, ``name``,
+        ``stats``, ``advance_on_read``, ``on_listener_error``,
+        ``refuse_unroutable``, ``finished_memory``...), and they override the
+        file's own settings (``offer_timeout=None``, ``overflow=()``,
+        ``analytics=None``...); ``selection`` may be a
+        :class:`~triage_queue.Selection` or a name from :data:`SELECTIONS`.
+        An unknown name raises :class:`~triage_queue.errors.InvalidArgument`
+        naming it; the Dispatcher checks the values.
+
+        The SLA targets are not applied by the dispatcher: stamp each ticket
+        with :meth:`with_sla` as you submit it, ``d.submit(pf.with_sla(t))``
+        (a ticket that already has an ``sla_due`` keeps it).
 
         Runtime complexity: O(A log A) for A agents.
 
         >>> from triage_queue import Agent, ManualClock, Ticket
-        >>> pf = parse_policy('[[rules]]\\nkind = "emergency"\\n[dispatcher]\\noffer_timeout = "none"')
-        >>> d = pf.build(ManualClock(), [Agent("ana")])
-        >>> d.submit(Ticket("T-1", 0.0)) is not None
-        True
+        >>> pf = parse_policy('[[rules]]\\nkind = "emergency"\\n[sla]\\ndefault = "1h"\\n[dispatcher]\\noffer_timeout = "none"')
+        >>> d = pf.build(ManualClock(), [Agent("ana")], name="desk-a", audit=0, offer_timeout=60)
+        >>> d.submit(pf.with_sla(Ticket("T-1", 0.0))).ticket.sla_due
+        3600.0
+        >>> pf.build(ManualClock(), classfy=str)
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: classfy=<class 'str'>: not a Dispatcher option; did you mean 'classify'?
         """
-        options: dict[str, Any] = dict(self.dispatcher_options)
+        merged: dict[str, Any] = dict(self.dispatcher_options)
         if self.analytics is not None:
-            options["analytics"] = self.analytics
-        return Dispatcher(TicketQueue(self.policy, clock=clock), agents, selection=self.selection_strategy(), **options)
+            merged["analytics"] = self.analytics
+        for key, value in options.items():
+            if key not in _BUILD_OPTIONS:
+                raise InvalidArgument(key, value, "not a Dispatcher option" + _did_you_mean(key, _BUILD_OPTIONS))
+        merged.update(options)
+        selection = merged.pop("selection", self.selection)
+        if isinstance(selection, str):
+            if selection not in SELECTIONS:
+                raise InvalidArgument("selection", selection, _expected_one_of(selection, SELECTIONS))
+            selection = SELECTIONS[selection]()
+        return Dispatcher(TicketQueue(self.policy, clock=clock), agents, selection=selection, **merged)
 
     def to_toml(self) -> str:
         """This policy file as TOML text that :func:`parse_policy` reads back
