@@ -435,3 +435,19 @@ def test_the_expected_wait_predicts_the_waits_of_a_simulated_queue() -> None:
 
 def _arrival(d: Dispatcher, ticket_id: str) -> float:
     return next(e.time for e in d.events if e.kind is EventKind.SUBMITTED and e.ticket_id == ticket_id)
+
+
+def test_an_unroutable_ticket_a_backup_takes_leaves_the_unroutable_list_and_the_snapshot_restores() -> None:
+    # No agent holds billing (so B1 is reported unroutable); the backup takes it through the
+    # rule.  No stats() call anywhere: stats() used to drop the stale flag and hide the fault.
+    d, _ = desk(OverflowRule("billing", {"general": 2}, waiting_above=0), Agent("gen", skills={"general": 2}))
+    d.submit(Ticket("B1", 0.0, skills=BILLING))
+    d.tick()
+    assert [o.ticket.id for o in d.offers_for("gen")] == ["B1"]
+    data = json.loads(json.dumps(d.snapshot()))
+    assert data["unroutable"] == []
+    restored = Dispatcher.restore(data, clock=ManualClock(0.0))
+    assert [o.ticket.id for o in restored.offers_for("gen")] == ["B1"]
+    d.accept(d.offers_for("gen")[0])
+    d.complete("B1")
+    Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(0.0))._check()

@@ -915,6 +915,8 @@ class Desk:
                 expires = math.nextafter(now, _INF)
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
         res.pending[offer_id] = offer
+        if self.routes.unroutable:  # an unroutable ticket a backup takes through overflow
+            self.routes.forget(ticket.id)
         res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
             sched = self.sched  # Scheduler.schedule_expiry, inline (once per offer)

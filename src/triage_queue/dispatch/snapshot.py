@@ -259,7 +259,7 @@ def export_desk(desk: Desk) -> dict[str, Any]:
         "sla": sla,
         "books": desk.books.export(),
         "audit": desk.trail.export(),
-        "unroutable": desk.routes.export(),
+        "unroutable": desk.routes.export(lambda t: t not in desk.res.tracks and t in desk.queue),
         "analytics": desk.analytics.export(),
         "finished": desk.finished.export(),
     }
