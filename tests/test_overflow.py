@@ -226,15 +226,17 @@ def test_overflow_follows_its_hysteresis_and_never_assigns_outside_its_backup_sk
     offers: list[Any] = []
     d.subscribe(lambda e: offers.append(e) if e.kind is EventKind.OFFERED else None)
 
-    def review() -> None:
+    def review(taken: list[Any] = []) -> None:  # noqa: B006 - never mutated
         for rule in rules:
             n = sum(1 for t in d.queue if rule.skill in t.skills)
+            n += sum(1 for e in taken if rule.skill in skills_of[e.ticket_id])
             on[rule.skill] = n > above if not on[rule.skill] else n > below
 
     kinds_of = {"billing": None, "general": {"general": 2}, "plain": {}, "tech": {"tech": 1}, "both": {"billing": 1, "tech": 1}}
     skills_of: dict[str, dict[str, int]] = {}
     for op, arg in ops:
         review()
+        seen = len(offers)
         agent_id = agents[arg].id
         if op in kinds_of:
             skills = kinds_of[op] or {"billing": 1 + arg % 2}
@@ -259,7 +261,10 @@ def test_overflow_follows_its_hysteresis_and_never_assigns_outside_its_backup_sk
         else:
             clock.advance(arg * 10)
             d.tick()
-        review()  # what stats(), a call of its own, judges on
+        # The review at the end of the call judged the figures before the backups
+        # it let in took tickets ("overflow started"); stats() judges those after.
+        review([e for e in offers[seen:] if e.detail.startswith("overflow started")])
+        review()
         assert {k: v.active for k, v in d.stats().overflow.items()} == on
         d._check()  # work-conserving, backups included while a rule is on
     for event in offers:
@@ -451,3 +456,15 @@ def test_an_unroutable_ticket_a_backup_takes_leaves_the_unroutable_list_and_the_
     d.accept(d.offers_for("gen")[0])
     d.complete("B1")
     Dispatcher.restore(json.loads(json.dumps(d.snapshot())), clock=ManualClock(0.0))._check()
+
+
+def test_the_submit_that_crosses_the_threshold_starts_the_rule_and_the_backup_helps_at_once() -> None:
+    d, _ = desk(OverflowRule("billing", {"general": 2}, waiting_above=3, waiting_below=1),
+                Agent("bill", skills=BILLING), Agent("gen", skills={"general": 2}))
+    seen: list[Any] = []
+    d.subscribe(seen.append)  # no read, which would review first
+    for i in range(5):  # bill takes B0; B1..B4 wait: 4 > 3 after the last submit
+        d.submit(Ticket(f"B{i}", 0.0, skills=BILLING))
+    assert [(e.ticket_id, e.agent_id) for e in seen if e.kind is EventKind.OFFERED] == [("B0", "bill"), ("B1", "gen")]
+    assert d.next_due() is None  # nothing left for a timer to do
+    assert kinds(d, EventKind.OVERFLOW_STARTED) == ["overflow: billing has 4 waiting > 3; backup general>=2"]

@@ -477,7 +477,10 @@ class Dispatcher(TicketLookups):
         # One operation: under the lock, then the events delivered outside it.
         try:
             with self._lock:
-                return op(*args)
+                result = op(*args)
+                if self._desk.overflow is not None:
+                    self._desk.settle()  # the rules judged on what the operation left
+                return result
         finally:
             if self._trail.outbox or self._waiters.keeper is not None:  # else flush has nothing to do
                 self._desk.flush()

@@ -9,7 +9,8 @@ expected wait of the billing group exceeds 5 minutes", and when to stop
                  wait_above=300, wait_below=120)
 
 The desk reviews its rules at the start of every operation (and
-:meth:`~triage_queue.Dispatcher.tick`), before the operation itself.  A
+:meth:`~triage_queue.Dispatcher.tick`), before the operation itself, and
+again at its end on the figures it left.  A
 rule starts when any of its upper thresholds is exceeded, and ends when
 every one of its measures is at or below its lower threshold.  While a rule
 is on, a ticket whose requirement includes the rule's skill goes first to
