@@ -4,6 +4,7 @@ equivalent hand-built Policy."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from pathlib import Path
@@ -19,12 +20,15 @@ from triage_queue import (
     Agent,
     Aging,
     Complexity,
+    Dispatcher,
     Emergency,
     FeedbackOrder,
+    InvalidArgument,
     InvalidPolicy,
     LeastLoaded,
     ManualClock,
     Policy,
+    RoundRobin,
     Severity,
     SlaDeadline,
     Ticket,
@@ -158,7 +162,13 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ("[dispatcher]\nretry_after = -3\n" + MINIMAL, "dispatcher.retry_after", ">= 0"),
     ("[dispatcher]\nsla_warning = true\n" + MINIMAL, "dispatcher.sla_warning", "not a boolean"),
     ('[dispatcher]\nmark_not_responding = "yes"\n' + MINIMAL, "dispatcher.mark_not_responding", "true or false"),
+    ('[dispatcher]\noverflow = "billing"\n' + MINIMAL, "dispatcher.overflow", "list of overflow rules"),
+    ('[dispatcher.strain]\ncontinuous = "soon"\n' + MINIMAL, "dispatcher.strain.continuous", "duration"),
     ('[criteria]\nteir = {}\n' + MINIMAL, "criteria.teir", "did you mean 'tier'"),
+    ("analytics = 1\n" + MINIMAL, "analytics", "expected a table"),
+    ('[analytics]\ncatgory = "topic"\n' + MINIMAL, "analytics.catgory", "did you mean 'category'"),
+    ("[analytics]\nrecurring_count = 1\n" + MINIMAL, "analytics.recurring_count", "from 2 to"),
+    ('[analytics]\nrecurring_window = "soon"\n' + MINIMAL, "analytics.recurring_window", "duration"),
 ]
 
 
@@ -554,6 +564,58 @@ def test_build_with_defaults_matches_a_plain_dispatcher() -> None:
     dispatcher = parse_policy(MINIMAL).build(ManualClock(), [Agent("ana")])
     offer = dispatcher.submit(Ticket("T-1", 0.0))
     assert offer is not None and offer.expires_at == 30.0  # the Dispatcher's own default
+
+
+def test_build_takes_dispatcher_options_and_they_override_the_file() -> None:
+    """build() passes classify, name, stats... to the Dispatcher, and an option given to build beats the file's."""
+    pf = parse_policy(MINIMAL + '[sla]\ndefault = "1h"\n[dispatcher]\noffer_timeout = "2m"\n')
+    dispatcher = pf.build(
+        ManualClock(), [Agent("ana")], classify=lambda t: t.customer_tier, name="desk-a", offer_timeout=None, audit=0
+    )
+    offer = dispatcher.submit(pf.with_sla(Ticket("T-1", 0.0, customer_tier="gold")))
+    assert offer is not None and offer.expires_at == math.inf  # the file said 2m
+    assert offer.ticket.sla_due == 3600.0  # the file's SLA target, stamped by with_sla
+    assert list(dispatcher.stats().by_class) == ["gold"]
+    quiet = pf.build(ManualClock(), stats=False)
+    with pytest.raises(InvalidArgument, match="stats=False"):
+        quiet.stats()
+
+
+def test_build_selection_override_by_name_or_instance() -> None:
+    """selection= may name a strategy or be one; a bad name is refused naming selection."""
+    pf = parse_policy(MINIMAL + '[dispatcher]\nselection = "least_loaded"\n')
+    assert isinstance(pf.build(ManualClock(), selection="round_robin").selection, RoundRobin)
+    mine = RoundRobin()
+    assert pf.build(ManualClock(), selection=mine).selection is mine
+    with pytest.raises(InvalidArgument) as info:
+        pf.build(ManualClock(), selection="fastest")
+    assert info.value.field == "selection"
+
+
+def test_build_accepts_every_dispatcher_keyword() -> None:
+    """Each keyword-only Dispatcher argument (but clock, which build takes itself) is accepted at its default."""
+    pf = parse_policy(MINIMAL)
+    params = inspect.signature(Dispatcher.__init__).parameters.values()
+    defaults = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name != "clock"}
+    assert {"classify", "audit", "name", "stats", "advance_on_read", "on_listener_error"} <= set(defaults)
+    for key, value in defaults.items():
+        pf.build(ManualClock(), [Agent("ana")], **{key: value})
+
+
+@pytest.mark.parametrize("key", ["classfy", "queue", "agents_", "offer_timeuot"])
+def test_build_refuses_unknown_options_naming_them(key: str) -> None:
+    """An option the Dispatcher does not take raises InvalidArgument naming it (not a TypeError)."""
+    with pytest.raises(InvalidArgument) as info:
+        parse_policy(MINIMAL).build(ManualClock(), (), **{key: 1})
+    assert info.value.field == key
+    assert "not a Dispatcher option" in str(info.value)
+
+
+def test_build_bad_option_value_is_refused_by_the_dispatcher() -> None:
+    """A bad value for a known option is refused naming the option."""
+    with pytest.raises(InvalidArgument) as info:
+        parse_policy(MINIMAL).build(ManualClock(), audit=-1)
+    assert info.value.field == "audit"
 
 
 @pytest.mark.parametrize(

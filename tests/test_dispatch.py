@@ -1115,6 +1115,15 @@ def test_stats_give_waiting_and_served_figures_per_class_skill_group_and_agent()
         "declined": 0,
         "expired": 0,
         "served": 2,
+        # Performance (docs/analytics.md): nothing completed yet; 30 s + 10 s on
+        # assigned tickets over 40 s at capacity 2.
+        "handled": 0,
+        "handle_mean": None,
+        "handle_p90": None,
+        "occupancy": 0.5,
+        "sla_met": 0,
+        "sla_missed": 0,
+        "sla_attainment": None,
     }
     assert s.agents["bo"].status == "away"
     # A ticket served after being offered on completion leaves the waiting figures.

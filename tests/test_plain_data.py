@@ -211,6 +211,7 @@ SAMPLE_ARGS: dict[str, tuple[Any, ...]] = {
     "RuleError": ("vip", "T-1", "unknown tier 'bronze'"),
     "UnknownKey": ("k-1",),
     "UnknownTicket": ("T-9",),
+    "AlreadyFinished": ("T-9", "completed", 12.5),
     "UnknownAgent": ("zed",),
     "UnknownOffer": ("offer-3",),
     "DuplicateKey": (("a", 1),),

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage_queue import Agent, FeedbackOrder, InvalidArgument, LongestIdle, Policy, Selection, Ticket
+from triage_queue import Agent, FeedbackOrder, InvalidArgument, LongestIdle, OverflowRule, Policy, Selection, StrainGuard, Ticket
 from triage_queue.bench.sim_suite import mmc_day
 from triage_queue.sim.engine import PolicySource, compare, simulate
 from triage_queue.sim.model import Arrival, Day, InvalidSimulation, Shift, Staff
@@ -443,3 +443,29 @@ def test_progress_reports_the_run() -> None:
     assert "simulating fifo" in stream.getvalue()
     with pytest.raises(InvalidSimulation, match="progress"):
         simulate(mmc_day(1.0, 0.5, 3, 5, seed=1), FIFO, progress="yes")  # type: ignore[arg-type]
+
+
+def test_an_offer_taken_back_by_the_call_that_made_it_is_not_accepted() -> None:
+    # ana's cooldown (strain) ends at 100, the instant her shift ends: the set_status call
+    # offers her A1 as it starts and takes it back as she goes offline.  bo answers it at 500.
+    day = Day(
+        arrivals=(Arrival(Ticket("A0", 0.0), handling_time=50.0), Arrival(Ticket("A1", 60.0), handling_time=10.0)),
+        staff=(Staff(Agent("ana"), shifts=(Shift(0.0, 100.0),)), Staff(Agent("bo"), shifts=(Shift(500.0, 900.0),))),
+        end=1000.0,
+    )
+    result = simulate(day, Policy.default(), dispatcher_options={"strain": StrainGuard(per_hour=1, cooldown=50.0)})
+    answered = {o.ticket_id: (o.answered, o.agent_id) for o in result.outcomes}
+    assert answered == {"A0": (0.0, "ana"), "A1": (500.0, "bo")}
+
+
+def test_the_simulator_runs_overflow_rules() -> None:
+    day = Day(
+        arrivals=(Arrival(Ticket("B0", 0.0, skills={"billing": 1}), handling_time=1000.0),
+                  Arrival(Ticket("B1", 50.0, skills={"billing": 1}), handling_time=100.0)),
+        staff=(Staff(Agent("bill", skills={"billing": 1})),
+               Staff(Agent("gen", skills={"general": 2}), shifts=(Shift(0.0, 100.0),))),
+        end=2000.0,
+    )
+    opts = {"overflow": [OverflowRule("billing", {"general": 2}, waiting_above=0)]}
+    result = simulate(day, Policy.default(), dispatcher_options=opts)
+    assert {o.ticket_id for o in result.outcomes if o.completed is not None} == {"B0", "B1"}

@@ -144,12 +144,41 @@ def test_misused_markers_fail_with_a_clear_error(pytester: pytest.Pytester) -> N
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(
         [
-            "*InvalidPolicy: path='missing.toml': cannot read it*",
+            f"*InvalidPolicy: path='{pytester.path.resolve() / 'missing.toml'}': cannot read it*",
             "*InvalidArgument: triage_policy=42: expected a Policy, a PolicyFile or the path of a policy TOML file*",
             "*InvalidArgument: triage_policy=(): expected one argument*",
             "*InvalidArgument: triage_options=(30,): expected keyword arguments only*",
         ]
     )
+
+
+def test_a_relative_policy_path_is_read_beside_the_test_file(pytester: pytest.Pytester) -> None:
+    """A relative triage_policy path resolves against the test file's folder
+    wherever pytest is started from, and a missing file's error names the
+    resolved path."""
+    tests = pytester.mkdir("tests")
+    (tests / "policies").mkdir()
+    shutil.copy(ROOT / "examples" / "policies" / "fifo-sla.toml", tests / "policies" / "fifo.toml")
+    (tests / "test_beside.py").write_text(
+        """
+import pytest
+from triage_queue import Emergency, FeedbackOrder, Policy
+
+@pytest.mark.triage_policy("policies/fifo.toml")
+def test_found(triage_queue):
+    assert triage_queue.policy == Policy.lexicographic(Emergency(), FeedbackOrder(), max_wait=3600)
+
+@pytest.mark.triage_policy("policies/nope.toml")
+def test_missing(triage_queue):
+    pass
+"""
+    )
+    for cwd in (pytester.path, tests, pytester.mkdir("elsewhere")):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(cwd)
+            result = pytester.runpytest(str(tests / "test_beside.py"), "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1, errors=1)
+        result.stdout.fnmatch_lines([f"*InvalidPolicy: path='{tests.resolve() / 'policies' / 'nope.toml'}': cannot read it*"])
 
 
 def test_markers_take_their_documented_keyword(pytester: pytest.Pytester) -> None:
@@ -243,3 +272,20 @@ def test_the_copyable_example_test_file_passes(pytester: pytest.Pytester) -> Non
     shutil.copytree(ROOT / "examples" / "policies", pytester.path / "policies")
     result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=6)
+
+
+def test_the_documented_given_with_fixtures_example_passes(pytester: pytest.Pytester) -> None:
+    """The @given example in docs/testing-policies.md runs as written (next to
+    a copy of examples/policies), and without its suppress_health_check line
+    hypothesis refuses it, as the docs say."""
+    text = (ROOT / "docs" / "testing-policies.md").read_text()
+    block = text.split("```python\n# test_given_with_fixtures.py\n", 1)[1].split("```", 1)[0]
+    shutil.copytree(ROOT / "examples" / "policies", pytester.path / "policies")
+    pytester.makepyfile(test_given_with_fixtures=block)
+    pytester.runpytest("-p", "no:cacheprovider", "--strict-markers").assert_outcomes(passed=1)
+    unsuppressed = block.replace("suppress_health_check=[HealthCheck.function_scoped_fixture], ", "")
+    assert unsuppressed != block
+    pytester.makepyfile(test_given_with_fixtures=unsuppressed)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*function-scoped fixture*"])

@@ -11,6 +11,7 @@ The public API is everything listed in ``__all__``; import it from here.
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, Service
 from triage_queue.aio import AsyncDispatcher
+from triage_queue.analytics import AnalyticsOptions
 from triage_queue.clock import Clock, ManualClock
 from triage_queue.config import PolicyFile, SlaTargets, load_policy, parse_policy
 from triage_queue.criteria import (
@@ -26,8 +27,12 @@ from triage_queue.criteria import (
     explain_tier,
 )
 from triage_queue.dispatch import AgentVerdict, AssignmentExplanation, Dispatcher, Offer, OfferStatus, log_listener_error
+from triage_queue.dispatch.finished import TicketStatus
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.strain import StrainGuard, StrainLimits
 from triage_queue.errors import (
     AgentBusy,
+    AlreadyFinished,
     DuplicateAgent,
     DuplicateKey,
     DuplicateTicket,
@@ -82,7 +87,15 @@ from triage_queue.staffing import (
     read_forecast,
     staffing_plan,
 )
-from triage_queue.stats import AgentFigures, GroupFigures, Statistics, WaitHistogram
+from triage_queue.stats import (
+    AgentFigures,
+    GroupFigures,
+    HourFigures,
+    OverflowFigures,
+    RecurringFigures,
+    Statistics,
+    WaitHistogram,
+)
 from triage_queue.store import Lane, MemoryStore, Priority, TicketStore
 from triage_queue.ticket import (
     Impact,
@@ -106,6 +119,8 @@ __all__ = [
     "AgentStatus",
     "AgentVerdict",
     "Aging",
+    "AlreadyFinished",
+    "AnalyticsOptions",
     "AssignmentExplanation",
     "AsyncDispatcher",
     "BaseRule",
@@ -130,6 +145,7 @@ __all__ = [
     "ForecastInterval",
     "FunctionRule",
     "GroupFigures",
+    "HourFigures",
     "Impact",
     "IndexedHeap",
     "InvalidAgent",
@@ -150,11 +166,14 @@ __all__ = [
     "Offer",
     "OfferClosed",
     "OfferStatus",
+    "OverflowFigures",
+    "OverflowRule",
     "Policy",
     "PolicyFile",
     "Prefer",
     "Priority",
     "QueueFigures",
+    "RecurringFigures",
     "Roster",
     "RoundRobin",
     "Rule",
@@ -169,8 +188,11 @@ __all__ = [
     "SlaTargets",
     "StaffingResult",
     "Statistics",
+    "StrainGuard",
+    "StrainLimits",
     "Ticket",
     "TicketQueue",
+    "TicketStatus",
     "TicketStore",
     "TierCriteria",
     "TierDecision",

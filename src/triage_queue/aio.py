@@ -21,8 +21,10 @@ import math
 from typing import Any
 
 from triage_queue.dispatch.dispatcher import Dispatcher, Offer
+from triage_queue.dispatch.finished import TicketStatus
 from triage_queue.dispatch.waiting import AsyncKeeper
 from triage_queue.errors import InvalidArgument
+from triage_queue.stats import Statistics
 from triage_queue.ticket import Ticket
 
 __all__ = ["AsyncDispatcher"]
@@ -113,6 +115,22 @@ class AsyncDispatcher:
     def cancel(self, ticket_id: str) -> Ticket:
         """:meth:`Dispatcher.cancel`.  Runtime complexity: as that method."""
         return self._dispatcher.cancel(ticket_id)
+
+    def follow_up(self, ticket_id: str) -> Ticket:
+        """:meth:`Dispatcher.follow_up`.  Runtime complexity: as that method."""
+        return self._dispatcher.follow_up(ticket_id)
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """:meth:`Dispatcher.ticket`.  Runtime complexity: O(1)."""
+        return self._dispatcher.ticket(ticket_id)
+
+    def status(self, ticket_id: str) -> TicketStatus:
+        """:meth:`Dispatcher.status`.  Runtime complexity: O(1)."""
+        return self._dispatcher.status(ticket_id)
+
+    def stats(self) -> Statistics:
+        """:meth:`Dispatcher.stats`.  Runtime complexity: as that method."""
+        return self._dispatcher.stats()
 
     def __repr__(self) -> str:
         return f"<AsyncDispatcher over {self._dispatcher!r}>"

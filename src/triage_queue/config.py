@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -44,10 +45,13 @@ from typing import Any, Final
 import attrs
 
 from triage_queue.agents import Agent
+from triage_queue.analytics import AnalyticsOptions
 from triage_queue.clock import Clock
 from triage_queue.criteria import MAX_TIERS, ComplexityCriteria, Criteria, TierCriteria, TierLevel
 from triage_queue.dispatch import Dispatcher
-from triage_queue.errors import InvalidPolicy, InvalidValue
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.strain import StrainGuard, StrainLimits
+from triage_queue.errors import InvalidArgument, InvalidPolicy, InvalidValue
 from triage_queue.policy import Composition, Policy
 from triage_queue.queue import TicketQueue
 from triage_queue.rules import (
@@ -337,9 +341,123 @@ _OPTION_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
         "retry_after": 300.0,
         "sla_warning": None,
         "mark_not_responding": False,
+        # Tables, not scalars: [[dispatcher.overflow]] and [dispatcher.strain].
+        "overflow": None,
+        "strain": None,
     }
 )
 _OPTIONAL_DURATIONS: Final = frozenset({"offer_timeout", "retry_after", "sla_warning"})
+# What PolicyFile.build(**options) takes: every keyword-only Dispatcher
+# argument except ``clock`` (build's own ``clock`` drives the queue).
+_BUILD_OPTIONS: Final = tuple(
+    name
+    for name, parameter in inspect.signature(Dispatcher.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock"
+)
+
+
+_OVERFLOW_DURATIONS: Final = frozenset({"wait_above", "wait_below", "handle_time"})
+_STRAIN_DURATIONS: Final = frozenset({"continuous", "window", "cooldown"})
+
+
+def _read_overflow(value: Any, field: str) -> tuple[OverflowRule, ...]:
+    """``[[dispatcher.overflow]]``: a list of tables (or OverflowRule values
+    given from Python), each an :class:`~triage_queue.OverflowRule` with
+    durations in words.  O(rules)."""
+    if isinstance(value, OverflowRule):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise InvalidPolicy(field, value, "expected a list of overflow rules ([[dispatcher.overflow]] tables)")
+    rules = []
+    for index, entry in enumerate(value):
+        where = f"{field}[{index}]"
+        if isinstance(entry, OverflowRule):
+            rules.append(entry)
+            continue
+        if not isinstance(entry, Mapping):
+            raise InvalidPolicy(where, entry, "expected a table with skill, backup and thresholds")
+        data = dict(entry)
+        for key in _OVERFLOW_DURATIONS:
+            if key in data and data[key] is not None:
+                data[key] = parse_duration(data[key], f"{where}.{key}")
+        try:
+            rules.append(OverflowRule.from_dict(data))
+        except InvalidArgument as exc:
+            raise InvalidPolicy(f"{where}.{exc.field}", exc.value, exc.reason) from None
+    skills = [rule.skill for rule in rules]
+    for index, skill in enumerate(skills):
+        if skill in skills[:index]:
+            raise InvalidPolicy(f"{field}[{index}].skill", skill, "two overflow rules for one skill")
+    return tuple(rules)
+
+
+def _read_strain(value: Any, field: str) -> StrainGuard:
+    """``[dispatcher.strain]``: a table of limits (durations in words,
+    ``"none"`` turns a limit off) with ``[dispatcher.strain.overrides.AGENT]``
+    tables, or a StrainGuard given from Python.  O(overrides)."""
+    if isinstance(value, StrainGuard):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy(field, value, "expected a table of strain limits")
+
+    def limits(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, item in table.items():
+            if item == _NONE:
+                out[key] = None
+            elif key in _STRAIN_DURATIONS:
+                out[key] = parse_duration(item, f"{where}.{key}")
+            else:
+                out[key] = item
+        return out
+
+    data = dict(value)
+    overrides = data.pop("overrides", None)
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InvalidPolicy(f"{field}.overrides", overrides, "expected a table of agent id to limits")
+    try:
+        return StrainGuard(
+            overrides=None
+            if overrides is None
+            else {
+                agent: limits(table, f"{field}.overrides.{agent}") if isinstance(table, Mapping) else table
+                for agent, table in overrides.items()
+            },
+            **limits(data, field),
+        )
+    except InvalidArgument as exc:
+        raise InvalidPolicy(f"{field}.{exc.field}", exc.value, exc.reason) from None
+
+
+def _overflow_lines(rules: Iterable[OverflowRule]) -> list[str]:
+    out: list[str] = []
+    for rule in rules:
+        out += ["", "[[dispatcher.overflow]]", f"skill = {_value(rule.skill)}"]
+        out.append("backup = { " + ", ".join(f"{_key(n)} = {level}" for n, level in rule.backup.items()) + " }")
+        if rule.waiting_above is not None:
+            out += [f"waiting_above = {rule.waiting_above}", f"waiting_below = {rule.waiting_below}"]
+        if rule.wait_above is not None:
+            out += [f"wait_above = {_duration(rule.wait_above)}", f"wait_below = {_duration(rule.wait_below or 0.0)}"]
+        out.append(f"handle_time = {_duration(rule.handle_time)}")
+    return out
+
+
+def _strain_lines(guard: StrainGuard) -> list[str]:
+    def lines(limits: StrainLimits) -> list[str]:
+        out = []
+        for key, value in limits.to_dict().items():
+            if value is None:
+                out.append(f'{key} = "{_NONE}"')
+            elif key in _STRAIN_DURATIONS:
+                out.append(f"{key} = {_duration(value)}")
+            else:
+                out.append(f"{key} = {_value(value)}")
+        return out
+
+    out = ["", "[dispatcher.strain]", *lines(guard.limits)]
+    for agent, limits in guard.overrides.items():
+        out += ["", f"[dispatcher.strain.overrides.{_key(agent)}]", *lines(limits)]
+    return out
 
 
 def _known_tiers(rules: Iterable[Rule]) -> set[str]:
@@ -391,6 +509,12 @@ def _to_options(value: Any) -> Mapping[str, Any]:
         field = f"dispatcher.{key}"
         if key not in _OPTION_DEFAULTS:
             raise InvalidPolicy(field, option, "unknown dispatcher option" + _did_you_mean(key, _OPTION_DEFAULTS))
+        if key == "overflow":
+            out[key] = _read_overflow(option, field)
+            continue
+        if key == "strain":
+            out[key] = _read_strain(option, field)
+            continue
         if key == "mark_not_responding":
             if not isinstance(option, bool):
                 raise InvalidPolicy(field, option, f"expected true or false, not {_type_name(option)}")
@@ -406,6 +530,51 @@ def _to_options(value: Any) -> Mapping[str, Any]:
             raise InvalidPolicy(field, option, 'expected a duration > 0, or "none" for no limit')
         out[key] = seconds
     return MappingProxyType(out)
+
+
+# -- analytics ([analytics]) -------------------------------------------------
+
+_ANALYTICS_KEYS: Final = ("category", "recurring_count", "recurring_window", "trend_hours", "max_categories")
+
+
+def _check_analytics(_: Any, __: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, AnalyticsOptions):
+        raise InvalidPolicy("analytics", value, "expected a triage_queue.AnalyticsOptions, or None")
+
+
+def _read_analytics(value: Any) -> AnalyticsOptions | None:
+    # The [analytics] table: the Dispatcher's analytics option (docs/analytics.md).
+    if value is None:
+        return None
+    reader = _Reader(value, "analytics", _ANALYTICS_KEYS)
+    options: dict[str, Any] = {}
+    for key in _ANALYTICS_KEYS:
+        if not reader.has(key):
+            continue
+        if key == "recurring_window":
+            options[key] = reader.duration(key)
+        else:
+            options[key] = reader.take(key)
+    reader.done()
+    try:
+        return AnalyticsOptions(**options)
+    except InvalidValue as exc:
+        raise InvalidPolicy(f"analytics.{exc.field}", exc.value, exc.reason) from None
+
+
+def _analytics_lines(options: AnalyticsOptions | None) -> list[str]:
+    if options is None:
+        return []
+    out = ["", "[analytics]"]
+    if options.category is not None:
+        out.append(f"category = {_value(options.category)}")
+    out += [
+        f"recurring_count = {options.recurring_count}",
+        f"recurring_window = {_duration(options.recurring_window)}",
+        f"trend_hours = {options.trend_hours}",
+        f"max_categories = {options.max_categories}",
+    ]
+    return out
 
 
 # -- tier and complexity criteria ([criteria]) -------------------------------
@@ -532,7 +701,9 @@ class PolicyFile:
     :class:`~triage_queue.Dispatcher` keyword arguments the file set
     (``offer_timeout``, ``affinity_wait``, ``retry_after``, ``sla_warning``,
     ``mark_not_responding``; unset ones keep the dispatcher's defaults);
-    ``source`` is where it was read from (not part of equality).
+    ``source`` is where it was read from (not part of equality);
+    ``analytics``, the ``[analytics]`` table as
+    :class:`~triage_queue.AnalyticsOptions` (None if the file has none).
 
     Runtime complexity: construction O(number of options).
 
@@ -552,6 +723,7 @@ class PolicyFile:
     description: str = attrs.field(default="", validator=_check_description)
     source: str = attrs.field(default="<python>", eq=False)
     criteria: Criteria = attrs.field(factory=Criteria, validator=_check_criteria)
+    analytics: AnalyticsOptions | None = attrs.field(default=None, validator=_check_analytics)
 
     @classmethod
     def from_policy(
@@ -564,6 +736,7 @@ class PolicyFile:
         dispatcher_options: Mapping[str, Any] | None = None,
         description: str = "",
         criteria: Criteria | None = None,
+        analytics: AnalyticsOptions | None = None,
     ) -> PolicyFile:
         """Wrap a hand-built :class:`~triage_queue.Policy` (for the simulator
         or :meth:`to_toml`).  Invalid options raise :class:`InvalidPolicy`.
@@ -584,6 +757,7 @@ class PolicyFile:
             dispatcher_options or {},
             description,
             criteria=criteria if criteria is not None else Criteria(),
+            analytics=analytics,
         )
 
     def __attrs_post_init__(self) -> None:
@@ -626,26 +800,50 @@ class PolicyFile:
         """
         return SELECTIONS[self.selection]()
 
-    def build(self, clock: Clock = time.time, agents: Iterable[Agent] = ()) -> Dispatcher:
+    def build(self, clock: Clock = time.time, agents: Iterable[Agent] = (), **options: Any) -> Dispatcher:
         """A :class:`~triage_queue.Dispatcher` over a new
         :class:`~triage_queue.TicketQueue` with this policy, clock, selection
-        strategy and dispatcher options.  SLA targets are not applied by the
-        queue: pass tickets through :meth:`with_sla` before pushing them.
+        strategy, dispatcher options and ``[analytics]`` options.
+
+        ``options`` are any other :class:`~triage_queue.Dispatcher` keyword
+        arguments (``classify``, ``audit``, ``name``,
+        ``stats``, ``advance_on_read``, ``on_listener_error``,
+        ``refuse_unroutable``, ``finished_memory``...), and they override the
+        file's own settings (``offer_timeout=None``, ``overflow=()``,
+        ``analytics=None``...); ``selection`` may be a
+        :class:`~triage_queue.Selection` or a name from :data:`SELECTIONS`.
+        An unknown name raises :class:`~triage_queue.errors.InvalidArgument`
+        naming it; the Dispatcher checks the values.
+
+        The SLA targets are not applied by the dispatcher: stamp each ticket
+        with :meth:`with_sla` as you submit it, ``d.submit(pf.with_sla(t))``
+        (a ticket that already has an ``sla_due`` keeps it).
 
         Runtime complexity: O(A log A) for A agents.
 
         >>> from triage_queue import Agent, ManualClock, Ticket
-        >>> pf = parse_policy('[[rules]]\\nkind = "emergency"\\n[dispatcher]\\noffer_timeout = "none"')
-        >>> d = pf.build(ManualClock(), [Agent("ana")])
-        >>> d.submit(Ticket("T-1", 0.0)) is not None
-        True
+        >>> pf = parse_policy('[[rules]]\\nkind = "emergency"\\n[sla]\\ndefault = "1h"\\n[dispatcher]\\noffer_timeout = "none"')
+        >>> d = pf.build(ManualClock(), [Agent("ana")], name="desk-a", audit=0, offer_timeout=60)
+        >>> d.submit(pf.with_sla(Ticket("T-1", 0.0))).ticket.sla_due
+        3600.0
+        >>> pf.build(ManualClock(), classfy=str)
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: classfy=<class 'str'>: not a Dispatcher option; did you mean 'classify'?
         """
-        return Dispatcher(
-            TicketQueue(self.policy, clock=clock),
-            agents,
-            selection=self.selection_strategy(),
-            **self.dispatcher_options,
-        )
+        merged: dict[str, Any] = dict(self.dispatcher_options)
+        if self.analytics is not None:
+            merged["analytics"] = self.analytics
+        for key, value in options.items():
+            if key not in _BUILD_OPTIONS:
+                raise InvalidArgument(key, value, "not a Dispatcher option" + _did_you_mean(key, _BUILD_OPTIONS))
+        merged.update(options)
+        selection = merged.pop("selection", self.selection)
+        if isinstance(selection, str):
+            if selection not in SELECTIONS:
+                raise InvalidArgument("selection", selection, _expected_one_of(selection, SELECTIONS))
+            selection = SELECTIONS[selection]()
+        return Dispatcher(TicketQueue(self.policy, clock=clock), agents, selection=selection, **merged)
 
     def to_toml(self) -> str:
         """This policy file as TOML text that :func:`parse_policy` reads back
@@ -673,7 +871,9 @@ class PolicyFile:
 
 # -- reading ---------------------------------------------------------------
 
-_TOP_KEYS: Final = ("name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher", "criteria")
+_TOP_KEYS: Final = (
+    "name", "description", "composition", "max_wait", "tiers", "rules", "sla", "dispatcher", "criteria", "analytics",
+)  # fmt: skip
 _SLA_KEYS: Final = ("default", "tier", "severity")
 _KIND_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
@@ -944,9 +1144,10 @@ def _read(data: dict[str, Any], source: str, fallback_name: str, allow_code: boo
     if not isinstance(selection, str):
         raise InvalidPolicy("dispatcher.selection", selection, f"expected a string, not {_type_name(selection)}")
     criteria = _read_criteria(reader.take("criteria", {}), _known_tiers(rules))
+    analytics = _read_analytics(reader.take("analytics"))
     reader.done()
     policy = Policy(rules, weights if weighted else None, max_wait=max_wait)
-    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source, criteria)
+    return PolicyFile(name, policy, sla, selection, dispatcher.table, description, source, criteria, analytics)
 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> InvalidPolicy:
@@ -1208,13 +1409,20 @@ def _write(pf: PolicyFile) -> str:
         if sla.by_severity:
             out += ["", "[sla.severity]"] + [f"{s.name.lower()} = {_duration(v)}" for s, v in sla.by_severity.items()]
     out += ["", "[dispatcher]", f"selection = {_value(pf.selection)}"]
+    tables: list[str] = []
     for key, value in pf.dispatcher_options.items():
-        if value is None:
+        if key == "overflow":
+            tables += _overflow_lines(value)
+        elif key == "strain":
+            tables += _strain_lines(value)
+        elif value is None:
             out.append(f'{key} = "{_NONE}"')
         elif isinstance(value, bool):
             out.append(f"{key} = {_value(value)}")
         else:
             out.append(f"{key} = {_duration(value)}")
+    out += tables
     out += _criteria_lines(pf.criteria)
+    out += _analytics_lines(pf.analytics)
     return "\n".join(out) + "\n"
 

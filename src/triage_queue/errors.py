@@ -39,6 +39,7 @@ from typing import Any, ClassVar, NoReturn, Self
 
 __all__ = [
     "AgentBusy",
+    "AlreadyFinished",
     "DuplicateAgent",
     "DuplicateKey",
     "DuplicateTicket",
@@ -304,7 +305,7 @@ class Empty(TriageError, KeyError):
 class UnknownKey(TriageError, KeyError):
     """A key is not present (``key`` holds it)."""
 
-    _wire_fields = ("key",)
+    _wire_fields: ClassVar[tuple[str, ...]] = ("key",)
 
     def __init__(self, key: Any, what: str = "key") -> None:
         self.key = key
@@ -316,6 +317,26 @@ class UnknownTicket(UnknownKey):
 
     def __init__(self, ticket_id: str) -> None:
         super().__init__(ticket_id, "ticket id")
+
+
+class AlreadyFinished(UnknownTicket):
+    """The ticket has left the desk: it was completed or cancelled
+    (``status``: ``"completed"`` or ``"cancelled"``) at clock time ``at``.
+    A desk remembers its most recently finished tickets (its
+    ``finished_memory``) so that a retried call says so; it derives from
+    :class:`UnknownTicket`, so handlers written for that still work.
+
+    >>> e = AlreadyFinished("T-1", "completed", 12.0); str(e), isinstance(e, UnknownTicket), e.status
+    ("ticket 'T-1' was already completed (at 12)", True, 'completed')
+    """
+
+    _wire_fields: ClassVar[tuple[str, ...]] = ("key", "status", "at")
+
+    def __init__(self, ticket_id: str, status: str, at: float) -> None:
+        self.key = ticket_id
+        self.status = status
+        self.at = at
+        Exception.__init__(self, f"ticket {_brief(ticket_id)} was already {status} (at {at:g})")
 
 
 class DuplicateKey(TriageError, KeyError):

@@ -56,6 +56,11 @@ class EventKind(enum.Enum):
     ROUTABLE = "routable"  # a roster change made an unroutable ticket routable again
     CLOCK_WENT_BACK = "clock_went_back"  # a clock reading earlier than the last: time held still
     DESK_DIVERGED = "desk_diverged"  # a shared desk's replica found its state differs from another's (then resyncs)
+    OVERFLOW_STARTED = "overflow_started"  # a skill group surged: its tickets may also go to backup agents
+    OVERFLOW_ENDED = "overflow_ended"  # the surge passed (below the lower thresholds): backups stop taking them
+    COOLDOWN_STARTED = "cooldown_started"  # an agent under strain gets no new offers until a time
+    COOLDOWN_ENDED = "cooldown_ended"  # the agent's cooldown is over: offers resume
+    RECURRING = "recurring"  # tickets of one category arrived often enough to count as a recurring issue
 
 
 @attrs.frozen(slots=True)

@@ -164,7 +164,7 @@ class DeskCollector:
 
     From the events since the collector was made (it subscribes a listener,
     which :meth:`close` removes): ``events_total`` by ``kind`` (every
-    :class:`~triage_queue.EventKind`, so at most 18 series),
+    :class:`~triage_queue.EventKind`, one series each),
     ``answered_total`` (tickets accepted), ``answered_late_total`` (accepted
     after their SLA ran out while they waited) and ``sla_attainment_ratio``
     (``1 - late / answered``, left out before the first answer; a ticket

@@ -30,7 +30,7 @@ from triage_queue.errors import (
 )
 from triage_queue.wire import Reader
 
-__all__ = ["AgentFigures", "GroupFigures", "Statistics", "WaitHistogram"]
+__all__ = ["AgentFigures", "GroupFigures", "HourFigures", "OverflowFigures", "RecurringFigures", "Statistics", "WaitHistogram"]
 
 
 # Finer than this, buckets would hold one value each (and the bucket number
@@ -260,9 +260,80 @@ class GroupFigures:
 
 
 @attrs.frozen(slots=True)
+class OverflowFigures:
+    """One overflow rule's figures in :class:`Statistics` (see
+    :class:`~triage_queue.OverflowRule`): whether it is on (and since when),
+    the group's waiting count, expected wait (seconds; None if infinite) and
+    the capacity of its own available agents at the last review, how many
+    times it started, and how many offers went to backup agents."""
+
+    active: bool
+    since: float | None
+    waiting: int
+    expected_wait: float | None
+    capacity: int
+    episodes: int
+    offers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data in field order.  Runtime complexity: O(1).
+
+        >>> OverflowFigures(True, 10.0, 34, 600.0, 12, 1, 5).to_dict()["waiting"]
+        34
+        """
+        return {
+            "active": self.active,
+            "since": _wire_number(self.since),
+            "waiting": self.waiting,
+            "expected_wait": _wire_number(self.expected_wait),
+            "capacity": self.capacity,
+            "episodes": self.episodes,
+            "offers": self.offers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OverflowFigures:
+        """The figures :meth:`to_dict` gives; anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field.
+        Runtime complexity: O(1).
+
+        >>> f = OverflowFigures(False, None, 0, 0.0, 3, 2, 9); OverflowFigures.from_dict(f.to_dict()) == f
+        True
+        """
+        items = _wire_items(InvalidArgument, "overflow", data)
+        if set(items) != set(_OVERFLOW_FIELDS):
+            raise InvalidArgument("overflow", data, f"expected the fields {', '.join(_OVERFLOW_FIELDS)}")
+        active = items["active"]
+        if active.__class__ is not bool:
+            raise InvalidArgument("overflow.active", active, "expected true or false")
+        since, wait = items["since"], items["expected_wait"]
+        return cls(
+            active,
+            None if since is None else _read_number(InvalidArgument, "overflow.since", since, "seconds"),
+            _read_count("overflow.waiting", items["waiting"]),
+            None if wait is None else _read_number(InvalidArgument, "overflow.expected_wait", wait, "seconds"),
+            _read_count("overflow.capacity", items["capacity"]),
+            _read_count("overflow.episodes", items["episodes"]),
+            _read_count("overflow.offers", items["offers"]),
+        )
+
+
+@attrs.frozen(slots=True)
 class AgentFigures:
     """One agent's figures: status, load and capacity now, offers made,
-    declined and expired, tickets served."""
+    declined and expired, tickets served (accepted); and its performance
+    (see ``docs/analytics.md``): ``handled``, tickets it completed;
+    ``handle_mean`` and ``handle_p90``, seconds from acceptance to
+    completion of those (None before the first); ``occupancy``, seconds
+    spent on assigned tickets over capacity-seconds on the desk while not
+    offline (None before any such time); ``sla_met`` and ``sla_missed``,
+    tickets with an SLA deadline it accepted by the deadline or after it,
+    and ``sla_attainment``, the share met (None before the first).  The
+    performance fields default to their empty values, so figures written
+    by an older version still read.  On a desk with a strain guard (see
+    :class:`~triage_queue.StrainGuard`) also: ``cooling_until`` (the end
+    of its cooldown, or None), ``strain`` (why it cools down, or None) and
+    ``cooldowns`` (how many it has had); None on other desks."""
 
     status: str
     load: int
@@ -271,14 +342,33 @@ class AgentFigures:
     declined: int
     expired: int
     served: int
+    handled: int = 0
+    handle_mean: float | None = None
+    handle_p90: float | None = None
+    occupancy: float | None = None
+    sla_met: int = 0
+    sla_missed: int = 0
+    sla_attainment: float | None = None
+    cooling_until: float | None = None
+    strain: str | None = None
+    cooldowns: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data, in field order.  Runtime complexity: O(1).
+        """Plain JSON data, in field order; the strain fields only on a desk
+        that has a strain guard (``cooldowns`` set).  Runtime complexity: O(1).
 
         >>> AgentFigures("available", 1, 3, 4, 1, 0, 2).to_dict()["load"]
         1
+        >>> cooling = AgentFigures("available", 0, 1, 0, 0, 0, 0, cooling_until=600.0, strain="90 min continuous", cooldowns=1)
+        >>> cooling.to_dict()["cooling_until"]
+        600.0
         """
-        return {name: getattr(self, name) for name in _AGENT_FIELDS}
+        data = {name: _wire_number(getattr(self, name)) for name in _AGENT_BASE_FIELDS}
+        if self.cooldowns is not None:
+            data["cooling_until"] = _wire_number(self.cooling_until)
+            data["strain"] = self.strain
+            data["cooldowns"] = self.cooldowns
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AgentFigures:
@@ -290,11 +380,93 @@ class AgentFigures:
         >>> AgentFigures.from_dict(a.to_dict()) == a
         True
         """
-        return cls(**_read_figures(data, "agent figures", _AGENT_FIELDS, ""))
+        return cls(**_read_agent(data, ""))
 
     def as_dict(self) -> dict[str, Any]:
         """Deprecated alias of :meth:`to_dict` (warns).  Runtime complexity: O(1)."""
         return _deprecated_as_dict(self)
+
+
+@attrs.frozen(slots=True)
+class RecurringFigures:
+    """A recurring issue of one category (see ``docs/analytics.md``):
+    ``detected`` counts the times ``recurring_count`` tickets of the
+    category arrived within ``recurring_window`` seconds; ``last_at`` is
+    the clock time of the last detection (None if none); ``in_window``,
+    the arrivals of the category now counted towards the next detection.
+
+    >>> RecurringFigures(2, 3600.0, 1).to_dict()
+    {'detected': 2, 'last_at': 3600.0, 'in_window': 1}
+    """
+
+    detected: int
+    last_at: float | None
+    in_window: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, in field order.  Runtime complexity: O(1)."""
+        return {"detected": self.detected, "last_at": _wire_number(self.last_at), "in_window": self.in_window}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecurringFigures:
+        """The figures :meth:`to_dict` describes; anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field.
+        Runtime complexity: O(1).
+
+        >>> RecurringFigures.from_dict({"detected": 1, "last_at": None, "in_window": 0}).detected
+        1
+        """
+        return cls(**_read_figures(data, "recurring figures", _RECURRING_FIELDS, ""))
+
+
+@attrs.frozen(slots=True)
+class HourFigures:
+    """One category's figures in one clock hour (``start``: the clock time
+    the hour starts, a multiple of 3600): ``arrivals``, tickets submitted;
+    ``sla_met`` and ``sla_missed``, tickets with an SLA deadline accepted
+    in the hour by or after their deadline.
+
+    >>> h = HourFigures(3600.0, 4, 3, 1); h.sla_attainment, h.to_dict()["sla_attainment"]
+    (0.75, 0.75)
+    """
+
+    start: float
+    arrivals: int
+    sla_met: int
+    sla_missed: int
+
+    @property
+    def sla_attainment(self) -> float | None:
+        """The share of SLA tickets answered in time, or None if none.  Runtime complexity: O(1)."""
+        answered = self.sla_met + self.sla_missed
+        return self.sla_met / answered if answered else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: the fields and ``sla_attainment``.  Runtime complexity: O(1)."""
+        return {
+            "start": _wire_number(self.start),
+            "arrivals": self.arrivals,
+            "sla_met": self.sla_met,
+            "sla_missed": self.sla_missed,
+            "sla_attainment": self.sla_attainment,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HourFigures:
+        """The figures :meth:`to_dict` describes (``sla_attainment`` is
+        recomputed); anything wrong raises
+        :class:`~triage_queue.errors.InvalidArgument` naming the field.
+        Runtime complexity: O(1).
+
+        >>> h = HourFigures(0.0, 1, 0, 0); HourFigures.from_dict(h.to_dict()) == h
+        True
+        """
+        items = dict(_wire_items(InvalidArgument, "hour figures", data))
+        items.pop("sla_attainment", None)
+        values = _read_figures(items, "hour figures", _HOUR_FIELDS, "")
+        if values["start"] is None:
+            raise InvalidArgument("start", None, "expected the clock time the hour starts")
+        return cls(**values)
 
 
 @attrs.frozen(slots=True)
@@ -307,7 +479,10 @@ class Statistics:
     covers every ticket.  ``occupancy`` is the share of the capacity of
     available agents in use (None with no such capacity); ``agents`` maps
     agent id to :class:`AgentFigures`.  ``unroutable`` counts the waiting
-    tickets no agent on the roster could ever take.
+    tickets no agent on the roster could ever take.  ``overflow`` maps the
+    skill of each overflow rule to its :class:`OverflowFigures` (None on a
+    desk without overflow rules, and then left out of :meth:`to_dict`);
+    ``overflow_active`` counts the rules on (None without rules).
     """
 
     now: float
@@ -317,6 +492,14 @@ class Statistics:
     occupancy: float | None
     agents: Mapping[str, AgentFigures]
     unroutable: int = 0
+    recurring: Mapping[str, RecurringFigures] = attrs.field(factory=dict)
+    trends: Mapping[str, tuple[HourFigures, ...]] = attrs.field(factory=dict)
+    overflow: Mapping[str, OverflowFigures] | None = None
+    overflow_active: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.overflow is not None and self.overflow_active is None:
+            object.__setattr__(self, "overflow_active", sum(1 for f in self.overflow.values() if f.active))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, ready for strict JSON: the groups and agents as
@@ -337,6 +520,13 @@ class Statistics:
             "occupancy": _wire_number(self.occupancy),
             "agents": {k: self.agents[k].to_dict() for k in sorted(self.agents)},
             "unroutable": self.unroutable,
+            "recurring": {k: self.recurring[k].to_dict() for k in sorted(self.recurring)},
+            "trends": {k: [h.to_dict() for h in self.trends[k]] for k in sorted(self.trends)},
+            **(
+                {}
+                if self.overflow is None
+                else {"overflow": {k: f.to_dict() for k, f in self.overflow.items()}, "overflow_active": self.overflow_active}
+            ),
         }
 
     @classmethod
@@ -357,7 +547,7 @@ class Statistics:
             if key not in _STATISTICS_FIELDS:
                 _unknown_field(InvalidArgument, key, value, _STATISTICS_FIELDS, "a statistics field")
         for key in _STATISTICS_FIELDS:
-            if key not in items and key != "unroutable":
+            if key not in items and key not in _OPTIONAL_STATISTICS:
                 raise InvalidArgument(key, _MISSING, f"missing: expected the fields {', '.join(_STATISTICS_FIELDS)}")
         occupancy = items["occupancy"]
         return cls(
@@ -366,8 +556,15 @@ class Statistics:
             by_class=_read_groups(items["by_class"], "by_class", GroupFigures, _GROUP_FIELDS),
             by_skills=_read_groups(items["by_skills"], "by_skills", GroupFigures, _GROUP_FIELDS),
             occupancy=None if occupancy is None else _read_number(InvalidArgument, "occupancy", occupancy, "a share"),
-            agents=_read_groups(items["agents"], "agents", AgentFigures, _AGENT_FIELDS),
+            agents=_read_agents(items["agents"]),
             unroutable=_read_count("unroutable", items.get("unroutable", 0)),
+            recurring={
+                key: RecurringFigures(**_read_figures(value, "RecurringFigures", _RECURRING_FIELDS, f"recurring[{_brief(key)}]"))
+                for key, value in _wire_items(InvalidArgument, "recurring", items.get("recurring", {})).items()
+            },
+            trends={key: _read_hours(value, f"trends[{_brief(key)}]") for key, value in _wire_items(
+                InvalidArgument, "trends", items.get("trends", {})).items()},
+            overflow=_read_overflow(items.get("overflow")),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -377,10 +574,78 @@ class Statistics:
 
 _GROUP_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(GroupFigures))
 _AGENT_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(AgentFigures))
+_AGENT_STRAIN_FIELDS: tuple[str, ...] = ("cooling_until", "strain", "cooldowns")
+_AGENT_BASE_FIELDS: tuple[str, ...] = tuple(f for f in _AGENT_FIELDS if f not in _AGENT_STRAIN_FIELDS)
 _STATISTICS_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(Statistics))
-# The counts of the figures; the other fields are optional seconds (or, for
+_RECURRING_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(RecurringFigures))
+_HOUR_FIELDS: tuple[str, ...] = tuple(a.name for a in attrs.fields(HourFigures))
+# Fields that data written by an older version (or by a desk without the
+# optional parts) may lack, with their defaults.
+_OPTIONAL_STATISTICS = frozenset({"unroutable", "recurring", "trends", "overflow", "overflow_active"})
+_OPTIONAL_FIGURES: dict[str, Any] = {
+    "handled": 0,
+    "handle_mean": None,
+    "handle_p90": None,
+    "occupancy": None,
+    "sla_met": 0,
+    "sla_missed": 0,
+    "sla_attainment": None,
+}
+_OVERFLOW_FIELDS: tuple[str, ...] = ("active", "since", "waiting", "expected_wait", "capacity", "episodes", "offers")
+
+
+def _read_agent(data: Any, prefix: str) -> dict[str, Any]:
+    # AgentFigures' keyword arguments: the base fields, and the strain ones if present.
+    items = _wire_items(InvalidArgument, prefix or "agent figures", data)
+    base = {k: v for k, v in items.items() if k not in _AGENT_STRAIN_FIELDS}
+    values = _read_figures(base, "AgentFigures", _AGENT_BASE_FIELDS, prefix)
+    if any(k in items for k in _AGENT_STRAIN_FIELDS):
+        where = f"{prefix}." if prefix else ""
+        until, why, count = items.get("cooling_until"), items.get("strain"), items.get("cooldowns")
+        if until is not None:
+            until = _read_number(InvalidArgument, where + "cooling_until", until, "seconds")
+        values["cooling_until"] = until
+        if why is not None and why.__class__ is not str:
+            raise InvalidArgument(where + "strain", why, "expected why the agent cools down (a string), or None")
+        values["strain"] = why
+        values["cooldowns"] = _read_count(where + "cooldowns", count)
+    return values
+
+
+def _read_agents(data: Any) -> Mapping[str, AgentFigures]:
+    items = _wire_items(InvalidArgument, "agents", data)
+    return {key: AgentFigures(**_read_agent(value, f"agents[{_brief(key)}]")) for key, value in items.items()}
+
+
+def _read_overflow(data: Any) -> Mapping[str, OverflowFigures] | None:
+    if data is None:
+        return None
+    items = _wire_items(InvalidArgument, "overflow", data)
+    return {key: OverflowFigures.from_dict(value) for key, value in items.items()}
+
+
+# The counts of the figures; the other fields are optional numbers (or, for
 # an agent, its status).
-_COUNTS = frozenset({"waiting", "served", "declined", "expired", "load", "capacity", "offered", "unroutable"})
+_COUNTS = frozenset(
+    {
+        "waiting", "served", "declined", "expired", "load", "capacity", "offered", "unroutable",
+        "handled", "sla_met", "sla_missed", "detected", "in_window", "arrivals",
+    }
+)  # fmt: skip
+
+
+def _read_hours(data: Any, path: str) -> tuple[HourFigures, ...]:
+    if not isinstance(data, list | tuple):
+        raise InvalidArgument(path, data, "expected a list of hour figures")
+    hours = []
+    for i, entry in enumerate(data):
+        items = dict(_wire_items(InvalidArgument, f"{path}[{i}]", entry))
+        items.pop("sla_attainment", None)
+        values = _read_figures(items, "HourFigures", _HOUR_FIELDS, f"{path}[{i}]")
+        if values["start"] is None:
+            raise InvalidArgument(f"{path}[{i}].start", None, "expected the clock time the hour starts")
+        hours.append(HourFigures(**values))
+    return tuple(hours)
 
 
 def _read_count(field: str, value: Any) -> int:
@@ -402,6 +667,8 @@ def _read_figures(data: Any, what: str, fields: tuple[str, ...], prefix: str) ->
     values: dict[str, Any] = {}
     for field in fields:
         value = items.get(field, _MISSING)
+        if value is _MISSING and field in _OPTIONAL_FIGURES:
+            value = _OPTIONAL_FIGURES[field]
         if value is _MISSING:
             raise InvalidArgument(name(field), value, f"missing: expected the fields {', '.join(fields)}")
         if field in _COUNTS:

@@ -50,7 +50,7 @@ class Batch:
                 room = 0
                 for agent_id in profile.agents:
                     state = states[agent_id]
-                    if state.agent.status is AgentStatus.AVAILABLE:
+                    if state.agent.status is AgentStatus.AVAILABLE and agent_id not in presence.resting:
                         room += max(0, state.agent.capacity.get(slot, 0) - state.load.get(slot, 0))
                 if room:
                     node = (profile.number, slot)

@@ -12,11 +12,14 @@ triage_queue.errors.InvalidArgument: offer_timeout=0: expected a finite number o
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from triage_queue.dispatch.overflow import Overflow, OverflowRule
+from triage_queue.dispatch.strain import StrainGuard
 from triage_queue.errors import InvalidArgument, InvalidKey
 
-__all__ = ["check_key", "check_seconds"]
+__all__ = ["check_key", "check_overflow", "check_seconds", "check_strain"]
 
 
 def check_key(field: str, value: Any) -> Any:
@@ -47,3 +50,36 @@ def check_seconds(field: str, value: Any, *, allow_none: bool, positive: bool) -
     if bad or value < 0 or (positive and value == 0):
         expected = "a finite number of seconds " + ("> 0" if positive else ">= 0") + (", or None" if allow_none else "")
         raise InvalidArgument(field, value, f"expected {expected}")
+
+
+def check_overflow(value: Any, *, stats: bool) -> tuple[OverflowRule, ...]:
+    """The ``overflow`` setting as a tuple of rules: None (no rules), an
+    :class:`OverflowRule` or an iterable of them, one per skill; rules need
+    ``stats`` (they judge the live figures).  Raises :class:`InvalidArgument`
+    naming ``overflow`` or the bad rule.  Runtime complexity: O(rules).
+
+    >>> check_overflow(OverflowRule("billing", {"general": 2}, waiting_above=20), stats=True)[0].skill
+    'billing'
+    """
+    if value is None:
+        return ()
+    if isinstance(value, OverflowRule):
+        rules: tuple[OverflowRule, ...] = (value,)
+    elif isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidArgument("overflow", value, "expected an OverflowRule or a sequence of them, or None")
+    else:
+        rules = tuple(value)
+        Overflow(rules, lambda *args, **kwargs: None)  # raises naming a bad rule or a skill ruled twice
+    if rules and not stats:
+        raise InvalidArgument("overflow", value, "overflow rules judge the live figures: they need stats=True")
+    return rules
+
+
+def check_strain(value: Any) -> None:
+    """Raise :class:`InvalidArgument` naming ``strain`` unless it is a
+    :class:`StrainGuard` or None.  Runtime complexity: O(1).
+
+    >>> check_strain(None)
+    """
+    if value is not None and not isinstance(value, StrainGuard):
+        raise InvalidArgument("strain", value, "expected a triage_queue.StrainGuard, or None")

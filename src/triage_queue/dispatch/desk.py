@@ -26,30 +26,36 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from triage_queue.agents import ANY_CHANNEL, Agent, AgentState, AgentStatus, Roster, RosterSeam
+from triage_queue.analytics import AnalyticsOptions
+from triage_queue.dispatch.analytics import Analytics, NoAnalytics
 from triage_queue.dispatch.audit import MAX_AUDIT, AuditTrail, log_listener_error, logger
 from triage_queue.dispatch.batch import Batch
 from triage_queue.dispatch.books import Books, Books3, NoBooks
-from triage_queue.dispatch.checks import check_seconds
+from triage_queue.dispatch.checks import check_overflow, check_seconds, check_strain
 from triage_queue.dispatch.explain import judge_agents
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, FinishedMemory, TicketStatus
+from triage_queue.dispatch.finished import MAX_FINISHED_MEMORY as MAX_FINISHED
 from triage_queue.dispatch.offers import Reservations, Track
+from triage_queue.dispatch.overflow import Overflow, OverflowRule
 from triage_queue.dispatch.presence import Presence, profile_key
 from triage_queue.dispatch.routability import Routability
-from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, QUEUE, Scheduler
+from triage_queue.dispatch.scheduler import EXPIRY, LAPSE, NOTHING, PART, QUEUE, Scheduler
 from triage_queue.dispatch.snapshot import export_desk, load_desk
-from triage_queue.dispatch.values import AssignmentExplanation, Offer, OfferStatus
+from triage_queue.dispatch.strain import COOLDOWN_END, Strain, StrainGuard
+from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Offer, OfferStatus
 from triage_queue.dispatch.waiting import Waiters, WaitRoom
 from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
 from triage_queue.events import Event, EventKind
 from triage_queue.queue import DeskSeam, TicketQueue
 from triage_queue.selection import LongestIdle, Selection, _idle_note
 from triage_queue.stats import AgentFigures, Statistics, _add_to_all
-from triage_queue.ticket import Ticket
+from triage_queue.ticket import SkillSet, Ticket
 from triage_queue.wire import Reader
 
 __all__ = ["Desk"]
@@ -98,10 +104,16 @@ class Desk:
         advance_on_read: bool,
         name: str,
         stats: bool,
+        analytics: AnalyticsOptions | Mapping[str, Any] | None = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY,
+        overflow: OverflowRule | Iterable[OverflowRule] | None = None,
+        strain: StrainGuard | None = None,
     ) -> None:
         """Check the settings (each bad one raises :class:`InvalidArgument`
         naming it, in the order of the parameters).  Without ``queue``, a new
-        one on ``clock`` (default ``time.time``).  Runtime complexity: O(1)."""
+        one on ``clock`` (default ``time.time``).  ``overflow`` and ``strain``
+        configure the optional parts (see :mod:`~triage_queue.dispatch.overflow`
+        and :mod:`~triage_queue.dispatch.strain`).  Runtime complexity: O(1)."""
         if queue is None:
             queue = TicketQueue(clock=clock if clock is not None else time.time)
         elif not isinstance(queue, TicketQueue):
@@ -126,6 +138,14 @@ class Desk:
             raise InvalidArgument("name", name, "expected a non-empty string of at most 200 characters")
         if on_listener_error is not None and not callable(on_listener_error):
             raise InvalidArgument("on_listener_error", on_listener_error, "expected a callable taking an Event and an exception")
+        if isinstance(analytics, Mapping):  # plain data, as AnalyticsOptions.to_dict gives it
+            analytics = AnalyticsOptions.from_dict(analytics)
+        elif analytics is not None and not isinstance(analytics, AnalyticsOptions):
+            raise InvalidArgument("analytics", analytics, "expected a triage_queue.AnalyticsOptions (or its to_dict()), or None")
+        if isinstance(finished_memory, bool) or not isinstance(finished_memory, int) or not 0 <= finished_memory <= MAX_FINISHED:
+            raise InvalidArgument("finished_memory", finished_memory, f"expected an int from 0 to {MAX_FINISHED:_}")
+        rules = check_overflow(overflow, stats=stats)
+        check_strain(strain)
         self.queue = queue
         self.lock: threading.RLock = queue.lock
         self.selection = selection
@@ -148,6 +168,10 @@ class Desk:
         # skip the books altogether; stats() then refuses.
         self.stats_on = stats
         self.books = (Books if stats else NoBooks)(classify, queue.get)
+        # Per-agent performance, recurring issues and trends (analytics.py);
+        # the last finished tickets, so a retried call says "already completed".
+        self.analytics = (Analytics if stats else NoAnalytics)(analytics or AnalyticsOptions(), self.emit)
+        self.finished = FinishedMemory(finished_memory)
         # Waiting threads and coroutines sleep until an offer is made to their
         # agent.  One of them, the *timekeeper*, also wakes when the next
         # time-driven change falls due, and applies it (which wakes exactly
@@ -157,6 +181,14 @@ class Desk:
             self.waiters, pull=self.pull, flush=self.flush_keeping, quiet=lambda: not self.trail.outbox,
             due_in=self.seconds_to_due, clock=self.sched.clock, scheduled=lambda: self.next_instant() is not None,
         )  # fmt: skip
+        # The optional parts (issue 13): None when not configured (or loaded
+        # from a snapshot's sections, see load_desk).  A resting agent (cooling
+        # down) is in no free heap: presence shares the strain part's map.
+        self.overflow: Overflow | None = Overflow(rules, self.emit) if rules else None
+        self.strain: Strain | None = None
+        if strain is not None:
+            self.strain = Strain(strain, self.sched, self.emit)
+            self.presence.resting = self.strain.resting
         self.seam: DeskSeam  # set by attach()
         self.roster: Roster
         self.rseam: RosterSeam
@@ -213,6 +245,7 @@ class Desk:
             for agent_id, state in rseam.states.items():
                 self.presence.place(state)
                 self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(state.agent))
+                self.analytics.agent_changed(agent_id, state.agent, now)
                 if not state.total_capacity:
                     _warn_no_capacity(agent_id, "joined with")
             self.presence.widened = self.presence.narrowed = False
@@ -295,6 +328,8 @@ class Desk:
                 relaned = seam.relaned()  # lanes changed by queue calls since the last time
                 if relaned:
                     self._route_relaned(relaned, now)
+                if self.overflow is not None:
+                    self._review_overflow(now)
                 return now
         try:
             self._apply_due(now)
@@ -303,7 +338,64 @@ class Desk:
         relaned = seam.relaned()  # lanes changed by queue calls since the last time
         if relaned:
             self._route_relaned(relaned, now)
+        if self.overflow is not None:
+            self._review_overflow(now)
         return now
+
+    def settle(self) -> None:
+        """After an operation that succeeded: review the overflow rules again
+        on the figures it left (at the desk's time), so that the submit that
+        takes a group over its threshold starts the rule and a free backup
+        helps at once, not at the next call.  Lock held.  Runtime complexity:
+        O(rules · groups), plus O(A) when a rule starts or the roster changed."""
+        if self.overflow is not None:
+            self._review_overflow(self.sched.now)
+
+    def _review_overflow(self, now: float) -> None:
+        # Start or end overflow rules on the live figures; backups free when
+        # a rule starts take the surging tickets at once.
+        overflow = self.overflow
+        assert overflow is not None
+        if overflow.review(now, self.books.by_skills, self.states) and not self.paused:
+            for agent_id, state in self.states.items():
+                if overflow.augmented(state.agent.skills) is not None:
+                    self._fill(agent_id, "overflow started")
+
+    def _part_due(self, when: float, code: int, agent_id: str, now: float) -> None:
+        # A strain timer fell due: a streak at its limit, or a cooldown's end.
+        strain = self.strain
+        if strain is None:
+            return
+        if code == COOLDOWN_END:
+            if strain.end_due(agent_id, when, now):
+                state = self.states.get(agent_id)
+                if state is not None:
+                    self.presence.refresh(state)
+                    if self.overflow is not None:
+                        self.overflow.roster_changed()
+                    self._fill(agent_id, "cooldown ended")
+            return
+        why = strain.streak_due(agent_id, when)
+        if why is not None:
+            self._cool_down(agent_id, when, now, why)
+
+    def _cool_down(self, agent_id: str, at: float, now: float, why: str) -> None:
+        # The strain part says the agent needs a rest: no new offers until it ends.
+        assert self.strain is not None
+        self.strain.start(agent_id, at, now, why)
+        state = self.states.get(agent_id)
+        if state is not None:
+            self.presence.refresh(state)
+
+    def _strain_finished(self, track: Track, now: float, completed: bool) -> None:
+        # An accepted ticket left its agent: strain counts and overflow samples.
+        if self.overflow is not None and completed and track.assigned_at is not None:
+            self.overflow.served(track.ticket.skills, now - track.assigned_at)
+        strain = self.strain
+        if strain is not None and track.assigned_at is not None and track.agent_id in self.states:
+            why = strain.finished(track.agent_id, track.ticket, now, completed=completed)
+            if why is not None:
+                self._cool_down(track.agent_id, now, now, why)
 
     def advance_for(self, ticket_id: str) -> float:
         """:meth:`advance` for an operation on one ticket: a broken rule on
@@ -354,6 +446,9 @@ class Desk:
                     except BaseException:
                         sched.schedule_expiry(expires, offer_id)  # tried again on the next call
                         raise
+            elif source == PART:
+                when, code, key = sched.pop_part()
+                self._part_due(when, code, key, now)
             elif source == LAPSE:
                 until, ticket_id, agent_id = sched.pop_lapse()
                 # Not if forgotten, or passed on again later.
@@ -455,6 +550,8 @@ class Desk:
         if waiting:
             self.books.enter(ticket, books)
         self.emit(EventKind.SUBMITTED, now, ticket.id)
+        self.finished.forget(ticket.id)
+        self.analytics.arrived(ticket, books[0].label, now)
         if ticket.sla_due is not None or sched.sla_latest:
             sched.schedule_sla(ticket)
         if waiting:
@@ -480,7 +577,7 @@ class Desk:
         else:
             found = self.queue.get(ticket_id)
             if found is None:
-                raise UnknownTicket(ticket_id)
+                raise self.finished.error(ticket_id)
             old = found
             new = old.evolve(**changes)
             books = self.books.of(new)
@@ -502,12 +599,13 @@ class Desk:
         track = self.res.tracks.get(ticket_id)
         if track is None:
             if ticket_id not in self.queue:
-                raise UnknownTicket(ticket_id)
+                raise self.finished.error(ticket_id)
             ticket = self.queue.remove(ticket_id)
             self.books.leave(ticket)
             self.res.passed.pop(ticket_id, None)
             self.routes.forget(ticket_id)
             self.emit(EventKind.CANCELLED, now, ticket_id)
+            self.finished.remember(ticket_id, TicketStatus.CANCELLED, now)
             return ticket
         offer = track.offer
         if offer is not None:
@@ -516,15 +614,35 @@ class Desk:
         self._finish(track, now, EventKind.CANCELLED, "freed by a cancellation")
         return track.ticket
 
-    def status(self, ticket_id: str) -> str:
+    def status(self, ticket_id: str) -> TicketStatus:
         """Dispatcher.status.  Runtime complexity: O(1)."""
         self.read_time()
         track = self.res.tracks.get(ticket_id)
         if track is not None:
-            return "offered" if track.offer is not None else "assigned"
+            return TicketStatus.OFFERED if track.offer is not None else TicketStatus.ASSIGNED
         if ticket_id in self.queue:
-            return "waiting"
-        raise UnknownTicket(ticket_id)
+            return TicketStatus.WAITING
+        raise self.finished.error(ticket_id)
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """Dispatcher.ticket.  Runtime complexity: O(1)."""
+        self.read_time()
+        track = self.res.tracks.get(ticket_id)
+        if track is not None:
+            return track.ticket
+        found = self.queue.get(ticket_id)
+        if found is None:
+            raise self.finished.error(ticket_id)
+        return found
+
+    def follow_up(self, ticket_id: str) -> Ticket:
+        """Dispatcher.follow_up.  Runtime complexity: as :meth:`update`."""
+        self.advance_for(ticket_id)
+        track = self.res.tracks.get(ticket_id)
+        current = track.ticket if track is not None else self.queue.get(ticket_id)
+        if current is None:
+            raise self.finished.error(ticket_id)
+        return self.update(ticket_id, {"contacts": current.contacts + 1})
 
     def transfer(self, ticket_id: str, agent_id: str | None, changes: dict[str, Any]) -> Ticket:
         """Dispatcher.transfer.  Runtime complexity: O(R + log n + G log A)."""
@@ -534,6 +652,9 @@ class Desk:
         self.seam.check_placeable(new, now)  # raises before anything changes
         books = self.books.of(new)
         self._untrack(track, now)
+        self.analytics.ended(track.agent_id, track.assigned_at, now, False)
+        if self.strain is not None:
+            self._strain_finished(track, now, completed=False)
         self._pass_on(ticket_id, track.agent_id, now)
         self._requeue(new, track.seq, books)
         self.emit(
@@ -596,7 +717,10 @@ class Desk:
         if self.stats_on:
             books = track.books
             _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+            self.analytics.accepted(track.agent_id, ticket, books[0].label, now)
         self.rseam.record_service(self.states[track.agent_id], ticket.id, ticket.customer_id, now)
+        if self.strain is not None:
+            self.strain.accepted(track.agent_id, now)
         if res.passed:
             res.passed.pop(ticket.id, None)
         # The detail is worded only if someone can read it.
@@ -605,7 +729,9 @@ class Desk:
         return ticket
 
     def decline(self, offer: Offer | str, reason: str) -> None:
-        """Dispatcher.decline.  Runtime complexity: O(R + log n + G log A)."""
+        """Dispatcher.decline (a ``reason`` that is not a str refused first).  Runtime complexity: O(R + log n + G log A)."""
+        if not isinstance(reason, str):
+            raise InvalidArgument("reason", reason, "expected a string")
         now = self.advance()
         self._give_back(self.res.pending_offer(offer), OfferStatus.DECLINED, now, reason or "declined")
 
@@ -625,7 +751,10 @@ class Desk:
 
     def assigned_track(self, ticket_id: str, agent_id: str | None) -> Track:
         """The track of an assigned ticket, or the right error."""
-        return self.res.assigned_track(ticket_id, agent_id, ticket_id in self.queue)
+        try:
+            return self.res.assigned_track(ticket_id, agent_id, ticket_id in self.queue)
+        except UnknownTicket:
+            raise self.finished.error(ticket_id) from None
 
     # -- routing ----------------------------------------------------------------
 
@@ -648,7 +777,12 @@ class Desk:
         # on its channel) gets no head start: holding would only delay it.
         if not requirement.satisfied_by(agent.skills) or agent.capacity_for(ticket.channel) == 0:
             return None
-        if agent.status is AgentStatus.AVAILABLE and state.has_room(ticket.channel) and not self.paused:
+        if (
+            agent.status is AgentStatus.AVAILABLE
+            and state.has_room(ticket.channel)
+            and not self.paused
+            and agent_id not in self.presence.resting
+        ):
             return self._offer_waiting(ticket.id, agent_id, f"{why} (affinity)", now)
         if self.affinity_wait > 0 and agent.status is not AgentStatus.OFFLINE:
             self.queue.hold(ticket.id, agent_id, now + self.affinity_wait)
@@ -673,11 +807,20 @@ class Desk:
                 and state.has_room(channel)
                 and requirement.satisfied_by(state.agent.skills)
                 and not (passed and holder in passed)
+                and holder not in self.presence.resting
             ):
                 return self._offer_waiting(ticket_id, holder, "held for this agent (affinity)", self.sched.now)
             return None
         best_agent = self.presence.pick(ticket, requirement, channel, passed)
         if best_agent is None:
+            overflow = self.overflow
+            if overflow is not None and overflow.active:
+                # No agent of its own skills is free: a backup, if a rule is on.
+                for index, alternative in overflow.alternatives(requirement):
+                    backup = self.presence.pick(ticket, alternative, channel, passed)
+                    if backup is not None:
+                        how = f"{how}: {self.selection.name}; {overflow.note(index)}"
+                        return self._offer_waiting(ticket_id, backup, how, self.sched.now)
             return None
         return self._offer_waiting(ticket_id, best_agent, f"{how}: {self.selection.name}", self.sched.now)
 
@@ -698,9 +841,14 @@ class Desk:
         if self.paused:
             return 0
         state = self.states.get(agent_id)
-        if state is None or state.agent.status is not AgentStatus.AVAILABLE:
+        if state is None or state.agent.status is not AgentStatus.AVAILABLE or agent_id in self.presence.resting:
             return 0
         agent = state.agent
+        skills = agent.skills
+        overflow = self.overflow
+        if overflow is not None and overflow.active:
+            # A backup while a rule is on: routed with the rule's skill too.
+            skills = overflow.augmented(agent.skills) or skills
         simple = len(agent.capacity) == 1 and ANY_CHANNEL in agent.capacity
         channels: Container[str | None] | None = None if simple else _RoomFilter(state)
         skipped: list[tuple[Ticket, int]] = []
@@ -714,7 +862,7 @@ class Desk:
                     break
                 if not len(queue):
                     break  # nothing waits: the usual state of a calm desk, O(1)
-                found = seam.take_best(agent.skills, channels, agent_id)  # the lock is held
+                found = seam.take_best(skills, channels, agent_id)  # the lock is held
                 if found is None:
                     break
                 ticket, seq = found
@@ -722,6 +870,15 @@ class Desk:
                 if passed and agent_id in passed:
                     skipped.append(found)
                     continue
+                index = None
+                if skills is not agent.skills:
+                    requirement = ticket.requirement(now)
+                    if not requirement.satisfied_by(agent.skills):
+                        # The augmented skills join every rule on: one rule alone must allow it.
+                        index = overflow.rule_used(requirement, agent.skills)  # type: ignore[union-attr]
+                        if index is None:
+                            skipped.append(found)
+                            continue
                 # A user callback (classify, the strategy) that raises must not
                 # lose the ticket: the finally below puts it back.
                 try:
@@ -729,8 +886,11 @@ class Desk:
                 except BaseException:
                     skipped.append(found)
                     raise
+                why = f"{how}: best waiting ticket for this agent"
+                if index is not None:
+                    why = f"{why}; {overflow.note(index)}"  # type: ignore[union-attr]
                 try:
-                    self._offer(ticket, seq, agent_id, f"{how}: best waiting ticket for this agent", now, books)
+                    self._offer(ticket, seq, agent_id, why, now, books)
                 except BaseException:
                     Books.undo_leave(books)
                     skipped.append(found)
@@ -764,6 +924,8 @@ class Desk:
                 expires = math.nextafter(now, _INF)
         offer = Offer(offer_id, ticket, agent_id, now, expires, how)
         res.pending[offer_id] = offer
+        if self.routes.unroutable:  # an unroutable ticket a backup takes through overflow
+            self.routes.forget(ticket.id)
         res.tracks[ticket.id] = Track(ticket, seq, agent_id, slot, offer, note, how, books)
         if timeout is not None:
             sched = self.sched  # Scheduler.schedule_expiry, inline (once per offer)
@@ -839,8 +1001,17 @@ class Desk:
             track.slot = slot
             self.presence.refresh(state)
         offer = track.offer
-        if offer is not None and (slot is None or not ticket.skills.satisfied_by(agent.skills)):
+        if offer is not None and (slot is None or not self.may_hold(ticket, agent)):
             self._give_back(offer, OfferStatus.REVOKED, now, "the agent no longer qualifies")
+
+    def may_hold(self, ticket: Ticket, agent: Agent) -> bool:
+        """Whether an offer of ``ticket`` to ``agent`` stays valid: by its
+        skills, or by an overflow rule's backup skills (an offer made through
+        overflow stands after the rule ends).  Runtime complexity: O(k) for k
+        required skills, plus O(rules) with overflow."""
+        if ticket.skills.satisfied_by(agent.skills):
+            return True
+        return self.overflow is not None and self.overflow.could_take(ticket.skills, agent.skills)
 
     def _pass_on(self, ticket_id: str, agent_id: str, now: float) -> None:
         # The agent passed on the ticket: not offered it again for a while.
@@ -857,6 +1028,11 @@ class Desk:
         try:
             self.res.forget_passes(track.ticket.id)
             self.emit(kind, now, track.ticket.id, track.agent_id)
+            completed = kind is EventKind.COMPLETED
+            self.analytics.ended(track.agent_id, track.assigned_at, now, completed)
+            self.finished.remember(track.ticket.id, TicketStatus.COMPLETED if completed else TicketStatus.CANCELLED, now)
+            if self.strain is not None or self.overflow is not None:
+                self._strain_finished(track, now, completed=completed)
             offered = self._fill(track.agent_id, how)
         finally:
             # An offer refreshed the agent's place in the free heaps already;
@@ -902,7 +1078,12 @@ class Desk:
         (perhaps made on the roster directly, with no advance before)."""
         now = self.sched.read()
         size = len(self.roster)
+        self.analytics.agent_changed(agent_id, new, now)
+        if self.overflow is not None:
+            self.overflow.roster_changed()
         if new is None:
+            if self.strain is not None:
+                self.strain.forget(agent_id)
             self.presence.unplace(agent_id)
             self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self.routes.recheck(now, self._waiting, self.queue, size)
@@ -988,12 +1169,23 @@ class Desk:
                 offer = self._route(ticket_id, "batch assignment (after a decline)")
                 if offer is not None:
                     offers.append(offer)
+        overflow = self.overflow
+        if overflow is not None and overflow.active and len(queue):
+            # Backups take what their own skills left: surging tickets while a rule is on.
+            for agent_id, state in self.states.items():
+                if overflow.augmented(state.agent.skills) is not None:
+                    before = {o.id for o in self.res.offers_to(agent_id)}
+                    if self._fill(agent_id, "batch assignment (overflow)"):
+                        offers.extend(o for o in self.res.offers_to(agent_id) if o.id not in before)
         return offers
 
     # -- reading ----------------------------------------------------------------
 
     def stats(self) -> Statistics:
-        """Dispatcher.stats, the lock held.  Runtime complexity: O(A + groups · B log B)."""
+        """Dispatcher.stats, the lock held (refused by a desk made with ``stats=False``, before anything else).
+        Runtime complexity: O(A + groups · B log B)."""
+        if not self.stats_on:
+            raise InvalidArgument("stats", False, "this desk keeps no statistics: it was made with Dispatcher(stats=False)")
         now = self.read_time()
         books = self.books
         figures = books.figures
@@ -1002,18 +1194,47 @@ class Desk:
         overall = figures(books.overall, now)
         agents = {}
         used = room = 0
+        tracks, queue = self.res.tracks, self.queue
+        analytics = self.analytics
+        spent: dict[str, float] = {}  # seconds so far on assignments not yet ended, per agent
+        for track in tracks.values():
+            if track.assigned_at is not None and now > track.assigned_at:
+                spent[track.agent_id] = spent.get(track.agent_id, 0.0) + (now - track.assigned_at)
+        strain = self.strain
         for agent_id, state in self.states.items():
             load, capacity = state.total_load, state.total_capacity
             if state.agent.status is AgentStatus.AVAILABLE:
                 used += load
                 room += capacity
-            agents[agent_id] = AgentFigures(
-                state.agent.status.value, load, capacity, state.offered, state.declined, state.expired, state.served
+            figures_of = AgentFigures(
+                state.agent.status.value,
+                load,
+                capacity,
+                state.offered,
+                state.declined,
+                state.expired,
+                state.served,
+                **analytics.agent_figures(agent_id, spent.get(agent_id, 0.0), now),
             )
+            if strain is not None:
+                until, why, cooldowns = strain.figures(agent_id)
+                figures_of = attrs.evolve(figures_of, cooling_until=until, strain=why, cooldowns=cooldowns)
+            agents[agent_id] = figures_of
         occupancy = used / room if room else None
-        tracks, queue = self.res.tracks, self.queue
         unroutable = self.routes.count(lambda t: t not in tracks and t in queue)
-        return Statistics(now, overall, by_class, by_skills, occupancy, agents, unroutable)
+        overflow = None if self.overflow is None else self.overflow.figures()
+        return Statistics(
+            now,
+            overall,
+            by_class,
+            by_skills,
+            occupancy,
+            agents,
+            unroutable,
+            analytics.recurring_figures(now),
+            analytics.trend_figures(now),
+            overflow=overflow,
+        )
 
     def explain(self, ticket_id: str) -> AssignmentExplanation:
         """Dispatcher.explain_assignment, the lock held.  Runtime complexity: O(A·k)."""
@@ -1030,7 +1251,10 @@ class Desk:
             requirement = ticket.requirement(offer_time if offer_time is not None else now)
             how = track.how
         else:
-            ticket = self.queue[ticket_id]
+            found = self.queue.get(ticket_id)
+            if found is None:
+                raise self.finished.error(ticket_id)
+            ticket = found
             state_name = "waiting"
             chosen = None
             requirement = self.seam.lane(ticket_id)[0]
@@ -1048,7 +1272,48 @@ class Desk:
             passed=self.res.passed.get(ticket_id, {}),
             selection=selection,
         )
+        if self.strain is not None and self.strain.resting:
+            verdicts = self._resting_verdicts(verdicts)
+        if self.overflow is not None and self.overflow.active and chosen is None:
+            verdicts = self._backup_verdicts(requirement, verdicts)
         return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
+
+    def _backup_verdicts(self, requirement: SkillSet, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
+        # A waiting ticket while an overflow rule is on: a backup agent that
+        # lacks the ticket's own skills is judged by the rule's instead.
+        assert self.overflow is not None
+        alternatives = self.overflow.alternatives(requirement)
+        if not alternatives:
+            return verdicts
+        out = []
+        for verdict in verdicts:
+            skills = self.states[verdict.agent_id].agent.skills
+            backup = next(((i, alt) for i, alt in alternatives if self.overflow.rules[i].backup.satisfied_by(skills)), None)
+            if verdict.qualified or backup is None:
+                out.append(verdict)
+                continue
+            index, alternative = backup
+            missing = alternative.missing_from(skills)
+            rule = self.overflow.rules[index]
+            if missing:
+                lacks = ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
+                reason = f"a backup for {rule.skill} (overflow on), but lacks {lacks}"
+            else:
+                reason = f"a backup for {rule.skill} (overflow on): {verdict.reason.split(': ', 1)[-1]}"
+            out.append(attrs.evolve(verdict, reason=reason))
+        return tuple(out)
+
+    def _resting_verdicts(self, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
+        # A qualified agent cooling down: that is why it has no offer.
+        assert self.strain is not None
+        out = []
+        for verdict in verdicts:
+            why = None if verdict.chosen or not verdict.qualified else self.strain.explain(verdict.agent_id)
+            if why is not None and self.states[verdict.agent_id].agent.status is AgentStatus.AVAILABLE:
+                out.append(attrs.evolve(verdict, reason=why))
+            else:
+                out.append(verdict)
+        return tuple(out)
 
     # -- saving and restoring -----------------------------------------------------
 
@@ -1058,6 +1323,15 @@ class Desk:
             raise InvalidArgument("snapshot", None, "a desk cannot be saved inside paused()")
         self.read_time()
         return self.export()
+
+    def assigned_counts(self) -> dict[str, int]:
+        """How many accepted tickets each agent holds (agents holding none
+        left out).  Runtime complexity: O(T) for T tickets out of the queue."""
+        counts: dict[str, int] = {}
+        for track in self.res.tracks.values():
+            if track.offer is None:
+                counts[track.agent_id] = counts.get(track.agent_id, 0) + 1
+        return counts
 
     def describe(self) -> str:
         """How many tickets wait, are offered and assigned, and how many agents there are (for repr)."""
@@ -1087,6 +1361,8 @@ class Desk:
         self.res._check()
         self.sched._check()
         self.routes._check()
+        self.analytics._check(self.states)
+        self.finished._check()
         load: dict[tuple[str, str], int] = {}
         for ticket_id, track in self.res.tracks.items():
             assert ticket_id not in self.queue, "a ticket is both waiting and out"
@@ -1096,6 +1372,11 @@ class Desk:
                 assert used == load.get((agent_id, slot), 0), f"load of {agent_id!r} on {slot!r} is wrong"
         self.presence._check(self.states)
         self.books._check(len(self.queue))
+        if self.overflow is not None:
+            self.overflow._check()
+        if self.strain is not None:
+            assert self.presence.resting is self.strain.resting, "presence and strain disagree on who rests"
+            self.strain._check(self.assigned_counts())
         if not self.paused:
             self.check_work_conserving()
 
@@ -1103,17 +1384,24 @@ class Desk:
         """Assert that no available agent with room has a waiting ticket it
         may take (except ones it passed on, or held for another agent)."""
         now = self.sched.clock()
+        overflow = self.overflow if self.overflow is not None and self.overflow.active else None
         for ticket in self.queue:
             requirement, channel, holder = self.seam.lane(ticket.id)
             passed = self.res.passed.get(ticket.id, {})
             for agent_id, state in self.states.items():
                 agent = state.agent
+                # While an overflow rule is on, a backup of one rule that allows
+                # the ticket counts as qualified (not for held tickets).
                 if (
                     agent.status is AgentStatus.AVAILABLE
                     and state.has_room(channel)
-                    and requirement.satisfied_by(agent.skills)
+                    and (
+                        requirement.satisfied_by(agent.skills)
+                        or (overflow is not None and holder is None and overflow.rule_used(requirement, agent.skills) is not None)
+                    )
                     and agent_id not in passed
                     and (holder is None or holder == agent_id)
+                    and agent_id not in self.presence.resting
                 ):
                     raise AssertionError(f"agent {agent_id!r} is free for waiting ticket {ticket.id!r} at {now}")
 

@@ -13,7 +13,10 @@ from triage_queue.agents import Agent, AgentStatus, Roster
 from triage_queue.dispatch.audit import MAX_AUDIT, log_listener_error, logger
 from triage_queue.dispatch.checks import check_key
 from triage_queue.dispatch.desk import Desk
-from triage_queue.dispatch.snapshot import read_code, read_settings
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, TicketLookups
+from triage_queue.dispatch.overflow import OverflowRule
+from triage_queue.dispatch.snapshot import read_snapshot
+from triage_queue.dispatch.strain import StrainGuard
 from triage_queue.dispatch.values import AgentVerdict, AssignmentExplanation, Listener, Offer, OfferStatus
 from triage_queue.dispatch.waiting import WaitRoom
 from triage_queue.errors import InvalidArgument
@@ -29,7 +32,7 @@ __all__ = ["MAX_AUDIT", "AgentVerdict", "AssignmentExplanation", "Dispatcher", "
 _T = TypeVar("_T")
 
 
-class Dispatcher:
+class Dispatcher(TicketLookups):
     """Offers tickets from a queue to agents on a roster.
 
     ``agents`` is a :class:`Roster` or an iterable of :class:`Agent`; ``clock`` defaults to the queue's (pass it only to build
@@ -50,7 +53,11 @@ class Dispatcher:
     (time-driven changes then happen only through operations and :meth:`tick`; see :meth:`next_due`).  ``name``: the desk's
     name; offer ids are ``f"{name}-{number}"``.  ``on_listener_error``: called as ``on_listener_error(event, error)`` when a
     listener raises (default :func:`log_listener_error`, which logs it); a listener's error never reaches the caller of an
-    operation, whose result or error is always its own.
+    operation, whose result or error is always its own.  ``analytics`` (an :class:`AnalyticsOptions`) and ``finished_memory``
+    (finished tickets remembered, so a call on one raises :class:`AlreadyFinished`): see ``docs/analytics.md``.  ``overflow``:
+    an :class:`OverflowRule` or a sequence of them (one per skill): a surging skill group's tickets may also go to backup
+    agents (needs ``stats=True``; see ``docs/overflow.md``).  ``strain``: a :class:`StrainGuard`: an agent under strain gets no
+    new offers for a cooldown (see ``docs/strain.md``).  Both are saved in a snapshot and restored with it.
 
     Time-driven changes (offer expiry, holds ending, skills relaxing, SLA events) happen at the start of every operation; call
     :meth:`tick` from a timer to make them happen on time when nothing else is going on.  Runtime complexity: see each method;
@@ -63,13 +70,16 @@ class Dispatcher:
         offer_timeout: float | None = 30.0, mark_not_responding: bool = False, affinity_wait: float = 60.0,
         retry_after: float | None = 300.0, sla_warning: float | None = None, classify: Callable[[Ticket], str] | None = None,
         audit: int = 10_000, refuse_unroutable: bool = False, on_listener_error: Callable[[Event, Exception], None] | None = None,
-        advance_on_read: bool = True, name: str = "offer", stats: bool = True,
+        advance_on_read: bool = True, name: str = "offer", stats: bool = True, analytics: Any = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY, overflow: OverflowRule | Iterable[OverflowRule] | None = None,
+        strain: StrainGuard | None = None,
     ) -> None:  # fmt: skip
         """Runtime complexity: O(A log A + n)."""
         self._desk = desk = Desk(  # checks the settings, in this order
             queue, clock, selection, offer_timeout=offer_timeout, mark_not_responding=mark_not_responding, name=name, stats=stats,
             affinity_wait=affinity_wait, retry_after=retry_after, sla_warning=sla_warning, classify=classify, audit=audit,
             refuse_unroutable=refuse_unroutable, on_listener_error=on_listener_error, advance_on_read=advance_on_read,
+            analytics=analytics, finished_memory=finished_memory, overflow=overflow, strain=strain,
         )  # fmt: skip
         roster, rseam = desk.adopt(agents)
         self._queue, self._lock, self._selection = desk.queue, desk.lock, desk.selection
@@ -157,15 +167,6 @@ class Dispatcher:
         """
         return self._run(self._desk.cancel, check_key("ticket_id", ticket_id))
 
-    def status(self, ticket_id: str) -> str:
-        """``"waiting"``, ``"offered"`` or ``"assigned"``.  Raises :class:`UnknownTicket`.  Runtime complexity: O(1).
-
-        >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
-        >>> d.accept(d.submit(Ticket("T-1", 0.0))).id, d.status("T-1")
-        ('T-1', 'assigned')
-        """
-        return self._run(self._desk.status, check_key("ticket_id", ticket_id))
-
     def assigned(self, agent_id: str) -> list[Ticket]:
         """The tickets an agent has accepted and not yet finished.  Raises :class:`UnknownAgent`.  Runtime complexity: O(T)
         for T tickets out of the queue.
@@ -234,14 +235,13 @@ class Dispatcher:
         >>> d.decline(offer, "on a call"); d.offers_for("bo")[0].ticket.id
         'T-1'
         """
-        if not isinstance(reason, str):
-            raise InvalidArgument("reason", reason, "expected a string")
         self._run(self._desk.decline, offer, reason)
 
     def complete(self, ticket_id: str, agent_id: str | None = None) -> Ticket:
         """The agent finished the ticket: free its capacity and return the ticket.  With ``agent_id``, check that this agent
         holds it.  Raises :class:`NotAssigned` if the ticket is not assigned (or only offered, or assigned to another agent),
-        :class:`UnknownTicket` if it is not known at all.  Runtime complexity: O(Q + log n + log A).
+        :class:`AlreadyFinished` if it was completed or cancelled (a retry), :class:`UnknownTicket` if it is not known at all.
+        Runtime complexity: O(Q + log n + log A).
 
         >>> d = Dispatcher(TicketQueue(clock=lambda: 0.0), [Agent("ana")])
         >>> _ = d.accept(d.submit(Ticket("T-1", 0.0))); d.submit(Ticket("T-2", 0.0))
@@ -324,9 +324,9 @@ class Dispatcher:
 
     def next_due(self) -> float | None:
         """The clock instant at which the next time-driven change falls due (an offer expiring, a hold ending, skills
-        relaxing, a pass lapsing, an SLA warning or breach), or None if nothing is scheduled: call :meth:`tick` once the clock
-        reaches it.  The instant may turn out to change nothing (an offer answered since, say): such a tick is harmless.
-        Reads no clock and changes nothing.  Runtime complexity: O(1).
+        relaxing, a pass lapsing, an SLA warning or breach, an agent's strain limit or the end of its cooldown), or None if
+        nothing is scheduled: call :meth:`tick` once the clock reaches it.  The instant may turn out to change nothing (an
+        offer answered since, say): such a tick is harmless.  Reads no clock and changes nothing.  Runtime complexity: O(1).
 
         >>> from triage_queue import ManualClock
         >>> d = Dispatcher(TicketQueue(clock=ManualClock(0.0)), [Agent("ana")], offer_timeout=30)
@@ -420,8 +420,6 @@ class Dispatcher:
         ...
         triage_queue.errors.InvalidArgument: stats=False: this desk keeps no statistics: it was made with Dispatcher(stats=False)
         """
-        if not self._desk.stats_on:
-            raise InvalidArgument("stats", False, "this desk keeps no statistics: it was made with Dispatcher(stats=False)")
         return self._run(self._desk.stats)
 
     def explain_assignment(self, ticket_id: str) -> AssignmentExplanation:
@@ -469,11 +467,8 @@ class Dispatcher:
         error of the value it describes) naming its path, and a snapshot of another schema version is refused naming it.
         Runtime complexity: O(n + A·H + offers + audit) plus parsing.
         """
-        top, policy, selection = read_code(data, policy, selection, classify)
-        settings = top.table("settings")
-        queue = TicketQueue(policy, clock=clock)
-        options = read_settings(top, settings, MAX_AUDIT)
-        copy = cls(queue, (), selection=selection, classify=classify, on_listener_error=on_listener_error, **options)
+        top, queue, options = read_snapshot(data, clock, policy, selection, classify)  # the queue and settings to restore
+        copy = cls(queue, (), classify=classify, on_listener_error=on_listener_error, **options)
         with copy._lock:
             copy._desk.load(top)
         return copy
@@ -482,7 +477,10 @@ class Dispatcher:
         # One operation: under the lock, then the events delivered outside it.
         try:
             with self._lock:
-                return op(*args)
+                result = op(*args)
+                if self._desk.overflow is not None:
+                    self._desk.settle()  # the rules judged on what the operation left
+                return result
         finally:
             if self._trail.outbox or self._waiters.keeper is not None:  # else flush has nothing to do
                 self._desk.flush()

@@ -6,7 +6,8 @@ free, so it costs O(G log A) however many agents there are.
 
 Invariants (``_check``): every agent on the roster is in exactly the profile
 of its skills and capacity keys; an agent is in a free heap exactly when it
-is available with room in that key, at its current selection order; a
+is available with room in that key and not resting (cooling down, see
+:mod:`~triage_queue.dispatch.strain`), at its current selection order; a
 profile is in ``free`` exactly when one of its heaps is non-empty.
 
 Determinism: profiles are numbered in the order they first appear and every
@@ -93,7 +94,7 @@ class Presence:
     """The profiles of a desk's agents and who among them is free."""
 
     __slots__ = ("_constant_fit", "_count", "_longest_idle", "_unique_order", "free", "narrowed", "profile_of",
-                 "profiles", "profiles_for", "routable_memo", "selection", "widened")
+                 "profiles", "profiles_for", "resting", "routable_memo", "selection", "widened")
 
     def __init__(self, selection: Selection) -> None:
         """Runtime complexity: O(1)."""
@@ -114,6 +115,8 @@ class Presence:
         # its first agent (``widened``) or loses its last (``narrowed``).
         self.routable_memo: dict[tuple[SkillSet, str | None], bool] = {}
         self.widened = self.narrowed = False
+        # Agents cooling down (the strain part's, shared): in no free heap.
+        self.resting: dict[str, float] = {}
 
     def place(self, state: AgentState) -> None:
         """An agent joined or moved to another profile.
@@ -158,7 +161,11 @@ class Presence:
         if only is not None:
             # One capacity key: the loop below, unrolled (twice per ticket).
             slot, heap = only
-            if agent.status is AgentStatus.AVAILABLE and state.load.get(slot, 0) < agent.capacity[slot]:
+            if (
+                agent.status is AgentStatus.AVAILABLE
+                and state.load.get(slot, 0) < agent.capacity[slot]
+                and (not self.resting or agent_id not in self.resting)
+            ):
                 if self._longest_idle:
                     heap[agent_id] = (state.idle_since, state.joined)
                 else:
@@ -172,7 +179,7 @@ class Presence:
             else:
                 self.free.pop(profile.number, None)
             return
-        available = agent.status is AgentStatus.AVAILABLE
+        available = agent.status is AgentStatus.AVAILABLE and agent_id not in self.resting
         order = None  # the strategy's key, computed only if the agent has room
         load = state.load
         capacity = agent.capacity
@@ -292,7 +299,11 @@ class Presence:
             profile = self.profile_of[agent_id]
             assert agent_id in profile.agents and profile is self.profiles[profile_key(state.agent)]
             for slot, heap in profile.free.items():
-                should = state.agent.status is AgentStatus.AVAILABLE and state.load.get(slot, 0) < state.agent.capacity[slot]
+                should = (
+                    state.agent.status is AgentStatus.AVAILABLE
+                    and state.load.get(slot, 0) < state.agent.capacity[slot]
+                    and agent_id not in self.resting
+                )
                 assert (agent_id in heap) == should, f"free heap of {agent_id!r} on {slot!r} out of step"
                 if should:
                     order = self.selection.order(state)

@@ -109,9 +109,10 @@ class Routability:
             del self.unroutable[ticket_id]  # left the queue (cancelled through the queue, say)
         return len(self.unroutable)
 
-    def export(self) -> list[str]:
-        """The flagged ticket ids, in order.  Runtime complexity: O(flagged)."""
-        return list(self.unroutable)
+    def export(self, still_waiting: Callable[[str], bool]) -> list[str]:
+        """The flagged ticket ids still waiting, in order (what :meth:`load`
+        accepts).  Runtime complexity: O(flagged)."""
+        return [ticket_id for ticket_id in self.unroutable if still_waiting(ticket_id)]
 
     def load(self, data: Reader, waiting: Container[str]) -> None:
         """Take what :meth:`export` gave; each must be ``waiting``.  Runtime complexity: O(flagged)."""

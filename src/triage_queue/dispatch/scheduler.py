@@ -5,8 +5,10 @@ clock that goes back holds it still until it catches up, said once per
 episode).  The timed changes are four schedules, applied earliest first:
 the queue's own (re-keys, skills relaxing, holds ending, read through the
 seam), offers expiring, passes lapsing (an agent who declined or missed a
-ticket may be offered it again), and SLA warnings and breaches.  Ties
-between schedules go in that order.  The scheduler says what is due next;
+ticket may be offered it again), SLA warnings and breaches, and the
+timers of the desk's optional parts (an agent's strain check or the end of
+its cooldown; see :mod:`triage_queue.dispatch.strain`).  Ties between
+schedules go in that order.  The scheduler says what is due next;
 the desk applies it (see :meth:`Scheduler.next_source`).
 
 Invariants (``_check``): each schedule is a heap; ``due_at`` is the
@@ -39,8 +41,8 @@ __all__ = ["Scheduler"]
 _INF = math.inf
 
 # What next_source() names: nothing due, the queue's changes, an offer
-# expiring, a pass lapsing, an SLA notice (ties go in this order).
-NOTHING, QUEUE, EXPIRY, LAPSE, SLA = -1, 0, 1, 2, 3
+# expiring, a pass lapsing, an SLA notice, a part's timer (ties go in this order).
+NOTHING, QUEUE, EXPIRY, LAPSE, SLA, PART = -1, 0, 1, 2, 3, 4
 
 
 class Scheduler:
@@ -48,8 +50,8 @@ class Scheduler:
     ``emit`` the audit trail's (for ``clock_went_back``).  Not thread-safe
     on its own: the desk's lock guards it."""
 
-    __slots__ = ("clock", "clock_held", "due_at", "emit", "expiry", "now", "queue_next", "retry", "sla", "sla_count",
-                 "sla_latest", "sla_sent", "sla_warning")
+    __slots__ = ("clock", "clock_held", "due_at", "emit", "expiry", "now", "parts", "queue_next", "retry", "sla",
+                 "sla_count", "sla_latest", "sla_sent", "sla_warning")
 
     def __init__(self, clock: Callable[[], Any], *, sla_warning: float | None, emit: Callable[..., None]) -> None:
         """Runtime complexity: O(1)."""
@@ -69,6 +71,10 @@ class Scheduler:
         self.sla_latest: dict[str, int] = {}
         self.sla_sent: dict[str, set[tuple[int, float]]] = {}  # notices already sent per ticket
         self.sla_count = 0
+        # (instant, code, key): a timer of one of the desk's parts (strain);
+        # the part checks an entry against its own state when it falls due,
+        # and schedules its live timers again when a snapshot is loaded.
+        self.parts: list[tuple[float, int, str]] = []
         # The earliest head of expiry, retry and sla (or +inf), kept so that
         # the desk's advance is one comparison when none of them is due:
         # lowered at every push, recomputed after every pass that pops.
@@ -167,11 +173,21 @@ class Scheduler:
         heapq.heappush(self.sla, (due, 1, ticket.id, number))
         self.due_at = min(self.due_at, due)
 
+    def schedule_part(self, when: float, code: int, key: str) -> None:
+        """A part's timer: ``(code, key)`` falls due at ``when``.  Runtime complexity: O(log timers)."""
+        heapq.heappush(self.parts, (when, code, key))
+        if when < self.due_at:  # noqa: PLR1730
+            self.due_at = when
+
+    def pop_part(self) -> tuple[float, int, str]:
+        """The earliest part timer, taken off.  Runtime complexity: O(log timers)."""
+        return heapq.heappop(self.parts)
+
     def reset_due(self) -> None:
-        """``due_at`` from the heads of the three schedules (after popping).
+        """``due_at`` from the heads of the desk's schedules (after popping).
         Runtime complexity: O(1)."""
         due = _INF
-        for schedule in (self.expiry, self.retry, self.sla):
+        for schedule in (self.expiry, self.retry, self.sla, self.parts):
             if schedule and schedule[0][0] < due:
                 due = schedule[0][0]
         self.due_at = due
@@ -183,7 +199,7 @@ class Scheduler:
         the queue's next change.  (A simulator asks before every event: no
         list, no min().)  Runtime complexity: O(1)."""
         instant = queue_at
-        for schedule in (self.expiry, self.sla, self.retry):
+        for schedule in (self.expiry, self.sla, self.retry, self.parts):
             if schedule:
                 at = schedule[0][0]
                 if instant is None or at < instant:
@@ -206,6 +222,9 @@ class Scheduler:
             when, source = retry[0][0], LAPSE
         if sla and (sla[0][0] < when or (source < 0 and sla[0][0] <= when)):
             when, source = sla[0][0], SLA
+        parts = self.parts
+        if parts and (parts[0][0] < when or (source < 0 and parts[0][0] <= when)):
+            when, source = parts[0][0], PART
         return when, source
 
     def pop_expiry(self) -> tuple[float, str]:
@@ -326,10 +345,10 @@ class Scheduler:
     def _check(self) -> None:
         """Assert the scheduler's invariants (used by the test suite)."""
         assert self.now == self.now, "the desk's time is NaN"
-        for schedule in (self.expiry, self.retry, self.sla):
+        for schedule in (self.expiry, self.retry, self.sla, self.parts):
             for i in range(1, len(schedule)):
                 assert schedule[(i - 1) // 2] <= schedule[i], "a schedule is not a heap"
-        heads = [s[0][0] for s in (self.expiry, self.retry, self.sla) if s]
+        heads = [s[0][0] for s in (self.expiry, self.retry, self.sla, self.parts) if s]
         assert self.due_at == min(heads, default=_INF), "due_at is not the earliest head"
         breaches = {(ticket_id, seq) for _, kind, ticket_id, seq in self.sla if kind == 1}
         for ticket_id, seq in self.sla_latest.items():

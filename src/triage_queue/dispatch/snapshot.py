@@ -29,9 +29,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from triage_queue.agents import AgentStatus, Roster
+from triage_queue.analytics import AnalyticsOptions
+from triage_queue.dispatch.audit import MAX_AUDIT
 from triage_queue.dispatch.books import default_classify
+from triage_queue.dispatch.finished import DEFAULT_FINISHED_MEMORY, MAX_FINISHED_MEMORY
+from triage_queue.dispatch.overflow import Overflow
+from triage_queue.dispatch.strain import Strain
 from triage_queue.errors import InvalidArgument, RuleError, TriageError
 from triage_queue.policy import Policy
+from triage_queue.queue import TicketQueue
 from triage_queue.selection import LongestIdle, Selection
 from triage_queue.ticket import SkillSet
 from triage_queue.wire import Reader, number
@@ -41,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA", "VERSION", "code_name", "export_desk", "load_desk", "policy_difference", "policy_identity", "read_code",
-    "read_settings",
+    "read_settings", "read_snapshot",
 ]
 
 SCHEMA = "triage-queue/desk"
@@ -188,7 +194,33 @@ def read_settings(top: Reader, settings: Reader, max_audit: int) -> dict[str, An
         "advance_on_read": settings.flag("advance_on_read"),
         "name": top.string("name"),
         "stats": settings.flag("stats") if "stats" in settings.data else True,
+        # Settings a snapshot made before analytics lacks: the defaults.
+        "analytics": (
+            AnalyticsOptions.from_dict(settings.raw("analytics"), path=f"{settings.path}.analytics")
+            if "analytics" in settings.data
+            else None
+        ),
+        "finished_memory": (
+            settings.integer("finished_memory", high=MAX_FINISHED_MEMORY)
+            if "finished_memory" in settings.data
+            else DEFAULT_FINISHED_MEMORY
+        ),
     }
+
+
+def read_snapshot(
+    data: Any, clock: Callable[[], float], policy: Policy | None, selection: Selection | None,
+    classify: Callable[..., str] | None,
+) -> tuple[Reader, TicketQueue, dict[str, Any]]:  # fmt: skip
+    """What :meth:`Dispatcher.restore` builds a desk from: the snapshot's
+    reader (its code checked by :func:`read_code`), a new queue with the
+    policy on ``clock``, and the desk's settings (:func:`read_settings`,
+    with the selection strategy) as ``Dispatcher`` keyword arguments.
+    Runtime complexity: O(rules)."""
+    top, policy, selection = read_code(data, policy, selection, classify)
+    options = read_settings(top, top.table("settings"), MAX_AUDIT)
+    options["selection"] = selection
+    return top, TicketQueue(policy, clock=clock), options
 
 
 def export_desk(desk: Desk) -> dict[str, Any]:
@@ -197,7 +229,7 @@ def export_desk(desk: Desk) -> dict[str, Any]:
     Runtime complexity: O(n log n + A·H + offers + audit)."""
     timers, sla = desk.sched.export()
     classify = desk.books.classify
-    return {
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "version": VERSION,
         "name": desk.name,
@@ -213,6 +245,8 @@ def export_desk(desk: Desk) -> dict[str, Any]:
             "refuse_unroutable": desk.routes.refuse,
             "advance_on_read": desk.advance_on_read,
             "stats": desk.stats_on,
+            "analytics": desk.analytics.options.to_dict(),
+            "finished_memory": desk.finished.size,
         },
         "policy": policy_identity(desk.queue.policy),
         "selection": desk.selection.name,
@@ -225,8 +259,17 @@ def export_desk(desk: Desk) -> dict[str, Any]:
         "sla": sla,
         "books": desk.books.export(),
         "audit": desk.trail.export(),
-        "unroutable": desk.routes.export(),
+        "unroutable": desk.routes.export(lambda t: t not in desk.res.tracks and t in desk.queue),
+        "analytics": desk.analytics.export(),
+        "finished": desk.finished.export(),
     }
+    # The optional parts' sections, only when configured: a desk without
+    # them saves exactly what it did before, and older snapshots load.
+    if desk.overflow is not None:
+        data["overflow"] = desk.overflow.export()
+    if desk.strain is not None:
+        data["strain"] = desk.strain.export()
+    return data
 
 def load_desk(desk: Desk, top: Reader) -> None:
     """Fill this new, empty desk from a snapshot, each part from its
@@ -264,7 +307,27 @@ def load_desk(desk: Desk, top: Reader) -> None:
     sched.load(top.table("timers"), top.table("sla"), deadlines, desk.unanswered)
     desk.trail.load(top.table("audit"))
     desk.routes.load(top.seq("unroutable"), desk.queue)
+    # Sections a snapshot made before analytics lacks: then nothing was counted.
+    analytics = top.table("analytics") if "analytics" in top.data else None
+    desk.analytics.load(analytics, ((i, s.agent) for i, s in desk.states.items()), sched.now)
+    if "finished" in top.data:
+        desk.finished.load(top.seq("finished"))
+    _load_parts(desk, top)
     _verify_loaded(desk, top.path)
+
+
+def _load_parts(desk: Desk, top: Reader) -> None:
+    # The optional parts, from their sections if the snapshot has them.
+    if top.raw("overflow", None) is not None:
+        desk.overflow = Overflow.load(top.table("overflow"), desk.emit)
+    if top.raw("strain", None) is not None:
+        desk.strain = Strain.load(top.table("strain"), desk.sched, desk.emit, desk.assigned_counts())
+        desk.presence.resting = desk.strain.resting
+        for agent_id in desk.strain.resting:
+            resting = desk.states.get(agent_id)
+            if resting is None:
+                raise InvalidArgument(f"{top.path}.strain.agents", agent_id, "a resting agent not on the roster")
+            desk.presence.refresh(resting)
 
 def _verify_loaded(desk: Desk, path: str) -> None:
     # What the parts cannot check alone: tracks, loads and the queue agree.
@@ -279,7 +342,7 @@ def _verify_loaded(desk: Desk, path: str) -> None:
         slot = agent.slot_for(ticket.channel)
         if slot not in (None, track.slot) or (
             track.offer is not None
-            and (slot is None or agent.status is not AgentStatus.AVAILABLE or not ticket.skills.satisfied_by(agent.skills))
+            and (slot is None or agent.status is not AgentStatus.AVAILABLE or not desk.may_hold(ticket, agent))
         ):
             raise InvalidArgument(
                 f"{path}.offers", ticket_id, "out on the wrong capacity key, or offered to an agent who cannot take it"
@@ -316,12 +379,13 @@ def _verify_waiting(desk: Desk, path: str) -> None:
             raise InvalidArgument(f"{path}.queue", ticket.id, f"held for {holder!r}, who is not on the roster or offline")
         lanes.setdefault((requirement, channel), []).append((ticket.id, holder))
     passed = desk.res.passed
+    resting = desk.presence.resting
     for (requirement, channel), tickets in lanes.items():
         for agent_id, state in states.items():
             agent = state.agent
             if not (
                 agent.status is AgentStatus.AVAILABLE and state.has_room(channel) and requirement.satisfied_by(agent.skills)
-            ):
+            ) or agent_id in resting:
                 continue
             for ticket_id, holder in tickets:
                 if agent_id not in passed.get(ticket_id, ()) and holder in (None, agent_id):

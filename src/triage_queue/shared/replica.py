@@ -100,6 +100,8 @@ SETTINGS = (
     "audit",
     "refuse_unroutable",
     "stats",
+    "analytics",
+    "finished_memory",
 )
 
 
@@ -136,7 +138,7 @@ def init_command(
     """The command that creates a desk: its settings (the Dispatcher's
     ``offer_timeout``, ``mark_not_responding``, ``affinity_wait``,
     ``retry_after``, ``sla_warning``, ``audit``, ``refuse_unroutable``,
-    ``stats``), its first agents, its name, presence settings and the
+    ``stats``, ``analytics``, ``finished_memory``), its first agents, its name, presence settings and the
     identity of the code it runs with.  The settings are checked by building
     a Dispatcher here, so a bad one raises before anything is appended.
     The first ``init`` in a log wins; later ones are no-ops.

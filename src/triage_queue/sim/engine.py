@@ -61,7 +61,9 @@ from triage_queue.ticket import Ticket
 
 __all__ = ["DISPATCHER_OPTIONS", "PolicySource", "compare", "simulate"]
 
-DISPATCHER_OPTIONS = frozenset({"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding"})
+DISPATCHER_OPTIONS = frozenset(
+    {"offer_timeout", "affinity_wait", "retry_after", "sla_warning", "mark_not_responding", "overflow", "strain"}
+)
 """The :class:`~triage_queue.Dispatcher` options a simulation may set."""
 
 # Kinds of scheduled events, in the order they happen at one instant.
@@ -251,22 +253,28 @@ def simulate(
     staff_agents = [s.agent.evolve(status=AgentStatus.OFFLINE if s.shifts else AgentStatus.AVAILABLE) for s in day.staff]
     # The result is computed from the engine's own records, so the
     # dispatcher keeps neither statistics nor an audit trail: neither
-    # changes a decision, and both cost time on every ticket.
+    # changes a decision, and both cost time on every ticket.  Overflow
+    # rules judge the statistics' waiting counts: with rules, it keeps them.
     dispatcher = Dispatcher(
         TicketQueue(ordering, clock=clock),
         staff_agents,
         selection=selection,
         audit=0,
-        stats=False,
+        stats=bool(options.get("overflow")),
         **options,
     )
 
     offered: list[Event] = []
     kind_offered = _OFFERED
 
+    closed: set[str] = set()  # offers of this call taken back (revoked or expired) before it returned
+    closing = (EventKind.REVOKED, EventKind.EXPIRED, EventKind.DECLINED)
+
     def listen(event: Event) -> None:
         if event.kind is kind_offered:
             offered.append(event)
+        elif offered and event.kind in closing and event.offer_id is not None:
+            closed.add(event.offer_id)
 
     dispatcher.subscribe(listen)
 
@@ -350,13 +358,19 @@ def simulate(
                     task.advance(_PROGRESS_STEP)
             if offered:
                 for event in offered:
-                    accept(event.offer_id)  # type: ignore[arg-type]
                     record = records[event.ticket_id]  # type: ignore[index]
+                    if record.abandoned is not None or event.offer_id in closed:
+                        # Offered at the start of the very call that cancelled it or took the
+                        # offer back (an overflow rule starting, a cooldown ending, at the
+                        # instant the agent's shift ends): the offer is no longer pending.
+                        continue
+                    accept(event.offer_id)  # type: ignore[arg-type]
                     record.answered = now
                     record.agent_id = event.agent_id
                     order += 1
                     heappush(schedule, (now + record.arrival.handling_time, _COMPLETE, order, record.ticket.id, None))
                 offered.clear()
+                closed.clear()
         if task is not None:
             task.advance(count % _PROGRESS_STEP)
 

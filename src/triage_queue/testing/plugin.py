@@ -16,8 +16,9 @@ Markers (on a test, a class or a module):
 
 ``@pytest.mark.triage_policy(policy)``
     a :class:`~triage_queue.Policy`, a :class:`~triage_queue.config.PolicyFile`
-    or the path of a policy TOML file; a policy file also sets the
-    dispatcher's selection strategy and options.
+    or the path of a policy TOML file (a relative path is taken from the test
+    file's directory; an error names the resolved path); a policy file also
+    sets the dispatcher's selection strategy and options.
 ``@pytest.mark.triage_agents(agents)``
     :class:`~triage_queue.Agent` values, or agent ids (an agent with no skills
     and capacity 1): one list, or each as an argument.
@@ -40,6 +41,7 @@ keyword, or a wrong number of arguments, fails the test with
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,8 +108,18 @@ def _policy_source(request: pytest.FixtureRequest) -> Any:
     if isinstance(source, str | os.PathLike):
         from triage_queue.config import load_policy
 
-        return load_policy(source)
+        return load_policy(_beside_the_test(request, source))
     return source
+
+
+def _beside_the_test(request: pytest.FixtureRequest, source: str | os.PathLike[str]) -> Path:
+    """A relative policy path is taken from the test file's directory, not
+    from wherever pytest was started; the path read (and named in an error)
+    is the resolved one."""
+    path = Path(os.fsdecode(source))
+    if not path.is_absolute():
+        path = Path(request.path).parent / path
+    return path.resolve()
 
 
 @pytest.fixture
