@@ -402,6 +402,23 @@ def test_state_is_json_even_when_a_figure_is_infinite() -> None:
         assert data["waiting"][0]["id"] == "T-1"
 
 
+def test_long_names_in_the_stats_are_cut_too() -> None:
+    """An agent id or class name of 100,000 characters reaches /state cut
+    at 300 characters in the stats as everywhere else, so the state stays
+    small (review 13a #11)."""
+    desk = Dispatcher(
+        TicketQueue(clock=ManualClock(0.0)), [Agent("x" * 100_000, status="away")], classify=lambda t: "c" * 100_000
+    )
+    desk.submit(Ticket("T-1", 0.0))
+    with Board(desk) as board, board.serve() as server:
+        status, _, body = get(server.url + "state")
+        assert status == 200 and len(body) < 10_000
+        data = json.loads(body)
+        assert list(data["stats"]["agents"]) == ["x" * 300 + "..."]
+        assert list(data["stats"]["by_class"]) == ["c" * 300 + "..."]
+        assert data["agents"][0]["id"] == "x" * 300 + "..."
+
+
 def test_malformed_last_event_id_resyncs_and_frees_its_place() -> None:
     """A Last-Event-ID of our epoch whose number is no plain ASCII integer
     (a Unicode digit, 5000 digits) gets `resync`, and its place in

@@ -173,15 +173,19 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, allow_nan=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def _finite(data: Any) -> Any:
+def _finite(data: Any, cut: bool = False) -> Any:
     # The same data with every non-finite float (a difference of extreme
     # times, a figure of the desk's stats) as None: JSON has no inf or NaN.
+    # With ``cut``, every text (mapping keys too: agent ids, class names) is
+    # cut at _MAX_TEXT characters, as everything else sent to the page.
     if isinstance(data, float):
         return data if math.isfinite(data) else None
+    if isinstance(data, str):
+        return _cut(data) if cut else data
     if isinstance(data, dict):
-        return {key: _finite(value) for key, value in data.items()}
+        return {(_cut(key) if cut and isinstance(key, str) else key): _finite(value, cut) for key, value in data.items()}
     if isinstance(data, list | tuple):
-        return [_finite(value) for value in data]
+        return [_finite(value, cut) for value in data]
     return data
 
 
@@ -360,7 +364,7 @@ class Board:
         error: str | None = None
         try:
             stats = desk.stats()
-            stats_data = stats.to_dict()
+            stats_data = _finite(stats.to_dict(), cut=True)
         except TriageError as exc:
             error = _cut(str(exc))
         queue = getattr(desk, "queue", None)
