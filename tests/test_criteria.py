@@ -4,6 +4,8 @@ tables (parsed, written back, bad ones refused naming the key path)."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -466,3 +468,32 @@ def test_policy_explanations_say_which_threshold_decided() -> None:
     assert reasons["complexity"] == "complexity 3/5, complex tickets first (complexity 3: effort 10800 >= 7200 (level 3))"
     plain = {c.rule: c.reason for c in Policy.default().explain(Ticket("T-2", 0.0, customer_tier="gold"), 10.0).contributions}
     assert plain["vip"] == "customer tier 'gold': rank 2"
+
+
+def _undocumented(module_name: str) -> list[str]:
+    """The public names (and public methods of public classes) of a module
+    whose docstring lacks a complexity or a doctest."""
+    module = importlib.import_module(module_name)
+    missing = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        items: list[tuple[str, Any]] = [(name, obj)]
+        if inspect.isclass(obj):
+            items += [(f"{name}.{k}", v) for k, v in vars(obj).items() if not k.startswith("_") and inspect.isfunction(v)]
+        for label, item in items:
+            doc = item.__doc__ or ""
+            if "omplexity" not in doc or ">>>" not in doc:
+                missing.append(label)
+    return missing
+
+
+@pytest.mark.parametrize(
+    "module_name", ["triage_queue.criteria", "triage_queue.staffing", "triage_queue.staffing_cli", "triage_queue.board"]
+)
+def test_public_names_state_their_complexity_and_have_a_doctest(module_name: str) -> None:
+    """Every public class, function and method of the criteria, staffing
+    and board modules states its runtime complexity and has a doctest, as
+    the house rules ask (review 13a #12)."""
+    assert _undocumented(module_name) == []

@@ -75,17 +75,30 @@ class BoardDesk(Protocol):
     service order, with ``holder(ticket_id)``), ``offers_for(agent_id)`` and
     ``assigned(agent_id)``.
 
+    Runtime complexity: that of the desk's methods (the board calls
+    ``stats()`` once per ``/state`` and ``subscribe`` once).
+
     >>> from triage_queue import Dispatcher
     >>> isinstance(Dispatcher(), BoardDesk)
     True
     """
 
     def stats(self) -> Statistics:
-        """The desk's live figures."""
+        """The desk's live figures.  Runtime complexity: the desk's.
+
+        >>> from triage_queue import Dispatcher
+        >>> Dispatcher().stats().overall.waiting
+        0
+        """
         ...  # pragma: no cover
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``listener(event)`` for every event; return an unsubscriber."""
+        """Call ``listener(event)`` for every event; return an unsubscriber.
+        Runtime complexity: the desk's.
+
+        >>> from triage_queue import Dispatcher
+        >>> unsubscribe = Dispatcher().subscribe(print); unsubscribe()
+        """
         ...  # pragma: no cover
 
 
@@ -650,6 +663,13 @@ class Board:
     def close(self) -> None:
         """Unsubscribe from the desk and end every live stream (each gets
         ``bye``).  Idempotent.  Runtime complexity: O(clients).
+
+        >>> from triage_queue import Dispatcher
+        >>> board = Board(Dispatcher()); board.close(); board.close()
+        >>> board.stream()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        triage_queue.errors.InvalidArgument: board=<Board ...>: the board is closed
         """
         with self._cond:
             if self._closed:
@@ -699,7 +719,13 @@ class BoardStream:
             raise
 
     def close(self) -> None:
-        """End the stream and free its place.  Idempotent.  Runtime complexity: O(1)."""
+        """End the stream and free its place.  Idempotent.  Runtime complexity: O(1).
+
+        >>> from triage_queue import Dispatcher
+        >>> board = Board(Dispatcher(), max_clients=1)
+        >>> stream = board.stream(); stream.close(); stream.close()
+        >>> board.stream().close()  # its place was given back
+        """
         close = getattr(self._chunks, "close", None)
         try:
             if close is not None:
@@ -907,6 +933,11 @@ class BoardServer(ThreadingHTTPServer):
         """Serve ``request`` on a thread of its own if fewer than
         ``max_connections`` are served; otherwise answer 503 (without
         waiting for the client) and close it.  Runtime complexity: O(1).
+
+        >>> from triage_queue import Dispatcher
+        >>> with Board(Dispatcher()).serve(max_connections=8) as server:
+        ...     server.max_connections, server.header_timeout
+        (8, 10.0)
         """
         if not self._slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
@@ -923,6 +954,13 @@ class BoardServer(ThreadingHTTPServer):
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         """Serve one connection, then give its place back.  Runtime
         complexity: that of the requests served.
+
+        >>> import urllib.request
+        >>> from triage_queue import Dispatcher
+        >>> with Board(Dispatcher()).serve(max_connections=1) as server:
+        ...     with urllib.request.urlopen(server.url + "state") as response:
+        ...         response.status
+        200
         """
         try:
             super().process_request_thread(request, client_address)
@@ -943,6 +981,10 @@ class BoardServer(ThreadingHTTPServer):
         """Close the connections past their ``header_timeout`` (called by
         ``serve_forever`` every 0.2 s).  Runtime complexity: O(connections
         reading a request).
+
+        >>> from triage_queue import Dispatcher
+        >>> with Board(Dispatcher()).serve() as server:
+        ...     server.service_actions()  # nobody is late
         """
         now = time.monotonic()
         with self._deadlines_lock:
@@ -958,6 +1000,13 @@ class BoardServer(ThreadingHTTPServer):
         anything else at ERROR with its traceback, on the
         ``triage_queue.board`` logger (never printed to stderr).
         Runtime complexity: O(1).
+
+        >>> from triage_queue import Dispatcher
+        >>> with Board(Dispatcher()).serve() as server:
+        ...     try:
+        ...         raise ConnectionResetError("gone")
+        ...     except OSError:
+        ...         server.handle_error(None, ("127.0.0.1", 1))  # logged at DEBUG
         """
         error = sys.exc_info()[1]
         if isinstance(error, OSError):
@@ -968,6 +1017,10 @@ class BoardServer(ThreadingHTTPServer):
     def close(self) -> None:
         """Stop serving: live streams end, the listening socket closes.
         Idempotent.  Runtime complexity: O(1).
+
+        >>> from triage_queue import Dispatcher
+        >>> server = Board(Dispatcher()).serve(); server.close(); server.close(); server.closed
+        True
         """
         if self.closed:
             return

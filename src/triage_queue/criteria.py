@@ -194,6 +194,12 @@ class TierDecision:
     base tier), the ``fact`` and ``threshold`` that earned it and the
     customer's ``value`` for that fact (all None for the base tier), and the
     ``reason`` in words.  ``str(decision)`` is the reason.
+
+    Runtime complexity: O(1) for every attribute.
+
+    >>> d = explain_tier(employees=2_000)
+    >>> d.tier, d.rank, d.fact, d.value, d.threshold, str(d)
+    ('gold', 2, 'employees', 2000, 1000.0, 'gold: employees 2000 >= 1000')
     """
 
     tier: str
@@ -493,6 +499,12 @@ class ComplexityDecision:
     ``Ticket.complexity`` value), the ``fact`` and ``threshold`` that
     reached it and the ticket's ``value`` for that fact (all None at level
     1), and the ``reason`` in words.  ``str(decision)`` is the reason.
+
+    Runtime complexity: O(1) for every attribute.
+
+    >>> d = explain_complexity(overlap=4)
+    >>> d.level, d.fact, d.value, d.threshold, str(d)
+    (4, 'overlap', 4, 4.0, 'complexity 4: overlap 4 >= 4 (level 4)')
     """
 
     level: int

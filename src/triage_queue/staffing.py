@@ -904,6 +904,9 @@ class ForecastError(InvalidArgument):
     """A forecast file has a bad value: ``path``, ``line`` (1-based; the
     header is line 1) and ``column`` (None for the whole line) say where.
 
+    Runtime complexity: construction O(1) (the value shown is cut at 80
+    characters).
+
     >>> str(ForecastError("day.csv", 3, "arrivals", "-2", "expected a number >= 0"))
     "day.csv, line 3, column 'arrivals': '-2': expected a number >= 0"
     """
