@@ -636,6 +636,18 @@ class LockCheckingStore(MemoryStore):
         self._owned("insert")
         return super().insert(*args)
 
+    def insert_plain(self, *args: Any) -> Any:
+        self._owned("insert_plain")
+        return super().insert_plain(*args)
+
+    def ordered_tickets(self, *args: Any) -> Any:
+        self._owned("ordered_tickets")
+        return super().ordered_tickets(*args)
+
+    def bulk_load_entries(self, *args: Any) -> Any:
+        self._owned("bulk_load_entries")
+        return super().bulk_load_entries(*args)
+
     def replace(self, *args: Any) -> Any:
         self._owned("replace")
         return super().replace(*args)
@@ -713,7 +725,9 @@ def test_every_queue_operation_holds_the_lock() -> None:
     q.remove("T-2")
     q.pop(agent="bo")
     assert len(q) == 0
-    assert set(store.calls) == {"insert", "replace", "delete", "first", "pop_first", "rank", "deadlines", "ordered"}
+    assert set(store.calls) == {
+        "insert", "insert_plain", "replace", "delete", "first", "pop_first", "rank", "deadlines", "ordered_tickets"
+    }  # fmt: skip
 
 
 def test_every_dispatcher_operation_holds_the_lock() -> None:
