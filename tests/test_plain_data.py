@@ -611,3 +611,18 @@ def test_as_dict_still_works_but_warns() -> None:
         warnings.simplefilter("error")
         for value in values:
             value.to_dict()
+
+
+def test_from_dict_refuses_unhashable_skill_levels_with_its_own_error() -> None:
+    """Regression: the fast path of Ticket.from_dict hashed the skill map
+    and let a TypeError out for a level such as a list."""
+    import pytest
+
+    from triage_queue import InvalidTicket, Ticket
+
+    data = Ticket("T-1", 0.0, skills={"api": 2}).to_dict()
+    for bad in ({"api": [1]}, {"api": {"x": 1}}):
+        with pytest.raises(InvalidTicket):
+            Ticket.from_dict({**data, "skills": bad})
+        with pytest.raises(InvalidTicket):
+            Ticket.from_dict({**data, "preferred_skills": bad})

@@ -802,7 +802,10 @@ def _known_skills(field: str, value: Any) -> SkillSet | None:
     dict of str to int) in ``field``, or None (then from_dict decides)."""
     if value.__class__ is not dict:
         return None
-    known = _FROM_DICT_SKILLS.get((field, *value.items()))
+    try:
+        known = _FROM_DICT_SKILLS.get((field, *value.items()))
+    except TypeError:  # a level that cannot be hashed (a list, a dict): from_dict refuses it
+        return None
     if known is not None:
         # The memo holds exact str -> int maps only (True == 1 must not match).
         for name, level in value.items():
