@@ -468,3 +468,24 @@ def test_the_submit_that_crosses_the_threshold_starts_the_rule_and_the_backup_he
     assert [(e.ticket_id, e.agent_id) for e in seen if e.kind is EventKind.OFFERED] == [("B0", "bill"), ("B1", "gen")]
     assert d.next_due() is None  # nothing left for a timer to do
     assert kinds(d, EventKind.OVERFLOW_STARTED) == ["overflow: billing has 4 waiting > 3; backup general>=2"]
+
+
+def test_a_backup_cooling_down_away_or_full_is_explained_as_such() -> None:
+    clock = ManualClock(9 * 3600.0)
+    d = Dispatcher(
+        TicketQueue(clock=clock),
+        [Agent("own", skills=BILLING), Agent("gen", skills={"general": 2}),
+         Agent("gen-away", skills={"general": 2}, status="away"), Agent("gen-busy", skills={"general": 2})],
+        overflow=OverflowRule("billing", {"general": 2}, waiting_above=1, waiting_below=0),
+        strain=StrainGuard(per_hour=1, cooldown=600), offer_timeout=None,
+    )
+    d.accept(d.submit(Ticket("G1", clock(), skills={"general": 1})))  # to gen
+    d.accept(d.submit(Ticket("G2", clock(), skills={"general": 1})))  # to gen-busy, who keeps it
+    d.complete("G1")  # gen's first in the hour: it cools down until 09:10
+    d.accept(d.submit(Ticket("B0", clock(), skills=BILLING)))
+    for i in range(1, 4):
+        d.submit(Ticket(f"B{i}", clock(), skills=BILLING))
+    reasons = {v.agent_id: v.reason for v in d.explain_assignment("B3").verdicts}
+    assert reasons["gen"].startswith("a backup for billing (overflow on): cooling down until 09:10")
+    assert reasons["gen-away"] == "a backup for billing (overflow on): status away"
+    assert reasons["gen-busy"] == "a backup for billing (overflow on): at capacity 1/1 for '*'"
