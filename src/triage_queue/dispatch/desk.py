@@ -1309,7 +1309,8 @@ class Desk:
             if judged.qualified and self.strain is not None and state.agent.status is AgentStatus.AVAILABLE:
                 reason = self.strain.explain(verdict.agent_id) or reason
             lead = f"a backup for {overflow.rules[index].skill} (overflow on)"
-            out.append(attrs.evolve(verdict, reason=f"{lead}, but {reason}" if reason.startswith("lacks") else f"{lead}: {reason}"))
+            reason = f"{lead}, but {reason}" if reason.startswith("lacks") else f"{lead}: {reason}"
+            out.append(attrs.evolve(verdict, reason=reason))
         return tuple(out)
 
     def _resting_verdicts(self, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
