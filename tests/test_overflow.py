@@ -489,3 +489,20 @@ def test_a_backup_cooling_down_away_or_full_is_explained_as_such() -> None:
     assert reasons["gen"].startswith("a backup for billing (overflow on): cooling down until 09:10")
     assert reasons["gen-away"] == "a backup for billing (overflow on): status away"
     assert reasons["gen-busy"] == "a backup for billing (overflow on): at capacity 1/1 for '*'"
+
+
+def test_a_wait_rule_with_no_own_agent_available_stays_on_instead_of_flapping() -> None:
+    # billing's own agent is offline: every billing ticket would wait for ever without the backup.
+    d, clock = desk(OverflowRule("billing", {"general": 2}, wait_above=300, wait_below=60),
+                    Agent("bill", skills={"billing": 2}, status="offline"), Agent("gen", skills={"general": 2}, capacity=20))
+    offered_at = {}
+    d.subscribe(lambda e: offered_at.setdefault(e.ticket_id, e.time) if e.kind is EventKind.OFFERED else None)
+    for i in range(10):
+        d.submit(Ticket(f"B{i}", clock(), skills=BILLING))
+        clock.advance(60)
+        d.tick()
+    assert d.stats().overflow["billing"].episodes == 1
+    assert len(kinds(d, EventKind.OVERFLOW_STARTED, EventKind.OVERFLOW_ENDED)) == 1
+    assert all(offered_at[f"B{i}"] == 60 * i for i in range(10))  # each taken on arrival
+    d.set_status("bill", "available")  # its own agent back: the wait is 0, the rule ends
+    assert not d.stats().overflow["billing"].active

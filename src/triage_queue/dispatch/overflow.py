@@ -30,7 +30,9 @@ needing *s* completed, or the rule's ``handle_time`` before any; ``c(s)``:
 the capacity (concurrent tickets, summed over capacity keys) of the
 available agents who hold *s* themselves (backups not counted).  It is the
 time the group's own agents need to clear what waits; with no such
-capacity and tickets waiting it is infinite.
+capacity and tickets waiting it is infinite; with no such capacity a rule
+with ``wait_above`` does not end (even with nothing waiting), so that it does
+not flap at every ticket.
 
 Invariants (``_check``): rules have distinct skills; a rule is on exactly
 when it has a start time; the flag ``active`` says whether any rule is on;
@@ -407,7 +409,9 @@ class Overflow:
     def _may_stop(rule: OverflowRule, st: _RuleState) -> bool:
         if rule.waiting_below is not None and st.waiting > rule.waiting_below:
             return False
-        return rule.wait_below is None or st.expected <= rule.wait_below
+        # With no capacity of its own the group's next ticket would wait for
+        # ever: a wait rule stays on (or it would flap at every ticket).
+        return rule.wait_below is None or (st.capacity > 0 and st.expected <= rule.wait_below)
 
     @staticmethod
     def _figures_text(st: _RuleState) -> str:
