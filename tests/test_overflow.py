@@ -506,3 +506,15 @@ def test_a_wait_rule_with_no_own_agent_available_stays_on_instead_of_flapping() 
     assert all(offered_at[f"B{i}"] == 60 * i for i in range(10))  # each taken on arrival
     d.set_status("bill", "available")  # its own agent back: the wait is 0, the rule ends
     assert not d.stats().overflow["billing"].active
+
+
+@pytest.mark.parametrize("skill", ["c++", "-"])
+def test_a_rule_counts_its_tickets_whatever_the_skill_name(skill: str) -> None:
+    d, _ = desk(OverflowRule(skill, {"general": 2}, waiting_above=3),
+                Agent("own", skills={skill: 1}), Agent("gen", skills={"general": 2}, status="away"))
+    for i in range(3):
+        d.submit(Ticket(f"P{i}", 0.0))  # needing no skill: not the rule's group, even for "-"
+    for i in range(5):
+        d.submit(Ticket(f"T{i}", 0.0, skills={skill: 1}))
+    figures = d.stats().overflow[skill]
+    assert (figures.waiting, figures.active) == (5, True)  # own took P0

@@ -319,7 +319,7 @@ class Overflow:
     figures they are judged by.  ``emit`` is the audit trail's.  Not
     thread-safe on its own: the desk's lock guards it."""
 
-    __slots__ = ("_alternatives", "_augmented", "_group_skills", "active", "capacity_stale", "emit", "rules", "states")
+    __slots__ = ("_alternatives", "_augmented", "active", "capacity_stale", "emit", "rules", "states")
 
     def __init__(self, rules: Iterable[OverflowRule], emit: Callable[..., None]) -> None:
         """Runtime complexity: O(rules)."""
@@ -335,7 +335,6 @@ class Overflow:
         self.states = [_RuleState() for _ in self.rules]
         self.active = False  # whether any rule is on
         self.capacity_stale = True  # the roster changed since capacities were counted
-        self._group_skills: dict[str, frozenset[str]] = {}
         self._augmented: dict[SkillSet, SkillSet | None] = {}
         self._alternatives: dict[SkillSet, tuple[tuple[int, SkillSet], ...]] = {}
 
@@ -354,9 +353,11 @@ class Overflow:
         for name, book in groups.items():
             if not book.waiting:
                 continue
-            skills = self._group_skills.get(name)
-            if skills is None:
-                skills = self._group_skills[name] = frozenset(name.split("+")) if name != "-" else frozenset()
+            # The group's skill names as the books know them (a label joins them
+            # with "+", which a skill name may contain; "-" may be a skill).
+            skills = getattr(book, "skills", None)
+            if skills is None:  # a book no ticket was counted in since it was loaded
+                skills = frozenset(name.split("+")) if name != "-" else frozenset()
             for skill in skills:
                 i = index_of.get(skill)
                 if i is not None:
