@@ -518,3 +518,17 @@ def test_a_rule_counts_its_tickets_whatever_the_skill_name(skill: str) -> None:
         d.submit(Ticket(f"T{i}", 0.0, skills={skill: 1}))
     figures = d.stats().overflow[skill]
     assert (figures.waiting, figures.active) == (5, True)  # own took P0
+
+
+def test_the_group_capacity_leaves_out_agents_cooling_down() -> None:
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("bill", skills={"billing": 2}), Agent("gen", skills={"general": 2})],
+                   overflow=OverflowRule("billing", {"general": 2}, wait_above=300, handle_time=120),
+                   strain=StrainGuard(per_hour=1, cooldown=3600), offer_timeout=None)
+    d.accept(d.submit(Ticket("B0", 0.0, skills=BILLING)))
+    clock.advance(120)
+    d.complete("B0")  # bill rests for an hour: nobody of the group can take a ticket
+    d.submit(Ticket("B1", clock(), skills=BILLING))
+    figures = d.stats().overflow["billing"]
+    assert (figures.capacity, figures.active) == (0, True)  # so the wait of B1 was infinite: gen helps
+    assert [o.ticket.id for o in d.offers_for("gen")] == ["B1"]

@@ -356,7 +356,7 @@ class Desk:
         # a rule starts take the surging tickets at once.
         overflow = self.overflow
         assert overflow is not None
-        if overflow.review(now, self.books.by_skills, self.states) and not self.paused:
+        if overflow.review(now, self.books.by_skills, self.states, self.presence.resting) and not self.paused:
             for agent_id, state in self.states.items():
                 if overflow.augmented(state.agent.skills) is not None:
                     self._fill(agent_id, "overflow started")
@@ -386,6 +386,8 @@ class Desk:
         state = self.states.get(agent_id)
         if state is not None:
             self.presence.refresh(state)
+        if self.overflow is not None:
+            self.overflow.roster_changed()  # its capacity no longer counts
 
     def _strain_finished(self, track: Track, now: float, completed: bool) -> None:
         # An accepted ticket left its agent: strain counts and overflow samples.

@@ -28,7 +28,8 @@ Expected wait of a skill group (the tickets needing skill *s*)::
 handling time (accepted to completed) of the last :data:`SAMPLES` tickets
 needing *s* completed, or the rule's ``handle_time`` before any; ``c(s)``:
 the capacity (concurrent tickets, summed over capacity keys) of the
-available agents who hold *s* themselves (backups not counted).  It is the
+available agents who hold *s* themselves (backups and agents cooling down
+not counted).  It is the
 time the group's own agents need to clear what waits; with no such
 capacity and tickets waiting it is infinite; with no such capacity a rule
 with ``wait_above`` does not end (even with nothing waiting), so that it does
@@ -50,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -340,14 +341,17 @@ class Overflow:
 
     # -- reviewing ------------------------------------------------------------------
 
-    def review(self, now: float, groups: Mapping[str, Any], states: Mapping[str, AgentState]) -> bool:
+    def review(
+        self, now: float, groups: Mapping[str, Any], states: Mapping[str, AgentState], resting: Container[str] = ()
+    ) -> bool:
         """Judge every rule on the live figures (``groups``: the books' skill
-        groups, each with a ``waiting`` count; ``states``: the roster's)
+        groups, each with a ``waiting`` count; ``states``: the roster's;
+        ``resting``: agents cooling down, whose capacity does not count)
         and start or end rules, with their events.  Return whether some rule
         started.  Runtime complexity: O(rules · groups), plus O(A) after a
         roster change."""
         if self.capacity_stale:
-            self._count_capacity(states)
+            self._count_capacity(states, resting)
         waiting = [0] * len(self.rules)
         index_of = {rule.skill: i for i, rule in enumerate(self.rules)}
         for name, book in groups.items():
@@ -385,11 +389,11 @@ class Overflow:
             self._alternatives.clear()
         return started
 
-    def _count_capacity(self, states: Mapping[str, AgentState]) -> None:
+    def _count_capacity(self, states: Mapping[str, AgentState], resting: Container[str]) -> None:
         capacity = [0] * len(self.rules)
-        for state in states.values():
+        for agent_id, state in states.items():
             agent = state.agent
-            if agent.status is not AgentStatus.AVAILABLE:
+            if agent.status is not AgentStatus.AVAILABLE or agent_id in resting:
                 continue
             for i, rule in enumerate(self.rules):
                 if agent.skills.get(rule.skill, 0) >= 1:
