@@ -351,6 +351,10 @@ def test_a_tampered_overflow_section_is_refused_naming_the_place() -> None:
     with pytest.raises(InvalidArgument) as info:
         Dispatcher.restore(data, clock=ManualClock(0.0))
     assert info.value.field == "snapshot.overflow.state[0].samples"
+    data["overflow"]["state"][0].update(samples=[], since=0.0, episodes=0)  # on, but never started
+    with pytest.raises(InvalidArgument) as info:
+        Dispatcher.restore(data, clock=ManualClock(0.0))
+    assert info.value.field == "snapshot.overflow.state[0].episodes"
     data["overflow"]["rules"][0]["waiting_below"] = 99
     with pytest.raises(InvalidArgument) as info:
         Dispatcher.restore(data, clock=ManualClock(0.0))

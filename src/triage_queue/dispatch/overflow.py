@@ -568,6 +568,8 @@ class Overflow:
             st.capacity = item.integer("capacity")
             if (st.since is not None and not math.isfinite(st.since)) or not st.expected >= 0:
                 raise InvalidArgument(item.path, item.data, "a start time must be finite, an expected wait >= 0")
+            if st.since is not None and st.episodes == 0:
+                raise InvalidArgument(f"{item.path}.episodes", 0, "a rule on (since set) has started at least once")
         part.active = any(st.since is not None for st in part.states)
         return part
 
