@@ -186,6 +186,45 @@ def test_summary_and_plots_are_written(quick_run: tuple[Path, dict[str, Any]]) -
     assert {"heap_scaling.png", "scale_mean.png", "scale_memory.png", "dispatch_cycle.png"} <= set(report["plots"])
 
 
+def test_every_target_gets_a_verdict_in_the_summary(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    """Each scenario with performance targets yields rows, each met, MISSED or n/a,
+    and summary.md lists them in its Targets table."""
+    out, report = quick_run
+    rows = cli.targets(report)
+    assert {"heap", "queue", "scale", "lifecycle", "load"} <= {row[0] for row in rows}
+    assert all(met in (True, False, None) for *_, met in rows)
+    text = (out / "summary.md").read_text()
+    assert "## Targets" in text
+    for name, target, measured, met in rows:
+        assert f"| {name} | {target} | {measured} | {'met' if met else 'MISSED' if met is False else 'n/a'} |" in text
+
+
+def test_quick_prints_the_short_table_not_the_markdown(
+    quick_run: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench --quick`` prints one line per target (met / MISSED with its ratio),
+    not the markdown, which is still written in full to summary.md."""
+    _, report = quick_run
+    monkeypatch.setattr(cli, "run_suite", lambda *a, **k: _written(report, k["out_dir"]))
+    assert main(["bench", "--quick", "--no-plots", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "# triage-queue benchmarks" not in out and "|" not in out
+    lines = out.splitlines()
+    assert lines[0].startswith("quick run,")
+    for name, target, measured, _ in cli.targets(report):
+        assert any(line.startswith(name) and target in line and measured in line for line in lines), target
+    verdicts = [line.rsplit(None, 1)[-1] for line in lines[3:] if line and not line[0].isdigit()]
+    assert verdicts and set(verdicts) <= {"met", "MISSED", "n/a"}
+    assert lines[-1].endswith("targets met (quick sizes: indicative only; the full run measures them).")
+    assert len(lines) < 40
+
+
+def _written(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.md").write_text("# triage-queue benchmarks (quick run)\n")
+    return report
+
+
 TINY_DISPATCH = {"waiting": 100, "points": [[2, 3]], "cycles": 20, "repeat": 1, "anchor_budget": 0.02, "shift": [5, 2, 50]}
 
 
@@ -202,10 +241,10 @@ def test_only_selects_scenarios_and_no_plots(tmp_path: Path, monkeypatch: pytest
 
 def test_scenarios_can_be_named_by_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """``--only`` also takes the module's short name (``sim`` for ``sim_suite``);
-    without --quiet, progress goes to stderr and the summary to stdout."""
+    without --quiet, progress goes to stderr and (with --full-summary) the whole markdown summary to stdout."""
     monkeypatch.setattr(dispatch_suite, "params", lambda quick: TINY_DISPATCH)
     monkeypatch.setattr(dispatch_suite, "NAME", "cycle")
-    assert main(["bench", "--quick", "--only", "dispatch", "--no-plots", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--quick", "--full-summary", "--only", "dispatch", "--no-plots", "--out", str(tmp_path)]) == 0
     assert list(json.loads((tmp_path / "results.json").read_text())["scenarios"]) == ["cycle"]
     out, err = capsys.readouterr()
     assert "[1/1] cycle" in err and "dispatch cycle at 100 waiting" in err

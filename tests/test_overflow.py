@@ -351,6 +351,10 @@ def test_a_tampered_overflow_section_is_refused_naming_the_place() -> None:
     with pytest.raises(InvalidArgument) as info:
         Dispatcher.restore(data, clock=ManualClock(0.0))
     assert info.value.field == "snapshot.overflow.state[0].samples"
+    data["overflow"]["state"][0].update(samples=[], since=0.0, episodes=0)  # on, but never started
+    with pytest.raises(InvalidArgument) as info:
+        Dispatcher.restore(data, clock=ManualClock(0.0))
+    assert info.value.field == "snapshot.overflow.state[0].episodes"
     data["overflow"]["rules"][0]["waiting_below"] = 99
     with pytest.raises(InvalidArgument) as info:
         Dispatcher.restore(data, clock=ManualClock(0.0))
@@ -468,3 +472,67 @@ def test_the_submit_that_crosses_the_threshold_starts_the_rule_and_the_backup_he
     assert [(e.ticket_id, e.agent_id) for e in seen if e.kind is EventKind.OFFERED] == [("B0", "bill"), ("B1", "gen")]
     assert d.next_due() is None  # nothing left for a timer to do
     assert kinds(d, EventKind.OVERFLOW_STARTED) == ["overflow: billing has 4 waiting > 3; backup general>=2"]
+
+
+def test_a_backup_cooling_down_away_or_full_is_explained_as_such() -> None:
+    clock = ManualClock(9 * 3600.0)
+    d = Dispatcher(
+        TicketQueue(clock=clock),
+        [Agent("own", skills=BILLING), Agent("gen", skills={"general": 2}),
+         Agent("gen-away", skills={"general": 2}, status="away"), Agent("gen-busy", skills={"general": 2})],
+        overflow=OverflowRule("billing", {"general": 2}, waiting_above=1, waiting_below=0),
+        strain=StrainGuard(per_hour=1, cooldown=600), offer_timeout=None,
+    )
+    d.accept(d.submit(Ticket("G1", clock(), skills={"general": 1})))  # to gen
+    d.accept(d.submit(Ticket("G2", clock(), skills={"general": 1})))  # to gen-busy, who keeps it
+    d.complete("G1")  # gen's first in the hour: it cools down until 09:10
+    d.accept(d.submit(Ticket("B0", clock(), skills=BILLING)))
+    for i in range(1, 4):
+        d.submit(Ticket(f"B{i}", clock(), skills=BILLING))
+    reasons = {v.agent_id: v.reason for v in d.explain_assignment("B3").verdicts}
+    assert reasons["gen"].startswith("a backup for billing (overflow on): cooling down until 09:10")
+    assert reasons["gen-away"] == "a backup for billing (overflow on): status away"
+    assert reasons["gen-busy"] == "a backup for billing (overflow on): at capacity 1/1 for '*'"
+
+
+def test_a_wait_rule_with_no_own_agent_available_stays_on_instead_of_flapping() -> None:
+    # billing's own agent is offline: every billing ticket would wait for ever without the backup.
+    d, clock = desk(OverflowRule("billing", {"general": 2}, wait_above=300, wait_below=60),
+                    Agent("bill", skills={"billing": 2}, status="offline"), Agent("gen", skills={"general": 2}, capacity=20))
+    offered_at = {}
+    d.subscribe(lambda e: offered_at.setdefault(e.ticket_id, e.time) if e.kind is EventKind.OFFERED else None)
+    for i in range(10):
+        d.submit(Ticket(f"B{i}", clock(), skills=BILLING))
+        clock.advance(60)
+        d.tick()
+    assert d.stats().overflow["billing"].episodes == 1
+    assert len(kinds(d, EventKind.OVERFLOW_STARTED, EventKind.OVERFLOW_ENDED)) == 1
+    assert all(offered_at[f"B{i}"] == 60 * i for i in range(10))  # each taken on arrival
+    d.set_status("bill", "available")  # its own agent back: the wait is 0, the rule ends
+    assert not d.stats().overflow["billing"].active
+
+
+@pytest.mark.parametrize("skill", ["c++", "-"])
+def test_a_rule_counts_its_tickets_whatever_the_skill_name(skill: str) -> None:
+    d, _ = desk(OverflowRule(skill, {"general": 2}, waiting_above=3),
+                Agent("own", skills={skill: 1}), Agent("gen", skills={"general": 2}, status="away"))
+    for i in range(3):
+        d.submit(Ticket(f"P{i}", 0.0))  # needing no skill: not the rule's group, even for "-"
+    for i in range(5):
+        d.submit(Ticket(f"T{i}", 0.0, skills={skill: 1}))
+    figures = d.stats().overflow[skill]
+    assert (figures.waiting, figures.active) == (5, True)  # own took P0
+
+
+def test_the_group_capacity_leaves_out_agents_cooling_down() -> None:
+    clock = ManualClock(0.0)
+    d = Dispatcher(TicketQueue(clock=clock), [Agent("bill", skills={"billing": 2}), Agent("gen", skills={"general": 2})],
+                   overflow=OverflowRule("billing", {"general": 2}, wait_above=300, handle_time=120),
+                   strain=StrainGuard(per_hour=1, cooldown=3600), offer_timeout=None)
+    d.accept(d.submit(Ticket("B0", 0.0, skills=BILLING)))
+    clock.advance(120)
+    d.complete("B0")  # bill rests for an hour: nobody of the group can take a ticket
+    d.submit(Ticket("B1", clock(), skills=BILLING))
+    figures = d.stats().overflow["billing"]
+    assert (figures.capacity, figures.active) == (0, True)  # so the wait of B1 was infinite: gen helps
+    assert [o.ticket.id for o in d.offers_for("gen")] == ["B1"]

@@ -301,3 +301,16 @@ per_hour = "none"
     with pytest.raises(InvalidPolicy) as info:
         parse_policy(text.replace('cooldown = "10m"', 'cooldown = "0s"'))
     assert info.value.field == "dispatcher.strain.cooldown"
+
+
+def test_a_snapshot_with_a_running_streak_but_no_timer_for_its_limit_is_refused() -> None:
+    d, clock = desk(StrainGuard(continuous=600, cooldown=300), Agent("ana"))
+    d.accept(d.submit(Ticket("T-0", clock())))  # a streak runs: its limit at 600
+    clock.advance(10)
+    data = json.loads(json.dumps(d.snapshot()))
+    assert [a["busy_since"] is not None for a in data["strain"]["agents"]] == [True]
+    Dispatcher.restore(json.loads(json.dumps(data)), clock=ManualClock(clock()))._check()
+    data["strain"]["timers"] = []
+    with pytest.raises(InvalidArgument) as info:
+        Dispatcher.restore(data, clock=ManualClock(clock()))
+    assert (info.value.field, info.value.value) == ("snapshot.strain.timers", "ana")

@@ -475,7 +475,8 @@ class Statistics:
 
     ``by_class`` and ``by_skills`` map a ticket class (see the dispatcher's
     ``classify``) or a skill group (the sorted names of the required skills,
-    joined by ``+``; ``"-"`` for none) to :class:`GroupFigures`; ``overall``
+    joined by ``+``; ``"-"`` for none; each name quoted as JSON when one
+    holds ``+`` or starts with ``"``, or is a lone ``-``) to :class:`GroupFigures`; ``overall``
     covers every ticket.  ``occupancy`` is the share of the capacity of
     available agents in use (None with no such capacity); ``agents`` maps
     agent id to :class:`AgentFigures`.  ``unroutable`` counts the waiting

@@ -38,7 +38,7 @@ from typing import Any
 from triage_queue._progress import Progress
 from triage_queue.bench.suite import Scenario, pyplot
 
-__all__ = ["MODULES", "add_arguments", "commit", "discover", "machine", "run", "run_suite", "summary"]
+__all__ = ["MODULES", "add_arguments", "brief", "commit", "discover", "machine", "run", "run_suite", "summary", "targets"]
 
 # In the order they run: the data structures first, threads and the simulator last.
 MODULES = (
@@ -79,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="do not draw PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress and no tables on the terminal")
+    parser.add_argument(
+        "--full-summary",
+        action="store_true",
+        help="with --quick, print the whole markdown summary instead of the table of targets",
+    )
 
 
 def discover(progress: Progress | None = None) -> dict[str, ModuleType]:
@@ -278,6 +283,10 @@ def summary(report: dict[str, Any], scenarios: dict[str, ModuleType]) -> list[st
     ]
     lines += [f"| {name} | {entry['wall_seconds']:.1f} s |" for name, entry in report["scenarios"].items()]
     lines += [f"| {name} | FAILED |" for name in report["errors"]]
+    rows = targets(report)
+    if rows:
+        lines += ["", "## Targets", "", "| scenario | target | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {row[0]} | {row[1]} | {row[2]} | {_VERDICT[row[3]]} |" for row in rows]
     for name, entry in report["scenarios"].items():
         lines += ["", f"## {entry['title']}", ""]
         module: Scenario = scenarios[name]
@@ -292,6 +301,140 @@ def summary(report: dict[str, Any], scenarios: dict[str, ModuleType]) -> list[st
         lines += ["", f"No plots: {report['plots_skipped']}."]
     if report["non_finite"]:
         lines += ["", "Figures that were not finite (written as null): " + ", ".join(report["non_finite"])]
+    return lines
+
+
+_VERDICT = {True: "met", False: "MISSED", None: "n/a"}
+
+
+def _largest(table: dict[str, Any]) -> tuple[str, Any]:
+    """The entry of a size-keyed table (keys are sizes as text) at the largest size."""
+    key = max(table, key=int)
+    return key, table[key]
+
+
+def _heap_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    n, row = _largest(result["sizes"])
+    ratios = row["ratio_to_IndexedHeap"]  # anchor time / IndexedHeap time
+    rows: list[tuple[str, str, bool | None]] = []
+    if "pqdict" in ratios:
+        rows.append((f"IndexedHeap >= 2x faster than pqdict (n={int(n):,})", f"{ratios['pqdict']:.2f}x", ratios["pqdict"] >= 2))
+    if "heapq recipe" in ratios:
+        mine = 1 / ratios["heapq recipe"]
+        rows.append((f"IndexedHeap <= 1.25x the heapq recipe's time (n={int(n):,})", f"{mine:.2f}x", mine <= 1.25))
+    overhead = result.get("memory_bytes_per_entry", {}).get("IndexedHeap")
+    if overhead is not None:
+        rows.append(("index overhead <= 150 B per entry", f"{overhead:.0f} B ({overhead / 150:.2f}x)", overhead <= 150))
+    return rows
+
+
+def _queue_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    rows: list[tuple[str, str, bool | None]] = []
+    for n, layouts in result.get("push_pop", {}).items():
+        for layout, figures in layouts.items():
+            ratio = figures["ratio"]
+            rows.append((f"push + pop <= 3x bare heapq ({layout}, n={int(n):,})", f"{ratio:.2f}x", ratio <= 3))
+    return rows
+
+
+def _scale_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    n, row = _largest(result["sizes"])
+    total, goal = row["memory_bytes_per_ticket"]["total"], result["memory_target_bytes"]
+    return [(f"memory per waiting ticket <= {goal:.0f} B (n={int(n):,})", f"{total:.0f} B ({total / goal:.2f}x)", total <= goal)]
+
+
+def _load_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    rows: list[tuple[str, str, bool | None]] = []
+    for name, entry in result.get("targets", {}).items():
+        if entry.get("target") is None:
+            continue
+        goal = entry["target"]
+        ratio = f" ({entry['value'] / goal:.2f}x the goal)" if goal else ""
+        rows.append((f"{name}: goal {goal:g}", f"{entry['value']:.3g}{ratio}", entry["met"]))
+    return rows
+
+
+def _lifecycle_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    n, row = _largest(result["sizes"])
+    rows: list[tuple[str, str, bool | None]] = []
+    for name, goal in result.get("targets", {}).items():
+        ratio = row["ratios"][name]
+        rows.append((f"{name.replace('_vs_', ' / ')} <= {goal:g}x ({int(n):,} waiting)", f"{ratio:.2f}x", ratio <= goal))
+    restore = result.get("restore")
+    if restore and restore.get("seconds") is not None:
+        goal = restore["target_seconds"]
+        size = f"{restore['waiting']:,} waiting, {restore['agents']:,} agents"
+        seconds = f"{restore['seconds']:.2f} s"
+        rows.append((f"restore <= {goal:g} s at 100,000 waiting, 1,000 agents ({size})", seconds, restore["met"]))
+    return rows
+
+
+def _simulator_targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    ratio = result["speed_ratio"]
+    return [("simulator at least as fast as SimPy", f"{ratio:.2f}x", ratio >= 1)]
+
+
+_TARGETS = {
+    "heap": _heap_targets,
+    "queue": _queue_targets,
+    "scale": _scale_targets,
+    "load": _load_targets,
+    "lifecycle": _lifecycle_targets,
+    "simulator": _simulator_targets,
+}
+
+
+def targets(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """Every performance target the report's scenarios measured, as
+    ``(scenario, target, measured, met)``; ``met`` is None where the run
+    cannot say (the restore target at a quick run's smaller size).  A
+    scenario whose figures are missing gives no rows.  O(size of the report).
+
+    >>> report = {"scenarios": {"simulator": {"result": {"speed_ratio": 0.25}}}}
+    >>> targets(report)
+    [('simulator', 'simulator at least as fast as SimPy', '0.25x', False)]
+    """
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for name, entry in report["scenarios"].items():
+        extract = _TARGETS.get(name)
+        if extract is None:
+            continue
+        try:
+            found = extract(entry["result"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):  # a figure missing or null: no verdict to give
+            continue
+        rows += [(name, target, measured, met) for target, measured, met in found]
+    return rows
+
+
+def brief(report: dict[str, Any]) -> list[str]:
+    """The short terminal summary of a run: wall time per scenario, then one
+    line per target, met, MISSED or n/a, with the measured ratio.  O(size of
+    the report).
+
+    >>> report = {"quick": True, "wall_seconds": 3.0, "errors": {},
+    ...           "scenarios": {"simulator": {"wall_seconds": 2.0, "result": {"speed_ratio": 0.25}}}}
+    >>> print("\\n".join(brief(report)))
+    quick run, 3 s: simulator 2.0 s
+    <BLANKLINE>
+    scenario   target                               measured  verdict
+    simulator  simulator at least as fast as SimPy  0.25x     MISSED
+    <BLANKLINE>
+    0 of 1 targets met (quick sizes: indicative only; the full run measures them).
+    """
+    times = ", ".join(f"{name} {entry['wall_seconds']:.1f} s" for name, entry in report["scenarios"].items())
+    failed = "".join(f", {name} FAILED" for name in report["errors"])
+    lines = [f"{'quick' if report['quick'] else 'full'} run, {report['wall_seconds']:.0f} s: {times}{failed}", ""]
+    rows = [("scenario", "target", "measured", "verdict")]
+    found = targets(report)
+    rows += [(name, target, measured, _VERDICT[met]) for name, target, measured, met in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines += [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]).rstrip() for row in rows
+    ]
+    met = sum(1 for row in found if row[3] is True)
+    note = " (quick sizes: indicative only; the full run measures them)" if report["quick"] else ""
+    lines += ["", f"{met} of {len(found)} targets met{note}."]
     return lines
 
 
@@ -319,6 +462,9 @@ def run(args: argparse.Namespace) -> int:
     progress.note(f"Benchmarks ({'quick' if args.quick else 'full'} run): {', '.join(scenarios)} -> {out_dir}")
     report = run_suite(scenarios, quick=args.quick, out_dir=out_dir, plots=args.plots, progress=progress)
     if not args.quiet:
-        print((out_dir / "summary.md").read_text())
+        if args.quick and not getattr(args, "full_summary", False):
+            print("\n".join(brief(report)))
+        else:
+            print((out_dir / "summary.md").read_text())
     print(f"wrote {out_dir / 'results.json'}, {out_dir / 'summary.md'} and {len(report['plots'])} plot(s)", file=sys.stderr)
     return 1 if report["errors"] else 0

@@ -17,6 +17,7 @@ dropped lazily).
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -31,14 +32,27 @@ __all__ = ["Book", "Books", "Books3", "NoBooks", "default_classify"]
 _SWEEP_STEP = 8
 
 
+def _group_label(skills: SkillSet) -> str:
+    # "api+billing"; "-" for none.  Names that would make it ambiguous (one
+    # holding "+", a lone "-", one starting with '"') are each quoted as JSON.
+    if not skills:
+        return "-"
+    if any("+" in name or name.startswith('"') for name in skills) or (len(skills) == 1 and "-" in skills):
+        return "+".join(json.dumps(name) for name in skills)
+    return "+".join(skills)
+
+
 class Book:
     """Running figures of one ticket class or skill group."""
 
-    __slots__ = ("declined", "expired", "kind", "label", "oldest", "sweep", "sweep_at", "waiting", "waits")
+    __slots__ = ("declined", "expired", "kind", "label", "oldest", "skills", "sweep", "sweep_at", "waiting", "waits")
 
     def __init__(self, kind: int, label: str) -> None:
         self.kind = kind  # 0 overall, 1 a ticket class, 2 a skill group
         self.label = label
+        # A skill group's skill names (its label joins them with "+", which a
+        # name may itself contain): set when a ticket is first counted in it.
+        self.skills: frozenset[str] | None = None
         self.waiting = 0
         self.oldest: list[tuple[float, str]] = []  # (created_at, ticket id), lazily cleaned
         # A former `oldest` whose live entries are being moved into the new
@@ -80,7 +94,7 @@ class Books:
     def _group_name(self, skills: SkillSet) -> str:
         name = self._group_names.get(skills)
         if name is None:
-            name = "+".join(skills) if skills else "-"
+            name = _group_label(skills)
             if len(self._group_names) < 4096:
                 self._group_names[skills] = name
         return name
@@ -108,6 +122,8 @@ class Books:
         gbook = self.by_skills.get(group)
         if gbook is None:
             gbook = self.by_skills[group] = Book(2, group)
+        if gbook.skills is None:
+            gbook.skills = frozenset(ticket.skills)
         return book, gbook, self.overall
 
     def _still_in(self, book: Book, created: float, ticket_id: str) -> bool:

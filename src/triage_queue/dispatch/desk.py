@@ -356,7 +356,7 @@ class Desk:
         # a rule starts take the surging tickets at once.
         overflow = self.overflow
         assert overflow is not None
-        if overflow.review(now, self.books.by_skills, self.states) and not self.paused:
+        if overflow.review(now, self.books.by_skills, self.states, self.presence.resting) and not self.paused:
             for agent_id, state in self.states.items():
                 if overflow.augmented(state.agent.skills) is not None:
                     self._fill(agent_id, "overflow started")
@@ -386,6 +386,8 @@ class Desk:
         state = self.states.get(agent_id)
         if state is not None:
             self.presence.refresh(state)
+        if self.overflow is not None:
+            self.overflow.roster_changed()  # its capacity no longer counts
 
     def _strain_finished(self, track: Track, now: float, completed: bool) -> None:
         # An accepted ticket left its agent: strain counts and overflow samples.
@@ -1275,31 +1277,41 @@ class Desk:
         if self.strain is not None and self.strain.resting:
             verdicts = self._resting_verdicts(verdicts)
         if self.overflow is not None and self.overflow.active and chosen is None:
-            verdicts = self._backup_verdicts(requirement, verdicts)
+            verdicts = self._backup_verdicts(ticket, requirement, verdicts, holder)
         return AssignmentExplanation(ticket_id, now, state_name, chosen, how, selection.name, verdicts)
 
-    def _backup_verdicts(self, requirement: SkillSet, verdicts: tuple[AgentVerdict, ...]) -> tuple[AgentVerdict, ...]:
+    def _backup_verdicts(
+        self, ticket: Ticket, requirement: SkillSet, verdicts: tuple[AgentVerdict, ...], holder: str | None
+    ) -> tuple[AgentVerdict, ...]:
         # A waiting ticket while an overflow rule is on: a backup agent that
-        # lacks the ticket's own skills is judged by the rule's instead.
-        assert self.overflow is not None
-        alternatives = self.overflow.alternatives(requirement)
+        # lacks the ticket's own skills is judged by the rule's requirement
+        # instead (skills, channel, status, room, passes, holds), then by its
+        # rest (strain) as a qualified agent would be.
+        overflow = self.overflow
+        assert overflow is not None
+        alternatives = overflow.alternatives(requirement)
         if not alternatives:
             return verdicts
+        passed = self.res.passed.get(ticket.id, {})
         out = []
         for verdict in verdicts:
-            skills = self.states[verdict.agent_id].agent.skills
-            backup = next(((i, alt) for i, alt in alternatives if self.overflow.rules[i].backup.satisfied_by(skills)), None)
-            if verdict.qualified or backup is None:
+            state = self.states[verdict.agent_id]
+            skills = state.agent.skills
+            backups = [(i, alt) for i, alt in alternatives if overflow.rules[i].backup.satisfied_by(skills)]
+            if verdict.qualified or not backups:
                 out.append(verdict)
                 continue
-            index, alternative = backup
-            missing = alternative.missing_from(skills)
-            rule = self.overflow.rules[index]
-            if missing:
-                lacks = ", ".join(f"skill {n!r} >= {need} (has {has})" for n, need, has in missing)
-                reason = f"a backup for {rule.skill} (overflow on), but lacks {lacks}"
-            else:
-                reason = f"a backup for {rule.skill} (overflow on): {verdict.reason.split(': ', 1)[-1]}"
+            # The first rule whose requirement the agent meets, else the first it is a backup of.
+            index, alternative = next(((i, alt) for i, alt in backups if alt.satisfied_by(skills)), backups[0])
+            (judged,) = judge_agents(
+                ticket, alternative, (state,), chosen=None, how=None, note="", holder=holder, passed=passed,
+                selection=self.selection,
+            )  # fmt: skip
+            reason = judged.reason
+            if judged.qualified and self.strain is not None and state.agent.status is AgentStatus.AVAILABLE:
+                reason = self.strain.explain(verdict.agent_id) or reason
+            lead = f"a backup for {overflow.rules[index].skill} (overflow on)"
+            reason = f"{lead}, but {reason}" if reason.startswith("lacks") else f"{lead}: {reason}"
             out.append(attrs.evolve(verdict, reason=reason))
         return tuple(out)
 

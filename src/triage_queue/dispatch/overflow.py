@@ -28,9 +28,12 @@ Expected wait of a skill group (the tickets needing skill *s*)::
 handling time (accepted to completed) of the last :data:`SAMPLES` tickets
 needing *s* completed, or the rule's ``handle_time`` before any; ``c(s)``:
 the capacity (concurrent tickets, summed over capacity keys) of the
-available agents who hold *s* themselves (backups not counted).  It is the
+available agents who hold *s* themselves (backups and agents cooling down
+not counted).  It is the
 time the group's own agents need to clear what waits; with no such
-capacity and tickets waiting it is infinite.
+capacity and tickets waiting it is infinite; with no such capacity a rule
+with ``wait_above`` does not end (even with nothing waiting), so that it does
+not flap at every ticket.
 
 Invariants (``_check``): rules have distinct skills; a rule is on exactly
 when it has a start time; the flag ``active`` says whether any rule is on;
@@ -48,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -317,7 +320,7 @@ class Overflow:
     figures they are judged by.  ``emit`` is the audit trail's.  Not
     thread-safe on its own: the desk's lock guards it."""
 
-    __slots__ = ("_alternatives", "_augmented", "_group_skills", "active", "capacity_stale", "emit", "rules", "states")
+    __slots__ = ("_alternatives", "_augmented", "active", "capacity_stale", "emit", "rules", "states")
 
     def __init__(self, rules: Iterable[OverflowRule], emit: Callable[..., None]) -> None:
         """Runtime complexity: O(rules)."""
@@ -333,28 +336,32 @@ class Overflow:
         self.states = [_RuleState() for _ in self.rules]
         self.active = False  # whether any rule is on
         self.capacity_stale = True  # the roster changed since capacities were counted
-        self._group_skills: dict[str, frozenset[str]] = {}
         self._augmented: dict[SkillSet, SkillSet | None] = {}
         self._alternatives: dict[SkillSet, tuple[tuple[int, SkillSet], ...]] = {}
 
     # -- reviewing ------------------------------------------------------------------
 
-    def review(self, now: float, groups: Mapping[str, Any], states: Mapping[str, AgentState]) -> bool:
+    def review(
+        self, now: float, groups: Mapping[str, Any], states: Mapping[str, AgentState], resting: Container[str] = ()
+    ) -> bool:
         """Judge every rule on the live figures (``groups``: the books' skill
-        groups, each with a ``waiting`` count; ``states``: the roster's)
+        groups, each with a ``waiting`` count; ``states``: the roster's;
+        ``resting``: agents cooling down, whose capacity does not count)
         and start or end rules, with their events.  Return whether some rule
         started.  Runtime complexity: O(rules · groups), plus O(A) after a
         roster change."""
         if self.capacity_stale:
-            self._count_capacity(states)
+            self._count_capacity(states, resting)
         waiting = [0] * len(self.rules)
         index_of = {rule.skill: i for i, rule in enumerate(self.rules)}
         for name, book in groups.items():
             if not book.waiting:
                 continue
-            skills = self._group_skills.get(name)
-            if skills is None:
-                skills = self._group_skills[name] = frozenset(name.split("+")) if name != "-" else frozenset()
+            # The group's skill names as the books know them (a label joins them
+            # with "+", which a skill name may contain; "-" may be a skill).
+            skills = getattr(book, "skills", None)
+            if skills is None:  # a book no ticket was counted in since it was loaded
+                skills = frozenset(name.split("+")) if name != "-" else frozenset()
             for skill in skills:
                 i = index_of.get(skill)
                 if i is not None:
@@ -382,11 +389,11 @@ class Overflow:
             self._alternatives.clear()
         return started
 
-    def _count_capacity(self, states: Mapping[str, AgentState]) -> None:
+    def _count_capacity(self, states: Mapping[str, AgentState], resting: Container[str]) -> None:
         capacity = [0] * len(self.rules)
-        for state in states.values():
+        for agent_id, state in states.items():
             agent = state.agent
-            if agent.status is not AgentStatus.AVAILABLE:
+            if agent.status is not AgentStatus.AVAILABLE or agent_id in resting:
                 continue
             for i, rule in enumerate(self.rules):
                 if agent.skills.get(rule.skill, 0) >= 1:
@@ -407,7 +414,9 @@ class Overflow:
     def _may_stop(rule: OverflowRule, st: _RuleState) -> bool:
         if rule.waiting_below is not None and st.waiting > rule.waiting_below:
             return False
-        return rule.wait_below is None or st.expected <= rule.wait_below
+        # With no capacity of its own the group's next ticket would wait for
+        # ever: a wait rule stays on (or it would flap at every ticket).
+        return rule.wait_below is None or (st.capacity > 0 and st.expected <= rule.wait_below)
 
     @staticmethod
     def _figures_text(st: _RuleState) -> str:
@@ -559,6 +568,8 @@ class Overflow:
             st.capacity = item.integer("capacity")
             if (st.since is not None and not math.isfinite(st.since)) or not st.expected >= 0:
                 raise InvalidArgument(item.path, item.data, "a start time must be finite, an expected wait >= 0")
+            if st.since is not None and st.episodes == 0:
+                raise InvalidArgument(f"{item.path}.episodes", 0, "a rule on (since set) has started at least once")
         part.active = any(st.since is not None for st in part.states)
         return part
 

@@ -462,9 +462,14 @@ class Strain:
             sched.parts.append((at, code, key))
         heapq.heapify(sched.parts)
         sched.reset_due()
+        scheduled = set(sched.parts)
         for agent_id, st in part.agents.items():
-            if st.until is not None and (st.until, COOLDOWN_END, agent_id) not in sched.parts:
+            if st.until is not None and (st.until, COOLDOWN_END, agent_id) not in scheduled:
                 raise InvalidArgument(f"{data.path}.timers", agent_id, "a cooldown's end is not scheduled")
+            if st.busy_since is not None:
+                continuous = part.guard.limits_for(agent_id).continuous
+                if continuous is not None and (st.busy_since + continuous, STREAK, agent_id) not in scheduled:
+                    raise InvalidArgument(f"{data.path}.timers", agent_id, "the limit of a running streak is not scheduled")
         return part
 
     def _check(self, handling: Mapping[str, int] | None = None) -> None:
