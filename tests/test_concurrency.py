@@ -640,6 +640,14 @@ class LockCheckingStore(MemoryStore):
         self._owned("insert_plain")
         return super().insert_plain(*args)
 
+    def insert_new(self, *args: Any) -> Any:
+        self._owned("insert_new")
+        return super().insert_new(*args)
+
+    def pop_best(self, *args: Any, **kwargs: Any) -> Any:
+        self._owned("pop_best")
+        return super().pop_best(*args, **kwargs)
+
     def ordered_tickets(self, *args: Any) -> Any:
         self._owned("ordered_tickets")
         return super().ordered_tickets(*args)
@@ -724,9 +732,12 @@ def test_every_queue_operation_holds_the_lock() -> None:
     assert q.pop(skills={"api": 1}).id == "T-1"
     q.remove("T-2")
     q.pop(agent="bo")
+    q.push(Ticket("T-4", 30.0))
+    assert q.pop().id == "T-4"  # the unfiltered pop's fast path
     assert len(q) == 0
     assert set(store.calls) == {
-        "insert", "insert_plain", "replace", "delete", "first", "pop_first", "rank", "deadlines", "ordered_tickets"
+        "insert", "insert_plain", "insert_new", "replace", "delete", "first", "pop_first", "pop_best", "rank",
+        "deadlines", "ordered_tickets",
     }  # fmt: skip
 
 

@@ -626,3 +626,15 @@ def test_from_dict_refuses_unhashable_skill_levels_with_its_own_error() -> None:
             Ticket.from_dict({**data, "skills": bad})
         with pytest.raises(InvalidTicket):
             Ticket.from_dict({**data, "preferred_skills": bad})
+
+
+def test_no_preferred_skills_is_the_shared_empty_set_however_the_ticket_is_made() -> None:
+    """A ticket read back from plain data, or given preferred_skills={},
+    takes the queue's fast push like a constructed one (regression: an equal
+    but distinct empty SkillSet sent every decoded ticket down the slow
+    path)."""
+    from triage_queue import Ticket
+
+    made = Ticket("T-1", 0.0)
+    for ticket in (Ticket.from_dict(made.to_dict()), Ticket("T-2", 0.0, preferred_skills={}), made.evolve(preferred_skills={})):
+        assert ticket.preferred_skills is made.preferred_skills

@@ -452,7 +452,9 @@ def _shared(skills: SkillSet) -> SkillSet:
 def _to_preferred_skills(value: Any) -> SkillSet:
     if value is None:
         return _EMPTY_SKILLS
-    return SkillSet.of(value, field="preferred_skills")
+    preferred = SkillSet.of(value, field="preferred_skills")
+    # The shared empty set, not an equal one: the queue's fast push tests it by identity.
+    return preferred if preferred else _EMPTY_SKILLS
 
 
 def _to_relax_after(value: Any) -> float | None:
