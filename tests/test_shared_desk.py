@@ -8,6 +8,7 @@ sends silent agents away, and a diverged replica is caught and resynced."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -28,6 +29,8 @@ from triage_queue import (
     ManualClock,
     NotAssigned,
     OfferClosed,
+    OverflowRule,
+    StrainGuard,
     Ticket,
     TicketQueue,
     UnknownAgent,
@@ -535,3 +538,138 @@ def test_async_next_ticket_on_a_thin_client_wakes_on_the_log(make_log: MakeLog, 
     offers, latency = asyncio.run(main())
     assert sorted((o.agent_id, o.ticket.id) for o in offers) == [("ana", "T-0"), ("bo", "T-1")]
     assert latency < 0.5  # asked again on the log's news, not at the next second
+
+
+def test_overflow_and_strain_travel_to_every_replica(make_log: MakeLog, desks: list[SharedDesk]) -> None:
+    """A desk created with an overflow rule and a strain guard runs them in
+    every replica: a scripted billing surge gives the same results and the
+    same events as one in-process Dispatcher with the same settings (the
+    backup agent takes billing tickets while the surge lasts, the billing
+    agent rests after two critical tickets in a row), and a replica joining
+    later (from the log, then from a snapshot) reaches the same state."""
+    settings: dict[str, Any] = {
+        "overflow": [OverflowRule("billing", {"general": 1}, waiting_above=2)],
+        "strain": StrainGuard(hard_in_a_row=2, cooldown=600),
+    }
+    staff = [Agent("ana", skills=["billing"]), Agent("gus", skills=["general"])]
+    a = SharedDesk(make_log(), agents=staff, name="eu", follow=False, **settings)
+    b = SharedDesk(make_log(), name="ignored: the desk exists", follow=False)
+    desks += [a, b]
+    assert a.replica is not None and b.replica is not None
+    clock = ManualClock(a.replica.time)
+    one = Dispatcher(TicketQueue(clock=clock), staff, name="eu", **settings)
+    heard_one: list[Event] = []
+    heard_a: list[Event] = []
+    one.subscribe(heard_one.append)
+    a.subscribe(heard_a.append)
+
+    def both(call: Callable[[Any], Any]) -> Any:
+        shared = b if len(results) % 2 else a
+        shared.sync()  # its reads (an offer's id) see the other replica's commands
+        try:
+            got: Any = call(shared)
+        except Exception as exc:
+            got = exc
+        assert shared.replica is not None
+        clock.set(shared.replica.time)  # the command's time is its log entry's
+        try:
+            expected: Any = call(one)
+        except Exception as exc:
+            assert type(got) is type(exc) and str(got) == str(exc)
+        else:
+            assert got == expected
+        results.append(got)
+        return got
+
+    results: list[Any] = []
+    for i in range(1, 5):
+        both(lambda d, i=i: d.submit(Ticket(f"B-{i}", 0.0, severity="critical", skills=["billing"])))
+    assert one.status("B-2") == "offered" and [o.agent_id for o in one.offers_for("gus")] == ["gus"]  # the backup helps
+    both(lambda d: d.accept(d.offers_for("ana")[0].id))
+    both(lambda d: d.accept(d.offers_for("gus")[0].id))
+    both(lambda d: d.complete("B-1", "ana"))
+    both(lambda d: d.accept(d.offers_for("ana")[0].id))
+    both(lambda d: d.complete("B-3", "ana"))  # two critical in a row: ana rests
+    both(lambda d: d.complete("B-2", "gus"))
+    both(lambda d: d.tick())
+    both(lambda d: d.submit(Ticket("G-1", 0.0, skills=["general"])))
+    a.sync()
+    b.sync()
+    kinds = [e.kind.value for e in heard_one]
+    assert "overflow_started" in kinds and "cooldown_started" in kinds
+    assert heard_a == heard_one
+    for d in (a, b):
+        assert d.stats().to_dict() == one.stats().to_dict()
+        for ticket_id in ("B-4", "G-1"):
+            assert d.status(ticket_id) == one.status(ticket_id)
+    assert a.replica.digest() == b.replica.digest()
+    joined = SharedDesk(make_log(), follow=False)  # replays the log from its init
+    desks.append(joined)
+    assert joined.replica is not None and joined.replica.digest() == a.replica.digest()
+    a.replica.maybe_snapshot(force=True)
+    from_snapshot = SharedDesk(make_log(), follow=False)
+    desks.append(from_snapshot)
+    a.sync()  # past the "snapshotted" entry
+    assert from_snapshot.replica is not None and from_snapshot.replica.digest() == a.replica.digest()
+    assert from_snapshot.stats().to_dict() == one.stats().to_dict()
+
+
+def test_overflow_and_strain_are_recorded_as_plain_data(tmp_path: Path, desks: list[SharedDesk]) -> None:
+    """The init command records the rules and the guard as their to_dict()
+    forms (JSON); plain forms are accepted too, and a bad one is refused
+    naming the setting before anything is appended."""
+    log = SqliteLog(tmp_path / "d.db")
+    rule = OverflowRule("billing", {"general": 1}, waiting_above=2)
+    guard = StrainGuard(per_hour=5, overrides={"ana": {"per_hour": 3}})
+    desk = SharedDesk(log, agents=team(), follow=False, overflow=rule.to_dict(), strain=guard.to_dict())
+    desks.append(desk)
+    recorded = log.read(0, limit=1)[0].command["args"]["settings"]
+    assert recorded["overflow"] == [rule.to_dict()] and recorded["strain"] == guard.to_dict()
+    assert json.loads(json.dumps(recorded)) == recorded
+    with pytest.raises(InvalidArgument) as caught:
+        SharedDesk(SqliteLog(tmp_path / "e.db"), follow=False, strain={"per_hour": 0})
+    assert caught.value.field.startswith("strain.")
+    with pytest.raises(InvalidArgument) as caught:
+        SharedDesk(SqliteLog(tmp_path / "f.db"), follow=False, overflow=[{"skill": "billing"}])
+    assert caught.value.field == "overflow[0].backup"
+    assert SqliteLog(tmp_path / "f.db").last_position() == 0
+
+
+def test_the_desk_command_carries_the_policy_files_overflow_and_strain(tmp_path: Path) -> None:
+    """`desk --policy` creates a shared desk with every option of the policy
+    file ([[dispatcher.overflow]], [dispatcher.strain], [analytics]) rather
+    than dropping them, and `board --desk` joins it with the same file."""
+    import argparse
+
+    from triage_queue._board_cli import open_shared
+    from triage_queue.config import load_policy
+    from triage_queue.shared.cli import _serve, add_arguments
+
+    policy = tmp_path / "surge.toml"
+    policy.write_text(
+        '[[rules]]\nkind = "emergency"\n'
+        '[dispatcher]\noffer_timeout = "20s"\n'
+        '[[dispatcher.overflow]]\nskill = "billing"\nbackup = ["general"]\nwaiting_above = 4\n'
+        '[dispatcher.strain]\nhard_in_a_row = 3\ncooldown = "5m"\n'
+        "[analytics]\nrecurring_window = 3600\n"
+    )
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    stopped = threading.Event()
+    stopped.set()  # create the desk, then stop at once
+    assert _serve(parser.parse_args(["--log", url, "--policy", str(policy)]), stopped) == 0
+    analytics = load_policy(policy).analytics
+    assert analytics is not None
+    board = argparse.Namespace(desk=url, policy=str(policy), name="desk", allow_code=False)
+    desk, log = open_shared(board)
+    try:
+        assert desk.replica is not None
+        saved = desk.replica.desk.snapshot()
+        assert saved["overflow"]["rules"] == [OverflowRule("billing", ["general"], waiting_above=4).to_dict()]
+        assert saved["strain"]["guard"] == StrainGuard(hard_in_a_row=3, cooldown=300).to_dict()
+        assert saved["settings"]["offer_timeout"] == 20.0
+        assert saved["settings"]["analytics"] == analytics.to_dict()
+    finally:
+        desk.close()
+        log.close()

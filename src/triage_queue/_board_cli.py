@@ -233,17 +233,14 @@ def open_shared(args: argparse.Namespace) -> tuple[Any, Any]:
     """
     from triage_queue.errors import InvalidArgument  # noqa: PLC0415 - the shared desk only with --desk
     from triage_queue.shared import SharedDesk  # noqa: PLC0415
-    from triage_queue.shared.cli import open_desk_log  # noqa: PLC0415
-    from triage_queue.shared.replica import SETTINGS  # noqa: PLC0415
+    from triage_queue.shared.cli import open_desk_log, policy_settings  # noqa: PLC0415
 
     url = args.desk
     if isinstance(url, str) and url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///") :]):
         raise InvalidArgument("desk", url, "no such file: start the desk (a desk server or the application) first")
     settings: dict[str, Any] = {}
     if args.policy:
-        pf = load_policy(args.policy, allow_code=args.allow_code)
-        settings = {"policy": pf.policy, "selection": pf.selection_strategy()}
-        settings.update({k: v for k, v in pf.dispatcher_options.items() if k in SETTINGS})
+        settings = policy_settings(load_policy(args.policy, allow_code=args.allow_code))
     log = open_desk_log(url, args.name)
     try:
         if log.last_position() == 0:

@@ -54,13 +54,16 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from triage_queue.errors import TriageError
+from triage_queue.errors import InvalidArgument, TriageError
 
-__all__ = ["add_arguments", "add_log_arguments", "export_trace", "open_desk_log", "run", "run_log"]
+if TYPE_CHECKING:
+    from triage_queue.config import PolicyFile
+
+__all__ = ["add_arguments", "add_log_arguments", "export_trace", "open_desk_log", "policy_settings", "run", "run_log"]
 
 logger = logging.getLogger("triage_queue.shared.desk_server")
 
@@ -174,17 +177,39 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
 # -- the desk server --------------------------------------------------------------------------
 
 
-def _desk_settings(args: argparse.Namespace) -> dict[str, Any]:
-    from triage_queue.config import load_policy
+def policy_settings(pf: PolicyFile) -> dict[str, Any]:
+    """The :class:`~triage_queue.shared.SharedDesk` arguments a policy file
+    gives: ``policy``, ``selection``, every ``[dispatcher]`` option
+    (``[[dispatcher.overflow]]`` and ``[dispatcher.strain]`` included) and
+    the ``[analytics]`` table.  An option a shared desk cannot carry raises
+    :class:`~triage_queue.errors.InvalidArgument` naming it, rather than
+    being dropped.  Runtime complexity: O(size of the options).
+
+    >>> from triage_queue.config import parse_policy
+    >>> text = '[[rules]]\\nkind = "emergency"\\n[dispatcher]\\noffer_timeout = "20s"\\n'
+    >>> pf = parse_policy(text + '[dispatcher.strain]\\nhard_in_a_row = 2')
+    >>> settings = policy_settings(pf)
+    >>> settings["offer_timeout"], settings["strain"].limits.hard_in_a_row
+    (20.0, 2)
+    """
     from triage_queue.shared.replica import SETTINGS
 
-    settings: dict[str, Any] = {}
-    if args.policy:
-        pf = load_policy(args.policy, allow_code=args.allow_code)
-        settings["policy"] = pf.policy
-        settings["selection"] = pf.selection_strategy()
-        settings.update({k: v for k, v in pf.dispatcher_options.items() if k in SETTINGS})
+    settings: dict[str, Any] = {"policy": pf.policy, "selection": pf.selection_strategy()}
+    for key, value in pf.dispatcher_options.items():
+        if key not in SETTINGS:
+            raise InvalidArgument(f"dispatcher.{key}", value, "a shared desk cannot carry this option yet")
+        settings[key] = value
+    if pf.analytics is not None:
+        settings["analytics"] = pf.analytics
     return settings
+
+
+def _desk_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from triage_queue.config import load_policy
+
+    if not args.policy:
+        return {}
+    return policy_settings(load_policy(args.policy, allow_code=args.allow_code))
 
 
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:

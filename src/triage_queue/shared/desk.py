@@ -151,10 +151,13 @@ class SharedDesk:
     ``selection``, ``classify``: the code the desk runs with (the same in
     every process).  ``agents``, ``name``, ``offer_timeout``,
     ``mark_not_responding``, ``affinity_wait``, ``retry_after``,
-    ``sla_warning``, ``audit``, ``refuse_unroutable``, ``stats``: the
-    Dispatcher's settings, used only by the process that creates the desk
-    (the first ``init`` command in the log wins; later processes read them
-    from the log).  ``presence_grace``: seconds after an agent's last
+    ``sla_warning``, ``audit``, ``refuse_unroutable``, ``stats``,
+    ``analytics``, ``finished_memory``, ``overflow`` (an
+    :class:`~triage_queue.OverflowRule` or a sequence of them), ``strain``
+    (a :class:`~triage_queue.StrainGuard`): the Dispatcher's settings, used
+    only by the process that creates the desk (the first ``init`` command
+    in the log wins, recording them as plain data; later processes read
+    them from the log and rebuild them).  ``presence_grace``: seconds after an agent's last
     :meth:`heartbeat` at which it is set to ``presence_status`` (None: no
     presence).
 

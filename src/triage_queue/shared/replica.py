@@ -41,7 +41,9 @@ import attrs
 from triage_queue.agents import Agent, AgentStatus
 from triage_queue.clock import ManualClock
 from triage_queue.dispatch.dispatcher import Dispatcher
+from triage_queue.dispatch.overflow import OverflowRule
 from triage_queue.dispatch.snapshot import code_name, policy_difference, policy_identity
+from triage_queue.dispatch.strain import StrainGuard
 from triage_queue.errors import InvalidArgument, TriageError
 from triage_queue.events import Event, EventKind
 from triage_queue.policy import Policy
@@ -51,7 +53,7 @@ from triage_queue.shared.commands import READS, decode_args, decode_result, enco
 from triage_queue.shared.log import LATEST_TIME, Entry, Log
 from triage_queue.ticket import Ticket
 
-__all__ = ["SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command"]
+__all__ = ["SETTINGS", "SNAPSHOT_FORMAT", "Alarm", "Replica", "init_command", "settings_from_data"]
 
 logger = logging.getLogger("triage_queue.shared")
 
@@ -102,7 +104,46 @@ SETTINGS = (
     "stats",
     "analytics",
     "finished_memory",
+    "overflow",
+    "strain",
 )
+
+
+def settings_from_data(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The Dispatcher settings with ``overflow`` and ``strain`` in their
+    plain-data forms (what an ``init`` command records:
+    :meth:`~triage_queue.OverflowRule.to_dict` of each rule, and
+    :meth:`~triage_queue.StrainGuard.to_dict`, as a desk snapshot's
+    ``overflow.rules`` and ``strain.guard`` sections hold them) turned back
+    into :class:`~triage_queue.OverflowRule` and
+    :class:`~triage_queue.StrainGuard` values; the objects themselves pass
+    as they are.  A bad form raises :class:`InvalidArgument` naming the
+    setting.
+
+    Runtime complexity: O(rules + overrides).
+
+    >>> settings_from_data({"strain": {"hard_in_a_row": 2}})["strain"].limits.hard_in_a_row
+    2
+    """
+    out = dict(settings)
+    overflow = out.get("overflow")
+    if isinstance(overflow, Mapping):
+        overflow = [overflow]
+    if isinstance(overflow, list | tuple):
+        rules = []
+        for index, item in enumerate(overflow):
+            try:
+                rules.append(OverflowRule.from_dict(item) if isinstance(item, Mapping) else item)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"overflow[{index}].{exc.field}", exc.value, exc.reason) from None
+        out["overflow"] = rules
+    strain = out.get("strain")
+    if isinstance(strain, Mapping):
+        try:
+            out["strain"] = StrainGuard.from_dict(strain)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"strain.{exc.field}", exc.value, exc.reason) from None
+    return out
 
 
 @attrs.frozen
@@ -138,15 +179,23 @@ def init_command(
     """The command that creates a desk: its settings (the Dispatcher's
     ``offer_timeout``, ``mark_not_responding``, ``affinity_wait``,
     ``retry_after``, ``sla_warning``, ``audit``, ``refuse_unroutable``,
-    ``stats``, ``analytics``, ``finished_memory``), its first agents, its name, presence settings and the
-    identity of the code it runs with.  The settings are checked by building
-    a Dispatcher here, so a bad one raises before anything is appended.
-    The first ``init`` in a log wins; later ones are no-ops.
+    ``stats``, ``analytics``, ``finished_memory``, ``overflow``,
+    ``strain``), its first agents, its name, presence settings and the
+    identity of the code it runs with.  ``overflow`` and ``strain`` may be
+    given as the objects or in their plain-data forms (see
+    :func:`settings_from_data`); the command records the plain forms, and
+    every replica rebuilds the objects from them.  The settings are checked
+    by building a Dispatcher here, so a bad one raises before anything is
+    appended.  The first ``init`` in a log wins; later ones are no-ops.
 
     Runtime complexity: O(A log A).
 
     >>> init_command(name="eu", offer_timeout=20)["args"]["settings"]["offer_timeout"]
     20.0
+    >>> from triage_queue import OverflowRule
+    >>> rule = OverflowRule("billing", ["general"], waiting_above=3)
+    >>> init_command(overflow=rule)["args"]["settings"]["overflow"][0]["backup"]
+    {'general': 1}
     """
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
@@ -161,14 +210,26 @@ def init_command(
     if status is None:
         raise InvalidArgument("presence_status", presence_status, "expected 'away', 'offline' or 'not_responding'")
     probe = Dispatcher(
-        TicketQueue(policy, clock=ManualClock(0.0)), agents, selection=selection, classify=classify, name=name, **settings
+        TicketQueue(policy, clock=ManualClock(0.0)),
+        agents,
+        selection=selection,
+        classify=classify,
+        name=name,
+        **settings_from_data(settings),
     )
     recorded = probe.snapshot()
+    written = dict(recorded["settings"], advance_on_read=False)
+    # The optional parts in the snapshot's own plain forms, only when set (an
+    # init without them is what it was before they could travel).
+    if "overflow" in recorded:
+        written["overflow"] = recorded["overflow"]["rules"]
+    if "strain" in recorded:
+        written["strain"] = recorded["strain"]["guard"]
     return {
         "op": "init",
         "id": new_command_id(),
         "args": {
-            "settings": dict(recorded["settings"], advance_on_read=False),
+            "settings": written,
             "agents": [agent.to_dict() for agent in agents],
             "name": name,
             "policy": recorded["policy"],
@@ -837,7 +898,7 @@ class Replica:
         classify = "severity" if self._classify is None else code_name(self._classify)
         if args.get("classify") != classify:
             raise InvalidArgument("classify", self._classify, f"this desk runs with classify {args.get('classify')!r}")
-        settings = dict(args["settings"])
+        settings = settings_from_data(args["settings"])
         settings.pop("advance_on_read", None)
         agents = [Agent.from_dict(a) for a in args.get("agents", [])]
         self._clock.now = when
