@@ -29,6 +29,7 @@ import pytest
 
 from triage_queue import (
     Agent,
+    AgentState,
     AsyncDispatcher,
     BaseRule,
     Dispatcher,
@@ -37,6 +38,7 @@ from triage_queue import (
     ManualClock,
     OfferClosed,
     Policy,
+    Roster,
     RuleError,
     Ticket,
     TicketQueue,
@@ -936,3 +938,80 @@ def test_a_returning_customer_is_not_held_for_an_agent_with_no_room_on_its_chann
     assert offer is not None and offer.agent_id == "bo"
     assert not [e for e in d.events if e.kind is EventKind.HELD]
     d._check()
+
+
+# == a selection strategy whose order raises while the roster changes ==============
+
+
+class BoomOrder(LongestIdle):
+    """A custom strategy that cannot order an agent with the skill "boom"."""
+
+    name = "boom"
+
+    def __init__(self) -> None:
+        self.armed = True
+
+    def order(self, state: AgentState) -> tuple[Any, ...]:
+        if self.armed and "boom" in state.agent.skills:
+            raise RuntimeError("cannot order a boom agent")
+        return super().order(state)
+
+
+def test_a_strategy_raising_on_an_agent_change_leaves_roster_and_desk_as_they_were() -> None:
+    clock = ManualClock(0.0)
+    selection = BoomOrder()
+    agents = [Agent("ana", status="away"), Agent("cy", status="away", capacity={"chat": 1, "*": 1})]
+    d = Dispatcher(TicketQueue(clock=clock), agents, selection=selection, offer_timeout=None)
+    d.submit(Ticket("T-1", 0.0))
+    clock.advance(5.0)
+    attempts: list[Callable[[], object]] = [
+        lambda: d.add_agent(Agent("bo", skills=["boom"], dedicated_customers=["acme"])),
+        lambda: d.update_agent("ana", skills=["boom"], status="available"),  # a move to another profile
+        lambda: d.update_agent("cy", skills=["boom"], capacity={"chat": 2, "phone": 1}, status="available"),
+    ]
+    for attempt in attempts:
+        before = d.snapshot()
+        with pytest.raises(RuntimeError, match="cannot order a boom agent"):
+            attempt()
+        d._check()
+        assert d.snapshot() == before
+    d.update_agent("ana", skills=["boom"])  # away: nobody to order
+    before = d.snapshot()
+    with pytest.raises(RuntimeError, match="cannot order a boom agent"):
+        d.set_status("ana", "available")
+    d._check()
+    assert d.snapshot() == before
+    assert d.roster["ana"].status.value == "away" and d.status("T-1") == "waiting"
+    assert "bo" not in d.roster and d.roster.dedicated_agent("acme") is None
+
+    selection.armed = False  # the strategy's trouble is over
+    d.add_agent(Agent("bo", skills=["boom"], dedicated_customers=["acme"]))
+    d._check()
+    assert d.status("T-1") == "offered" and [o.ticket.id for o in d.offers_for("bo")] == ["T-1"]
+    assert [e.agent_id for e in d.events if e.kind is EventKind.AGENT_CHANGED][-1] == "bo"
+
+
+def test_a_roster_change_its_observer_refuses_is_undone_and_one_it_took_stays() -> None:
+    roster = Roster([Agent("ana", dedicated_customers=["acme"]), Agent("bo"), Agent("cy", capacity={"chat": 1})])
+    before = roster.to_dict()
+    refuse = True
+
+    def observer(agent_id: str, old: Agent | None, new: Agent | None) -> None:
+        if not refuse:
+            seam.take()
+        raise RuntimeError("refused")
+
+    seam = roster.attach(observer)
+    for change in (
+        lambda: roster.remove("ana"),
+        lambda: roster.add(Agent("dd", dedicated_customers=["zeta"])),
+        lambda: roster.update("cy", capacity={"chat": 2, "phone": 1}, dedicated_customers=["acme2"], status="away"),
+    ):
+        with pytest.raises(RuntimeError, match="refused"):
+            change()
+        roster._check()
+        assert roster.to_dict() == before  # the same agents, in the order they joined, with the same customers
+    refuse = False
+    with pytest.raises(RuntimeError, match="refused"):
+        roster.remove("ana")
+    assert "ana" not in roster and roster.dedicated_agent("acme") is None

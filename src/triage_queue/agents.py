@@ -404,6 +404,9 @@ class Roster:
         # every change, under the lock: the dispatcher's hook.
         self._observers: list[Callable[[str, Agent | None, Agent | None], None]] = []
         self._seam: RosterSeam | None = None  # the seam handed out by attach(), while one is attached
+        # One flag per change being told to the observers (changes may nest):
+        # whether the observer took it (see _notify).
+        self._taken: list[bool] = []
         for agent in agents:
             self.add(agent)
 
@@ -411,7 +414,9 @@ class Roster:
         """Attach a dispatcher to this roster and return the :class:`RosterSeam`
         it drives the roster through; ``observer(agent_id, old, new)`` is
         called under the lock after every change (``old`` None for an agent
-        that joined, ``new`` None for one that left).  A roster serves one
+        that joined, ``new`` None for one that left); if it raises before
+        calling ``seam.take()`` the roster undoes the change, and the error
+        goes on to the caller.  A roster serves one
         dispatcher at a time: raises :class:`InvalidArgument` if one is
         attached; ``seam.detach()`` frees the roster again.
 
@@ -542,10 +547,20 @@ class Roster:
         with self._lock:
             if agent.id in self._states:
                 raise DuplicateAgent(agent.id)
+            state = AgentState(agent, self._clock(), self._joined, self._history_size)
             self._claim_customers(agent, None)
-            self._states[agent.id] = AgentState(agent, self._clock(), self._joined, self._history_size)
+            self._states[agent.id] = state
             self._joined += 1
-            self._notify(agent.id, None, agent)
+
+            def undo() -> None:
+                if self._states.get(agent.id) is state:
+                    del self._states[agent.id]
+                for customer in agent.dedicated_customers:
+                    if self._dedicated.get(customer) == agent.id:
+                        del self._dedicated[customer]
+                self._joined -= 1
+
+            self._notify(agent.id, None, agent, undo)
 
     def remove(self, agent_id: str) -> Agent:
         """Remove an agent who holds no offer or ticket.
@@ -562,7 +577,7 @@ class Roster:
             for customer in state.agent.dedicated_customers:
                 self._dedicated.pop(customer, None)
             del self._states[agent_id]
-            self._notify(agent_id, state.agent, None)
+            self._notify(agent_id, state.agent, None, lambda: self._unremove(state))
             return state.agent
 
     def replace(self, agent: Agent) -> Agent:
@@ -585,15 +600,32 @@ class Roster:
                 raise InvalidAgent("attributes", agent.attributes, "cannot be compared with the current attributes") from exc
             if same:
                 return old
+            idle_since = state.idle_since
+            if old.status is not AgentStatus.AVAILABLE and agent.status is AgentStatus.AVAILABLE:
+                idle_since = max(idle_since, self._clock())
             self._claim_customers(agent, old)
             for customer in old.dedicated_customers - agent.dedicated_customers:
                 self._dedicated.pop(customer, None)
+            added = [slot for slot in agent.capacity if slot not in state.load]
             state.agent = agent
-            for slot in agent.capacity:
-                state.load.setdefault(slot, 0)
-            if old.status is not AgentStatus.AVAILABLE and agent.status is AgentStatus.AVAILABLE:
-                state.idle_since = max(state.idle_since, self._clock())
-            self._notify(agent.id, old, agent)
+            for slot in added:
+                state.load[slot] = 0
+            state.idle_since, was_idle_since = idle_since, state.idle_since
+
+            def undo() -> None:
+                if state.agent is agent:
+                    state.agent = old
+                    state.idle_since = was_idle_since
+                    for slot in added:
+                        if not state.load.get(slot):
+                            state.load.pop(slot, None)
+                for customer in agent.dedicated_customers - old.dedicated_customers:
+                    if self._dedicated.get(customer) == agent.id:
+                        del self._dedicated[customer]
+                for customer in old.dedicated_customers - agent.dedicated_customers:
+                    self._dedicated[customer] = agent.id
+
+            self._notify(agent.id, old, agent, undo)
             return agent
 
     def update(self, agent_id: str, **changes: Any) -> Agent:
@@ -635,6 +667,20 @@ class Roster:
                     customers,
                     f"customer {_brief(taken)} already belongs to agent {_brief(self._dedicated[taken])}",
                 )
+        for customer in agent.dedicated_customers:
+            self._dedicated[customer] = agent.id
+
+    def _unremove(self, state: AgentState) -> None:
+        # Put back an agent just removed, at its place in the order agents
+        # joined (the states are kept in that order).  O(A): only when a
+        # removal is refused.
+        agent = state.agent
+        states = self._states
+        entries = list(states.items())
+        at = next((i for i, (_, other) in enumerate(entries) if other.joined > state.joined), len(entries))
+        entries.insert(at, (agent.id, state))
+        states.clear()  # the same dict: a dispatcher's seam holds it
+        states.update(entries)
         for customer in agent.dedicated_customers:
             self._dedicated[customer] = agent.id
 
@@ -728,9 +774,21 @@ class Roster:
             roster._last_agent[customer_id] = agent_id
         return roster
 
-    def _notify(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
-        for observer in self._observers:
-            observer(agent_id, old, new)
+    def _notify(self, agent_id: str, old: Agent | None, new: Agent | None, undo: Callable[[], None]) -> None:
+        # Tell the observers of a change already made.  If one raises before
+        # it took the change (RosterSeam.take: a dispatcher whose selection
+        # strategy raised, say), undo() puts the roster back as it was; after
+        # that, the change stays.  The error goes on unchanged either way.
+        taken = self._taken
+        taken.append(False)
+        try:
+            for observer in self._observers:
+                observer(agent_id, old, new)
+        except BaseException:
+            if not taken.pop():
+                undo()
+            raise
+        taken.pop()
 
     def __repr__(self) -> str:
         return f"<Roster: {len(self)} agent(s)>"
@@ -796,6 +854,30 @@ class RosterSeam:
         (:meth:`detach` gives the roster its own back).  Runtime complexity: O(1)."""
         self._roster._lock = lock
         self._roster._clock = clock
+
+    def take(self) -> None:
+        """Called by the observer during a change: it has taken the change,
+        so an error it raises from now on leaves the change made.  (An error
+        raised before this undoes the roster's change.)  Runtime complexity: O(1).
+
+        >>> r = Roster(); seam = r.attach(lambda *change: seam.take() or 1 / 0)
+        >>> r.add(Agent("ana"))
+        Traceback (most recent call last):
+        ...
+        ZeroDivisionError: division by zero
+        >>> "ana" in r
+        True
+        >>> r = Roster(); seam = r.attach(lambda *change: 1 / 0)
+        >>> r.add(Agent("bo"))
+        Traceback (most recent call last):
+        ...
+        ZeroDivisionError: division by zero
+        >>> "bo" in r
+        False
+        """
+        taken = self._roster._taken
+        if taken:
+            taken[-1] = True
 
     def detach(self) -> None:
         """Free the roster: no more calls to the observer, its own clock and

@@ -1077,16 +1077,29 @@ class Desk:
 
     def on_agent_change(self, agent_id: str, old: Agent | None, new: Agent | None) -> None:
         """The roster's observer: called under the lock after every change
-        (perhaps made on the roster directly, with no advance before)."""
+        (perhaps made on the roster directly, with no advance before).
+
+        The presence step comes first: it is the one that calls the
+        selection strategy, and it changes nothing if the strategy raises,
+        so the error leaves the desk as it was and the roster undoes its
+        change.  Once it is done the desk has taken the change: an error
+        later on (a strategy's describe, a rule) leaves it made."""
         now = self.sched.read()
         size = len(self.roster)
+        moved = old is not None and new is not None and profile_key(old) != profile_key(new)
+        if new is None:
+            self.presence.unplace(agent_id)
+        elif old is None or moved:
+            self.presence.place(self.states[agent_id])  # joined, or moved to another profile
+        else:
+            self.presence.refresh(self.states[agent_id])
+        self.rseam.take()
         self.analytics.agent_changed(agent_id, new, now)
         if self.overflow is not None:
             self.overflow.roster_changed()
         if new is None:
             if self.strain is not None:
                 self.strain.forget(agent_id)
-            self.presence.unplace(agent_id)
             self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail="left")
             self.routes.recheck(now, self._waiting, self.queue, size)
             self._release_holds(agent_id, now)
@@ -1094,18 +1107,11 @@ class Desk:
             return
         state = self.states[agent_id]
         if old is None:
-            self.presence.place(state)
             self.emit(EventKind.AGENT_CHANGED, now, agent_id=agent_id, detail=_joined(new))
             self.routes.recheck(now, self._waiting, self.queue, size)
             if not state.total_capacity:
                 _warn_no_capacity(agent_id, "joined with")
         else:
-            moved = profile_key(old) != profile_key(new)
-            if moved:
-                self.presence.unplace(agent_id)
-                self.presence.place(state)
-            else:
-                self.presence.refresh(state)
             changed = [f.name for f in attrs.fields(Agent) if getattr(old, f.name) != getattr(new, f.name)]
             detail = "changed " + ", ".join(changed)
             if any(old.capacity.values()) and not any(new.capacity.values()):

@@ -119,9 +119,14 @@ class Presence:
         self.resting: dict[str, float] = {}
 
     def place(self, state: AgentState) -> None:
-        """An agent joined or moved to another profile.
+        """An agent joined or moved to another profile (taken out of its
+        old one here).  The strategy's order is computed before anything
+        changes, so a strategy that raises leaves the presence as it was.
         Runtime complexity: O(G + C log A) for a new profile, else O(C log A)."""
         agent = state.agent
+        order = self.order_of(state)  # first: the only call that can raise
+        if agent.id in self.profile_of:
+            self.unplace(agent.id)
         key = profile_key(agent)
         profile = self.profiles.get(key)
         if profile is None:
@@ -135,7 +140,43 @@ class Presence:
             self.widened = True
         profile.agents[agent.id] = None
         self.profile_of[agent.id] = profile
-        self.refresh(state)
+        self._file(state, profile, order)
+
+    def order_of(self, state: AgentState) -> tuple[Any, ...] | None:
+        """The agent's key in a free heap (the strategy's order, ties broken
+        by the order agents joined) if it is free in some capacity key, else
+        None.  Calls the strategy and changes nothing.
+        Runtime complexity: O(C) plus the strategy's order."""
+        agent = state.agent
+        if agent.status is not AgentStatus.AVAILABLE or (self.resting and agent.id in self.resting):
+            return None
+        load = state.load
+        if not any(load.get(slot, 0) < limit for slot, limit in agent.capacity.items()):
+            return None
+        if self._longest_idle:
+            return (state.idle_since, state.joined)
+        key = self.selection.order(state)
+        return key if self._unique_order else (*key, state.joined)  # a custom order may tie
+
+    def _file(self, state: AgentState, profile: Profile, order: tuple[Any, ...] | None) -> None:
+        # Put the agent in (or take it out of) each free heap of its profile,
+        # at ``order`` (from order_of: None if it is free nowhere).
+        agent_id = state.agent.id
+        load = state.load
+        capacity = state.agent.capacity
+        any_free = False
+        for slot, heap in profile.free.items():
+            if order is not None and load.get(slot, 0) < capacity[slot]:
+                heap[agent_id] = order
+                any_free = True
+            else:
+                heap.pop(agent_id, None)
+                if heap:
+                    any_free = True
+        if any_free:
+            self.free[profile.number] = profile
+        else:
+            self.free.pop(profile.number, None)
 
     def unplace(self, agent_id: str) -> None:
         """An agent left, or is about to move to another profile.
@@ -179,27 +220,9 @@ class Presence:
             else:
                 self.free.pop(profile.number, None)
             return
-        available = agent.status is AgentStatus.AVAILABLE and agent_id not in self.resting
-        order = None  # the strategy's key, computed only if the agent has room
-        load = state.load
-        capacity = agent.capacity
-        any_free = False
-        for slot, heap in profile.free.items():
-            if available and load.get(slot, 0) < capacity[slot]:
-                if order is None:
-                    order = self.selection.order(state)
-                    if not self._unique_order:
-                        order = (*order, state.joined)  # a custom order may tie
-                heap[agent_id] = order
-                any_free = True
-            else:
-                heap.pop(agent_id, None)
-                if heap:
-                    any_free = True
-        if any_free:
-            self.free[profile.number] = profile
-        else:
-            self.free.pop(profile.number, None)
+        # Several capacity keys: the order first (the strategy may raise),
+        # then the heaps.
+        self._file(state, profile, self.order_of(state))
 
     def eligible(self, requirement: SkillSet) -> list[Profile]:
         """The profiles whose skills satisfy ``requirement``, in creation
