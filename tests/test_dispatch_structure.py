@@ -11,10 +11,8 @@ import triage_queue
 
 PACKAGE = Path(triage_queue.__file__).parent
 FILES = [*sorted((PACKAGE / "dispatch").glob("*.py")), PACKAGE / "aio.py"]
-# Private helpers of modules owned elsewhere, still imported by name (see
-# docs/architecture.md): one wait added to three histograms at once, and the
-# words LongestIdle.describe uses.
-KNOWN_IMPORTS = {"_add_to_all", "_idle_note"}
+# Private helpers of modules owned elsewhere that a part may import by name: none.
+KNOWN_IMPORTS: set[str] = set()
 # A Dispatcher filling a copy of itself in its own classmethod (restore).
 KNOWN_ACCESS = {("dispatcher.py", "copy", "_lock"), ("dispatcher.py", "copy", "_desk")}
 

@@ -75,6 +75,19 @@ class LongestIdle:
     def __repr__(self) -> str:
         return "LongestIdle()"
 
+    @staticmethod
+    def idle_note(idle_since: float) -> str:
+        """The words :meth:`describe` uses for an agent idle since
+        ``idle_since`` (a dispatcher keeps only that instant per offer and
+        words it when an explanation is asked for).
+
+        Runtime complexity: O(1).
+
+        >>> LongestIdle.idle_note(90.0)
+        'idle since 90'
+        """
+        return _idle_note(idle_since)
+
 
 def _idle_note(idle_since: float) -> str:
     # LongestIdle.describe; a dispatcher keeps only ``idle_since`` per offer

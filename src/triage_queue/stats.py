@@ -179,6 +179,22 @@ class WaitHistogram:
     def __repr__(self) -> str:
         return f"<WaitHistogram: {self.count} value(s) in {len(self)} bucket(s)>"
 
+    @staticmethod
+    def add_to_all(histograms: tuple[WaitHistogram, ...], value: float) -> None:
+        """:meth:`add` ``value`` to each of ``histograms`` at once: the value
+        is checked, and its bucket found, once for all that share precision
+        and floor (a dispatcher records every wait in three books).  A bad
+        value raises :class:`InvalidArgument` before any histogram changes.
+
+        Runtime complexity: O(len(histograms)).
+
+        >>> a, b = WaitHistogram(), WaitHistogram()
+        >>> WaitHistogram.add_to_all((a, b), 12.0)
+        >>> a.count, b.count
+        (1, 1)
+        """
+        _add_to_all(histograms, value)
+
 
 def _add_to_all(histograms: tuple[WaitHistogram, ...], value: float) -> None:
     # WaitHistogram.add on several histograms at once: the value is checked,

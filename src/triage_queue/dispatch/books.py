@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from triage_queue.errors import InvalidArgument
-from triage_queue.stats import GroupFigures, WaitHistogram, _add_to_all
+from triage_queue.stats import GroupFigures, WaitHistogram
 from triage_queue.ticket import Severity, SkillSet, Ticket
 from triage_queue.wire import Reader
 
@@ -203,7 +203,7 @@ class Books:
     def record_wait(books: Books3, waited: float) -> None:
         """A ticket of these books was answered after ``waited`` seconds.
         Runtime complexity: O(1)."""
-        _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+        WaitHistogram.add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
 
     @staticmethod
     def undo_leave(books: Books3) -> None:

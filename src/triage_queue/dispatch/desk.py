@@ -53,8 +53,8 @@ from triage_queue.dispatch.waiting import Waiters, WaitRoom
 from triage_queue.errors import AgentBusy, DuplicateTicket, InvalidArgument, RuleError, TriageError, UnknownTicket, Unroutable
 from triage_queue.events import Event, EventKind
 from triage_queue.queue import DeskSeam, TicketQueue
-from triage_queue.selection import LongestIdle, Selection, _idle_note
-from triage_queue.stats import AgentFigures, Statistics, _add_to_all
+from triage_queue.selection import LongestIdle, Selection
+from triage_queue.stats import AgentFigures, Statistics, WaitHistogram
 from triage_queue.ticket import SkillSet, Ticket
 from triage_queue.wire import Reader
 
@@ -718,7 +718,7 @@ class Desk:
             waited = 0.0
         if self.stats_on:
             books = track.books
-            _add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
+            WaitHistogram.add_to_all((books[0].waits, books[1].waits, books[2].waits), waited)
             self.analytics.accepted(track.agent_id, ticket, books[0].label, now)
         self.rseam.record_service(self.states[track.agent_id], ticket.id, ticket.customer_id, now)
         if self.strain is not None:
@@ -1251,7 +1251,7 @@ class Desk:
         holder = None
         note = ""
         if track is not None:
-            note = track.note if isinstance(track.note, str) else _idle_note(track.note)
+            note = track.note if isinstance(track.note, str) else LongestIdle.idle_note(track.note)
             ticket = track.ticket
             state_name = "offered" if track.offer is not None else "assigned"
             chosen = track.agent_id
