@@ -321,20 +321,12 @@ class Desk:
         else:
             now = sched.odd_reading(now)
         seam = self.seam
-        if now < sched.due_at:
-            at = seam.next_change_at()
-            if at is None or at > now:
-                # Nothing is due (the usual case): no loop over the schedules.
-                relaned = seam.relaned()  # lanes changed by queue calls since the last time
-                if relaned:
-                    self._route_relaned(relaned, now)
-                if self.overflow is not None:
-                    self._review_overflow(now)
-                return now
-        try:
-            self._apply_due(now)
-        finally:
-            sched.reset_due()
+        # Nothing is due in the usual case: then no loop over the schedules.
+        if now >= sched.due_at or ((at := seam.next_change_at()) is not None and at <= now):
+            try:
+                self._apply_due(now)
+            finally:
+                sched.reset_due()
         relaned = seam.relaned()  # lanes changed by queue calls since the last time
         if relaned:
             self._route_relaned(relaned, now)
