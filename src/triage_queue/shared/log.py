@@ -93,47 +93,47 @@ class Log(Protocol):
 
     def append(self, command: Mapping[str, Any]) -> Entry:
         """Append ``command`` atomically at the end of the log; return its
-        entry (position and time assigned by the engine).  O(1)."""
+        entry (position and time assigned by the engine).  Runtime complexity: O(1)."""
         ...
 
     def read(self, after: int, *, limit: int = 1000, block: float | None = None) -> Sequence[Entry]:
         """Up to ``limit`` entries with a position greater than ``after``, in
         log order.  With ``block`` (seconds), wait up to that long for the
-        first entry when none is there yet.  O(limit)."""
+        first entry when none is there yet.  Runtime complexity: O(limit)."""
         ...
 
     def last_position(self) -> int:
-        """The position of the last entry, or 0 when the log has none.  O(1)."""
+        """The position of the last entry, or 0 when the log has none.  Runtime complexity: O(1)."""
         ...
 
     def first_position(self) -> int:
-        """The position of the oldest entry still kept, or 0 when none.  O(1)."""
+        """The position of the oldest entry still kept, or 0 when none.  Runtime complexity: O(1)."""
         ...
 
     def store_snapshot(self, position: int, data: Mapping[str, Any]) -> None:
         """Keep ``data`` as the snapshot covering the log up to ``position``
-        (the engine keeps the newest few).  O(size of data)."""
+        (the engine keeps the newest few).  Runtime complexity: O(size of data)."""
         ...
 
     def load_snapshot(self) -> StoredSnapshot | None:
-        """The newest snapshot kept, or ``None``.  O(size of data)."""
+        """The newest snapshot kept, or ``None``.  Runtime complexity: O(size of data)."""
         ...
 
     def trim(self, through: int) -> int:
         """Drop the entries at or before position ``through``; return how
-        many were dropped.  O(dropped)."""
+        many were dropped.  Runtime complexity: O(dropped)."""
         ...
 
     def publish_result(self, command_id: str, result: Mapping[str, Any]) -> bool:
         """Record the result of command ``command_id`` for thin clients;
-        the first writer wins.  Return whether this call wrote it.  O(1)."""
+        the first writer wins.  Return whether this call wrote it.  Runtime complexity: O(1)."""
         ...
 
     def fetch_result(self, command_id: str, *, block: float | None = None) -> Mapping[str, Any] | None:
         """The published result of ``command_id``, waiting up to ``block``
-        seconds for it; ``None`` when there is none yet.  O(1)."""
+        seconds for it; ``None`` when there is none yet.  Runtime complexity: O(1)."""
         ...
 
     def close(self) -> None:
-        """Release the connection.  Idempotent."""
+        """Release the connection.  Idempotent.  Runtime complexity: O(1)."""
         ...
